@@ -1,0 +1,119 @@
+//! `/etc/hbd/hbd.toml`: the typed model every other layer uses, its parser
+//! and validator, and the auth key file.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::core::Resource;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// The file this was read from, for messages.
+    pub path: PathBuf,
+    pub cluster: Cluster,
+    pub nodes: Vec<NodeConf>,
+    pub links: Vec<Link>,
+    pub ping: Ping,
+    pub garp: Garp,
+    pub groups: Vec<Group>,
+    pub respawn: Vec<Respawn>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fencing {
+    Off,
+    /// Fence an unreachable peer (hbd-fence@NODE.service) before taking its groups.
+    Required,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cluster {
+    pub name: String,
+    pub keepalive: Duration,
+    pub warntime: Duration,
+    pub deadtime: Duration,
+    pub initdead: Duration,
+    pub port: u16,
+    pub auto_failback: bool,
+    pub auth_key: PathBuf,
+    pub migration_threshold: u32,
+    pub fencing: Fencing,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeConf {
+    pub name: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Link {
+    pub name: String,
+    pub kind: LinkKind,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum LinkKind {
+    /// UDP to each address in `peers` (own addresses skipped) on `port`.
+    Ucast { interface: String, peers: Vec<IpAddr>, port: u16 },
+    /// UDP broadcast on `interface`.
+    Bcast { interface: String, port: u16 },
+    Mcast { interface: String, group: IpAddr, port: u16, ttl: u32 },
+    Serial { device: PathBuf, baud: u32 },
+}
+
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Ping {
+    pub hosts: Vec<IpAddr>,
+    /// How often each host is probed.
+    pub interval: Duration,
+    /// A host counts as unreachable after this long without an answer.
+    pub timeout: Duration,
+}
+
+/// Gratuitous ARP / unsolicited NA after taking a VIP.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Garp {
+    /// Packets in each burst.
+    pub count: u32,
+    /// Gap between packets of a burst.
+    pub interval: Duration,
+    /// A second burst this long after the first (zero: none).
+    pub repeat_after: Duration,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Group {
+    pub name: String,
+    pub preferred: String,
+    /// Started in this order, stopped in reverse.
+    pub resources: Vec<Resource>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Respawn {
+    pub unit: String,
+}
+
+impl Config {
+    pub fn node_index(&self, name: &str) -> Option<usize> {
+        self.nodes.iter().position(|n| n.name == name)
+    }
+    pub fn group_index(&self, name: &str) -> Option<usize> {
+        self.groups.iter().position(|g| g.name == name)
+    }
+}
+
+/// The auth key file's keys, in file order: the first signs, all verify.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AuthKeys {
+    pub keys: Vec<(u8, Vec<u8>)>,
+}
+
+impl std::fmt::Debug for AuthKeys {
+    // Never print secrets, even in debug logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ids: Vec<u8> = self.keys.iter().map(|(id, _)| *id).collect();
+        f.debug_struct("AuthKeys").field("ids", &ids).finish()
+    }
+}

@@ -1,0 +1,2 @@
+//! One node's decisions.
+pub struct Node;

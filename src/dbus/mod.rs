@@ -1,0 +1,1 @@
+//! The org.hbd1 D-Bus API.

@@ -1,0 +1,1 @@
+//! The tokio shell: sockets, netlink, systemd, the journal.

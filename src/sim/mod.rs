@@ -1,0 +1,1 @@
+//! Deterministic simulator over many cores.

@@ -1,0 +1,1 @@
+//! The frame format on every link: header, body, HMAC-SHA256 tag.
