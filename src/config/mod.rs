@@ -117,3 +117,4 @@ impl std::fmt::Debug for AuthKeys {
         f.debug_struct("AuthKeys").field("ids", &ids).finish()
     }
 }
+mod digest_stub;

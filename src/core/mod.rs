@@ -91,6 +91,8 @@ pub enum Input {
     Command { id: u64, cmd: Command },
     /// Graceful leave: hand groups over, then ask to exit.
     Shutdown,
+    /// A new, validated configuration (SIGHUP or Reload()).
+    Reload(Box<crate::config::Config>),
     /// Nothing happened but time passed (a deadline was reached).
     Tick,
 }
@@ -199,8 +201,10 @@ impl Event {
 /// What the shell must do.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Action {
-    /// Send this heartbeat on every link (the shell adds generation and sequence).
-    Send(Heartbeat),
+    /// Send this heartbeat on every link with this sequence number (the
+    /// shell adds the generation). The core numbers frames itself because
+    /// peers acknowledge them by number.
+    Send { seq: u64, msg: Heartbeat },
     /// Start / stop resource `resource` of `group`; answer with `Input::ResourceDone`.
     Start { group: String, resource: usize, what: Resource },
     Stop { group: String, resource: usize, what: Resource },

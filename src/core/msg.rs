@@ -111,4 +111,7 @@ pub struct Heartbeat {
     pub intents: Vec<Intent>,
     /// The newest (generation, sequence) the sender has accepted from each peer.
     pub acks: Vec<Ack>,
+    /// Peers the sender hears now. A claim waits while a peer hears a node
+    /// the claimer does not: that node may still run the group.
+    pub up: Vec<String>,
 }

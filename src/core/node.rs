@@ -1,2 +1,1397 @@
-//! One node's decisions.
-pub struct Node;
+//! One node's decisions: membership, replicated operator intents, placement
+//! of groups and the start/stop sequence of their resources.
+//!
+//! Every node computes the same placement from the state peers report in
+//! their heartbeats, and acts only for itself: it stops what it should not
+//! hold and claims what it should. A claim becomes a start only after every
+//! live peer has acknowledged seeing it and none of them holds the group —
+//! that, plus stopping before the new owner starts, is what keeps a group
+//! from running twice while nodes can talk.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::msg::{Ack, GroupReport, GroupState, Heartbeat, Intent, IntentKind};
+use super::{Action, Command, CommandError, Event, Input, MoveReason, Op, OpError, Resource, Time};
+use crate::config::{Config, Fencing};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PeerState {
+    /// Not heard since we started; initdead has not passed.
+    Unknown,
+    Up,
+    Dead,
+    /// Said goodbye (graceful leave).
+    Left,
+}
+
+impl PeerState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PeerState::Unknown => "unknown",
+            PeerState::Up => "up",
+            PeerState::Dead => "dead",
+            PeerState::Left => "left",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+struct PeerLink {
+    last: Option<Time>,
+    up: bool,
+}
+
+#[derive(Clone, Debug)]
+struct Peer {
+    name: String,
+    state: PeerState,
+    generation: u64,
+    last_seq: u64,
+    last_heard: Option<Time>,
+    links: Vec<PeerLink>,
+    late_reported: bool,
+    /// Newest report applied. Kept after death: a dead peer's last word on a
+    /// blocked group still counts.
+    report: Option<Heartbeat>,
+    /// Fenced since it was last heard (fencing = "required").
+    fenced: bool,
+    fence_in_flight: bool,
+    fence_retry_at: Option<Time>,
+    mismatch_warned: bool,
+    stale_warned: u64,
+}
+
+impl Peer {
+    fn is_member(&self) -> bool {
+        self.state == PeerState::Up
+    }
+    fn group(&self, name: &str) -> Option<&GroupReport> {
+        self.report.as_ref()?.groups.iter().find(|g| g.name == name)
+    }
+    fn group_state(&self, name: &str) -> GroupState {
+        self.group(name).map_or(GroupState::Stopped, |g| g.state)
+    }
+}
+
+#[derive(Clone, Debug)]
+struct LocalGroup {
+    name: String,
+    state: GroupState,
+    /// Resources 0..running may be active here.
+    running: usize,
+    /// An operation is in flight for this resource.
+    busy: Option<(usize, Op)>,
+    /// A stop was decided while a start was in flight.
+    stop_after_op: bool,
+    /// Adopted at start: resources found active before we decided anything.
+    adopted: Vec<bool>,
+    /// Adoption left a start to finish once the cluster has settled.
+    resume_start: bool,
+    failcount: u32,
+    failed: bool,
+    cleanup_applied: u64,
+    claim_seq: u64,
+    claim_reason: MoveReason,
+    release_reason: MoveReason,
+    /// The node last seen running this group (for GroupMoved).
+    owner_seen: Option<String>,
+}
+
+/// Key under which intents replace each other (last writer wins).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum IntentKey {
+    Standby(String),
+    Location(String),
+    Cleanup(String),
+}
+
+fn intent_key(k: &IntentKind) -> IntentKey {
+    match k {
+        IntentKind::Standby { node, .. } => IntentKey::Standby(node.clone()),
+        IntentKind::Location { group, .. } => IntentKey::Location(group.clone()),
+        IntentKind::Cleanup { group } => IntentKey::Cleanup(group.clone()),
+    }
+}
+
+/// A read-only picture of the node for status displays and the D-Bus API.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Status {
+    pub cluster: String,
+    pub local: String,
+    pub generation: u64,
+    pub quorate: bool,
+    pub nodes: Vec<NodeStatus>,
+    pub groups: Vec<GroupStatus>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeStatus {
+    pub name: String,
+    /// "up", "dead", "standby", "left", "unknown", "leaving".
+    pub state: String,
+    pub local: bool,
+    pub generation: u64,
+    /// (link, "up"/"down", ms since last frame or -1).
+    pub links: Vec<(String, String, i64)>,
+    pub ping: Option<u32>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct GroupStatus {
+    pub name: String,
+    pub owner: String,
+    pub state: String,
+    pub preferred: String,
+    /// (kind, name, state).
+    pub resources: Vec<(String, String, String)>,
+    pub failcount: u32,
+    /// Why the group is not running where it should, if it is not.
+    pub note: String,
+}
+
+pub struct Node {
+    cfg: Config,
+    me: usize,
+    generation: u64,
+    started_at: Time,
+    now: Time,
+    peers: Vec<Option<Peer>>,
+    groups: Vec<LocalGroup>,
+    intents: BTreeMap<IntentKey, Intent>,
+    lamport: u64,
+    seq: u64,
+    next_send: Time,
+    send_now: bool,
+    ping_raw: Option<u32>,
+    ping_eff: Option<u32>,
+    ping_raw_since: Time,
+    leaving: bool,
+    exited: bool,
+    quorate: bool,
+    digest: u64,
+    out: Vec<Action>,
+}
+
+impl Node {
+    /// A node named `name` (must be in `cfg`) starting at `now` with the
+    /// generation the shell persisted for this run.
+    pub fn new(cfg: Config, name: &str, generation: u64, now: Time) -> Result<Node, String> {
+        let me = cfg
+            .node_index(name)
+            .ok_or_else(|| format!("node {name:?} is not in {}", cfg.path.display()))?;
+        let peers = cfg
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                (i != me).then(|| Peer {
+                    name: n.name.clone(),
+                    state: PeerState::Unknown,
+                    generation: 0,
+                    last_seq: 0,
+                    last_heard: None,
+                    links: vec![PeerLink { last: None, up: false }; cfg.links.len()],
+                    late_reported: false,
+                    report: None,
+                    fenced: false,
+                    fence_in_flight: false,
+                    fence_retry_at: None,
+                    mismatch_warned: false,
+                    stale_warned: 0,
+                })
+            })
+            .collect();
+        let groups = cfg.groups.iter().map(|g| new_group(&g.name, g.resources.len())).collect();
+        let digest = cfg.digest();
+        let ping_raw = if cfg.ping.hosts.is_empty() { None } else { Some(0) };
+        Ok(Node {
+            me,
+            generation,
+            started_at: now,
+            now,
+            peers,
+            groups,
+            intents: BTreeMap::new(),
+            lamport: 0,
+            seq: 0,
+            next_send: now,
+            send_now: true,
+            ping_raw,
+            // Until the first probe answers, assume the worst: a node that
+            // reaches nothing does not take groups from one that does.
+            ping_eff: ping_raw,
+            ping_raw_since: now,
+            leaving: false,
+            exited: false,
+            quorate: false,
+            digest,
+            out: Vec::new(),
+            cfg,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.cfg.nodes[self.me].name
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Feed one input at time `now`; returns what the shell must do.
+    pub fn handle(&mut self, now: Time, input: Input) -> Vec<Action> {
+        self.now = now.max(self.now);
+        match input {
+            Input::Heartbeat { from, link, generation, seq, msg } => {
+                self.on_heartbeat(&from, link, generation, seq, msg)
+            }
+            Input::Adopt { group, resource } => self.on_adopt(&group, resource),
+            Input::ResourceDone { group, resource, op, result } => {
+                self.on_resource_done(&group, resource, op, result)
+            }
+            Input::ResourceFailed { group, resource, reason } => {
+                self.on_resource_failed(&group, resource, reason)
+            }
+            Input::Ping { reachable } => self.on_ping(reachable),
+            Input::FenceDone { node, ok } => self.on_fence_done(&node, ok),
+            Input::Command { id, cmd } => {
+                let result = self.on_command(cmd);
+                self.out.push(Action::Reply { id, result });
+            }
+            Input::Shutdown => {
+                self.leaving = true;
+                self.send_now = true;
+            }
+            Input::Reload(cfg) => self.on_reload(*cfg),
+            Input::Tick => {}
+        }
+        self.step();
+        std::mem::take(&mut self.out)
+    }
+
+    /// When the shell must call `handle(…, Input::Tick)` at the latest.
+    pub fn next_deadline(&self) -> Time {
+        let c = &self.cfg.cluster;
+        let mut d = self.next_send;
+        let mut consider = |t: Time| {
+            if t > self.now && t < d {
+                d = t;
+            }
+        };
+        consider(self.started_at + c.initdead);
+        for p in self.peers.iter().flatten() {
+            if let Some(h) = p.last_heard {
+                if p.state == PeerState::Up {
+                    consider(h + c.warntime);
+                    consider(h + c.deadtime);
+                    consider(h + self.lease());
+                }
+            }
+            for l in &p.links {
+                if let (Some(t), true) = (l.last, l.up) {
+                    consider(t + c.deadtime);
+                }
+            }
+            if let Some(t) = p.fence_retry_at {
+                consider(t);
+            }
+        }
+        if self.ping_raw != self.ping_eff {
+            consider(self.ping_raw_since + self.ping_hold());
+        }
+        if d <= self.now {
+            self.now + Duration::from_millis(1)
+        } else {
+            d
+        }
+    }
+
+    // ---------------------------------------------------------------- inputs
+
+    fn on_heartbeat(&mut self, from: &str, link: usize, generation: u64, seq: u64, msg: Heartbeat) {
+        let now = self.now;
+        let Some(idx) = self.cfg.node_index(from) else { return };
+        let link_name = self.cfg.links.get(link).map(|l| l.name.clone());
+        let Some(link_name) = link_name else { return };
+        let Some(p) = self.peers[idx].as_mut() else { return };
+        if generation < p.generation {
+            if p.stale_warned != generation {
+                p.stale_warned = generation;
+                self.out.push(Action::Event(Event::StaleGeneration {
+                    peer: from.to_string(),
+                    generation,
+                    known: p.generation,
+                }));
+            }
+            return;
+        }
+        let mut events = Vec::new();
+        if generation > p.generation {
+            if p.generation != 0 {
+                events.push(Event::PeerRestarted { peer: from.to_string(), generation });
+            }
+            p.generation = generation;
+            p.last_seq = 0;
+            p.mismatch_warned = false;
+            // A restarted peer has lost what it ran, unless it says otherwise.
+            p.report = None;
+        }
+        p.last_heard = Some(now);
+        p.late_reported = false;
+        let pl = &mut p.links[link];
+        pl.last = Some(now);
+        if !pl.up {
+            pl.up = true;
+            events.push(Event::LinkUp { peer: from.to_string(), link: link_name });
+        }
+        if p.state != PeerState::Up && !(msg.leaving && all_stopped(&msg)) {
+            p.state = PeerState::Up;
+            p.fenced = false;
+            p.fence_retry_at = None;
+            events.push(Event::PeerUp { peer: from.to_string(), generation });
+        }
+        if seq > p.last_seq {
+            p.last_seq = seq;
+            if msg.config_hash != self.digest && !p.mismatch_warned {
+                p.mismatch_warned = true;
+                events.push(Event::ConfigMismatch { peer: from.to_string() });
+            }
+            let changed = p.report.as_ref().is_none_or(|r| !same_state(r, &msg));
+            if msg.leaving && all_stopped(&msg) && p.state != PeerState::Left {
+                p.state = PeerState::Left;
+                events.push(Event::PeerLeft { peer: from.to_string() });
+            }
+            let intents = msg.intents.clone();
+            p.report = Some(msg);
+            if changed {
+                // Answer at once: a peer waiting on our acknowledgement of
+                // its claim should not wait a keepalive.
+                self.send_now = true;
+            }
+            for i in intents {
+                self.merge_intent(i);
+            }
+        }
+        self.out.extend(events.into_iter().map(Action::Event));
+    }
+
+    fn on_adopt(&mut self, group: &str, resource: usize) {
+        let Some(g) = self.groups.iter_mut().find(|g| g.name == group) else { return };
+        if resource >= g.adopted.len() || !matches!(g.state, GroupState::Stopped | GroupState::Starting | GroupState::Started) {
+            return;
+        }
+        g.adopted[resource] = true;
+        let n = g.adopted.len();
+        let prefix = g.adopted.iter().take_while(|a| **a).count();
+        if g.adopted.iter().all(|a| *a) {
+            g.state = GroupState::Started;
+            g.running = n;
+            g.resume_start = false;
+        } else {
+            // Something runs: report it held at once so no peer claims it,
+            // and finish the start (idempotent for what already runs).
+            g.state = GroupState::Starting;
+            g.running = prefix;
+            g.resume_start = true;
+        }
+        g.owner_seen = Some(self.cfg.nodes[self.me].name.clone());
+        self.send_now = true;
+    }
+
+    fn on_resource_done(&mut self, group: &str, resource: usize, op: Op, result: Result<(), OpError>) {
+        let Some(gi) = self.groups.iter().position(|g| g.name == group) else { return };
+        if self.groups[gi].busy != Some((resource, op)) {
+            return;
+        }
+        self.groups[gi].busy = None;
+        let rname = self.cfg.groups[gi].resources[resource].name();
+        match (op, result) {
+            (Op::Start, Ok(())) => {
+                let g = &mut self.groups[gi];
+                if g.state == GroupState::Started {
+                    // A restart of a failed resource finished.
+                    return;
+                }
+                g.running = g.running.max(resource + 1);
+            }
+            (Op::Start, Err(e)) => {
+                let g = &mut self.groups[gi];
+                if g.state == GroupState::Started {
+                    // The restart of a failed resource failed: give the group up.
+                    g.failed = true;
+                    g.release_reason = MoveReason::UnitFailure;
+                } else {
+                    g.running = g.running.max(resource + 1);
+                    g.failcount += 1;
+                    g.failed = true;
+                    g.stop_after_op = true;
+                    g.release_reason = MoveReason::UnitFailure;
+                }
+                self.out.push(Action::Event(Event::StartFailed {
+                    group: group.to_string(),
+                    resource: rname,
+                    reason: e.0,
+                }));
+                self.send_now = true;
+            }
+            (Op::Stop, Ok(())) => {
+                let g = &mut self.groups[gi];
+                g.running = resource;
+            }
+            (Op::Stop, Err(e)) => {
+                let g = &mut self.groups[gi];
+                g.state = GroupState::Blocked;
+                self.out.push(Action::Event(Event::StopFailed {
+                    group: group.to_string(),
+                    resource: rname,
+                    reason: e.0,
+                }));
+                self.send_now = true;
+            }
+        }
+    }
+
+    fn on_resource_failed(&mut self, group: &str, resource: usize, reason: String) {
+        let Some(gi) = self.groups.iter().position(|g| g.name == group) else { return };
+        let threshold = self.cfg.cluster.migration_threshold;
+        let g = &mut self.groups[gi];
+        if !matches!(g.state, GroupState::Started | GroupState::Starting) || resource >= g.running {
+            return;
+        }
+        g.failcount += 1;
+        let rname = self.cfg.groups[gi].resources[resource].name();
+        self.out.push(Action::Event(Event::ResourceFailed {
+            group: group.to_string(),
+            resource: rname,
+            reason,
+            failcount: g.failcount,
+        }));
+        if g.failcount >= threshold {
+            g.failed = true;
+            g.release_reason = MoveReason::UnitFailure;
+        } else if g.busy.is_none() && g.state == GroupState::Started {
+            // Below the threshold: bring it back here (a no-op if systemd's
+            // own Restart= already did).
+            g.busy = Some((resource, Op::Start));
+            let what = self.cfg.groups[gi].resources[resource].clone();
+            self.out.push(Action::Start { group: group.to_string(), resource, what });
+        }
+        self.send_now = true;
+    }
+
+    fn on_ping(&mut self, reachable: u32) {
+        if self.cfg.ping.hosts.is_empty() {
+            return;
+        }
+        if self.ping_raw != Some(reachable) {
+            self.ping_raw = Some(reachable);
+            self.ping_raw_since = self.now;
+        }
+    }
+
+    fn on_fence_done(&mut self, node: &str, ok: bool) {
+        let Some(idx) = self.cfg.node_index(node) else { return };
+        let deadtime = self.cfg.cluster.deadtime;
+        let now = self.now;
+        let Some(p) = self.peers[idx].as_mut() else { return };
+        p.fence_in_flight = false;
+        if ok {
+            p.fenced = true;
+            // A fenced node runs nothing: its last word no longer blocks.
+            p.report = None;
+            self.out.push(Action::Event(Event::Fenced { peer: node.to_string() }));
+        } else {
+            p.fence_retry_at = Some(now + deadtime);
+            self.out.push(Action::Event(Event::FenceFailed { peer: node.to_string() }));
+        }
+    }
+
+    fn on_command(&mut self, cmd: Command) -> Result<(), CommandError> {
+        let me = self.cfg.nodes[self.me].name.clone();
+        let node_or_me = |n: &str| if n.is_empty() { me.clone() } else { n.to_string() };
+        let check_node = |cfg: &Config, n: &str| {
+            cfg.node_index(n).map(|_| ()).ok_or_else(|| CommandError::NoSuchNode(n.to_string()))
+        };
+        let check_group = |cfg: &Config, g: &str| {
+            cfg.group_index(g).map(|_| ()).ok_or_else(|| CommandError::NoSuchGroup(g.to_string()))
+        };
+        let mut kinds = Vec::new();
+        match cmd {
+            Command::Standby { node } => {
+                let node = node_or_me(&node);
+                check_node(&self.cfg, &node)?;
+                kinds.push(IntentKind::Standby { node, on: true });
+            }
+            Command::Unstandby { node } => {
+                let node = node_or_me(&node);
+                check_node(&self.cfg, &node)?;
+                kinds.push(IntentKind::Standby { node, on: false });
+            }
+            Command::Takeover { node } => {
+                let node = node_or_me(&node);
+                check_node(&self.cfg, &node)?;
+                self.need_quorum()?;
+                kinds.push(IntentKind::Standby { node: node.clone(), on: false });
+                for g in &self.cfg.groups {
+                    kinds.push(IntentKind::Location { group: g.name.clone(), node: Some(node.clone()) });
+                }
+            }
+            Command::Move { group, node } => {
+                check_group(&self.cfg, &group)?;
+                let node = node_or_me(&node);
+                check_node(&self.cfg, &node)?;
+                self.need_quorum()?;
+                kinds.push(IntentKind::Location { group, node: Some(node) });
+            }
+            Command::Cleanup { group } => {
+                check_group(&self.cfg, &group)?;
+                kinds.push(IntentKind::Cleanup { group });
+            }
+        }
+        for kind in kinds {
+            self.lamport += 1;
+            let i = Intent { serial: self.lamport, origin: me.clone(), kind };
+            self.merge_intent(i);
+        }
+        self.send_now = true;
+        Ok(())
+    }
+
+    fn need_quorum(&self) -> Result<(), CommandError> {
+        if self.quorum_mode() && !self.quorate {
+            Err(CommandError::NoQuorum)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn on_reload(&mut self, cfg: Config) {
+        // Nodes and links are fixed for the life of the process (their
+        // sockets and peers' replay windows depend on them); groups and
+        // timing follow the new file. The shell refuses node/link changes.
+        let mut groups = Vec::with_capacity(cfg.groups.len());
+        for gc in &cfg.groups {
+            match self.groups.iter().position(|g| g.name == gc.name) {
+                Some(i) if self.cfg.groups[i].resources == gc.resources => groups.push(self.groups[i].clone()),
+                _ => groups.push(new_group(&gc.name, gc.resources.len())),
+            }
+        }
+        // A group that is dropped or changed while it runs keeps its old
+        // definition until it has stopped: the resources it started are the
+        // ones to stop.
+        let holding_changed = self.groups.iter().enumerate().any(|(i, g)| {
+            g.state.holds()
+                && cfg
+                    .groups
+                    .iter()
+                    .find(|n| n.name == g.name)
+                    .is_none_or(|n| n.resources != self.cfg.groups[i].resources)
+        });
+        if holding_changed {
+            for (i, g) in self.groups.iter_mut().enumerate() {
+                let keep = cfg.groups.iter().any(|n| n.name == g.name && n.resources == self.cfg.groups[i].resources);
+                if !keep && g.state.holds() {
+                    g.release_reason = MoveReason::Move;
+                    g.failed = true;
+                }
+            }
+            // Apply the rest on a later reload once stopped; keep timings now.
+            self.cfg.cluster = cfg.cluster;
+            self.cfg.ping = cfg.ping;
+            self.cfg.garp = cfg.garp;
+            return;
+        }
+        self.groups = groups;
+        self.digest = cfg.digest();
+        if cfg.ping.hosts.is_empty() {
+            self.ping_raw = None;
+            self.ping_eff = None;
+        } else if self.ping_raw.is_none() {
+            self.ping_raw = Some(0);
+            self.ping_eff = Some(0);
+        }
+        self.cfg = cfg;
+        self.send_now = true;
+    }
+
+    fn merge_intent(&mut self, i: Intent) {
+        self.lamport = self.lamport.max(i.serial);
+        let key = intent_key(&i.kind);
+        let newer = match self.intents.get(&key) {
+            None => true,
+            Some(old) => (i.serial, &i.origin) > (old.serial, &old.origin),
+        };
+        if !newer {
+            return;
+        }
+        match &i.kind {
+            IntentKind::Standby { node, on } => {
+                let was = self.standby_of(node);
+                if was != *on {
+                    self.out.push(Action::Event(Event::StandbyChanged { node: node.clone(), on: *on }));
+                }
+            }
+            IntentKind::Cleanup { group } => self.apply_cleanup(group, i.serial),
+            IntentKind::Location { .. } => {}
+        }
+        self.intents.insert(key, i);
+        self.send_now = true;
+    }
+
+    fn apply_cleanup(&mut self, group: &str, serial: u64) {
+        let Some(g) = self.groups.iter_mut().find(|g| g.name == group) else { return };
+        if serial <= g.cleanup_applied {
+            return;
+        }
+        g.cleanup_applied = serial;
+        g.failcount = 0;
+        g.failed = false;
+        if g.state == GroupState::Blocked {
+            // Retry the stop that failed.
+            g.state = GroupState::Stopping;
+        }
+        // The operator vouches that dead peers no longer run it.
+        for p in self.peers.iter_mut().flatten() {
+            if p.state != PeerState::Up {
+                if let Some(r) = p.report.as_mut() {
+                    for gr in r.groups.iter_mut().filter(|gr| gr.name == group) {
+                        gr.state = GroupState::Stopped;
+                    }
+                }
+            }
+        }
+    }
+
+    // ------------------------------------------------------------ the step
+
+    fn step(&mut self) {
+        if self.exited {
+            return;
+        }
+        self.update_membership();
+        self.update_ping();
+        self.update_quorum();
+        self.plan();
+        self.drive_resources();
+        self.observe_owners();
+        self.maybe_send();
+        if self.leaving && self.groups.iter().all(|g| matches!(g.state, GroupState::Stopped | GroupState::Blocked) && g.busy.is_none()) {
+            // Say goodbye with the final state, then let the shell exit.
+            self.send_now = true;
+            self.maybe_send();
+            self.exited = true;
+            self.out.push(Action::Exit);
+        }
+    }
+
+    fn update_membership(&mut self) {
+        let now = self.now;
+        let c = self.cfg.cluster.clone();
+        let links: Vec<String> = self.cfg.links.iter().map(|l| l.name.clone()).collect();
+        let mut events = Vec::new();
+        for p in self.peers.iter_mut().flatten() {
+            for (li, l) in p.links.iter_mut().enumerate() {
+                if l.up && l.last.is_some_and(|t| now >= t + c.deadtime) {
+                    l.up = false;
+                    events.push(Event::LinkDown { peer: p.name.clone(), link: links[li].clone() });
+                }
+            }
+            match p.state {
+                PeerState::Up => {
+                    let last = p.last_heard.unwrap_or(now);
+                    if now >= last + c.deadtime {
+                        p.state = PeerState::Dead;
+                        events.push(Event::PeerDead { peer: p.name.clone() });
+                    } else if now >= last + c.warntime && !p.late_reported {
+                        p.late_reported = true;
+                        events.push(Event::PeerLate { peer: p.name.clone(), silent_ms: (now - last).as_millis() as u64 });
+                    }
+                }
+                PeerState::Unknown => {
+                    if now >= self.started_at + c.initdead {
+                        p.state = PeerState::Dead;
+                        events.push(Event::PeerDead { peer: p.name.clone() });
+                    }
+                }
+                PeerState::Dead | PeerState::Left => {}
+            }
+            if let Some(t) = p.fence_retry_at {
+                if now >= t {
+                    p.fence_retry_at = None;
+                }
+            }
+        }
+        self.out.extend(events.into_iter().map(Action::Event));
+    }
+
+    fn update_ping(&mut self) {
+        if self.ping_raw != self.ping_eff && self.now >= self.ping_raw_since + self.ping_hold() {
+            self.ping_eff = self.ping_raw;
+            self.send_now = true;
+        }
+    }
+
+    fn ping_hold(&self) -> Duration {
+        // Hysteresis: a ping count must hold this long before groups move
+        // because of it, so one lost echo does not flap them.
+        self.cfg.cluster.deadtime
+    }
+
+    /// How long a node trusts its membership without hearing anyone. Half
+    /// of deadtime: a node cut off gives its groups up before the others,
+    /// who wait the full deadtime, take them over.
+    fn lease(&self) -> Duration {
+        self.cfg.cluster.deadtime / 2
+    }
+
+    fn recently_heard(&self, p: &Peer) -> bool {
+        p.state == PeerState::Up && p.last_heard.is_some_and(|t| self.now < t + self.lease())
+    }
+
+    fn quorum_mode(&self) -> bool {
+        self.cfg.nodes.len() >= 3
+    }
+
+    fn update_quorum(&mut self) {
+        let q = if self.quorum_mode() {
+            let heard = 1 + self.peers.iter().flatten().filter(|p| self.recently_heard(p)).count();
+            heard * 2 > self.cfg.nodes.len()
+        } else {
+            true
+        };
+        if q != self.quorate {
+            // The first evaluation is not news.
+            if self.quorum_mode() && (self.quorate || self.settled()) {
+                self.out.push(Action::Event(if q { Event::QuorumRegained } else { Event::QuorumLost }));
+            }
+            self.quorate = q;
+            self.send_now = true;
+        }
+    }
+
+    /// Cut off: reaches no ping host and has heard no peer for a lease.
+    fn isolated(&self) -> bool {
+        self.ping_raw == Some(0) && !self.peers.iter().flatten().any(|p| self.recently_heard(p))
+    }
+
+    fn settled(&self) -> bool {
+        self.now >= self.started_at + self.cfg.cluster.initdead
+            || self.peers.iter().flatten().all(|p| p.state != PeerState::Unknown)
+    }
+
+    fn standby_of(&self, node: &str) -> bool {
+        matches!(
+            self.intents.get(&IntentKey::Standby(node.to_string())),
+            Some(Intent { kind: IntentKind::Standby { on: true, .. }, .. })
+        )
+    }
+
+    fn location_of(&self, group: &str) -> Option<usize> {
+        match self.intents.get(&IntentKey::Location(group.to_string())) {
+            Some(Intent { kind: IntentKind::Location { node: Some(n), .. }, .. }) => self.cfg.node_index(n),
+            _ => None,
+        }
+    }
+
+    fn members(&self) -> Vec<usize> {
+        (0..self.cfg.nodes.len())
+            .filter(|&i| i == self.me || self.peers[i].as_ref().is_some_and(|p| p.is_member()))
+            .collect()
+    }
+
+    fn ping_of(&self, n: usize) -> Option<u32> {
+        if n == self.me {
+            self.ping_eff
+        } else {
+            self.peers[n].as_ref().and_then(|p| p.report.as_ref()).and_then(|r| r.ping)
+        }
+    }
+
+    fn state_of(&self, n: usize, gi: usize) -> GroupState {
+        if n == self.me {
+            self.groups[gi].state
+        } else {
+            self.peers[n].as_ref().map_or(GroupState::Stopped, |p| p.group_state(&self.cfg.groups[gi].name))
+        }
+    }
+
+    fn eligible(&self, n: usize, gi: usize, max_ping: Option<u32>) -> bool {
+        let name = &self.cfg.nodes[n].name;
+        if self.standby_of(name) {
+            return false;
+        }
+        let (leaving, failed) = if n == self.me {
+            (self.leaving, self.groups[gi].failed)
+        } else {
+            let p = self.peers[n].as_ref().expect("peer");
+            let r = p.report.as_ref();
+            (
+                r.is_some_and(|r| r.leaving),
+                p.group(&self.cfg.groups[gi].name).is_some_and(|g| g.failed),
+            )
+        };
+        if leaving || failed {
+            return false;
+        }
+        match max_ping {
+            Some(m) => self.ping_of(n).unwrap_or(0) >= m,
+            None => true,
+        }
+    }
+
+    /// Who should run group `gi`, as this node sees the cluster; None: nobody
+    /// may (no quorum, cut off, blocked somewhere, or no eligible node).
+    fn desired_owner(&self, gi: usize) -> Option<usize> {
+        if !self.quorate || self.isolated() {
+            return None;
+        }
+        let gname = &self.cfg.groups[gi].name;
+        if self.groups[gi].state == GroupState::Blocked {
+            return None;
+        }
+        // A blocked stop anywhere we know of, even on a dead peer that has
+        // not been fenced, keeps the group down everywhere.
+        if self.peers.iter().flatten().any(|p| p.group_state(gname) == GroupState::Blocked) {
+            return None;
+        }
+        let members = self.members();
+        let max_ping = if self.cfg.ping.hosts.is_empty() {
+            None
+        } else {
+            members.iter().map(|&m| self.ping_of(m).unwrap_or(0)).max()
+        };
+        let candidates: Vec<usize> = members.iter().copied().filter(|&m| self.eligible(m, gi, max_ping)).collect();
+        if candidates.is_empty() {
+            return None;
+        }
+        let preferred = self.cfg.node_index(&self.cfg.groups[gi].preferred);
+        if let Some(l) = self.location_of(gname) {
+            if candidates.contains(&l) {
+                return Some(l);
+            }
+        }
+        if self.cfg.cluster.auto_failback {
+            if let Some(p) = preferred.filter(|p| candidates.contains(p)) {
+                return Some(p);
+            }
+        }
+        // Stickiness: a running owner keeps the group. Between two (a healed
+        // split brain) the preferred one, then the first in the file, wins —
+        // a rule every node computes alike.
+        let holders: Vec<usize> = candidates
+            .iter()
+            .copied()
+            .filter(|&m| matches!(self.state_of(m, gi), GroupState::Starting | GroupState::Started))
+            .collect();
+        if let Some(p) = preferred.filter(|p| holders.contains(p)) {
+            return Some(p);
+        }
+        if let Some(&h) = holders.first() {
+            return Some(h);
+        }
+        if let Some(p) = preferred.filter(|p| candidates.contains(p)) {
+            return Some(p);
+        }
+        candidates.first().copied()
+    }
+
+    fn plan(&mut self) {
+        let settled = self.settled();
+        for gi in 0..self.groups.len() {
+            let desired = if settled { self.desired_owner(gi) } else { None };
+            let mine = desired == Some(self.me);
+            let state = self.groups[gi].state;
+            match state {
+                GroupState::Stopped => {
+                    if settled && mine && self.may_claim(gi) {
+                        let reason = self.reason_for_takeover(gi);
+                        let g = &mut self.groups[gi];
+                        g.state = GroupState::Claiming;
+                        g.claim_seq = self.seq + 1;
+                        g.claim_reason = reason;
+                        self.send_now = true;
+                    }
+                }
+                GroupState::Claiming => {
+                    if !mine || self.claim_conflict(gi) {
+                        self.groups[gi].state = GroupState::Stopped;
+                        self.send_now = true;
+                    } else if self.claim_confirmed(gi) && self.fenced_for(gi) {
+                        let g = &mut self.groups[gi];
+                        g.state = GroupState::Starting;
+                        g.stop_after_op = false;
+                        let reason = g.claim_reason;
+                        self.out.push(Action::Event(Event::Takeover { group: g.name.clone(), reason }));
+                        self.send_now = true;
+                    }
+                }
+                GroupState::Starting | GroupState::Started => {
+                    if settled && !mine {
+                        let reason = self.reason_for_release(gi, desired);
+                        let g = &mut self.groups[gi];
+                        g.release_reason = reason;
+                        self.out.push(Action::Event(Event::Release { group: g.name.clone(), reason }));
+                        if g.busy.is_some() {
+                            g.stop_after_op = true;
+                        } else {
+                            g.state = GroupState::Stopping;
+                        }
+                        self.send_now = true;
+                    }
+                }
+                GroupState::Stopping | GroupState::Blocked => {}
+            }
+        }
+    }
+
+    /// No live peer holds the group in any form.
+    fn may_claim(&self, gi: usize) -> bool {
+        let gname = &self.cfg.groups[gi].name;
+        self.peers.iter().flatten().filter(|p| p.is_member()).all(|p| !p.group_state(gname).holds())
+    }
+
+    fn claim_conflict(&self, gi: usize) -> bool {
+        let gname = &self.cfg.groups[gi].name;
+        self.peers.iter().enumerate().any(|(i, p)| {
+            let Some(p) = p else { return false };
+            if !p.is_member() {
+                return false;
+            }
+            match p.group_state(gname) {
+                GroupState::Stopped => false,
+                // Two claims at once: the one earlier in the file goes on.
+                GroupState::Claiming => i < self.me,
+                _ => true,
+            }
+        })
+    }
+
+    fn claim_confirmed(&self, gi: usize) -> bool {
+        let me = &self.cfg.nodes[self.me].name;
+        let claim = self.groups[gi].claim_seq;
+        let hears = |n: &str| n == me || self.peers.iter().flatten().any(|p| p.name == n && p.is_member());
+        self.peers.iter().flatten().filter(|p| p.is_member()).all(|p| {
+            p.report.as_ref().is_some_and(|r| {
+                r.acks.iter().any(|a| &a.node == me && a.generation == self.generation && a.seq >= claim)
+                    && r.up.iter().all(|n| hears(n))
+            })
+        })
+    }
+
+    /// With fencing required, every peer we cannot hear must be fenced before
+    /// we start anything; asks for the fencing and returns false meanwhile.
+    fn fenced_for(&mut self, _gi: usize) -> bool {
+        if self.cfg.cluster.fencing != Fencing::Required {
+            return true;
+        }
+        let mut all = true;
+        for p in self.peers.iter_mut().flatten() {
+            if p.state == PeerState::Up || p.state == PeerState::Left || p.fenced {
+                continue;
+            }
+            all = false;
+            if !p.fence_in_flight && p.fence_retry_at.is_none() {
+                p.fence_in_flight = true;
+                self.out.push(Action::Event(Event::FenceStarted { peer: p.name.clone() }));
+                self.out.push(Action::Fence { node: p.name.clone() });
+            }
+        }
+        all
+    }
+
+    fn reason_for_takeover(&self, gi: usize) -> MoveReason {
+        let last = self.groups[gi].owner_seen.as_deref().and_then(|n| self.cfg.node_index(n));
+        match last {
+            None => MoveReason::Start,
+            Some(n) if n == self.me => MoveReason::Start,
+            Some(n) => self.reason_from(gi, n, self.me),
+        }
+    }
+
+    fn reason_for_release(&self, gi: usize, desired: Option<usize>) -> MoveReason {
+        if self.groups[gi].failed {
+            return self.groups[gi].release_reason;
+        }
+        match desired {
+            None if !self.quorate => MoveReason::Quorum,
+            None if self.isolated() => MoveReason::Ping,
+            None => MoveReason::Move,
+            Some(to) => self.reason_from(gi, self.me, to),
+        }
+    }
+
+    /// Why group `gi` goes from node `from` to node `to`.
+    fn reason_from(&self, gi: usize, from: usize, to: usize) -> MoveReason {
+        let from_name = &self.cfg.nodes[from].name;
+        let g = &self.cfg.groups[gi];
+        if from != self.me {
+            match self.peers[from].as_ref() {
+                Some(p) if p.state == PeerState::Dead || p.state == PeerState::Unknown => return MoveReason::Failover,
+                Some(p) if p.state == PeerState::Left || p.report.as_ref().is_some_and(|r| r.leaving) => {
+                    return MoveReason::Leave
+                }
+                _ => {}
+            }
+        } else if self.leaving {
+            return MoveReason::Leave;
+        }
+        if self.standby_of(from_name) {
+            return MoveReason::Standby;
+        }
+        if self.location_of(&g.name) == Some(to) {
+            return MoveReason::Move;
+        }
+        let failed = if from == self.me {
+            self.groups[gi].failed
+        } else {
+            self.peers[from].as_ref().and_then(|p| p.group(&g.name)).is_some_and(|r| r.failed)
+        };
+        if failed {
+            return MoveReason::UnitFailure;
+        }
+        if self.ping_of(from).unwrap_or(0) < self.ping_of(to).unwrap_or(0) {
+            return MoveReason::Ping;
+        }
+        if self.cfg.cluster.auto_failback && self.cfg.node_index(&g.preferred) == Some(to) {
+            return MoveReason::Failback;
+        }
+        MoveReason::Move
+    }
+
+    fn drive_resources(&mut self) {
+        let settled = self.settled();
+        for gi in 0..self.groups.len() {
+            let n = self.cfg.groups[gi].resources.len();
+            let gname = self.groups[gi].name.clone();
+            let g = &mut self.groups[gi];
+            if g.busy.is_some() {
+                continue;
+            }
+            if g.stop_after_op && matches!(g.state, GroupState::Starting | GroupState::Started) {
+                g.stop_after_op = false;
+                g.state = GroupState::Stopping;
+            }
+            match g.state {
+                GroupState::Starting => {
+                    if g.resume_start && !settled {
+                        continue;
+                    }
+                    g.resume_start = false;
+                    if g.running < n {
+                        let r = g.running;
+                        g.busy = Some((r, Op::Start));
+                        let what = self.cfg.groups[gi].resources[r].clone();
+                        self.out.push(Action::Start { group: gname, resource: r, what });
+                    } else {
+                        g.state = GroupState::Started;
+                        self.out.push(Action::Event(Event::GroupStarted { group: gname }));
+                        self.send_now = true;
+                    }
+                }
+                GroupState::Stopping => {
+                    if g.running > 0 {
+                        let r = g.running - 1;
+                        g.busy = Some((r, Op::Stop));
+                        let what = self.cfg.groups[gi].resources[r].clone();
+                        self.out.push(Action::Stop { group: gname, resource: r, what });
+                    } else {
+                        g.state = GroupState::Stopped;
+                        g.adopted.iter_mut().for_each(|a| *a = false);
+                        self.out.push(Action::Event(Event::GroupStopped { group: gname }));
+                        self.send_now = true;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Notice which node runs each group now and report when that changes.
+    fn observe_owners(&mut self) {
+        for gi in 0..self.groups.len() {
+            let owner = if self.groups[gi].state == GroupState::Started {
+                Some(self.me)
+            } else {
+                (0..self.cfg.nodes.len()).find(|&n| {
+                    n != self.me
+                        && self.peers[n].as_ref().is_some_and(|p| p.is_member())
+                        && self.state_of(n, gi) == GroupState::Started
+                })
+            };
+            let Some(owner) = owner else { continue };
+            let owner_name = self.cfg.nodes[owner].name.clone();
+            if self.groups[gi].owner_seen.as_deref() == Some(owner_name.as_str()) {
+                continue;
+            }
+            let from = self.groups[gi].owner_seen.clone();
+            let reason = match from.as_deref().and_then(|f| self.cfg.node_index(f)) {
+                None => MoveReason::Start,
+                Some(f) if owner == self.me => {
+                    let _ = f;
+                    self.groups[gi].claim_reason
+                }
+                Some(f) => self.reason_from(gi, f, owner),
+            };
+            self.groups[gi].owner_seen = Some(owner_name.clone());
+            self.out.push(Action::Event(Event::GroupMoved {
+                group: self.groups[gi].name.clone(),
+                from: from.unwrap_or_default(),
+                to: owner_name,
+                reason,
+            }));
+        }
+    }
+
+    fn maybe_send(&mut self) {
+        if !(self.send_now || self.now >= self.next_send) {
+            return;
+        }
+        self.send_now = false;
+        self.seq += 1;
+        self.next_send = self.now + self.cfg.cluster.keepalive;
+        let msg = self.heartbeat();
+        self.out.push(Action::Send { seq: self.seq, msg });
+    }
+
+    fn heartbeat(&self) -> Heartbeat {
+        Heartbeat {
+            config_hash: self.digest,
+            standby: self.standby_of(self.name()),
+            leaving: self.leaving,
+            ping: self.ping_eff,
+            groups: self
+                .groups
+                .iter()
+                .map(|g| GroupReport { name: g.name.clone(), state: g.state, failed: g.failed, failcount: g.failcount })
+                .collect(),
+            intents: self.intents.values().cloned().collect(),
+            acks: self
+                .peers
+                .iter()
+                .flatten()
+                .filter(|p| p.generation != 0)
+                .map(|p| Ack { node: p.name.clone(), generation: p.generation, seq: p.last_seq })
+                .collect(),
+            up: self.peers.iter().flatten().filter(|p| p.is_member()).map(|p| p.name.clone()).collect(),
+        }
+    }
+
+    // -------------------------------------------------------------- status
+
+    /// Local state of each group (for the simulator's checkers and tests).
+    pub fn group_state(&self, group: &str) -> Option<GroupState> {
+        self.groups.iter().find(|g| g.name == group).map(|g| g.state)
+    }
+
+    pub fn peer_state(&self, peer: &str) -> Option<PeerState> {
+        self.cfg.node_index(peer).and_then(|i| self.peers[i].as_ref()).map(|p| p.state)
+    }
+
+    pub fn is_quorate(&self) -> bool {
+        self.quorate
+    }
+
+    pub fn has_exited(&self) -> bool {
+        self.exited
+    }
+
+    pub fn status(&self) -> Status {
+        let now = self.now;
+        let nodes = self
+            .cfg
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                if i == self.me {
+                    let state = if self.leaving {
+                        "leaving"
+                    } else if self.standby_of(&n.name) {
+                        "standby"
+                    } else {
+                        "up"
+                    };
+                    return NodeStatus {
+                        name: n.name.clone(),
+                        state: state.into(),
+                        local: true,
+                        generation: self.generation,
+                        links: Vec::new(),
+                        ping: self.ping_eff,
+                    };
+                }
+                let p = self.peers[i].as_ref().expect("peer");
+                let state = match p.state {
+                    PeerState::Up if self.standby_of(&n.name) => "standby",
+                    PeerState::Up if p.report.as_ref().is_some_and(|r| r.leaving) => "leaving",
+                    s => s.as_str(),
+                };
+                NodeStatus {
+                    name: n.name.clone(),
+                    state: state.into(),
+                    local: false,
+                    generation: p.generation,
+                    links: p
+                        .links
+                        .iter()
+                        .zip(&self.cfg.links)
+                        .map(|(l, lc)| {
+                            let age = l.last.map_or(-1, |t| now.saturating_sub(t).as_millis() as i64);
+                            (lc.name.clone(), if l.up { "up" } else { "down" }.to_string(), age)
+                        })
+                        .collect(),
+                    ping: p.report.as_ref().and_then(|r| r.ping),
+                }
+            })
+            .collect();
+        let groups = self
+            .cfg
+            .groups
+            .iter()
+            .enumerate()
+            .map(|(gi, gc)| {
+                let lg = &self.groups[gi];
+                // The owner: this node if it holds the group, else a live
+                // peer that does.
+                let owner = if lg.state.holds() && lg.state != GroupState::Claiming {
+                    Some(self.me)
+                } else {
+                    (0..self.cfg.nodes.len()).find(|&n| {
+                        n != self.me
+                            && self.peers[n].as_ref().is_some_and(|p| p.is_member())
+                            && !matches!(self.state_of(n, gi), GroupState::Stopped | GroupState::Claiming)
+                    })
+                };
+                let state = owner.map_or(GroupState::Stopped, |o| self.state_of(o, gi));
+                let resources = gc
+                    .resources
+                    .iter()
+                    .enumerate()
+                    .map(|(ri, r)| {
+                        let rs = match owner {
+                            Some(o) if o == self.me => match lg.busy {
+                                Some((b, Op::Start)) if b == ri => "starting",
+                                Some((b, Op::Stop)) if b == ri => "stopping",
+                                _ if ri < lg.running => "started",
+                                _ => "stopped",
+                            },
+                            Some(_) => match state {
+                                GroupState::Started => "started",
+                                GroupState::Blocked => "blocked",
+                                _ => "unknown",
+                            },
+                            None => "stopped",
+                        };
+                        (r.kind().to_string(), r.name(), rs.to_string())
+                    })
+                    .collect();
+                let failcount = if owner.is_none_or(|o| o == self.me) {
+                    lg.failcount
+                } else {
+                    self.peers[owner.unwrap()].as_ref().and_then(|p| p.group(&gc.name)).map_or(0, |r| r.failcount)
+                };
+                NodeGroupNote::note(self, gi, owner, state, failcount, gc, resources)
+            })
+            .collect();
+        Status {
+            cluster: self.cfg.cluster.name.clone(),
+            local: self.name().to_string(),
+            generation: self.generation,
+            quorate: self.quorate,
+            nodes,
+            groups,
+        }
+    }
+}
+
+/// Builds a group's status line, with a note on why it does not run.
+struct NodeGroupNote;
+
+impl NodeGroupNote {
+    fn note(
+        node: &Node,
+        gi: usize,
+        owner: Option<usize>,
+        state: GroupState,
+        failcount: u32,
+        gc: &crate::config::Group,
+        resources: Vec<(String, String, String)>,
+    ) -> GroupStatus {
+        let blocked_on = node
+            .peers
+            .iter()
+            .flatten()
+            .find(|p| p.group_state(&gc.name) == GroupState::Blocked)
+            .map(|p| p.name.clone())
+            .or_else(|| (node.groups[gi].state == GroupState::Blocked).then(|| node.name().to_string()));
+        let fence_wait = node.cfg.cluster.fencing == Fencing::Required
+            && node.groups[gi].state == GroupState::Claiming
+            && node.peers.iter().flatten().any(|p| !p.fenced && matches!(p.state, PeerState::Dead | PeerState::Unknown));
+        let note = if let Some(n) = &blocked_on {
+            format!("a stop failed on {n}; the group may still run there. Fix it, then: hactl cleanup {}", gc.name)
+        } else if fence_wait {
+            "waiting for fencing of an unreachable node (hbd-fence@NODE.service)".to_string()
+        } else if owner.is_none() && !node.quorate {
+            "no quorum in this partition".to_string()
+        } else if owner.is_none() && node.isolated() {
+            "this node reaches no ping host and hears no peer".to_string()
+        } else if owner.is_none() && node.settled() && node.desired_owner(gi).is_none() {
+            "no node may run it (standby, failed or unreachable); see hactl cleanup".to_string()
+        } else {
+            String::new()
+        };
+        let state = if blocked_on.is_some() { GroupState::Blocked } else { state };
+        GroupStatus {
+            name: gc.name.clone(),
+            owner: owner.map(|o| node.cfg.nodes[o].name.clone()).unwrap_or_default(),
+            state: state.as_str().to_string(),
+            preferred: gc.preferred.clone(),
+            resources,
+            failcount,
+            note,
+        }
+    }
+}
+
+fn new_group(name: &str, n: usize) -> LocalGroup {
+    LocalGroup {
+        name: name.to_string(),
+        state: GroupState::Stopped,
+        running: 0,
+        busy: None,
+        stop_after_op: false,
+        adopted: vec![false; n],
+        resume_start: false,
+        failcount: 0,
+        failed: false,
+        cleanup_applied: 0,
+        claim_seq: 0,
+        claim_reason: MoveReason::Start,
+        release_reason: MoveReason::Move,
+        owner_seen: None,
+    }
+}
+
+fn all_stopped(h: &Heartbeat) -> bool {
+    h.groups.iter().all(|g| g.state == GroupState::Stopped)
+}
+
+/// Whether two reports say the same apart from acknowledgements.
+fn same_state(a: &Heartbeat, b: &Heartbeat) -> bool {
+    a.standby == b.standby && a.leaving == b.leaving && a.ping == b.ping && a.groups == b.groups && a.intents == b.intents
+}
+
+impl Resource {
+    /// Systemd unit name, if this resource is a unit.
+    pub fn unit(&self) -> Option<&str> {
+        match self {
+            Resource::Unit { name } => Some(name),
+            Resource::Vip { .. } => None,
+        }
+    }
+}

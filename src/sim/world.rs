@@ -1,0 +1,933 @@
+//! The simulated world: nodes, a virtual network, the resources that really
+//! run on each node, a fault schedule and the checkers.
+
+use std::cmp::Ordering;
+use std::collections::{BinaryHeap, VecDeque};
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::Rng;
+use crate::config::{Cluster, Config, Fencing, Garp, Group, Link, LinkKind, NodeConf, Ping};
+use crate::core::{Action, Command, GroupState, Heartbeat, Input, Node, Op, OpError, Resource, Time};
+
+/// What the run may assume, and so which safety property it checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Profile {
+    /// Any faults. Checked: no group runs on two nodes that have been able
+    /// to hear each other for longer than the heal grace.
+    Plain,
+    /// ≥ 3 nodes, symmetric faults, stops that succeed. Checked: never two
+    /// runners at all.
+    Quorum,
+    /// fencing = "required". Checked: never two runners at all.
+    Fencing,
+    /// 2 nodes with a ping host; partitions cut a node off from its peer and
+    /// the ping host alike. Checked: never two runners at all.
+    PingTieBreak,
+}
+
+impl Profile {
+    fn strict(self) -> bool {
+        self != Profile::Plain
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct SimOptions {
+    pub seed: u64,
+    pub nodes: usize,
+    pub links: usize,
+    pub groups: usize,
+    pub resources: usize,
+    pub profile: Profile,
+    pub auto_failback: bool,
+    /// Faults are injected during this time after start.
+    pub chaos: Duration,
+    /// Then everything heals, and groups must settle within the bound.
+    pub calm: Duration,
+    /// Inject faults at all (scenario tests script their own).
+    pub faults: bool,
+}
+
+impl SimOptions {
+    /// Options drawn from the seed for an `nodes`-node cluster.
+    pub fn from_seed(seed: u64, nodes: usize) -> SimOptions {
+        let mut r = Rng::new(seed.wrapping_mul(31).wrapping_add(7));
+        let profile = match (nodes, r.range(0, 9)) {
+            (_, 0..=1) => Profile::Fencing,
+            (2, 2..=4) => Profile::PingTieBreak,
+            (n, 2..=6) if n >= 3 => Profile::Quorum,
+            _ => Profile::Plain,
+        };
+        SimOptions {
+            seed,
+            nodes,
+            links: r.range(1, 2) as usize,
+            groups: r.range(1, 3) as usize,
+            resources: r.range(1, 3) as usize,
+            profile,
+            auto_failback: r.chance(0.5),
+            chaos: Duration::from_secs(r.range(40, 100)),
+            calm: Duration::from_secs(30),
+            faults: true,
+        }
+    }
+
+    pub fn scripted(nodes: usize) -> SimOptions {
+        SimOptions {
+            seed: 1,
+            nodes,
+            links: 2,
+            groups: 1,
+            resources: 2,
+            profile: Profile::Plain,
+            auto_failback: true,
+            chaos: Duration::ZERO,
+            calm: Duration::ZERO,
+            faults: false,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct SimError {
+    pub seed: u64,
+    pub at: Time,
+    pub message: String,
+    pub trace: Vec<String>,
+}
+
+impl fmt::Display for SimError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "seed {} failed at t={:.3}s: {}", self.seed, self.at.as_secs_f64(), self.message)?;
+        writeln!(f, "replay with: HBD_SEED={} cargo test --test sim -- --nocapture", self.seed)?;
+        writeln!(f, "last events:")?;
+        for l in &self.trace {
+            writeln!(f, "  {l}")?;
+        }
+        Ok(())
+    }
+}
+
+// Timing of the simulated cluster and its environment.
+const KEEPALIVE: Duration = Duration::from_millis(200);
+const WARNTIME: Duration = Duration::from_millis(800);
+const DEADTIME: Duration = Duration::from_millis(2000);
+const INITDEAD: Duration = Duration::from_millis(4000);
+const MAX_OP_MS: u64 = 60;
+const MAX_DELAY_MS: u64 = 8;
+
+#[derive(Debug)]
+enum Ev {
+    Deliver { to: usize, inc: u64, from: usize, link: usize, gen: u64, seq: u64, msg: Box<Heartbeat> },
+    OpDone { node: usize, inc: u64, group: usize, res: usize, op: Op, ok: bool },
+    FenceDone { node: usize, inc: u64, target: usize, ok: bool },
+    Ping { node: usize, inc: u64 },
+    Tick { node: usize, inc: u64 },
+    Restart { node: usize },
+    Fault,
+    Heal,
+}
+
+struct Scheduled {
+    at: Time,
+    id: u64,
+    ev: Ev,
+}
+
+impl PartialEq for Scheduled {
+    fn eq(&self, o: &Self) -> bool {
+        self.at == o.at && self.id == o.id
+    }
+}
+impl Eq for Scheduled {}
+impl PartialOrd for Scheduled {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Scheduled {
+    fn cmp(&self, o: &Self) -> Ordering {
+        // Min-heap on (time, insertion order).
+        (o.at, o.id).cmp(&(self.at, self.id))
+    }
+}
+
+struct SimNode {
+    core: Option<Node>,
+    /// Bumped on crash and restart: events for an older incarnation are void.
+    inc: u64,
+    /// Persisted generation ("the state directory").
+    generation: u64,
+    next_tick: Option<Time>,
+    ping_reach: bool,
+    /// Resources that really run here: [group][resource].
+    running: Vec<Vec<bool>>,
+}
+
+pub struct Sim {
+    pub opts: SimOptions,
+    rng: Rng,
+    now: Time,
+    cfg: Config,
+    nodes: Vec<SimNode>,
+    /// cut[link][from][to]
+    cut: Vec<Vec<Vec<bool>>>,
+    loss: Vec<Vec<Vec<f64>>>,
+    /// When each pair last became able to hear each other (None: cannot).
+    connected_since: Vec<Vec<Option<Time>>>,
+    queue: BinaryHeap<Scheduled>,
+    next_id: u64,
+    trace: VecDeque<String>,
+    /// Events each node logged, for scenario assertions.
+    pub log: Vec<Vec<String>>,
+    next_cmd: u64,
+    replies: Vec<(u64, Result<(), crate::core::CommandError>)>,
+    stop_failures: bool,
+}
+
+impl Sim {
+    pub fn new(opts: SimOptions) -> Sim {
+        let cfg = sim_config(&opts);
+        let n = opts.nodes;
+        let l = opts.links;
+        let stop_failures = matches!(opts.profile, Profile::Plain | Profile::Fencing);
+        let mut sim = Sim {
+            rng: Rng::new(opts.seed),
+            now: Duration::ZERO,
+            nodes: (0..n)
+                .map(|_| SimNode {
+                    core: None,
+                    inc: 0,
+                    generation: 0,
+                    next_tick: None,
+                    ping_reach: true,
+                    running: cfg.groups.iter().map(|g| vec![false; g.resources.len()]).collect(),
+                })
+                .collect(),
+            cut: vec![vec![vec![false; n]; n]; l],
+            loss: vec![vec![vec![0.0; n]; n]; l],
+            connected_since: vec![vec![None; n]; n],
+            queue: BinaryHeap::new(),
+            next_id: 0,
+            trace: VecDeque::new(),
+            log: vec![Vec::new(); n],
+            next_cmd: 1,
+            replies: Vec::new(),
+            stop_failures,
+            cfg,
+            opts,
+        };
+        sim.recompute_connectivity();
+        sim
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    pub fn now(&self) -> Time {
+        self.now
+    }
+
+    pub fn node_names(&self) -> Vec<String> {
+        self.cfg.nodes.iter().map(|n| n.name.clone()).collect()
+    }
+
+    fn idx(&self, name: &str) -> usize {
+        self.cfg.node_index(name).unwrap_or_else(|| panic!("no node {name}"))
+    }
+
+    /// The whole randomized run: start, chaos, heal, settle, check.
+    pub fn run(&mut self) -> Result<(), SimError> {
+        for i in 0..self.nodes.len() {
+            // Nodes boot within a second of each other.
+            let at = Duration::from_millis(self.rng.range(0, 1000));
+            self.schedule(at, Ev::Restart { node: i });
+        }
+        if self.opts.faults {
+            self.schedule_fault();
+            self.schedule(self.opts.chaos, Ev::Heal);
+        }
+        let end = self.opts.chaos + self.opts.calm;
+        self.run_until(end)?;
+        self.check_liveness()
+    }
+
+    /// How long after the faults stop every group must run on one node.
+    pub fn liveness_bound(&self) -> Duration {
+        let start = Duration::from_millis(MAX_OP_MS * self.opts.resources as u64 * 2);
+        INITDEAD + 2 * DEADTIME + start + Duration::from_secs(2)
+    }
+
+    fn schedule(&mut self, at: Time, ev: Ev) {
+        self.next_id += 1;
+        self.queue.push(Scheduled { at, id: self.next_id, ev });
+    }
+
+    fn say(&mut self, line: String) {
+        if self.trace.len() == 400 {
+            self.trace.pop_front();
+        }
+        self.trace.push_back(format!("t={:.3} {line}", self.now.as_secs_f64()));
+    }
+
+    fn fail(&self, message: String) -> SimError {
+        SimError { seed: self.opts.seed, at: self.now, message, trace: self.trace.iter().cloned().collect() }
+    }
+
+    /// Advance the clock to `until`, processing everything due.
+    pub fn run_until(&mut self, until: Time) -> Result<(), SimError> {
+        while let Some(top) = self.queue.peek() {
+            if top.at > until {
+                break;
+            }
+            let s = self.queue.pop().expect("peeked");
+            self.now = s.at;
+            self.process(s.ev)?;
+            self.check_safety()?;
+        }
+        self.now = until;
+        Ok(())
+    }
+
+    pub fn advance(&mut self, d: Duration) -> Result<(), SimError> {
+        self.run_until(self.now + d)
+    }
+
+    fn process(&mut self, ev: Ev) -> Result<(), SimError> {
+        match ev {
+            Ev::Deliver { to, inc, from, link, gen, seq, msg } => {
+                if self.nodes[to].inc != inc || self.nodes[to].core.is_none() {
+                    return Ok(());
+                }
+                let name = self.cfg.nodes[from].name.clone();
+                self.feed(to, Input::Heartbeat { from: name, link, generation: gen, seq, msg: *msg });
+            }
+            Ev::OpDone { node, inc, group, res, op, ok } => {
+                if self.nodes[node].inc != inc || self.nodes[node].core.is_none() {
+                    return Ok(());
+                }
+                match (op, ok) {
+                    (Op::Start, false) => self.nodes[node].running[group][res] = false,
+                    (Op::Stop, true) => self.nodes[node].running[group][res] = false,
+                    _ => {}
+                }
+                let result = if ok { Ok(()) } else { Err(OpError(format!("simulated {op:?} failure"))) };
+                let g = self.cfg.groups[group].name.clone();
+                self.feed(node, Input::ResourceDone { group: g, resource: res, op, result });
+            }
+            Ev::FenceDone { node, inc, target, ok } => {
+                if ok && self.nodes[target].core.is_some() {
+                    self.say(format!("{} fences {}: power cut", self.cfg.nodes[node].name, self.cfg.nodes[target].name));
+                    self.crash(target);
+                }
+                if self.nodes[node].inc != inc || self.nodes[node].core.is_none() {
+                    return Ok(());
+                }
+                let t = self.cfg.nodes[target].name.clone();
+                self.feed(node, Input::FenceDone { node: t, ok });
+            }
+            Ev::Ping { node, inc } => {
+                if self.nodes[node].inc != inc || self.nodes[node].core.is_none() {
+                    return Ok(());
+                }
+                let reachable = u32::from(self.nodes[node].ping_reach);
+                self.feed(node, Input::Ping { reachable });
+            }
+            Ev::Tick { node, inc } => {
+                if self.nodes[node].inc != inc || self.nodes[node].core.is_none() {
+                    return Ok(());
+                }
+                if self.nodes[node].next_tick.is_some_and(|t| t <= self.now) {
+                    self.nodes[node].next_tick = None;
+                    self.feed(node, Input::Tick);
+                }
+            }
+            Ev::Restart { node } => self.boot(node),
+            Ev::Fault => {
+                if self.now < self.opts.chaos {
+                    self.inject_fault();
+                    self.schedule_fault();
+                }
+            }
+            Ev::Heal => self.heal_all(),
+        }
+        Ok(())
+    }
+
+    fn feed(&mut self, n: usize, input: Input) {
+        let now = self.now;
+        let Some(core) = self.nodes[n].core.as_mut() else { return };
+        let actions = core.handle(now, input);
+        let deadline = core.next_deadline();
+        self.apply(n, actions);
+        if self.nodes[n].core.is_some() && self.nodes[n].next_tick.is_none_or(|t| deadline < t || t <= now) {
+            self.nodes[n].next_tick = Some(deadline);
+            let inc = self.nodes[n].inc;
+            self.schedule(deadline, Ev::Tick { node: n, inc });
+        }
+    }
+
+    fn apply(&mut self, n: usize, actions: Vec<Action>) {
+        let name = self.cfg.nodes[n].name.clone();
+        for a in actions {
+            match a {
+                Action::Send { seq, msg } => self.send(n, seq, msg),
+                Action::Start { group, resource, .. } => {
+                    let gi = self.cfg.group_index(&group).expect("group");
+                    // Counted as running from the moment it is asked for.
+                    self.nodes[n].running[gi][resource] = true;
+                    let ok = !(self.opts.faults && self.now < self.opts.chaos && self.rng.chance(0.03));
+                    self.say(format!("{name} start {group}[{resource}]{}", if ok { "" } else { " (will fail)" }));
+                    let d = Duration::from_millis(self.rng.range(1, MAX_OP_MS));
+                    let inc = self.nodes[n].inc;
+                    self.schedule(self.now + d, Ev::OpDone { node: n, inc, group: gi, res: resource, op: Op::Start, ok });
+                }
+                Action::Stop { group, resource, .. } => {
+                    let gi = self.cfg.group_index(&group).expect("group");
+                    let ok = !(self.stop_failures
+                        && self.opts.faults
+                        && self.now < self.opts.chaos
+                        && self.rng.chance(0.01));
+                    self.say(format!("{name} stop {group}[{resource}]{}", if ok { "" } else { " (will fail)" }));
+                    let d = Duration::from_millis(self.rng.range(1, MAX_OP_MS));
+                    let inc = self.nodes[n].inc;
+                    self.schedule(self.now + d, Ev::OpDone { node: n, inc, group: gi, res: resource, op: Op::Stop, ok });
+                }
+                Action::Fence { node } => {
+                    let target = self.idx(&node);
+                    let ok = self.rng.chance(0.9);
+                    self.say(format!("{name} fence {node} ({})", if ok { "will work" } else { "will fail" }));
+                    let d = Duration::from_millis(self.rng.range(50, 500));
+                    let inc = self.nodes[n].inc;
+                    self.schedule(self.now + d, Ev::FenceDone { node: n, inc, target, ok });
+                }
+                Action::Reply { id, result } => self.replies.push((id, result)),
+                Action::Event(e) => {
+                    let line = format!("{} {:?}", e.event(), e);
+                    self.say(format!("{name} {line}"));
+                    self.log[n].push(line);
+                }
+                Action::Exit => {
+                    self.say(format!("{name} exits (graceful leave)"));
+                    self.nodes[n].core = None;
+                    self.nodes[n].inc += 1;
+                    self.nodes[n].next_tick = None;
+                    self.recompute_connectivity();
+                }
+            }
+        }
+    }
+
+    fn send(&mut self, from: usize, seq: u64, msg: Heartbeat) {
+        let gen = self.nodes[from].generation;
+        for link in 0..self.opts.links {
+            for to in 0..self.nodes.len() {
+                if to == from || self.cut[link][from][to] || self.nodes[to].core.is_none() {
+                    continue;
+                }
+                if self.rng.chance(self.loss[link][from][to]) {
+                    continue;
+                }
+                let copies = if self.opts.faults && self.rng.chance(0.01) { 2 } else { 1 };
+                for _ in 0..copies {
+                    let d = Duration::from_micros(self.rng.range(100, MAX_DELAY_MS * 1000));
+                    let inc = self.nodes[to].inc;
+                    let ev = Ev::Deliver { to, inc, from, link, gen, seq, msg: Box::new(msg.clone()) };
+                    self.schedule(self.now + d, ev);
+                }
+            }
+        }
+    }
+
+    // ---------------------------------------------------------- node life
+
+    fn boot(&mut self, n: usize) {
+        if self.nodes[n].core.is_some() {
+            return;
+        }
+        self.nodes[n].generation += 1;
+        self.nodes[n].inc += 1;
+        self.nodes[n].next_tick = None;
+        let name = self.cfg.nodes[n].name.clone();
+        let core = Node::new(self.cfg.clone(), &name, self.nodes[n].generation, self.now).expect("node in config");
+        self.nodes[n].core = Some(core);
+        self.say(format!("{name} boots, generation {}", self.nodes[n].generation));
+        self.recompute_connectivity();
+        // The shell probes what already runs (after a graceful exit that
+        // left a blocked group) and reports it before anything else.
+        for gi in 0..self.cfg.groups.len() {
+            for ri in 0..self.cfg.groups[gi].resources.len() {
+                if self.nodes[n].running[gi][ri] {
+                    let g = self.cfg.groups[gi].name.clone();
+                    self.feed(n, Input::Adopt { group: g, resource: ri });
+                }
+            }
+        }
+        self.feed(n, Input::Tick);
+        if !self.cfg.ping.hosts.is_empty() {
+            let inc = self.nodes[n].inc;
+            let d = Duration::from_millis(self.rng.range(10, 300));
+            self.schedule(self.now + d, Ev::Ping { node: n, inc });
+        }
+    }
+
+    /// Power cut: the node and everything it ran are gone at once.
+    fn crash(&mut self, n: usize) {
+        if self.nodes[n].core.is_none() {
+            return;
+        }
+        self.say(format!("{} crashes", self.cfg.nodes[n].name));
+        self.nodes[n].core = None;
+        self.nodes[n].inc += 1;
+        self.nodes[n].next_tick = None;
+        for g in self.nodes[n].running.iter_mut() {
+            g.iter_mut().for_each(|r| *r = false);
+        }
+        self.recompute_connectivity();
+    }
+
+    // ------------------------------------------------------------- faults
+
+    fn schedule_fault(&mut self) {
+        let d = Duration::from_millis(self.rng.range(200, 4000));
+        self.schedule(self.now + d, Ev::Fault);
+    }
+
+    fn inject_fault(&mut self) {
+        let n = self.nodes.len();
+        let up: Vec<usize> = (0..n).filter(|&i| self.nodes[i].core.is_some()).collect();
+        let down: Vec<usize> = (0..n).filter(|&i| self.nodes[i].core.is_none()).collect();
+        let kind = self.rng.range(0, 15);
+        match kind {
+            0 | 1 => {
+                // Crash, and boot again a little later.
+                if let Some(&v) = up.get(self.rng.range(0, up.len().max(1) as u64 - 1) as usize) {
+                    self.crash(v);
+                    let d = Duration::from_millis(self.rng.range(500, 12_000));
+                    self.schedule(self.now + d, Ev::Restart { node: v });
+                }
+            }
+            2 => {
+                if let Some(&v) = down.first() {
+                    self.boot(v);
+                }
+            }
+            3 | 4 => self.random_partition(),
+            5 => self.heal_network(),
+            6 => {
+                // Cut or restore one link between two nodes (both ways).
+                let l = self.rng.range(0, self.opts.links as u64 - 1) as usize;
+                let a = self.rng.range(0, n as u64 - 1) as usize;
+                let b = self.rng.range(0, n as u64 - 1) as usize;
+                if a != b && self.profile_allows_link_cut() {
+                    let v = !self.cut[l][a][b];
+                    self.cut[l][a][b] = v;
+                    self.cut[l][b][a] = v;
+                    self.say(format!("link {l} {}<->{} {}", self.cfg.nodes[a].name, self.cfg.nodes[b].name, if v { "cut" } else { "restored" }));
+                    self.recompute_connectivity();
+                }
+            }
+            7 => {
+                let l = self.rng.range(0, self.opts.links as u64 - 1) as usize;
+                let p = *self.rng.pick(&[0.0, 0.05, 0.2, 0.3]);
+                for a in 0..n {
+                    for b in 0..n {
+                        self.loss[l][a][b] = p;
+                    }
+                }
+                self.say(format!("link {l} loss {p}"));
+            }
+            8 => {
+                // A unit dies on its own where it runs.
+                let mut cands = Vec::new();
+                for &v in &up {
+                    for (gi, g) in self.nodes[v].running.iter().enumerate() {
+                        for (ri, r) in g.iter().enumerate() {
+                            if *r {
+                                cands.push((v, gi, ri));
+                            }
+                        }
+                    }
+                }
+                if !cands.is_empty() {
+                    let (v, gi, ri) = *self.rng.pick(&cands);
+                    self.nodes[v].running[gi][ri] = false;
+                    let g = self.cfg.groups[gi].name.clone();
+                    self.say(format!("{} unit {g}[{ri}] dies", self.cfg.nodes[v].name));
+                    self.feed(v, Input::ResourceFailed { group: g, resource: ri, reason: "simulated crash".into() });
+                }
+            }
+            9 if !self.cfg.ping.hosts.is_empty() && self.opts.profile != Profile::PingTieBreak => {
+                let v = self.rng.range(0, n as u64 - 1) as usize;
+                self.set_ping(v, !self.nodes[v].ping_reach);
+            }
+            10..=12 => self.random_command(),
+            13 => {
+                if let Some(&v) = up.get(self.rng.range(0, up.len().max(1) as u64 - 1) as usize) {
+                    self.say(format!("{} graceful shutdown", self.cfg.nodes[v].name));
+                    self.feed(v, Input::Shutdown);
+                    let d = Duration::from_millis(self.rng.range(2000, 10_000));
+                    self.schedule(self.now + d, Ev::Restart { node: v });
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn profile_allows_link_cut(&self) -> bool {
+        // In the ping tie-break profile a cut must isolate a node from the
+        // ping host too; a bare link cut between two nodes that both reach
+        // the ping host is a split brain nothing but fencing can solve.
+        self.opts.profile != Profile::PingTieBreak || self.opts.links > 1
+    }
+
+    fn random_partition(&mut self) {
+        let n = self.nodes.len();
+        match self.opts.profile {
+            Profile::PingTieBreak => {
+                let v = self.rng.range(0, n as u64 - 1) as usize;
+                self.isolate(v);
+            }
+            _ => {
+                let mut side = vec![false; n];
+                for s in side.iter_mut() {
+                    *s = self.rng.chance(0.5);
+                }
+                for l in 0..self.opts.links {
+                    for a in 0..n {
+                        for b in 0..n {
+                            if side[a] != side[b] {
+                                self.cut[l][a][b] = true;
+                            }
+                        }
+                    }
+                }
+                let names: Vec<&str> =
+                    (0..n).filter(|&i| side[i]).map(|i| self.cfg.nodes[i].name.as_str()).collect();
+                self.say(format!("partition {names:?} | rest"));
+                self.recompute_connectivity();
+            }
+        }
+    }
+
+    /// Cut node `v` off from every peer on every link, and from the ping host.
+    pub fn isolate(&mut self, v: usize) {
+        for l in 0..self.opts.links {
+            for o in 0..self.nodes.len() {
+                self.cut[l][v][o] = true;
+                self.cut[l][o][v] = true;
+            }
+        }
+        self.say(format!("{} isolated", self.cfg.nodes[v].name));
+        if !self.cfg.ping.hosts.is_empty() {
+            self.set_ping(v, false);
+        }
+        self.recompute_connectivity();
+    }
+
+    fn set_ping(&mut self, v: usize, reach: bool) {
+        if self.nodes[v].ping_reach == reach {
+            return;
+        }
+        self.nodes[v].ping_reach = reach;
+        self.say(format!("{} ping host {}", self.cfg.nodes[v].name, if reach { "reachable" } else { "unreachable" }));
+        // The shell notices within a probe interval.
+        let d = Duration::from_millis(self.rng.range(20, KEEPALIVE.as_millis() as u64));
+        let inc = self.nodes[v].inc;
+        self.schedule(self.now + d, Ev::Ping { node: v, inc });
+    }
+
+    fn heal_network(&mut self) {
+        for l in 0..self.opts.links {
+            for a in 0..self.nodes.len() {
+                for b in 0..self.nodes.len() {
+                    self.cut[l][a][b] = false;
+                    self.loss[l][a][b] = 0.0;
+                }
+            }
+        }
+        for v in 0..self.nodes.len() {
+            self.set_ping(v, true);
+        }
+        self.say("network healed".into());
+        self.recompute_connectivity();
+    }
+
+    fn random_command(&mut self) {
+        let up: Vec<usize> = (0..self.nodes.len()).filter(|&i| self.nodes[i].core.is_some()).collect();
+        if up.is_empty() {
+            return;
+        }
+        let at = *self.rng.pick(&up);
+        let node = self.cfg.nodes[self.rng.range(0, self.nodes.len() as u64 - 1) as usize].name.clone();
+        let group = self.cfg.groups[self.rng.range(0, self.cfg.groups.len() as u64 - 1) as usize].name.clone();
+        let cmd = match self.rng.range(0, 5) {
+            0 => Command::Standby { node },
+            1 | 2 => Command::Unstandby { node },
+            3 => Command::Move { group, node },
+            4 => Command::Takeover { node },
+            _ => Command::Cleanup { group },
+        };
+        let at_name = self.cfg.nodes[at].name.clone();
+        self.command(&at_name, cmd);
+    }
+
+    /// Faults end: network whole, every node up, no standby, failures cleared.
+    fn heal_all(&mut self) {
+        self.say("faults end".into());
+        self.heal_network();
+        for v in 0..self.nodes.len() {
+            self.boot(v);
+        }
+        let first = self.cfg.nodes[0].name.clone();
+        for node in self.node_names() {
+            self.command(&first, Command::Unstandby { node });
+        }
+        for g in self.cfg.groups.iter().map(|g| g.name.clone()).collect::<Vec<_>>() {
+            self.command(&first, Command::Cleanup { group: g });
+        }
+    }
+
+    // --------------------------------------------------- scripting helpers
+
+    /// Boot every node now.
+    pub fn start_all(&mut self) {
+        for v in 0..self.nodes.len() {
+            self.boot(v);
+        }
+    }
+
+    pub fn boot_node(&mut self, name: &str) {
+        let v = self.idx(name);
+        self.boot(v);
+    }
+
+    pub fn power_cut(&mut self, name: &str) {
+        let v = self.idx(name);
+        self.crash(v);
+    }
+
+    pub fn shutdown(&mut self, name: &str) {
+        let v = self.idx(name);
+        self.feed(v, Input::Shutdown);
+    }
+
+    pub fn isolate_node(&mut self, name: &str) {
+        let v = self.idx(name);
+        self.isolate(v);
+    }
+
+    /// Cut every link between nodes in `a` and nodes outside it.
+    pub fn partition(&mut self, a: &[&str]) {
+        let side: Vec<bool> = self.cfg.nodes.iter().map(|n| a.contains(&n.name.as_str())).collect();
+        for l in 0..self.opts.links {
+            for x in 0..self.nodes.len() {
+                for y in 0..self.nodes.len() {
+                    if side[x] != side[y] {
+                        self.cut[l][x][y] = true;
+                    }
+                }
+            }
+        }
+        self.say(format!("partition {a:?} | rest"));
+        self.recompute_connectivity();
+    }
+
+    pub fn heal(&mut self) {
+        self.heal_network();
+    }
+
+    /// Cut (or restore) link `link` between two nodes, both ways.
+    pub fn set_link(&mut self, a: &str, b: &str, link: usize, up: bool) {
+        let (a, b) = (self.idx(a), self.idx(b));
+        self.cut[link][a][b] = !up;
+        self.cut[link][b][a] = !up;
+        self.recompute_connectivity();
+    }
+
+    pub fn set_ping_reach(&mut self, name: &str, reach: bool) {
+        let v = self.idx(name);
+        self.set_ping(v, reach);
+    }
+
+    pub fn fail_unit(&mut self, name: &str, group: &str, resource: usize) {
+        let v = self.idx(name);
+        let gi = self.cfg.group_index(group).expect("group");
+        self.nodes[v].running[gi][resource] = false;
+        self.feed(v, Input::ResourceFailed { group: group.into(), resource, reason: "crashed".into() });
+    }
+
+    /// Issue an operator command at node `at`; returns its reply.
+    pub fn command(&mut self, at: &str, cmd: Command) -> Option<Result<(), crate::core::CommandError>> {
+        let v = self.idx(at);
+        let id = self.next_cmd;
+        self.next_cmd += 1;
+        self.say(format!("{at} command {cmd:?}"));
+        self.feed(v, Input::Command { id, cmd });
+        self.replies.iter().find(|(i, _)| *i == id).map(|(_, r)| r.clone())
+    }
+
+    /// Nodes where any resource of `group` runs.
+    pub fn runners(&self, group: &str) -> Vec<String> {
+        let gi = self.cfg.group_index(group).expect("group");
+        (0..self.nodes.len())
+            .filter(|&v| self.nodes[v].running[gi].iter().any(|r| *r))
+            .map(|v| self.cfg.nodes[v].name.clone())
+            .collect()
+    }
+
+    /// The node where `group` fully runs and its core says started.
+    pub fn owner(&self, group: &str) -> Option<String> {
+        let gi = self.cfg.group_index(group).expect("group");
+        (0..self.nodes.len())
+            .find(|&v| {
+                self.nodes[v].running[gi].iter().all(|r| *r)
+                    && self.nodes[v].core.as_ref().and_then(|c| c.group_state(group)) == Some(GroupState::Started)
+            })
+            .map(|v| self.cfg.nodes[v].name.clone())
+    }
+
+    pub fn core(&self, name: &str) -> Option<&Node> {
+        self.nodes[self.idx(name)].core.as_ref()
+    }
+
+    pub fn logged(&self, name: &str, needle: &str) -> bool {
+        self.log[self.idx(name)].iter().any(|l| l.contains(needle))
+    }
+
+    // ----------------------------------------------------------- checkers
+
+    fn recompute_connectivity(&mut self) {
+        let n = self.nodes.len();
+        for a in 0..n {
+            for b in 0..n {
+                let up = self.nodes[a].core.is_some() && self.nodes[b].core.is_some();
+                let linked = (0..self.opts.links).any(|l| !self.cut[l][a][b] && !self.cut[l][b][a]);
+                if up && linked {
+                    if self.connected_since[a][b].is_none() {
+                        self.connected_since[a][b] = Some(self.now);
+                    }
+                } else {
+                    self.connected_since[a][b] = None;
+                }
+            }
+        }
+    }
+
+    /// How long two nodes that meet again may both run a group: they hear
+    /// each other within a few heartbeats, and the loser stops.
+    fn heal_grace(&self) -> Duration {
+        DEADTIME + Duration::from_millis(MAX_OP_MS * self.opts.resources as u64 + 4 * MAX_DELAY_MS)
+    }
+
+    fn check_safety(&self) -> Result<(), SimError> {
+        for g in &self.cfg.groups {
+            let gi = self.cfg.group_index(&g.name).expect("group");
+            let runners: Vec<usize> =
+                (0..self.nodes.len()).filter(|&v| self.nodes[v].running[gi].iter().any(|r| *r)).collect();
+            if runners.len() < 2 {
+                continue;
+            }
+            let names: Vec<&str> = runners.iter().map(|&v| self.cfg.nodes[v].name.as_str()).collect();
+            if self.opts.profile.strict() {
+                return Err(self.fail(format!(
+                    "group {} runs on {:?} at once ({:?} profile allows never two)",
+                    g.name, names, self.opts.profile
+                )));
+            }
+            for (i, &a) in runners.iter().enumerate() {
+                for &b in &runners[i + 1..] {
+                    if let Some(since) = self.connected_since[a][b] {
+                        if self.now >= since + self.heal_grace() {
+                            return Err(self.fail(format!(
+                                "group {} runs on {} and {}, which have heard each other since t={:.3}s",
+                                g.name,
+                                self.cfg.nodes[a].name,
+                                self.cfg.nodes[b].name,
+                                since.as_secs_f64()
+                            )));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn check_liveness(&self) -> Result<(), SimError> {
+        if self.opts.calm < self.liveness_bound() {
+            return Ok(());
+        }
+        for g in &self.cfg.groups {
+            let runners = self.runners(&g.name);
+            let owner = self.owner(&g.name);
+            if runners.len() != 1 || owner.is_none() {
+                return Err(self.fail(format!(
+                    "liveness: {:.1}s after the faults ended group {} runs on {:?} (fully started on: {:?}); bound is {:.1}s",
+                    (self.now - self.opts.chaos).as_secs_f64(),
+                    g.name,
+                    runners,
+                    owner,
+                    self.liveness_bound().as_secs_f64()
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The cluster the simulator runs: node names n1…, links, groups g1…
+fn sim_config(o: &SimOptions) -> Config {
+    let nodes: Vec<NodeConf> = (1..=o.nodes).map(|i| NodeConf { name: format!("n{i}") }).collect();
+    let links = (0..o.links)
+        .map(|l| Link {
+            name: format!("l{l}"),
+            kind: LinkKind::Bcast { interface: format!("eth{l}"), port: 694 },
+        })
+        .collect();
+    let groups = (0..o.groups)
+        .map(|g| Group {
+            name: format!("g{}", g + 1),
+            preferred: nodes[g % o.nodes].name.clone(),
+            resources: (0..o.resources)
+                .map(|r| {
+                    if r == 0 {
+                        Resource::Vip {
+                            addr: std::net::IpAddr::from([10, 77, 0, 60 + g as u8]),
+                            prefix: 24,
+                            interface: "eth0".into(),
+                        }
+                    } else {
+                        Resource::Unit { name: format!("svc{g}-{r}.service") }
+                    }
+                })
+                .collect(),
+        })
+        .collect();
+    let ping_hosts =
+        if o.profile == Profile::PingTieBreak { vec![std::net::IpAddr::from([10, 77, 0, 1])] } else { Vec::new() };
+    Config {
+        path: PathBuf::from("sim.toml"),
+        cluster: Cluster {
+            name: "sim".into(),
+            keepalive: KEEPALIVE,
+            warntime: WARNTIME,
+            deadtime: DEADTIME,
+            initdead: INITDEAD,
+            port: 694,
+            auto_failback: o.auto_failback,
+            auth_key: PathBuf::from("/dev/null"),
+            migration_threshold: 3,
+            fencing: if o.profile == Profile::Fencing { Fencing::Required } else { Fencing::Off },
+        },
+        nodes,
+        links,
+        ping: Ping { hosts: ping_hosts, interval: Duration::from_secs(1), timeout: Duration::from_secs(1) },
+        garp: Garp { count: 5, interval: Duration::from_millis(200), repeat_after: Duration::from_secs(5) },
+        groups,
+        respawn: Vec::new(),
+    }
+}
