@@ -128,6 +128,7 @@ enum Ev {
     Restart { node: usize },
     Fault,
     Heal,
+    HealCommands,
 }
 
 struct Scheduled {
@@ -258,7 +259,9 @@ impl Sim {
     /// How long after the faults stop every group must run on one node.
     pub fn liveness_bound(&self) -> Duration {
         let start = Duration::from_millis(MAX_OP_MS * self.opts.resources as u64 * 2);
-        INITDEAD + 2 * DEADTIME + start + Duration::from_secs(2)
+        // The heal itself, a fence of a node still thought dead and its
+        // reboot, initdead, then detection and a start.
+        Duration::from_secs(1) + Duration::from_secs(3) + INITDEAD + 2 * DEADTIME + start + Duration::from_secs(2)
     }
 
     fn schedule(&mut self, at: Time, ev: Ev) {
@@ -319,9 +322,12 @@ impl Sim {
                 self.feed(node, Input::ResourceDone { group: g, resource: res, op, result });
             }
             Ev::FenceDone { node, inc, target, ok } => {
-                if ok && self.nodes[target].core.is_some() {
+                if ok {
+                    // A PDU's "reboot": power off, then on again.
                     self.say(format!("{} fences {}: power cut", self.cfg.nodes[node].name, self.cfg.nodes[target].name));
                     self.crash(target);
+                    let d = Duration::from_millis(self.rng.range(1000, 3000));
+                    self.schedule(self.now + d, Ev::Restart { node: target });
                 }
                 if self.nodes[node].inc != inc || self.nodes[node].core.is_none() {
                     return Ok(());
@@ -353,6 +359,7 @@ impl Sim {
                 }
             }
             Ev::Heal => self.heal_all(),
+            Ev::HealCommands => self.heal_commands(),
         }
         Ok(())
     }
@@ -476,7 +483,9 @@ impl Sim {
 
     /// Power cut: the node and everything it ran are gone at once.
     fn crash(&mut self, n: usize) {
-        if self.nodes[n].core.is_none() {
+        // A machine whose hbd has exited still runs what it left behind.
+        let running = self.nodes[n].running.iter().flatten().any(|r| *r);
+        if self.nodes[n].core.is_none() && !running {
             return;
         }
         self.say(format!("{} crashes", self.cfg.nodes[n].name));
@@ -682,7 +691,14 @@ impl Sim {
         for v in 0..self.nodes.len() {
             self.boot(v);
         }
-        let first = self.cfg.nodes[0].name.clone();
+        // Once the nodes have heard each other, so that the operator's
+        // commands are the newest everywhere.
+        self.schedule(self.now + Duration::from_secs(1), Ev::HealCommands);
+    }
+
+    fn heal_commands(&mut self) {
+        let Some(first) = (0..self.nodes.len()).find(|&v| self.nodes[v].core.is_some()) else { return };
+        let first = self.cfg.nodes[first].name.clone();
         for node in self.node_names() {
             self.command(&first, Command::Unstandby { node });
         }
