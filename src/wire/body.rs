@@ -32,8 +32,12 @@
 //! heartbeat too large for one frame is reported by
 //! [`Codec::seal`](super::Codec::seal) as [`WireError::BodyTooLarge`].
 //!
-//! Decoding never panics and allocates at most in proportion to the input:
-//! every count and length is checked against the bytes that remain.
+//! Decoding never panics, and no count or length field is trusted: each is
+//! checked against the bytes that remain before anything is read or
+//! allocated. A name referenced several times is cloned per reference, so
+//! the worst case is quadratic in the body size: under 2 MiB for the largest
+//! body a frame can carry (and bodies are only decoded once their frame has
+//! been authenticated).
 //!
 //! [`MSG_HEARTBEAT`]: super::MSG_HEARTBEAT
 //! [`MAX_BODY`]: super::MAX_BODY

@@ -100,6 +100,9 @@ impl std::fmt::Debug for Codec {
 }
 
 impl Codec {
+    /// A codec for `cluster` that signs with the first key of `keys` and
+    /// verifies with any of them (if an ID is listed twice, its first secret
+    /// is used).
     pub fn new(cluster: &str, keys: &AuthKeys) -> Codec {
         Codec {
             cluster_hash: cluster_hash(cluster),
