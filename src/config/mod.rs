@@ -7,6 +7,22 @@ use std::time::Duration;
 
 use crate::core::Resource;
 
+mod authkey;
+mod digest;
+mod error;
+pub mod heartbeat;
+mod schema;
+
+pub use authkey::{generate_auth_keys, load_auth_keys, parse_auth_keys, MIN_SECRET_LEN};
+pub use error::ConfigError;
+pub use heartbeat::{import_heartbeat, Import, ImportError, Unmapped};
+pub use schema::{load, parse, UNIT_SUFFIXES};
+
+/// The default location of the configuration file.
+pub const DEFAULT_PATH: &str = "/etc/hbd/hbd.toml";
+/// The default location of the auth key file.
+pub const DEFAULT_AUTH_KEY: &str = "/etc/hbd/authkey";
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
     /// The file this was read from, for messages.
