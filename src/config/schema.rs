@@ -87,9 +87,14 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
 }
 
 fn syntax_error(text: &str, path: &Path, spans: &SpanIndex, e: &toml::de::Error) -> ConfigError {
-    let at = e.span().map_or(0, |s| s.start);
+    let span = e.span().unwrap_or(0..0);
+    let at = span.start;
     let (line, column) = line_col(text, at);
-    let detail = one_line(e.message());
+    let mut detail = one_line(e.message());
+    if detail.starts_with("duplicate key") {
+        let dup = text.get(span).unwrap_or("").trim().trim_start_matches('[').trim_end_matches(']');
+        detail = format!("duplicate key `{dup}`; remove or merge the repeated one");
+    }
     let key = spans.key_at(at).map(|k| k.to_string()).unwrap_or_default();
     let message = if key.is_empty() {
         format!("invalid TOML: {detail}")
@@ -219,6 +224,9 @@ fn walk_value(value: &DeValue<'_>, key: &Key, out: &mut Vec<Entry>) {
 // ---------------------------------------------------------------------------
 // Raw structs: what serde reads
 
+/// Marks a message from [`Dur`], to be shown as `KEY = VALUE message`.
+const DUR_MARK: &str = "\u{1}";
+
 /// A duration written with a unit ("200ms", "2s"); a bare number is refused.
 #[derive(Clone, Copy, Debug)]
 struct Dur(Duration);
@@ -234,18 +242,18 @@ impl<'de> Deserialize<'de> for Dur {
             fn visit_str<E: de::Error>(self, s: &str) -> Result<Dur, E> {
                 humantime::parse_duration(s).map(Dur).map_err(|e| {
                     E::custom(format!(
-                        "{s:?} is not a duration ({e}); write it with a unit, e.g. \"2s\" or \"200ms\""
+                        "{DUR_MARK}is not a duration ({e}); write it with a unit, e.g. \"2s\" or \"200ms\""
                     ))
                 })
             }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Dur, E> {
-                Err(E::custom(format!("{v} has no unit; write it with a unit, e.g. \"2s\"")))
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Dur, E> {
+                Err(E::custom(format!("{DUR_MARK}has no unit; write it with a unit, e.g. \"2s\"")))
             }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Dur, E> {
-                Err(E::custom(format!("{v} has no unit; write it with a unit, e.g. \"2s\"")))
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Dur, E> {
+                Err(E::custom(format!("{DUR_MARK}has no unit; write it with a unit, e.g. \"2s\"")))
             }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Dur, E> {
-                Err(E::custom(format!("{v} has no unit; write it with a unit, e.g. \"2s\"")))
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Dur, E> {
+                Err(E::custom(format!("{DUR_MARK}has no unit; write it with a unit, e.g. \"2s\"")))
             }
         }
         d.deserialize_any(V)
@@ -426,6 +434,8 @@ impl Ctx<'_> {
         } else if let Some(rest) = msg.strip_prefix("unknown variant ") {
             let expected = rest.split_once(", expected ").map(|(_, x)| x).unwrap_or("");
             format!("{key}: unknown value {}; use {}", self.value_text(&key), expected.replace('`', "\""))
+        } else if let Some(rest) = msg.strip_prefix(DUR_MARK) {
+            format!("{key} = {} {rest}", self.value_text(&key))
         } else if key.0.is_empty() {
             msg
         } else {
@@ -627,7 +637,7 @@ impl Ctx<'_> {
                     return Err(self.err(
                         &lk.k(key),
                         format!(
-                            "{}: {key} does not apply to a {} link (only {}); remove it",
+                            "{} does not apply to a {} link (only {}); remove it",
                             lk.k(key),
                             ty.as_str(),
                             kinds.join(", ")
