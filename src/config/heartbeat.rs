@@ -182,6 +182,8 @@ struct Importer {
     deadping: Option<Src<Duration>>,
     respawn: Vec<Src<(String, String)>>, // (unit, comment)
     groups: Vec<GroupOut>,
+    /// The first `ucast` line, for the note about peers.
+    first_ucast: Option<(usize, String)>,
 }
 
 /// Heartbeat times: seconds (possibly fractional), or with an `ms`/`us`/`s` suffix.
@@ -313,6 +315,9 @@ impl Importer {
                 "ucast" => match args {
                     [iface, peer] if valid_interface(iface) && peer.parse::<IpAddr>().is_ok() => {
                         let src = format!("ha.cf:{line} {t}");
+                        if self.first_ucast.is_none() {
+                            self.first_ucast = Some((line, t.to_string()));
+                        }
                         if let Some(l) = self
                             .links
                             .iter_mut()
@@ -978,7 +983,6 @@ impl Importer {
             let _ = writeln!(o, "\n[[node]]  # ha.cf:{} {}\nname = {}", n.line, n.text, q(&n.value));
         }
 
-        let has_ucast = self.links.iter().any(|l| matches!(l.kind, LinkOut::Ucast { .. }));
         for l in &self.links {
             let _ = writeln!(o, "\n[[link]]  # {}", l.sources.join("; "));
             let _ = writeln!(o, "name = {}", q(&l.name));
@@ -1020,12 +1024,21 @@ impl Importer {
             let (line, text) = (b.line, b.text.clone());
             self.note("ha.cf", line, &text, "baud without a serial link; ignored");
         }
-        if has_ucast {
-            self.note_file(
+        if let Some((line, text)) = self.first_ucast.clone() {
+            self.note(
                 "ha.cf",
-                "ucast lines name only the other node; add every node's address to the ucast link's peers so one hbd.toml serves all nodes".to_string(),
+                line,
+                &text,
+                "ucast names only the other node; add every node's address to the link's peers so one hbd.toml serves all nodes",
             );
         }
+        // File order: ha.cf, haresources, authkeys, each by line.
+        let rank = |u: &Unmapped| match u.file.file_name().and_then(|n| n.to_str()) {
+            Some("ha.cf") => 0,
+            Some("haresources") => 1,
+            _ => 2,
+        };
+        self.unmapped.sort_by_key(|u| (rank(u), u.line));
 
         if !self.ping.is_empty() || self.deadping.is_some() {
             o.push_str("\n[ping]  # ping nodes (Heartbeat's ping/ping_group, used by ipfail)\n");
