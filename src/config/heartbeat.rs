@@ -37,7 +37,10 @@ pub struct Unmapped {
 
 impl fmt::Display for Unmapped {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = self.file.file_name().map_or_else(|| self.file.display().to_string(), |n| n.to_string_lossy().into_owned());
+        let name = self.file.file_name().map_or_else(
+            || self.file.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
         if self.line == 0 {
             write!(f, "{name}: {}", self.why)
         } else {
@@ -62,7 +65,11 @@ pub enum ImportError {
     Crc { path: PathBuf, line: usize, id: u8 },
     /// A Heartbeat file this import cannot make sense of.
     #[error("{}:{line}: {message}", path.display())]
-    Invalid { path: PathBuf, line: usize, message: String },
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
     /// The generated file does not validate (e.g. no `node` lines, or a
     /// haresources node that ha.cf does not list). `toml` is what was
     /// generated, for editing by hand.
@@ -73,9 +80,16 @@ pub enum ImportError {
 /// Import `dir/ha.cf` (required), `dir/haresources` and `dir/authkeys`
 /// (both optional; their absence is noted in `unmapped`).
 pub fn import_heartbeat(dir: &Path) -> Result<Import, ImportError> {
-    let mut imp = Importer { dir: dir.to_path_buf(), unmapped: Vec::new(), ..Importer::default() };
+    let mut imp = Importer {
+        dir: dir.to_path_buf(),
+        unmapped: Vec::new(),
+        ..Importer::default()
+    };
     let hacf = dir.join("ha.cf");
-    let text = std::fs::read_to_string(&hacf).map_err(|source| ImportError::Read { path: hacf.clone(), source })?;
+    let text = std::fs::read_to_string(&hacf).map_err(|source| ImportError::Read {
+        path: hacf.clone(),
+        source,
+    })?;
     imp.ha_cf(&text);
 
     let hares = dir.join("haresources");
@@ -85,7 +99,12 @@ pub fn import_heartbeat(dir: &Path) -> Result<Import, ImportError> {
             "haresources",
             "not found; no [[group]] was generated: add the groups by hand".to_string(),
         ),
-        Err(source) => return Err(ImportError::Read { path: hares, source }),
+        Err(source) => {
+            return Err(ImportError::Read {
+                path: hares,
+                source,
+            })
+        }
     }
 
     let keys = dir.join("authkeys");
@@ -105,7 +124,10 @@ pub fn import_heartbeat(dir: &Path) -> Result<Import, ImportError> {
             Some(imp.authkeys(&text)?)
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            imp.note_file("authkeys", "not found; create /etc/hbd/authkey with `hactl keygen`".to_string());
+            imp.note_file(
+                "authkeys",
+                "not found; create /etc/hbd/authkey with `hactl keygen`".to_string(),
+            );
             None
         }
         Err(source) => return Err(ImportError::Read { path: keys, source }),
@@ -115,7 +137,11 @@ pub fn import_heartbeat(dir: &Path) -> Result<Import, ImportError> {
     if let Err(error) = schema::parse(&toml, Path::new("hbd.toml (imported)")) {
         return Err(ImportError::Generated { error, toml });
     }
-    Ok(Import { toml, authkey, unmapped: imp.unmapped })
+    Ok(Import {
+        toml,
+        authkey,
+        unmapped: imp.unmapped,
+    })
 }
 
 // ---------------------------------------------------------------------------
@@ -130,16 +156,32 @@ struct Src<T> {
 
 impl<T> Src<T> {
     fn new(value: T, line: usize, text: &str) -> Self {
-        Src { value, line, text: text.to_string() }
+        Src {
+            value,
+            line,
+            text: text.to_string(),
+        }
     }
 }
 
 #[derive(Clone, Debug)]
 enum LinkOut {
-    Ucast { interface: String, peers: Vec<String> },
-    Bcast { interface: String },
-    Mcast { interface: String, group: String, port: u16, ttl: u32 },
-    Serial { device: String },
+    Ucast {
+        interface: String,
+        peers: Vec<String>,
+    },
+    Bcast {
+        interface: String,
+    },
+    Mcast {
+        interface: String,
+        group: String,
+        port: u16,
+        ttl: u32,
+    },
+    Serial {
+        device: String,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -152,8 +194,16 @@ struct LinkEntry {
 
 #[derive(Clone, Debug)]
 enum ResOut {
-    Vip { addr: IpAddr, prefix: u8, interface: String, note: String },
-    Unit { name: String, note: String },
+    Vip {
+        addr: IpAddr,
+        prefix: u8,
+        interface: String,
+        note: String,
+    },
+    Unit {
+        name: String,
+        note: String,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -216,7 +266,9 @@ fn systemd_escape(s: &str) -> String {
         match b {
             b'/' => out.push('-'),
             b'.' if i == 0 => out.push_str("\\x2e"),
-            b if b.is_ascii_alphanumeric() || matches!(b, b':' | b'_' | b'.') => out.push(b as char),
+            b if b.is_ascii_alphanumeric() || matches!(b, b':' | b'_' | b'.') => {
+                out.push(b as char)
+            }
             b => {
                 let _ = write!(out, "\\x{b:02x}");
             }
@@ -272,18 +324,36 @@ impl Importer {
             let t = t.split_once('#').map_or(t, |(a, _)| a).trim();
             let words: Vec<&str> = t.split_whitespace().collect();
             let (directive, args) = (words[0].to_ascii_lowercase(), &words[1..]);
-            let from = |value: String| Src { value, line, text: t.to_string() };
+            let from = |value: String| Src {
+                value,
+                line,
+                text: t.to_string(),
+            };
             let time = |this: &mut Self, slot: &str| -> Option<Src<Duration>> {
                 match args {
                     [v] => match hb_duration(v) {
-                        Some(d) => Some(Src { value: d, line, text: t.to_string() }),
+                        Some(d) => Some(Src {
+                            value: d,
+                            line,
+                            text: t.to_string(),
+                        }),
                         None => {
-                            this.note("ha.cf", line, t, format!("{slot} value is not a time; hbd's default is used"));
+                            this.note(
+                                "ha.cf",
+                                line,
+                                t,
+                                format!("{slot} value is not a time; hbd's default is used"),
+                            );
                             None
                         }
                     },
                     _ => {
-                        this.note("ha.cf", line, t, format!("expected \"{slot} SECONDS\"; hbd's default is used"));
+                        this.note(
+                            "ha.cf",
+                            line,
+                            t,
+                            format!("expected \"{slot} SECONDS\"; hbd's default is used"),
+                        );
                         None
                     }
                 }
@@ -507,7 +577,8 @@ impl Importer {
         };
         let base = prog.rsplit('/').next().unwrap_or(prog);
         const HEARTBEAT_PARTS: &[&str] = &[
-            "ccm", "cib", "crmd", "lrmd", "stonithd", "attrd", "mgmtd", "pengine", "tengine", "hbagent", "pingd",
+            "ccm", "cib", "crmd", "lrmd", "stonithd", "attrd", "mgmtd", "pengine", "tengine",
+            "hbagent", "pingd",
         ];
         if base == "ipfail" {
             self.note(
@@ -519,7 +590,12 @@ impl Importer {
             return;
         }
         if HEARTBEAT_PARTS.contains(&base) {
-            self.note("ha.cf", line, t, "a Heartbeat/Pacemaker component; hbd does not use it");
+            self.note(
+                "ha.cf",
+                line,
+                t,
+                "a Heartbeat/Pacemaker component; hbd does not use it",
+            );
             return;
         }
         let unit = format!("{base}.service");
@@ -532,7 +608,10 @@ impl Importer {
             );
             return;
         }
-        let cmd = std::iter::once(*prog).chain(rest.iter().copied()).collect::<Vec<_>>().join(" ");
+        let cmd = std::iter::once(*prog)
+            .chain(rest.iter().copied())
+            .collect::<Vec<_>>()
+            .join(" ");
         self.note(
             "ha.cf",
             line,
@@ -542,7 +621,12 @@ impl Importer {
             ),
         );
         self.respawn.push(Src {
-            value: (unit, format!("ha.cf:{line} {t} (unit to write: ExecStart={cmd} User={user} Restart=always)")),
+            value: (
+                unit,
+                format!(
+                    "ha.cf:{line} {t} (unit to write: ExecStart={cmd} User={user} Restart=always)"
+                ),
+            ),
             line,
             text: t.to_string(),
         });
@@ -551,7 +635,9 @@ impl Importer {
     /// The interface for a VIP that did not name one, and a comment on it.
     fn guess_interface(&mut self, line: usize, text: &str) -> (String, String) {
         let found = self.links.iter().find_map(|l| match &l.kind {
-            LinkOut::Ucast { interface, .. } | LinkOut::Bcast { interface } => Some((interface.clone(), l.name.clone())),
+            LinkOut::Ucast { interface, .. } | LinkOut::Bcast { interface } => {
+                Some((interface.clone(), l.name.clone()))
+            }
             _ => None,
         });
         match found {
@@ -562,7 +648,10 @@ impl Importer {
                     text,
                     format!("the VIP names no interface; {iface:?} was taken from link {link:?}: check it is the interface the VIP belongs on"),
                 );
-                (iface.clone(), format!("interface guessed from link {link}: CHECK"))
+                (
+                    iface.clone(),
+                    format!("interface guessed from link {link}: CHECK"),
+                )
             }
             None => {
                 self.note(
@@ -571,7 +660,10 @@ impl Importer {
                     text,
                     "the VIP names no interface and ha.cf has no ucast/bcast link to take one from; \"eth0\" was written: fix it",
                 );
-                ("eth0".to_string(), "interface unknown, \"eth0\" written: FIX".to_string())
+                (
+                    "eth0".to_string(),
+                    "interface unknown, \"eth0\" written: FIX".to_string(),
+                )
             }
         }
     }
@@ -610,13 +702,28 @@ impl Importer {
                 }
             }
             if resources.is_empty() {
-                self.note("haresources", line, &t, "nothing on this line maps to hbd resources; no group was made from it");
+                self.note(
+                    "haresources",
+                    line,
+                    &t,
+                    "nothing on this line maps to hbd resources; no group was made from it",
+                );
                 continue;
             }
             let first_unit = resources.iter().find_map(|r| match r {
                 ResOut::Unit { name, .. } => {
                     let stem = name.rsplit_once('.').map_or(name.as_str(), |(s, _)| s);
-                    valid_name(stem).then(|| stem.to_string())
+                    let stem: String = stem
+                        .chars()
+                        .map(|c| {
+                            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                                c
+                            } else {
+                                '-'
+                            }
+                        })
+                        .collect();
+                    valid_name(&stem).then_some(stem)
                 }
                 _ => None,
             });
@@ -625,7 +732,13 @@ impl Importer {
             if self.groups.iter().any(|g| g.name == name) {
                 name = format!("{name}-{n}");
             }
-            self.groups.push(GroupOut { name, preferred: node, line, text: t.clone(), resources });
+            self.groups.push(GroupOut {
+                name,
+                preferred: node,
+                line,
+                text: t.clone(),
+                resources,
+            });
         }
     }
 
@@ -635,7 +748,12 @@ impl Importer {
             None => (word, Vec::new()),
         };
         // A bare address is IPaddr.
-        if args.is_empty() && word.split('/').next().is_some_and(|a| a.parse::<IpAddr>().is_ok()) {
+        if args.is_empty()
+            && word
+                .split('/')
+                .next()
+                .is_some_and(|a| a.parse::<IpAddr>().is_ok())
+        {
             return self.vip(line, t, word, word);
         }
         match kind {
@@ -662,14 +780,22 @@ impl Importer {
                     })
                 }
                 _ => {
-                    self.note("haresources", line, t, format!("{word}: expected Filesystem::DEVICE::/MOUNTPOINT[::TYPE]"));
+                    self.note(
+                        "haresources",
+                        line,
+                        t,
+                        format!("{word}: expected Filesystem::DEVICE::/MOUNTPOINT[::TYPE]"),
+                    );
                     None
                 }
             },
             "drbddisk" => match args.as_slice() {
                 [r] if !r.is_empty() => {
                     let unit = format!("drbd-promote@{}.service", systemd_escape(r));
-                    Some(ResOut::Unit { note: format!("haresources:{line} {word}"), name: unit })
+                    Some(ResOut::Unit {
+                        note: format!("haresources:{line} {word}"),
+                        name: unit,
+                    })
                 }
                 _ => {
                     self.note(
@@ -691,11 +817,23 @@ impl Importer {
                 None
             }
             "SendArp" => {
-                self.note("haresources", line, t, format!("{word}: not needed, hbd sends gratuitous ARP itself ([garp])"));
+                self.note(
+                    "haresources",
+                    line,
+                    t,
+                    format!("{word}: not needed, hbd sends gratuitous ARP itself ([garp])"),
+                );
                 None
             }
             "Delay" => {
-                self.note("haresources", line, t, format!("{word}: write a unit with ExecStartPre=/bin/sleep N if a pause is needed"));
+                self.note(
+                    "haresources",
+                    line,
+                    t,
+                    format!(
+                        "{word}: write a unit with ExecStartPre=/bin/sleep N if a pause is needed"
+                    ),
+                );
                 None
             }
             _ if !args.is_empty() => {
@@ -714,10 +852,18 @@ impl Importer {
                     format!("{word}.service")
                 };
                 if schema::check_unit(&name).is_err() || name.contains('@') {
-                    self.note("haresources", line, t, format!("{word}: cannot turn this into a unit name; add the unit by hand"));
+                    self.note(
+                        "haresources",
+                        line,
+                        t,
+                        format!("{word}: cannot turn this into a unit name; add the unit by hand"),
+                    );
                     return None;
                 }
-                Some(ResOut::Unit { note: format!("haresources:{line} {word} (init script → unit; check the name)"), name })
+                Some(ResOut::Unit {
+                    note: format!("haresources:{line} {word} (init script → unit; check the name)"),
+                    name,
+                })
             }
         }
     }
@@ -737,21 +883,36 @@ impl Importer {
             Some(p) => match prefix_of(p, addr.is_ipv4()) {
                 Some(p) => p,
                 None => {
-                    self.note("haresources", line, t, format!("{word}: {p:?} is not a netmask"));
+                    self.note(
+                        "haresources",
+                        line,
+                        t,
+                        format!("{word}: {p:?} is not a netmask"),
+                    );
                     return None;
                 }
             },
             None => {
                 let p = if addr.is_ipv4() { 24 } else { 64 };
                 notes.push(format!("no netmask given, /{p} assumed: CHECK"));
-                self.note("haresources", line, t, format!("{word}: no netmask given; /{p} was assumed: check it"));
+                self.note(
+                    "haresources",
+                    line,
+                    t,
+                    format!("{word}: no netmask given; /{p} was assumed: check it"),
+                );
                 p
             }
         };
         let interface = match parts.next().filter(|p| !p.is_empty()) {
             Some(i) if valid_interface(i) => i.to_string(),
             Some(i) => {
-                self.note("haresources", line, t, format!("{word}: {i:?} is not an interface name"));
+                self.note(
+                    "haresources",
+                    line,
+                    t,
+                    format!("{word}: {i:?} is not an interface name"),
+                );
                 return None;
             }
             None => {
@@ -763,7 +924,12 @@ impl Importer {
         if parts.next().is_some() {
             notes.push("broadcast address dropped: the kernel derives it".to_string());
         }
-        Some(ResOut::Vip { addr, prefix, interface, note: notes.join("; ") })
+        Some(ResOut::Vip {
+            addr,
+            prefix,
+            interface,
+            note: notes.join("; "),
+        })
     }
 
     fn authkeys(&mut self, text: &str) -> Result<String, ImportError> {
@@ -786,7 +952,8 @@ impl Importer {
                         return Err(ImportError::Invalid {
                             path,
                             line,
-                            message: "expected \"auth N\" with N the key to use (1–255)".to_string(),
+                            message: "expected \"auth N\" with N the key to use (1–255)"
+                                .to_string(),
                         })
                     }
                 }
@@ -794,7 +961,12 @@ impl Importer {
             }
             let Some(id) = first.parse::<u8>().ok().filter(|i| *i >= 1) else {
                 // Do not echo the line: it may hold a secret.
-                self.note("authkeys", line, "(not shown)", "not \"N METHOD SECRET\"; ignored");
+                self.note(
+                    "authkeys",
+                    line,
+                    "(not shown)",
+                    "not \"N METHOD SECRET\"; ignored",
+                );
                 continue;
             };
             let method = it.next().unwrap_or_default().trim().to_ascii_lowercase();
@@ -809,7 +981,10 @@ impl Importer {
             });
         };
         if sel_line == 0 {
-            self.note_file("authkeys", format!("no \"auth N\" line; key {sel} (the first) signs"));
+            self.note_file(
+                "authkeys",
+                format!("no \"auth N\" line; key {sel} (the first) signs"),
+            );
         }
         let Some(pos) = keys.iter().position(|k| k.0 == sel) else {
             return Err(ImportError::Invalid {
@@ -833,11 +1008,21 @@ impl Importer {
                 if i == 0 {
                     return Err(ImportError::Crc { path, line, id });
                 }
-                self.note("authkeys", line, &desc, "crc gives no authentication; this key was dropped");
+                self.note(
+                    "authkeys",
+                    line,
+                    &desc,
+                    "crc gives no authentication; this key was dropped",
+                );
                 continue;
             }
             if method != "sha1" && method != "md5" {
-                self.note("authkeys", line, &desc, "unknown method; this key was dropped");
+                self.note(
+                    "authkeys",
+                    line,
+                    &desc,
+                    "unknown method; this key was dropped",
+                );
                 continue;
             }
             if secret.is_empty() {
@@ -845,7 +1030,12 @@ impl Importer {
                 continue;
             }
             if seen.contains(&id) {
-                self.note("authkeys", line, &desc, "key ID defined twice; the first one was kept");
+                self.note(
+                    "authkeys",
+                    line,
+                    &desc,
+                    "key ID defined twice; the first one was kept",
+                );
                 continue;
             }
             seen.push(id);
@@ -864,7 +1054,10 @@ impl Importer {
                 for b in d.as_ref() {
                     let _ = write!(hex, "{b:02x}");
                 }
-                let _ = writeln!(out, "# authkeys:{line}: key {id} ({method}), secret too short: SHA-256 of it");
+                let _ = writeln!(
+                    out,
+                    "# authkeys:{line}: key {id} ({method}), secret too short: SHA-256 of it"
+                );
                 hex
             } else {
                 let _ = writeln!(out, "# authkeys:{line}: key {id} ({method})");
@@ -883,12 +1076,14 @@ impl Importer {
     }
 
     fn timings(&mut self) -> [(&'static str, Duration, String); 4] {
-        let src = |f: &Option<Src<Duration>>| f.as_ref().map(|f| format!("ha.cf:{} {}", f.line, f.text));
+        let src =
+            |f: &Option<Src<Duration>>| f.as_ref().map(|f| format!("ha.cf:{} {}", f.line, f.text));
         let mut k = self.keepalive.as_ref().map(|f| f.value);
         let mut d = self.deadtime.as_ref().map(|f| f.value);
         let mut w = self.warntime.as_ref().map(|f| f.value);
         let mut i = self.initdead.as_ref().map(|f| f.value);
-        let mut ks = src(&self.keepalive).unwrap_or_else(|| "not in ha.cf: hbd's default".to_string());
+        let mut ks =
+            src(&self.keepalive).unwrap_or_else(|| "not in ha.cf: hbd's default".to_string());
         let mut ds = src(&self.deadtime).unwrap_or_else(|| "not in ha.cf: derived".to_string());
         let mut ws = src(&self.warntime).unwrap_or_else(|| "not in ha.cf: derived".to_string());
         let mut is = src(&self.initdead).unwrap_or_else(|| "not in ha.cf: derived".to_string());
@@ -903,18 +1098,27 @@ impl Importer {
         if dv <= kv * 2 {
             let new = dv / 4;
             self.adjust(&self.keepalive.clone(), format!(
-                "keepalive {} is not less than half of deadtime {}; lowered to {} to keep the same failover time",
-                fmt_dur(kv), fmt_dur(dv), fmt_dur(new)
+                "deadtime {} is not more than 2 × keepalive {} as hbd requires; keepalive lowered to {} to keep the same failover time",
+                fmt_dur(dv), fmt_dur(kv), fmt_dur(new)
             ));
-            ks.push_str(&format!("; lowered to {} (deadtime must be more than 2 × keepalive)", fmt_dur(new)));
+            ks.push_str(&format!(
+                "; lowered to {} (deadtime must be more than 2 × keepalive)",
+                fmt_dur(new)
+            ));
             kv = new;
             k = Some(new);
         }
         let iv = *i.get_or_insert(schema::DEFAULT_INITDEAD.max(dv));
         if iv < dv {
-            self.adjust(&self.initdead.clone(), format!(
-                "initdead {} is less than deadtime {}; raised to {}", fmt_dur(iv), fmt_dur(dv), fmt_dur(dv)
-            ));
+            self.adjust(
+                &self.initdead.clone(),
+                format!(
+                    "initdead {} is less than deadtime {}; raised to {}",
+                    fmt_dur(iv),
+                    fmt_dur(dv),
+                    fmt_dur(dv)
+                ),
+            );
             is.push_str("; raised to deadtime (initdead must be at least deadtime)");
             i = Some(dv);
         }
@@ -926,11 +1130,20 @@ impl Importer {
         let wv = *w.get_or_insert(default_w);
         if wv <= kv || wv >= dv {
             let new = (kv + dv) / 2;
-            self.adjust(&self.warntime.clone(), format!(
-                "warntime {} is not between keepalive {} and deadtime {}; set to {}",
-                fmt_dur(wv), fmt_dur(kv), fmt_dur(dv), fmt_dur(new)
+            self.adjust(
+                &self.warntime.clone(),
+                format!(
+                    "warntime {} is not between keepalive {} and deadtime {}; set to {}",
+                    fmt_dur(wv),
+                    fmt_dur(kv),
+                    fmt_dur(dv),
+                    fmt_dur(new)
+                ),
+            );
+            ws.push_str(&format!(
+                "; set to {} (must be between keepalive and deadtime)",
+                fmt_dur(new)
             ));
-            ws.push_str(&format!("; set to {} (must be between keepalive and deadtime)", fmt_dur(new)));
             w = Some(new);
         }
         let _ = &mut ds;
@@ -952,7 +1165,10 @@ impl Importer {
     fn render(&mut self) -> String {
         let mut o = String::new();
         let dir = self.dir.display().to_string();
-        let _ = writeln!(o, "# hbd.toml imported from the Heartbeat configuration in {dir}");
+        let _ = writeln!(
+            o,
+            "# hbd.toml imported from the Heartbeat configuration in {dir}"
+        );
         o.push_str(
             "# (ha.cf, haresources, authkeys). Each part says where it came from.\n\
              # Review it, then install the same file on every node as /etc/hbd/hbd.toml.\n\n",
@@ -971,16 +1187,30 @@ impl Importer {
         }
         match &self.auto_failback {
             Some(a) => {
-                let _ = writeln!(o, "auto_failback = {}  # ha.cf:{} {}", a.value, a.line, a.text);
+                let _ = writeln!(
+                    o,
+                    "auto_failback = {}  # ha.cf:{} {}",
+                    a.value, a.line, a.text
+                );
             }
             None => o.push_str("auto_failback = true  # not in ha.cf: hbd's default\n"),
         }
-        o.push_str("auth_key = \"/etc/hbd/authkey\"  # written from authkeys (see the import's output)\n");
-        o.push_str("migration_threshold = 3  # hbd's default: unit failures before the group moves\n");
+        o.push_str(
+            "auth_key = \"/etc/hbd/authkey\"  # written from authkeys (see the import's output)\n",
+        );
+        o.push_str(
+            "migration_threshold = 3  # hbd's default: unit failures before the group moves\n",
+        );
         o.push_str("fencing = \"off\"  # Heartbeat's stonith is not imported; see the list of unmapped lines\n");
 
         for n in &self.nodes {
-            let _ = writeln!(o, "\n[[node]]  # ha.cf:{} {}\nname = {}", n.line, n.text, q(&n.value));
+            let _ = writeln!(
+                o,
+                "\n[[node]]  # ha.cf:{} {}\nname = {}",
+                n.line,
+                n.text,
+                q(&n.value)
+            );
         }
 
         for l in &self.links {
@@ -1001,7 +1231,12 @@ impl Importer {
                 LinkOut::Bcast { interface } => {
                     let _ = writeln!(o, "type = \"bcast\"\ninterface = {}", q(interface));
                 }
-                LinkOut::Mcast { interface, group, port, ttl } => {
+                LinkOut::Mcast {
+                    interface,
+                    group,
+                    port,
+                    ttl,
+                } => {
                     let _ = writeln!(
                         o,
                         "type = \"mcast\"\ninterface = {}\ngroup = {}\nport = {port}\nttl = {ttl}",
@@ -1013,14 +1248,20 @@ impl Importer {
                     let _ = writeln!(o, "type = \"serial\"\ndevice = {}", q(device));
                     match &self.baud {
                         Some(b) => {
-                            let _ = writeln!(o, "baud = {}  # ha.cf:{} {}", b.value, b.line, b.text);
+                            let _ =
+                                writeln!(o, "baud = {}  # ha.cf:{} {}", b.value, b.line, b.text);
                         }
                         None => o.push_str("baud = 19200  # not in ha.cf: Heartbeat's default\n"),
                     }
                 }
             }
         }
-        if let (Some(b), false) = (&self.baud, self.links.iter().any(|l| matches!(l.kind, LinkOut::Serial { .. }))) {
+        if let (Some(b), false) = (
+            &self.baud,
+            self.links
+                .iter()
+                .any(|l| matches!(l.kind, LinkOut::Serial { .. })),
+        ) {
             let (line, text) = (b.line, b.text.clone());
             self.note("ha.cf", line, &text, "baud without a serial link; ignored");
         }
@@ -1052,7 +1293,13 @@ impl Importer {
             o.push_str("interval = \"1s\"  # hbd's default\n");
             match &self.deadping {
                 Some(d) => {
-                    let _ = writeln!(o, "timeout = {}  # ha.cf:{} {}", q(&fmt_dur(d.value)), d.line, d.text);
+                    let _ = writeln!(
+                        o,
+                        "timeout = {}  # ha.cf:{} {}",
+                        q(&fmt_dur(d.value)),
+                        d.line,
+                        d.text
+                    );
                 }
                 None => o.push_str("timeout = \"1s\"  # hbd's default\n"),
             }
@@ -1061,11 +1308,20 @@ impl Importer {
         for g in &self.groups {
             let _ = writeln!(o, "\n[[group]]  # haresources:{} {}", g.line, g.text);
             let _ = writeln!(o, "name = {}", q(&g.name));
-            let _ = writeln!(o, "preferred = {}  # the node named first on the line", q(&g.preferred));
+            let _ = writeln!(
+                o,
+                "preferred = {}  # the node named first on the line",
+                q(&g.preferred)
+            );
             o.push_str("resources = [\n");
             for r in &g.resources {
                 match r {
-                    ResOut::Vip { addr, prefix, interface, note } => {
+                    ResOut::Vip {
+                        addr,
+                        prefix,
+                        interface,
+                        note,
+                    } => {
                         let _ = writeln!(
                             o,
                             "  {{ vip = {}, interface = {} }},  # {note}",
@@ -1082,7 +1338,12 @@ impl Importer {
         }
 
         for r in &self.respawn {
-            let _ = writeln!(o, "\n[[respawn]]  # {}\nunit = {}", r.value.1, q(&r.value.0));
+            let _ = writeln!(
+                o,
+                "\n[[respawn]]  # {}\nunit = {}",
+                r.value.1,
+                q(&r.value.0)
+            );
         }
 
         if !self.unmapped.is_empty() {

@@ -55,14 +55,20 @@ impl Default for Garp {
 impl Ping {
     /// No ping hosts, probe every second, unreachable after a second.
     pub fn with_defaults() -> Self {
-        Ping { hosts: Vec::new(), interval: Duration::from_secs(1), timeout: Duration::from_secs(1) }
+        Ping {
+            hosts: Vec::new(),
+            interval: Duration::from_secs(1),
+            timeout: Duration::from_secs(1),
+        }
     }
 }
 
 /// Read and validate `path`.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
     parse(&text, path)
 }
 
@@ -78,7 +84,11 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
             return Err(syntax_error(text, path, &spans, &e));
         }
     };
-    let ctx = Ctx { path, text, spans: SpanIndex::new(&doc) };
+    let ctx = Ctx {
+        path,
+        text,
+        spans: SpanIndex::new(&doc),
+    };
     let raw: RawFile = match toml::from_str(text) {
         Ok(raw) => raw,
         Err(e) => return Err(ctx.serde_error(&e)),
@@ -92,7 +102,12 @@ fn syntax_error(text: &str, path: &Path, spans: &SpanIndex, e: &toml::de::Error)
     let (line, column) = line_col(text, at);
     let mut detail = one_line(e.message());
     if detail.starts_with("duplicate key") {
-        let dup = text.get(span).unwrap_or("").trim().trim_start_matches('[').trim_end_matches(']');
+        let dup = text
+            .get(span)
+            .unwrap_or("")
+            .trim()
+            .trim_start_matches('[')
+            .trim_end_matches(']');
         detail = format!("duplicate key `{dup}`; remove or merge the repeated one");
     }
     let key = spans.key_at(at).map(|k| k.to_string()).unwrap_or_default();
@@ -101,11 +116,21 @@ fn syntax_error(text: &str, path: &Path, spans: &SpanIndex, e: &toml::de::Error)
     } else {
         format!("{key}: invalid TOML: {detail}")
     };
-    ConfigError::At { path: path.to_path_buf(), line, column, key, message }
+    ConfigError::At {
+        path: path.to_path_buf(),
+        line,
+        column,
+        key,
+        message,
+    }
 }
 
 fn one_line(s: &str) -> String {
-    s.trim().lines().map(str::trim).collect::<Vec<_>>().join("; ")
+    s.trim()
+        .lines()
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 // ---------------------------------------------------------------------------
@@ -182,7 +207,8 @@ impl SpanIndex {
 
     /// The innermost key whose key or value covers byte `at`.
     fn key_at(&self, at: usize) -> Option<&Key> {
-        let covers = |r: &Range<usize>| r.start <= at && (at < r.end || r.is_empty() && at == r.start);
+        let covers =
+            |r: &Range<usize>| r.start <= at && (at < r.end || r.is_empty() && at == r.start);
         let mut best: Option<(&Entry, usize)> = None;
         for e in &self.entries {
             for span in e.key_span.iter().chain(std::iter::once(&e.value_span)) {
@@ -202,7 +228,11 @@ impl SpanIndex {
 fn walk_table(table: &DeTable<'_>, prefix: &Key, out: &mut Vec<Entry>) {
     for (k, v) in table.iter() {
         let key = prefix.k(k.get_ref());
-        out.push(Entry { key: key.clone(), key_span: Some(k.span()), value_span: v.span() });
+        out.push(Entry {
+            key: key.clone(),
+            key_span: Some(k.span()),
+            value_span: v.span(),
+        });
         walk_value(v.get_ref(), &key, out);
     }
 }
@@ -213,7 +243,11 @@ fn walk_value(value: &DeValue<'_>, key: &Key, out: &mut Vec<Entry>) {
         DeValue::Array(items) => {
             for (i, item) in items.iter().enumerate() {
                 let key = key.i(i);
-                out.push(Entry { key: key.clone(), key_span: None, value_span: item.span() });
+                out.push(Entry {
+                    key: key.clone(),
+                    key_span: None,
+                    value_span: item.span(),
+                });
                 walk_value(item.get_ref(), &key, out);
             }
         }
@@ -247,13 +281,19 @@ impl<'de> Deserialize<'de> for Dur {
                 })
             }
             fn visit_i64<E: de::Error>(self, _: i64) -> Result<Dur, E> {
-                Err(E::custom(format!("{DUR_MARK}has no unit; write it with a unit, e.g. \"2s\"")))
+                Err(E::custom(format!(
+                    "{DUR_MARK}has no unit; write it with a unit, e.g. \"2s\""
+                )))
             }
             fn visit_u64<E: de::Error>(self, _: u64) -> Result<Dur, E> {
-                Err(E::custom(format!("{DUR_MARK}has no unit; write it with a unit, e.g. \"2s\"")))
+                Err(E::custom(format!(
+                    "{DUR_MARK}has no unit; write it with a unit, e.g. \"2s\""
+                )))
             }
             fn visit_f64<E: de::Error>(self, _: f64) -> Result<Dur, E> {
-                Err(E::custom(format!("{DUR_MARK}has no unit; write it with a unit, e.g. \"2s\"")))
+                Err(E::custom(format!(
+                    "{DUR_MARK}has no unit; write it with a unit, e.g. \"2s\""
+                )))
             }
         }
         d.deserialize_any(V)
@@ -393,7 +433,13 @@ fn fmt_dur(d: Duration) -> String {
 impl Ctx<'_> {
     fn at(&self, offset: usize, key: String, message: String) -> ConfigError {
         let (line, column) = line_col(self.text, offset);
-        ConfigError::At { path: self.path.to_path_buf(), line, column, key, message }
+        ConfigError::At {
+            path: self.path.to_path_buf(),
+            line,
+            column,
+            key,
+            message,
+        }
     }
 
     /// An error about `key`; `message` is the whole sentence.
@@ -433,7 +479,11 @@ impl Ctx<'_> {
             }
         } else if let Some(rest) = msg.strip_prefix("unknown variant ") {
             let expected = rest.split_once(", expected ").map(|(_, x)| x).unwrap_or("");
-            format!("{key}: unknown value {}; use {}", self.value_text(&key), expected.replace('`', "\""))
+            format!(
+                "{key}: unknown value {}; use {}",
+                self.value_text(&key),
+                expected.replace('`', "\"")
+            )
         } else if let Some(rest) = msg.strip_prefix(DUR_MARK) {
             format!("{key} = {} {rest}", self.value_text(&key))
         } else if key.0.is_empty() {
@@ -459,7 +509,16 @@ impl Ctx<'_> {
         let garp = self.garp(raw.garp)?;
         let groups = self.groups(raw.group, &nodes)?;
         let respawn = self.respawn(raw.respawn, &groups)?;
-        Ok(Config { path: self.path.to_path_buf(), cluster, nodes, links, ping, garp, groups, respawn })
+        Ok(Config {
+            path: self.path.to_path_buf(),
+            cluster,
+            nodes,
+            links,
+            ping,
+            garp,
+            groups,
+            respawn,
+        })
     }
 
     fn cluster(&self, raw: Option<RawCluster>) -> Result<Cluster, ConfigError> {
@@ -489,7 +548,11 @@ impl Ctx<'_> {
         let initdead = raw.initdead.map_or(DEFAULT_INITDEAD, |d| d.0);
         let q = |d: Duration| format!("\"{}\"", fmt_dur(d));
         if keepalive.is_zero() {
-            return Err(self.bad(&k.k("keepalive"), &q(keepalive), "must be more than 0; e.g. \"200ms\""));
+            return Err(self.bad(
+                &k.k("keepalive"),
+                &q(keepalive),
+                "must be more than 0; e.g. \"200ms\"",
+            ));
         }
         if deadtime <= keepalive * 2 {
             return Err(self.bad(
@@ -526,7 +589,10 @@ impl Ctx<'_> {
         if port == 0 {
             return Err(self.bad(&k.k("port"), "0", "is not a usable UDP port; use e.g. 694"));
         }
-        let auth_key = PathBuf::from(raw.auth_key.unwrap_or_else(|| super::DEFAULT_AUTH_KEY.to_string()));
+        let auth_key = PathBuf::from(
+            raw.auth_key
+                .unwrap_or_else(|| super::DEFAULT_AUTH_KEY.to_string()),
+        );
         if !auth_key.is_absolute() {
             return Err(self.bad(
                 &k.k("auth_key"),
@@ -534,7 +600,9 @@ impl Ctx<'_> {
                 "must be an absolute path, e.g. \"/etc/hbd/authkey\"",
             ));
         }
-        let migration_threshold = raw.migration_threshold.unwrap_or(DEFAULT_MIGRATION_THRESHOLD);
+        let migration_threshold = raw
+            .migration_threshold
+            .unwrap_or(DEFAULT_MIGRATION_THRESHOLD);
         if migration_threshold == 0 {
             return Err(self.bad(
                 &k.k("migration_threshold"),
@@ -623,9 +691,17 @@ impl Ctx<'_> {
             };
             // Keys that do not apply to this type are mistakes, not noise.
             let present = [
-                ("interface", l.interface.is_some(), &[RawLinkType::Ucast, RawLinkType::Bcast, RawLinkType::Mcast][..]),
+                (
+                    "interface",
+                    l.interface.is_some(),
+                    &[RawLinkType::Ucast, RawLinkType::Bcast, RawLinkType::Mcast][..],
+                ),
                 ("peers", l.peers.is_some(), &[RawLinkType::Ucast][..]),
-                ("port", l.port.is_some(), &[RawLinkType::Ucast, RawLinkType::Bcast, RawLinkType::Mcast][..]),
+                (
+                    "port",
+                    l.port.is_some(),
+                    &[RawLinkType::Ucast, RawLinkType::Bcast, RawLinkType::Mcast][..],
+                ),
                 ("group", l.group.is_some(), &[RawLinkType::Mcast][..]),
                 ("ttl", l.ttl.is_some(), &[RawLinkType::Mcast][..]),
                 ("device", l.device.is_some(), &[RawLinkType::Serial][..]),
@@ -659,7 +735,9 @@ impl Ctx<'_> {
             };
             let port = |default: u16| -> Result<u16, ConfigError> {
                 match l.port {
-                    Some(0) => Err(self.bad(&lk.k("port"), "0", "is not a usable UDP port; use e.g. 694")),
+                    Some(0) => {
+                        Err(self.bad(&lk.k("port"), "0", "is not a usable UDP port; use e.g. 694"))
+                    }
                     Some(p) => Ok(p),
                     None => Ok(default),
                 }
@@ -681,18 +759,23 @@ impl Ctx<'_> {
                     for (j, p) in peers_raw.iter().enumerate() {
                         match p.trim().parse::<IpAddr>() {
                             Ok(a) => peers.push(a),
-                            Err(_) => {
-                                return Err(self.bad(
-                                    &lk.k("peers").i(j),
-                                    "",
-                                    "is not an IP address; write the peer's address, e.g. \"10.0.0.2\"",
-                                ))
-                            }
+                            Err(_) => return Err(self.bad(
+                                &lk.k("peers").i(j),
+                                "",
+                                "is not an IP address; write the peer's address, e.g. \"10.0.0.2\"",
+                            )),
                         }
                     }
-                    LinkKind::Ucast { interface, peers, port: port(cluster_port)? }
+                    LinkKind::Ucast {
+                        interface,
+                        peers,
+                        port: port(cluster_port)?,
+                    }
                 }
-                RawLinkType::Bcast => LinkKind::Bcast { interface: interface(&l)?, port: port(cluster_port)? },
+                RawLinkType::Bcast => LinkKind::Bcast {
+                    interface: interface(&l)?,
+                    port: port(cluster_port)?,
+                },
                 RawLinkType::Mcast => {
                     let interface = interface(&l)?;
                     let Some(g) = l.group.clone() else {
@@ -713,9 +796,18 @@ impl Ctx<'_> {
                     };
                     let ttl = l.ttl.unwrap_or(DEFAULT_MCAST_TTL);
                     if !(1..=255).contains(&ttl) {
-                        return Err(self.bad(&lk.k("ttl"), "", "must be 1–255; 1 keeps frames on the local network"));
+                        return Err(self.bad(
+                            &lk.k("ttl"),
+                            "",
+                            "must be 1–255; 1 keeps frames on the local network",
+                        ));
                     }
-                    LinkKind::Mcast { interface, group, port: port(DEFAULT_MCAST_PORT)?, ttl }
+                    LinkKind::Mcast {
+                        interface,
+                        group,
+                        port: port(DEFAULT_MCAST_PORT)?,
+                        ttl,
+                    }
                 }
                 RawLinkType::Serial => {
                     let Some(device) = l.device.clone() else {
@@ -734,7 +826,11 @@ impl Ctx<'_> {
                     }
                     let baud = l.baud.unwrap_or(DEFAULT_BAUD);
                     if baud == 0 {
-                        return Err(self.bad(&lk.k("baud"), "0", "must be a serial speed, e.g. 19200 or 115200"));
+                        return Err(self.bad(
+                            &lk.k("baud"),
+                            "0",
+                            "must be a serial speed, e.g. 19200 or 115200",
+                        ));
                     }
                     LinkKind::Serial { device, baud }
                 }
@@ -752,17 +848,19 @@ impl Ctx<'_> {
             match h.trim().parse::<IpAddr>() {
                 Ok(a) => {
                     if ping.hosts.contains(&a) {
-                        return Err(self.bad(&k.k("hosts").i(i), "", "is listed twice; remove one"));
+                        return Err(self.bad(
+                            &k.k("hosts").i(i),
+                            "",
+                            "is listed twice; remove one",
+                        ));
                     }
                     ping.hosts.push(a)
                 }
-                Err(_) => {
-                    return Err(self.bad(
-                        &k.k("hosts").i(i),
-                        "",
-                        "is not an IP address; ping hosts are written as addresses, e.g. \"10.0.0.1\"",
-                    ))
-                }
+                Err(_) => return Err(self.bad(
+                    &k.k("hosts").i(i),
+                    "",
+                    "is not an IP address; ping hosts are written as addresses, e.g. \"10.0.0.1\"",
+                )),
             }
         }
         if let Some(d) = raw.interval {
@@ -786,13 +884,21 @@ impl Ctx<'_> {
         let Some(raw) = raw else { return Ok(garp) };
         if let Some(c) = raw.count {
             if c > 100 {
-                return Err(self.bad(&k.k("count"), "", "is too many packets for one burst; use at most 100"));
+                return Err(self.bad(
+                    &k.k("count"),
+                    "",
+                    "is too many packets for one burst; use at most 100",
+                ));
             }
             garp.count = c;
         }
         if let Some(d) = raw.interval {
             if d.0.is_zero() && garp.count > 1 {
-                return Err(self.bad(&k.k("interval"), "", "must be more than 0 when count > 1; e.g. \"200ms\""));
+                return Err(self.bad(
+                    &k.k("interval"),
+                    "",
+                    "must be more than 0 when count > 1; e.g. \"200ms\"",
+                ));
             }
             garp.interval = d.0;
         }
@@ -804,14 +910,22 @@ impl Ctx<'_> {
 
     fn groups(&self, raw: Vec<RawGroup>, nodes: &[NodeConf]) -> Result<Vec<Group>, ConfigError> {
         let k = Key::root("group");
-        let node_list = || nodes.iter().map(|n| n.name.as_str()).collect::<Vec<_>>().join(", ");
+        let node_list = || {
+            nodes
+                .iter()
+                .map(|n| n.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         let mut groups: Vec<Group> = Vec::new();
         // Which group (and resource key) already holds a VIP or unit.
         let mut owners: Vec<(Resource, String)> = Vec::new();
         for (i, g) in raw.into_iter().enumerate() {
             let gk = k.i(i);
             let Some(name) = g.name else {
-                return Err(self.missing(&gk.k("name"), "give the group a name, e.g. name = \"web\""));
+                return Err(
+                    self.missing(&gk.k("name"), "give the group a name, e.g. name = \"web\"")
+                );
             };
             if !valid_name(&name) {
                 return Err(self.bad(&gk.k("name"), "", NAME_RULE));
@@ -826,7 +940,10 @@ impl Ctx<'_> {
             let Some(preferred) = g.preferred else {
                 return Err(self.missing(
                     &gk.k("preferred"),
-                    &format!("set it to the node that should normally run the group, one of: {}", node_list()),
+                    &format!(
+                        "set it to the node that should normally run the group, one of: {}",
+                        node_list()
+                    ),
                 ));
             };
             if !nodes.iter().any(|n| n.name == preferred) {
@@ -903,13 +1020,19 @@ impl Ctx<'_> {
                     return Err(self.bad(
                         &rk.k(field),
                         "",
-                        &format!("is already used by {other}; a resource belongs to one group only"),
+                        &format!(
+                            "is already used by {other}; a resource belongs to one group only"
+                        ),
                     ));
                 }
                 owners.push((res.clone(), rk.to_string()));
                 resources.push(res);
             }
-            groups.push(Group { name, preferred, resources });
+            groups.push(Group {
+                name,
+                preferred,
+                resources,
+            });
         }
         Ok(groups)
     }
@@ -920,7 +1043,10 @@ impl Ctx<'_> {
         for (i, r) in raw.into_iter().enumerate() {
             let key = k.i(i).k("unit");
             let Some(unit) = r.unit else {
-                return Err(self.missing(&key, "name the unit to run on every node, e.g. unit = \"hbd-probe.service\""));
+                return Err(self.missing(
+                    &key,
+                    "name the unit to run on every node, e.g. unit = \"hbd-probe.service\"",
+                ));
             };
             if let Err(why) = check_unit(&unit) {
                 return Err(self.bad(&key, "", &why));
@@ -928,7 +1054,10 @@ impl Ctx<'_> {
             if out.iter().any(|o| o.unit == unit) {
                 return Err(self.bad(&key, "", "is listed twice; remove one"));
             }
-            if let Some(g) = groups.iter().find(|g| g.resources.contains(&Resource::Unit { name: unit.clone() })) {
+            if let Some(g) = groups
+                .iter()
+                .find(|g| g.resources.contains(&Resource::Unit { name: unit.clone() }))
+            {
                 return Err(self.bad(
                     &key,
                     "",
@@ -944,7 +1073,8 @@ impl Ctx<'_> {
     }
 }
 
-const NAME_RULE: &str = "is not a valid name; use 1–63 of A-Z a-z 0-9 . _ - starting with a letter or digit";
+const NAME_RULE: &str =
+    "is not a valid name; use 1–63 of A-Z a-z 0-9 . _ - starting with a letter or digit";
 const NODE_NAME_RULE: &str =
     "is not a valid node name; use the node's hostname: 1–63 of A-Z a-z 0-9 . _ - starting with a letter or digit";
 const INTERFACE_RULE: &str =
@@ -965,7 +1095,8 @@ pub(crate) fn valid_interface(s: &str) -> bool {
         && s.len() <= 15
         && s != "."
         && s != ".."
-        && s.chars().all(|c| c.is_ascii_graphic() && c != '/' && c != ':')
+        && s.chars()
+            .all(|c| c.is_ascii_graphic() && c != '/' && c != ':')
 }
 
 /// `addr/prefix`, IPv4 or IPv6.
@@ -999,7 +1130,9 @@ pub(crate) fn check_unit(name: &str) -> Result<(), String> {
         ));
     }
     if name.len() > 255
-        || !stem.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '_' | '.' | '\\' | '@' | '-'))
+        || !stem
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '_' | '.' | '\\' | '@' | '-'))
     {
         return Err(
             "is not a valid unit name; use A-Z a-z 0-9 : _ . \\ @ - (escape other characters with systemd-escape)"
