@@ -512,3 +512,27 @@ fn undeclared_preferred_node_fails_with_the_generated_text() {
         e => panic!("{e}"),
     }
 }
+
+#[test]
+fn ipv6_vip_and_legacy_failback() {
+    let ha = "node a\nnode b\nbcast eth0\nauto_failback legacy\n";
+    let hr = "a IPv6addr::fd00::60/64/eth0 nginx\n";
+    let imp = import("v6", &[("ha.cf", ha), ("haresources", hr)]);
+    let c =
+        config::parse(&imp.toml, Path::new("x")).unwrap_or_else(|e| panic!("{e}\n{}", imp.toml));
+    assert!(c.cluster.auto_failback);
+    assert!(
+        unmapped_lines(&imp, "ha.cf").contains(&4),
+        "{:?}",
+        imp.unmapped
+    );
+    assert_eq!(
+        c.groups[0].resources[0],
+        Resource::Vip {
+            addr: "fd00::60".parse().unwrap(),
+            prefix: 64,
+            interface: "eth0".into()
+        }
+    );
+    assert_eq!(c.groups[0].name, "nginx");
+}

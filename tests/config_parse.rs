@@ -791,3 +791,26 @@ fn ping_and_garp_settings() {
     assert_eq!(c.garp.interval, Duration::from_millis(100));
     assert_eq!(c.garp.repeat_after, Duration::ZERO);
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+    /// Any input gives a config or an error with a position; never a panic.
+    #[test]
+    fn never_panics(text in "(\\PC|\\n|\\[|\\]|=|\"){0,200}") {
+        let _ = parse(&text);
+    }
+
+    /// Mangling one character of a valid file never panics either, and an
+    /// error always carries the file name.
+    #[test]
+    fn mangled_base(pos in 0usize..BASE.len(), c in proptest::char::any()) {
+        let mut text: Vec<char> = BASE.chars().collect();
+        let i = pos % text.len();
+        text[i] = c;
+        let text: String = text.into_iter().collect();
+        if let Err(e) = parse(&text) {
+            proptest::prop_assert!(e.to_string().starts_with(PATH), "{}", e);
+        }
+    }
+}

@@ -757,6 +757,14 @@ impl Importer {
             return self.vip(line, t, word, word);
         }
         match kind {
+            // IPv6 addresses contain "::" themselves: take the rest as one spec.
+            "IPv6addr" => match word.split_once("::").map(|(_, spec)| spec) {
+                Some(spec) if !spec.is_empty() => self.vip(line, t, word, spec),
+                _ => {
+                    self.note("haresources", line, t, format!("{word}: no address given"));
+                    None
+                }
+            },
             "IPaddr" | "IPaddr2" => match args.as_slice() {
                 [spec, ..] => self.vip(line, t, word, spec),
                 [] => {
@@ -1353,5 +1361,55 @@ impl Importer {
             }
         }
         o
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mount_unit_names_follow_systemd_escape() {
+        assert_eq!(mount_unit("/data"), "data.mount");
+        assert_eq!(mount_unit("/srv/www"), "srv-www.mount");
+        assert_eq!(mount_unit("/srv//www/"), "srv-www.mount");
+        assert_eq!(mount_unit("/var/lib/my-app"), "var-lib-my\\x2dapp.mount");
+        assert_eq!(mount_unit("/mnt/a b"), "mnt-a\\x20b.mount");
+        assert_eq!(mount_unit("/"), "-.mount");
+        assert_eq!(systemd_escape("r0"), "r0");
+        assert_eq!(systemd_escape(".hidden"), "\\x2ehidden");
+    }
+
+    #[test]
+    fn heartbeat_times() {
+        assert_eq!(hb_duration("2"), Some(Duration::from_secs(2)));
+        assert_eq!(hb_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(hb_duration("1.5"), Some(Duration::from_millis(1500)));
+        assert_eq!(hb_duration("3s"), Some(Duration::from_secs(3)));
+        assert_eq!(hb_duration("soon"), None);
+        assert_eq!(hb_duration("-1"), None);
+    }
+
+    #[test]
+    fn netmasks() {
+        assert_eq!(prefix_of("24", true), Some(24));
+        assert_eq!(prefix_of("255.255.255.0", true), Some(24));
+        assert_eq!(prefix_of("255.255.0.255", true), None);
+        assert_eq!(prefix_of("33", true), None);
+        assert_eq!(prefix_of("64", false), Some(64));
+    }
+
+    #[test]
+    fn unmapped_display() {
+        let u = Unmapped {
+            file: "/etc/ha.d/ha.cf".into(),
+            line: 12,
+            text: "debugfile /var/log/ha-debug".into(),
+            why: "not needed, hbd logs to the journal".into(),
+        };
+        assert_eq!(
+            u.to_string(),
+            "ha.cf:12: \"debugfile /var/log/ha-debug\": not needed, hbd logs to the journal"
+        );
     }
 }

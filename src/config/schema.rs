@@ -1141,3 +1141,70 @@ pub(crate) fn check_unit(name: &str) -> Result<(), String> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        for ok in ["n1", "node-1.example.com", "a", "A_b", &"x".repeat(63)] {
+            assert!(valid_name(ok), "{ok}");
+        }
+        for bad in ["", "-a", ".a", "_a", "a b", "a/b", "é", &"x".repeat(64)] {
+            assert!(!valid_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn vips() {
+        assert_eq!(
+            parse_vip("10.0.0.1/24"),
+            Some(("10.0.0.1".parse().unwrap(), 24))
+        );
+        assert_eq!(
+            parse_vip("fd00::1/128"),
+            Some(("fd00::1".parse().unwrap(), 128))
+        );
+        for bad in [
+            "10.0.0.1",
+            "10.0.0.1/",
+            "10.0.0.1/+4",
+            "10.0.0.1/33",
+            "fd00::1/129",
+            "x/24",
+            "10.0.0.1/24/eth0",
+        ] {
+            assert_eq!(parse_vip(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn units() {
+        for ok in [
+            "a.service",
+            "data.mount",
+            "x@y.service",
+            "srv-www.mount",
+            "my\\x2dapp.mount",
+            "t.target",
+        ] {
+            assert_eq!(check_unit(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "nginx",
+            ".service",
+            "x@.service",
+            "a b.service",
+            "nginx.servic",
+        ] {
+            assert!(check_unit(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn key_display() {
+        let k = Key::root("group").i(0).k("resources").i(1).k("vip");
+        assert_eq!(k.to_string(), "group[0].resources[1].vip");
+    }
+}
