@@ -1092,13 +1092,20 @@ impl Importer {
         let mut i = self.initdead.as_ref().map(|f| f.value);
         let mut ks =
             src(&self.keepalive).unwrap_or_else(|| "not in ha.cf: hbd's default".to_string());
-        let mut ds = src(&self.deadtime).unwrap_or_else(|| "not in ha.cf: derived".to_string());
+        let ds = src(&self.deadtime).unwrap_or_else(|| "not in ha.cf: derived".to_string());
         let mut ws = src(&self.warntime).unwrap_or_else(|| "not in ha.cf: derived".to_string());
         let mut is = src(&self.initdead).unwrap_or_else(|| "not in ha.cf: derived".to_string());
         let kv = *k.get_or_insert(schema::DEFAULT_KEEPALIVE);
         if kv.is_zero() {
             k = Some(schema::DEFAULT_KEEPALIVE);
             ks.push_str("; 0 is not allowed, hbd's default used");
+            self.adjust(
+                &self.keepalive.clone(),
+                format!(
+                    "keepalive 0 is not allowed; hbd's default {} is used",
+                    fmt_dur(schema::DEFAULT_KEEPALIVE)
+                ),
+            );
         }
         let kv = k.unwrap_or(schema::DEFAULT_KEEPALIVE);
         let dv = *d.get_or_insert(schema::DEFAULT_DEADTIME.max(kv * 5));
@@ -1154,7 +1161,6 @@ impl Importer {
             ));
             w = Some(new);
         }
-        let _ = &mut ds;
         [
             ("keepalive", k.unwrap_or(kv), ks),
             ("warntime", w.unwrap_or(default_w), ws),
