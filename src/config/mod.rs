@@ -7,6 +7,22 @@ use std::time::Duration;
 
 use crate::core::Resource;
 
+mod authkey;
+mod digest;
+mod error;
+pub mod heartbeat;
+mod schema;
+
+pub use authkey::{generate_auth_keys, load_auth_keys, parse_auth_keys, MIN_SECRET_LEN};
+pub use error::ConfigError;
+pub use heartbeat::{import_heartbeat, Import, ImportError, Unmapped};
+pub use schema::{load, parse, UNIT_SUFFIXES};
+
+/// The default location of the configuration file.
+pub const DEFAULT_PATH: &str = "/etc/hbd/hbd.toml";
+/// The default location of the auth key file.
+pub const DEFAULT_AUTH_KEY: &str = "/etc/hbd/authkey";
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
     /// The file this was read from, for messages.
@@ -55,11 +71,26 @@ pub struct Link {
 #[derive(Clone, Debug, PartialEq)]
 pub enum LinkKind {
     /// UDP to each address in `peers` (own addresses skipped) on `port`.
-    Ucast { interface: String, peers: Vec<IpAddr>, port: u16 },
+    Ucast {
+        interface: String,
+        peers: Vec<IpAddr>,
+        port: u16,
+    },
     /// UDP broadcast on `interface`.
-    Bcast { interface: String, port: u16 },
-    Mcast { interface: String, group: IpAddr, port: u16, ttl: u32 },
-    Serial { device: PathBuf, baud: u32 },
+    Bcast {
+        interface: String,
+        port: u16,
+    },
+    Mcast {
+        interface: String,
+        group: IpAddr,
+        port: u16,
+        ttl: u32,
+    },
+    Serial {
+        device: PathBuf,
+        baud: u32,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Default)]
