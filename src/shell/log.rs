@@ -21,15 +21,18 @@
 //! Fields: `HBD_EVENT` (a stable, kebab-case event name: `failover`,
 //! `link-up`, `link-down`, `peer-dead`, `unit-failed`, …), `HBD_PEER`,
 //! `HBD_LINK`, `HBD_GROUP`, `HBD_UNIT`; `HBD_NODE` (the local node) is
-//! added to every entry by [`init`]. The journal also gets `PRIORITY`,
+//! added to every entry by [`init`]. The journal also gets `PRIORITY`
+//! (error 3, warn 4, info 6, debug/trace 7),
 //! `CODE_FILE`/`CODE_LINE` and `TARGET`. Use `%value` (Display) for names so
 //! they are not quoted.
 //!
 //! The level comes from `HBD_LOG` (an `EnvFilter` directive such as
 //! `debug` or `hbd=debug,zbus=warn`); the default is `info`.
 
+use std::io::IsTerminal;
 use std::path::Path;
 
+use tracing_journald::{Priority, PriorityMappings};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::EnvFilter;
@@ -57,6 +60,18 @@ fn filter() -> (EnvFilter, Option<String>) {
     }
 }
 
+/// syslog priorities as Heartbeat used them: INFO is `info` (6), not
+/// tracing-journald's default `notice` (5); DEBUG and TRACE are `debug` (7).
+fn priorities() -> PriorityMappings {
+    PriorityMappings {
+        error: Priority::Error,
+        warn: Priority::Warning,
+        info: Priority::Informational,
+        debug: Priority::Debug,
+        trace: Priority::Debug,
+    }
+}
+
 /// Install the global subscriber for node `node`: the journal if
 /// [`JOURNAL_SOCKET`] exists and accepts entries, else stderr. Calling it
 /// again is harmless (the first subscriber stays). Returns the backend used.
@@ -69,6 +84,7 @@ pub fn init(node: &str) -> Backend {
             Ok(layer) => {
                 let layer = layer
                     .with_field_prefix(None)
+                    .with_priority_mappings(priorities())
                     .with_custom_fields([("HBD_NODE", node.as_bytes())]);
                 if tracing_subscriber::registry()
                     .with(filter().0)
@@ -88,6 +104,7 @@ pub fn init(node: &str) -> Backend {
             .with(
                 tracing_subscriber::fmt::layer()
                     .compact()
+                    .with_ansi(std::io::stderr().is_terminal())
                     .with_writer(std::io::stderr),
             )
             .try_init();

@@ -565,6 +565,7 @@ impl Systemd {
                 sub_state,
                 n_restarts,
                 result,
+                failed_reported: false,
                 pending,
             },
         })
@@ -572,6 +573,13 @@ impl Systemd {
 }
 
 /// What [`UnitWatch`] reports.
+///
+/// Count failures with [`UnitEvent::is_failure`]: systemd 252 passes a
+/// crashing `Restart=` unit through `failed` before `auto-restart`, so one
+/// crash yields `Failed` then `Restarted { new_failure: false }`; where no
+/// `failed` state was seen (coalesced signals, other systemd versions) the
+/// `Restarted` carries `new_failure: true`. Either way: one crash, one
+/// failure.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UnitEvent {
     /// `ActiveState` changed to `active_state` (the first event is the
@@ -584,8 +592,25 @@ pub enum UnitEvent {
     /// `signal`, `timeout`, `core-dump`, …).
     Failed { result: String },
     /// systemd restarted the unit per its `Restart=` (`NRestarts` rose to
-    /// `n_restarts`): it failed (`result`) and is being brought back.
-    Restarted { n_restarts: u32, result: String },
+    /// `n_restarts`) after it failed with `result`. `new_failure` is false
+    /// when that failure was already reported as [`UnitEvent::Failed`].
+    Restarted {
+        n_restarts: u32,
+        result: String,
+        new_failure: bool,
+    },
+}
+
+impl UnitEvent {
+    /// Whether this event is a failure of the unit not reported before:
+    /// `Failed`, or a `Restarted` whose failure was not seen as `Failed`.
+    pub fn is_failure(&self) -> bool {
+        match self {
+            UnitEvent::State { .. } => false,
+            UnitEvent::Failed { .. } => true,
+            UnitEvent::Restarted { new_failure, .. } => *new_failure,
+        }
+    }
 }
 
 /// A unit followed by its `PropertiesChanged` signals; see [`Systemd::watch`].
@@ -603,6 +628,8 @@ struct Tracker {
     sub_state: String,
     n_restarts: Option<u32>,
     result: Option<String>,
+    /// A `Failed` was reported and no restart or fresh start since.
+    failed_reported: bool,
     pending: VecDeque<UnitEvent>,
 }
 
@@ -685,7 +712,9 @@ impl Tracker {
                     self.pending.push_back(UnitEvent::Restarted {
                         n_restarts: n,
                         result: self.result.clone().unwrap_or_else(|| "unknown".into()),
+                        new_failure: !self.failed_reported,
                     });
+                    self.failed_reported = false;
                 }
             }
         } else if iface == UNIT_IFACE {
@@ -700,9 +729,12 @@ impl Tracker {
                         sub_state: self.sub_state.clone(),
                     });
                     if a == "failed" {
+                        self.failed_reported = true;
                         self.pending.push_back(UnitEvent::Failed {
                             result: self.result.clone().unwrap_or_else(|| "unknown".into()),
                         });
+                    } else if a == "active" {
+                        self.failed_reported = false;
                     }
                 }
             }
@@ -723,6 +755,7 @@ mod tests {
             sub_state: "running".into(),
             n_restarts: n,
             result: Some("success".into()),
+            failed_reported: false,
             pending: VecDeque::new(),
         }
     }
@@ -757,13 +790,13 @@ mod tests {
             }]
         );
         let ev = feed(&mut t, SVC, &[("NRestarts", Value::from(1u32))]);
-        assert_eq!(
-            ev,
-            vec![UnitEvent::Restarted {
-                n_restarts: 1,
-                result: "exit-code".into()
-            }]
-        );
+        let want = UnitEvent::Restarted {
+            n_restarts: 1,
+            result: "exit-code".into(),
+            new_failure: true,
+        };
+        assert!(want.is_failure());
+        assert_eq!(ev, vec![want]);
         // Same count again (another property batch): no second report.
         assert!(feed(&mut t, SVC, &[("NRestarts", Value::from(1u32))]).is_empty());
     }
@@ -799,6 +832,46 @@ mod tests {
             &[("ActiveState", Value::from("failed"))]
         )
         .is_empty());
+    }
+
+    /// systemd 252: active → failed → activating (auto-restart) → NRestarts+1
+    /// → active. One crash must count once.
+    #[test]
+    fn crash_via_failed_counts_once() {
+        let mut t = tracker("active", Some(0));
+        let mut all = Vec::new();
+        all.extend(feed(&mut t, SVC, &[("Result", Value::from("exit-code"))]));
+        all.extend(feed(
+            &mut t,
+            UNIT_IFACE,
+            &[("ActiveState", Value::from("failed"))],
+        ));
+        all.extend(feed(
+            &mut t,
+            UNIT_IFACE,
+            &[("ActiveState", Value::from("activating"))],
+        ));
+        all.extend(feed(&mut t, SVC, &[("NRestarts", Value::from(1u32))]));
+        all.extend(feed(
+            &mut t,
+            UNIT_IFACE,
+            &[("ActiveState", Value::from("active"))],
+        ));
+        assert_eq!(all.iter().filter(|e| e.is_failure()).count(), 1, "{all:?}");
+        assert!(all.contains(&UnitEvent::Restarted {
+            n_restarts: 1,
+            result: "exit-code".into(),
+            new_failure: false
+        }));
+        // The next crash, again through failed: counted again, once.
+        let mut all = Vec::new();
+        all.extend(feed(
+            &mut t,
+            UNIT_IFACE,
+            &[("ActiveState", Value::from("failed"))],
+        ));
+        all.extend(feed(&mut t, SVC, &[("NRestarts", Value::from(2u32))]));
+        assert_eq!(all.iter().filter(|e| e.is_failure()).count(), 1, "{all:?}");
     }
 
     #[test]
