@@ -7,6 +7,7 @@
 //! unitctl state UNIT            print ActiveState
 //! unitctl enabled UNIT          print true/false (UnitFileState)
 //! unitctl reset-failed UNIT
+//! unitctl start-all UNIT...     start them concurrently on one connection
 //! unitctl watch UNIT [--start] [--until failed|restarted|state:ACTIVE] [--timeout SECS]
 //!                               print one line per event: `state ACTIVE SUB`,
 //!                               `failed RESULT`, `restarted N RESULT`; --until
@@ -73,6 +74,21 @@ async fn main() -> ExitCode {
         "enabled" => sd.is_enabled(unit).await.map(|b| println!("{b}")),
         "reset-failed" => sd.reset_failed(unit).await.map(|()| println!("done")),
         "watch" => return watch(&sd, unit, &args[2..]).await,
+        "start-all" => {
+            // Concurrent jobs on one connection: each waits for its own JobRemoved.
+            let jobs = args[1..].iter().map(|u| sd.start(u));
+            let mut code = ExitCode::SUCCESS;
+            for (u, r) in args[1..].iter().zip(futures::future::join_all(jobs).await) {
+                match r {
+                    Ok(()) => println!("{u} done"),
+                    Err(e) => {
+                        println!("{u} error: {e}");
+                        code = ExitCode::from(1);
+                    }
+                }
+            }
+            return code;
+        }
         _ => return usage(),
     };
     match result {

@@ -152,6 +152,11 @@ check "stop of an inactive unit is ok" test "$rc" = 0
 uc stop hbdt-nonexistent.service
 check "stop of a unit that does not exist is ok" test "$rc" = 0
 
+uc start-all hbdt-ok.service hbdt-fail.service hbdt-enable.service hbdt-nonexistent.service
+check "concurrent starts on one connection each get their own result (${ms} ms)" \
+    eval 'has "^hbdt-ok.service done" && has "^hbdt-fail.service error: start of hbdt-fail.service ended with result .failed." && has "^hbdt-enable.service done" && has "^hbdt-nonexistent.service error: unit hbdt-nonexistent.service not found"'
+for u in hbdt-ok hbdt-fail hbdt-enable; do in_m systemctl stop $u.service; in_m systemctl reset-failed $u.service 2>/dev/null; done
+
 # 2. a unit whose ExecStart fails (oneshot: the start job fails)
 uc start hbdt-fail.service
 check "start hbdt-fail: job result failed, names unit and journalctl (${ms} ms)" \
@@ -228,6 +233,10 @@ out=$(HBD_LOG=warn "$bin" log-test 2>&1 </dev/null); rc=$?
 check "without a journal (host): stderr backend" eval 'test "$rc" = 0 && has "^Stderr"'
 out=$(env -u HBD_LOG "$bin" log-test 2>&1 </dev/null); rc=$?
 check "stderr line carries the fields, no colour codes off a tty" eval 'has "HBD_EVENT=\"test-event\"" && ! has $(printf "\033")'
+
+# 9. no system bus
+out=$(DBUS_SYSTEM_BUS_ADDRESS=unix:path=$tmp/no-bus "$bin" start x.service 2>&1 </dev/null); rc=$?
+check "no system bus: says it is unreachable" eval 'test $rc = 1 && has "system bus is unreachable"'
 
 echo "# total $(ms_since "$t_boot") ms"
 echo "$passed passed, $failed failed"
