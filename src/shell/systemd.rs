@@ -1,0 +1,919 @@
+//! Starting, stopping and following systemd units over D-Bus.
+//!
+//! Hand-written zbus proxies for the few `org.freedesktop.systemd1` members
+//! hbd needs, all present in systemd 252 (Debian 12):
+//!
+//! * `Manager`: `Subscribe`, `StartUnit`, `StopUnit`, `GetUnit`, `LoadUnit`,
+//!   `ResetFailedUnit`, `GetUnitFileState`, signal `JobRemoved`;
+//! * `Unit`: `ActiveState`, `SubState`, `UnitFileState`;
+//! * `Service`: `NRestarts`, `ExecMainPID`, `Result`.
+//!
+//! [`Systemd::start`] and [`Systemd::stop`] follow the protocol systemd
+//! expects from a job client: `Subscribe` once (systemd only broadcasts
+//! `JobRemoved` while some client is subscribed), create the `JobRemoved`
+//! stream *before* `StartUnit`/`StopUnit` (so the signal cannot be missed),
+//! then wait for the signal whose job path is the one the call returned.
+//!
+//! [`Systemd::watch`] follows a unit's `PropertiesChanged` signals (no
+//! polling) and reports state changes, entries into `failed`, and restarts
+//! systemd made on its own per the unit's `Restart=` (counted by `NRestarts`).
+
+use std::collections::VecDeque;
+use std::fmt;
+
+use futures::{Stream, StreamExt};
+use zbus::proxy::CacheProperties;
+use zbus::zvariant::{OwnedObjectPath, Value};
+use zbus::Connection;
+
+const DEST: &str = "org.freedesktop.systemd1";
+const NO_SUCH_UNIT: &str = "org.freedesktop.systemd1.NoSuchUnit";
+const UNIT_IFACE: &str = "org.freedesktop.systemd1.Unit";
+
+/// `org.freedesktop.systemd1.Manager` (the subset hbd uses).
+#[zbus::proxy(
+    interface = "org.freedesktop.systemd1.Manager",
+    default_service = "org.freedesktop.systemd1",
+    default_path = "/org/freedesktop/systemd1"
+)]
+pub trait Manager {
+    /// Ask systemd to broadcast job and unit signals to this client.
+    fn subscribe(&self) -> zbus::Result<()>;
+    /// Queue a start job; returns the job's object path.
+    fn start_unit(&self, name: &str, mode: &str) -> zbus::Result<OwnedObjectPath>;
+    /// Queue a stop job; returns the job's object path.
+    fn stop_unit(&self, name: &str, mode: &str) -> zbus::Result<OwnedObjectPath>;
+    /// Object path of a loaded unit (error `NoSuchUnit` if not loaded).
+    fn get_unit(&self, name: &str) -> zbus::Result<OwnedObjectPath>;
+    /// Object path of a unit, loading it first if needed.
+    fn load_unit(&self, name: &str) -> zbus::Result<OwnedObjectPath>;
+    /// Clear a unit's `failed` state and its start-rate counter.
+    fn reset_failed_unit(&self, name: &str) -> zbus::Result<()>;
+    /// `enabled`, `enabled-runtime`, `disabled`, `static`, `masked`, …
+    fn get_unit_file_state(&self, file: &str) -> zbus::Result<String>;
+
+    /// A job finished: id, job path, unit name, result
+    /// (`done`, `canceled`, `timeout`, `failed`, `dependency`, `skipped`).
+    #[zbus(signal)]
+    fn job_removed(
+        &self,
+        id: u32,
+        job: zbus::zvariant::ObjectPath<'_>,
+        unit: &str,
+        result: &str,
+    ) -> zbus::Result<()>;
+}
+
+/// `org.freedesktop.systemd1.Unit` (the subset hbd uses).
+#[zbus::proxy(
+    interface = "org.freedesktop.systemd1.Unit",
+    default_service = "org.freedesktop.systemd1"
+)]
+pub trait Unit {
+    #[zbus(property)]
+    fn active_state(&self) -> zbus::Result<String>;
+    #[zbus(property)]
+    fn sub_state(&self) -> zbus::Result<String>;
+    #[zbus(property)]
+    fn unit_file_state(&self) -> zbus::Result<String>;
+    #[zbus(property)]
+    fn load_state(&self) -> zbus::Result<String>;
+}
+
+/// `org.freedesktop.systemd1.Service` (the subset hbd uses).
+#[zbus::proxy(
+    interface = "org.freedesktop.systemd1.Service",
+    default_service = "org.freedesktop.systemd1"
+)]
+pub trait Service {
+    /// How often systemd restarted the service per its `Restart=`.
+    #[zbus(property, name = "NRestarts")]
+    fn n_restarts(&self) -> zbus::Result<u32>;
+    #[zbus(property, name = "ExecMainPID")]
+    fn exec_main_pid(&self) -> zbus::Result<u32>;
+    /// Why the service last stopped: `success`, `exit-code`, `timeout`, …
+    #[zbus(property)]
+    fn result(&self) -> zbus::Result<String>;
+}
+
+/// Failure to talk to systemd at all.
+#[derive(Debug, thiserror::Error)]
+pub enum SystemdError {
+    #[error(
+        "the system bus is unreachable ({source}); hbd drives units through systemd over D-Bus: \
+         check that dbus is running (`systemctl status dbus`) and that \
+         /run/dbus/system_bus_socket exists"
+    )]
+    BusUnreachable {
+        #[source]
+        source: zbus::Error,
+    },
+    #[error(
+        "systemd did not accept Subscribe() on the system bus ({source}); \
+         is systemd PID 1 on this host? (`systemctl is-system-running`)"
+    )]
+    Subscribe {
+        #[source]
+        source: zbus::Error,
+    },
+}
+
+/// The operation a [`UnitError`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Start,
+    Stop,
+    Query,
+    Watch,
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Op::Start => "start",
+            Op::Stop => "stop",
+            Op::Query => "query",
+            Op::Watch => "watch",
+        })
+    }
+}
+
+/// A unit operation that did not succeed. Every variant names the unit and
+/// says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum UnitError {
+    #[error(
+        "unit {unit} not found ({detail}); check the unit name in /etc/hbd/hbd.toml \
+         and that the unit file is installed (`systemctl cat {unit}`)"
+    )]
+    NotFound { unit: String, detail: String },
+    #[error(
+        "{op} of {unit} ended with result '{result}'; see `journalctl -u {unit}` \
+         and `systemctl status {unit}`"
+    )]
+    JobFailed {
+        unit: String,
+        op: Op,
+        result: String,
+    },
+    #[error(
+        "stop of {unit} failed (unit result '{result}'); processes may be left behind; \
+         see `journalctl -u {unit}`, clean up, then `systemctl reset-failed {unit}`"
+    )]
+    StopFailed { unit: String, result: String },
+    #[error("systemd refused to {op} {unit}: {message} ({name}); see `systemctl status {unit}`")]
+    Refused {
+        unit: String,
+        op: Op,
+        name: String,
+        message: String,
+    },
+    #[error(
+        "D-Bus error during {op} of {unit}: {source}; check that systemd is responsive \
+         (`systemctl is-system-running`)"
+    )]
+    Bus {
+        unit: String,
+        op: Op,
+        #[source]
+        source: zbus::Error,
+    },
+    #[error(
+        "lost the system bus while waiting for the {op} job of {unit}; the job may still run: \
+         check `systemctl status {unit}`"
+    )]
+    Disconnected { unit: String, op: Op },
+}
+
+impl UnitError {
+    /// The unit the error is about.
+    pub fn unit(&self) -> &str {
+        match self {
+            UnitError::NotFound { unit, .. }
+            | UnitError::JobFailed { unit, .. }
+            | UnitError::StopFailed { unit, .. }
+            | UnitError::Refused { unit, .. }
+            | UnitError::Bus { unit, .. }
+            | UnitError::Disconnected { unit, .. } => unit,
+        }
+    }
+
+    fn from_zbus(unit: &str, op: Op, e: zbus::Error) -> Self {
+        match e {
+            zbus::Error::MethodError(name, msg, _) => {
+                let message = msg.unwrap_or_default();
+                if name.as_str() == NO_SUCH_UNIT
+                    || name.as_str() == "org.freedesktop.DBus.Error.FileNotFound"
+                {
+                    UnitError::NotFound {
+                        unit: unit.to_owned(),
+                        detail: message,
+                    }
+                } else {
+                    UnitError::Refused {
+                        unit: unit.to_owned(),
+                        op,
+                        name: name.to_string(),
+                        message,
+                    }
+                }
+            }
+            source => UnitError::Bus {
+                unit: unit.to_owned(),
+                op,
+                source,
+            },
+        }
+    }
+}
+
+fn is_no_such_unit(e: &zbus::Error) -> bool {
+    matches!(e, zbus::Error::MethodError(name, _, _) if name.as_str() == NO_SUCH_UNIT)
+}
+
+/// The interface that carries `Result`/`NRestarts` for a unit type
+/// (`foo.service` → `org.freedesktop.systemd1.Service`).
+fn type_interface(unit: &str) -> Option<&'static str> {
+    Some(match unit.rsplit_once('.')?.1 {
+        "service" => "org.freedesktop.systemd1.Service",
+        "socket" => "org.freedesktop.systemd1.Socket",
+        "mount" => "org.freedesktop.systemd1.Mount",
+        "swap" => "org.freedesktop.systemd1.Swap",
+        "timer" => "org.freedesktop.systemd1.Timer",
+        "path" => "org.freedesktop.systemd1.Path",
+        "automount" => "org.freedesktop.systemd1.Automount",
+        _ => return None,
+    })
+}
+
+/// A connection to systemd on the system bus, subscribed to its signals.
+/// Cheap to clone; clones share the connection.
+#[derive(Clone, Debug)]
+pub struct Systemd {
+    conn: Connection,
+    manager: ManagerProxy<'static>,
+}
+
+impl Systemd {
+    /// Connect to the system bus and `Subscribe` to systemd's signals.
+    pub async fn connect() -> Result<Systemd, SystemdError> {
+        let conn = Connection::system()
+            .await
+            .map_err(|source| SystemdError::BusUnreachable { source })?;
+        Self::with_connection(conn).await
+    }
+
+    /// Use an existing bus connection (to the bus systemd is on).
+    pub async fn with_connection(conn: Connection) -> Result<Systemd, SystemdError> {
+        let manager = ManagerProxy::new(&conn)
+            .await
+            .map_err(|source| SystemdError::BusUnreachable { source })?;
+        manager
+            .subscribe()
+            .await
+            .map_err(|source| SystemdError::Subscribe { source })?;
+        Ok(Systemd { conn, manager })
+    }
+
+    /// The underlying bus connection.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Start `unit` (job mode "replace") and wait for the job to finish.
+    /// `done` → `Ok`; any other job result is [`UnitError::JobFailed`].
+    ///
+    /// As systemd defines it, a start job of a `Type=simple` service is
+    /// `done` as soon as the process is forked; a later exit is reported by
+    /// [`Systemd::watch`].
+    pub async fn start(&self, unit: &str) -> Result<(), UnitError> {
+        let result = self.run_job(unit, Op::Start).await?;
+        if result == "done" {
+            Ok(())
+        } else {
+            Err(UnitError::JobFailed {
+                unit: unit.to_owned(),
+                op: Op::Start,
+                result,
+            })
+        }
+    }
+
+    /// Stop `unit` (job mode "replace") and wait for the job to finish.
+    ///
+    /// A unit that is not loaded, inactive or already failed is `Ok`. systemd
+    /// finishes a stop job as `done` even when stopping failed (e.g. the
+    /// `ExecStop=` ran past `TimeoutStopSec=`) and leaves the unit `failed`;
+    /// that case is reported as [`UnitError::StopFailed`] with the unit's
+    /// `Result` (e.g. `timeout`).
+    pub async fn stop(&self, unit: &str) -> Result<(), UnitError> {
+        let before = self.active_state(unit).await?;
+        let was_down = before == "inactive" || before == "failed";
+        let result = match self.run_job(unit, Op::Stop).await {
+            Err(UnitError::NotFound { .. }) => return Ok(()),
+            r => r?,
+        };
+        if result != "done" {
+            return Err(UnitError::JobFailed {
+                unit: unit.to_owned(),
+                op: Op::Stop,
+                result,
+            });
+        }
+        if was_down {
+            return Ok(());
+        }
+        if self.active_state(unit).await? == "failed" {
+            let result = self
+                .unit_result(unit)
+                .await
+                .unwrap_or_else(|_| "unknown".to_owned());
+            return Err(UnitError::StopFailed {
+                unit: unit.to_owned(),
+                result,
+            });
+        }
+        Ok(())
+    }
+
+    /// Issue a job and wait for its `JobRemoved`; returns the job result.
+    async fn run_job(&self, unit: &str, op: Op) -> Result<String, UnitError> {
+        // The stream (and its match rule) must exist before the job does,
+        // or a fast job's JobRemoved is gone before we listen.
+        let mut removed = self
+            .manager
+            .receive_job_removed()
+            .await
+            .map_err(|e| UnitError::from_zbus(unit, op, e))?;
+        let job = match op {
+            Op::Stop => self.manager.stop_unit(unit, "replace").await,
+            _ => self.manager.start_unit(unit, "replace").await,
+        }
+        .map_err(|e| UnitError::from_zbus(unit, op, e))?;
+        tracing::debug!(unit, job = %job.as_str(), "{op} job queued");
+        while let Some(sig) = removed.next().await {
+            let args = match sig.args() {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(unit, "undecodable JobRemoved signal: {e}");
+                    continue;
+                }
+            };
+            if args.job().as_str() == job.as_str() {
+                tracing::debug!(unit, result = args.result(), "{op} job finished");
+                return Ok(args.result().to_string());
+            }
+        }
+        Err(UnitError::Disconnected {
+            unit: unit.to_owned(),
+            op,
+        })
+    }
+
+    /// `ResetFailedUnit`: clear the unit's `failed` state and start limit.
+    pub async fn reset_failed(&self, unit: &str) -> Result<(), UnitError> {
+        match self.manager.reset_failed_unit(unit).await {
+            Err(e) if is_no_such_unit(&e) => Ok(()),
+            r => r.map_err(|e| UnitError::from_zbus(unit, Op::Query, e)),
+        }
+    }
+
+    async fn unit_proxy(&self, unit: &str, op: Op) -> Result<UnitProxy<'static>, UnitError> {
+        let path = self
+            .manager
+            .load_unit(unit)
+            .await
+            .map_err(|e| UnitError::from_zbus(unit, op, e))?;
+        UnitProxy::builder(&self.conn)
+            .path(path)
+            .map_err(|e| UnitError::from_zbus(unit, op, e))?
+            .cache_properties(CacheProperties::No)
+            .build()
+            .await
+            .map_err(|e| UnitError::from_zbus(unit, op, e))
+    }
+
+    /// The unit's `ActiveState` (`active`, `inactive`, `failed`,
+    /// `activating`, `deactivating`, `reloading`). A unit systemd has not
+    /// loaded is `inactive`.
+    pub async fn active_state(&self, unit: &str) -> Result<String, UnitError> {
+        let path = match self.manager.get_unit(unit).await {
+            Ok(p) => p,
+            Err(e) if is_no_such_unit(&e) => return Ok("inactive".to_owned()),
+            Err(e) => return Err(UnitError::from_zbus(unit, Op::Query, e)),
+        };
+        let proxy = UnitProxy::builder(&self.conn)
+            .path(path)
+            .map_err(|e| UnitError::from_zbus(unit, Op::Query, e))?
+            .cache_properties(CacheProperties::No)
+            .build()
+            .await
+            .map_err(|e| UnitError::from_zbus(unit, Op::Query, e))?;
+        proxy
+            .active_state()
+            .await
+            .map_err(|e| UnitError::from_zbus(unit, Op::Query, e))
+    }
+
+    /// The unit's `SubState` (`running`, `dead`, `auto-restart`, …).
+    pub async fn sub_state(&self, unit: &str) -> Result<String, UnitError> {
+        self.unit_proxy(unit, Op::Query)
+            .await?
+            .sub_state()
+            .await
+            .map_err(|e| UnitError::from_zbus(unit, Op::Query, e))
+    }
+
+    /// The unit file state as `GetUnitFileState` reports it (`enabled`,
+    /// `enabled-runtime`, `disabled`, `static`, `masked`, …).
+    pub async fn unit_file_state(&self, unit: &str) -> Result<String, UnitError> {
+        self.manager
+            .get_unit_file_state(unit)
+            .await
+            .map_err(|e| UnitError::from_zbus(unit, Op::Query, e))
+    }
+
+    /// Whether systemd itself will start the unit at boot (`enabled` or
+    /// `enabled-runtime`). Group units should not be: hbd owns them.
+    pub async fn is_enabled(&self, unit: &str) -> Result<bool, UnitError> {
+        let state = self.unit_file_state(unit).await?;
+        Ok(matches!(state.as_str(), "enabled" | "enabled-runtime"))
+    }
+
+    /// The service's main PID (0 when not running).
+    pub async fn main_pid(&self, unit: &str) -> Result<u32, UnitError> {
+        let path = self
+            .manager
+            .load_unit(unit)
+            .await
+            .map_err(|e| UnitError::from_zbus(unit, Op::Query, e))?;
+        let svc = ServiceProxy::builder(&self.conn)
+            .path(path)
+            .map_err(|e| UnitError::from_zbus(unit, Op::Query, e))?
+            .cache_properties(CacheProperties::No)
+            .build()
+            .await
+            .map_err(|e| UnitError::from_zbus(unit, Op::Query, e))?;
+        svc.exec_main_pid()
+            .await
+            .map_err(|e| UnitError::from_zbus(unit, Op::Query, e))
+    }
+
+    /// The unit's `Result` (why it last stopped: `success`, `exit-code`,
+    /// `timeout`, …), from its type's interface.
+    pub async fn unit_result(&self, unit: &str) -> Result<String, UnitError> {
+        let Some(iface) = type_interface(unit) else {
+            return Ok("unknown".to_owned());
+        };
+        let path = self
+            .manager
+            .load_unit(unit)
+            .await
+            .map_err(|e| UnitError::from_zbus(unit, Op::Query, e))?;
+        let props = self.properties(unit, path, Op::Query).await?;
+        let v = props
+            .get(iface.try_into().expect("valid interface name"), "Result")
+            .await
+            .map_err(|e| UnitError::from_zbus(unit, Op::Query, e.into()))?;
+        Ok(String::try_from(v).unwrap_or_else(|_| "unknown".to_owned()))
+    }
+
+    async fn properties(
+        &self,
+        unit: &str,
+        path: OwnedObjectPath,
+        op: Op,
+    ) -> Result<zbus::fdo::PropertiesProxy<'static>, UnitError> {
+        zbus::fdo::PropertiesProxy::builder(&self.conn)
+            .destination(DEST)
+            .and_then(|b| b.path(path))
+            .map_err(|e| UnitError::from_zbus(unit, op, e))?
+            .cache_properties(CacheProperties::No)
+            .build()
+            .await
+            .map_err(|e| UnitError::from_zbus(unit, op, e))
+    }
+
+    /// Follow `unit` by its `PropertiesChanged` signals (no polling).
+    ///
+    /// The first event is the current state ([`UnitEvent::State`]); then
+    /// one `State` per `ActiveState` change, plus [`UnitEvent::Failed`] when
+    /// the unit enters `failed` and [`UnitEvent::Restarted`] when systemd
+    /// restarted it per its `Restart=` after a failure (`NRestarts` rose).
+    /// A `Restarted` is a failure the unit recovered from on its own: hbd
+    /// counts it toward `migration_threshold`.
+    pub async fn watch(&self, unit: &str) -> Result<UnitWatch, UnitError> {
+        let path = self
+            .manager
+            .load_unit(unit)
+            .await
+            .map_err(|e| UnitError::from_zbus(unit, Op::Watch, e))?;
+        let props = self.properties(unit, path.clone(), Op::Watch).await?;
+        // Listen first, then read the current values: a change in between
+        // shows up as a signal, never lost.
+        let signals = props
+            .receive_properties_changed()
+            .await
+            .map_err(|e| UnitError::from_zbus(unit, Op::Watch, e))?;
+        let unit_iface = zbus::names::InterfaceName::from_static_str_unchecked(UNIT_IFACE);
+        let get_str = |name: &'static str| {
+            let props = props.clone();
+            let iface = unit_iface.clone();
+            async move {
+                props
+                    .get(iface, name)
+                    .await
+                    .map_err(zbus::Error::from)
+                    .and_then(|v| String::try_from(v).map_err(zbus::Error::from))
+            }
+        };
+        let active_state = get_str("ActiveState")
+            .await
+            .map_err(|e| UnitError::from_zbus(unit, Op::Watch, e))?;
+        let sub_state = get_str("SubState")
+            .await
+            .map_err(|e| UnitError::from_zbus(unit, Op::Watch, e))?;
+        let type_iface = type_interface(unit);
+        let mut n_restarts = None;
+        let mut result = None;
+        if type_iface == Some("org.freedesktop.systemd1.Service") {
+            let svc = zbus::names::InterfaceName::from_static_str_unchecked(
+                "org.freedesktop.systemd1.Service",
+            );
+            n_restarts = props
+                .get(svc.clone(), "NRestarts")
+                .await
+                .ok()
+                .and_then(|v| u32::try_from(v).ok());
+            result = props
+                .get(svc, "Result")
+                .await
+                .ok()
+                .and_then(|v| String::try_from(v).ok());
+        }
+        let mut pending = VecDeque::new();
+        pending.push_back(UnitEvent::State {
+            active_state: active_state.clone(),
+            sub_state: sub_state.clone(),
+        });
+        Ok(UnitWatch {
+            signals,
+            t: Tracker {
+                unit: unit.to_owned(),
+                type_iface,
+                active_state,
+                sub_state,
+                n_restarts,
+                result,
+                failed_reported: false,
+                pending,
+            },
+        })
+    }
+}
+
+/// What [`UnitWatch`] reports.
+///
+/// Count failures with [`UnitEvent::is_failure`]: systemd 252 passes a
+/// crashing `Restart=` unit through `failed` before `auto-restart`, so one
+/// crash yields `Failed` then `Restarted { new_failure: false }`; where no
+/// `failed` state was seen (coalesced signals, other systemd versions) the
+/// `Restarted` carries `new_failure: true`. Either way: one crash, one
+/// failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UnitEvent {
+    /// `ActiveState` changed to `active_state` (the first event is the
+    /// state when the watch began).
+    State {
+        active_state: String,
+        sub_state: String,
+    },
+    /// The unit entered `failed`; `result` is why (`exit-code`,
+    /// `signal`, `timeout`, `core-dump`, …).
+    Failed { result: String },
+    /// systemd restarted the unit per its `Restart=` (`NRestarts` rose to
+    /// `n_restarts`) after it failed with `result`. `new_failure` is false
+    /// when that failure was already reported as [`UnitEvent::Failed`].
+    Restarted {
+        n_restarts: u32,
+        result: String,
+        new_failure: bool,
+    },
+}
+
+impl UnitEvent {
+    /// Whether this event is a failure of the unit not reported before:
+    /// `Failed`, or a `Restarted` whose failure was not seen as `Failed`.
+    pub fn is_failure(&self) -> bool {
+        match self {
+            UnitEvent::State { .. } => false,
+            UnitEvent::Failed { .. } => true,
+            UnitEvent::Restarted { new_failure, .. } => *new_failure,
+        }
+    }
+}
+
+/// A unit followed by its `PropertiesChanged` signals; see [`Systemd::watch`].
+pub struct UnitWatch {
+    signals: zbus::fdo::PropertiesChangedStream,
+    t: Tracker,
+}
+
+/// The transition logic of a [`UnitWatch`], apart from the bus.
+#[derive(Debug)]
+struct Tracker {
+    unit: String,
+    type_iface: Option<&'static str>,
+    active_state: String,
+    sub_state: String,
+    n_restarts: Option<u32>,
+    result: Option<String>,
+    /// A `Failed` was reported and no restart or fresh start since.
+    failed_reported: bool,
+    pending: VecDeque<UnitEvent>,
+}
+
+impl fmt::Debug for UnitWatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnitWatch")
+            .field("state", &self.t)
+            .finish_non_exhaustive()
+    }
+}
+
+fn value_str(v: &Value<'_>) -> Option<String> {
+    match v {
+        Value::Str(s) => Some(s.to_string()),
+        _ => None,
+    }
+}
+
+fn value_u32(v: &Value<'_>) -> Option<u32> {
+    match v {
+        Value::U32(n) => Some(*n),
+        _ => None,
+    }
+}
+
+impl UnitWatch {
+    /// The unit being watched.
+    pub fn unit(&self) -> &str {
+        &self.t.unit
+    }
+
+    /// The last `ActiveState` seen.
+    pub fn active_state(&self) -> &str {
+        &self.t.active_state
+    }
+
+    /// The last `NRestarts` seen (services only).
+    pub fn n_restarts(&self) -> Option<u32> {
+        self.t.n_restarts
+    }
+
+    /// The next event; `None` when the bus connection is gone.
+    ///
+    /// Cancel-safe: it can be used in `tokio::select!` without losing
+    /// events.
+    pub async fn next(&mut self) -> Option<UnitEvent> {
+        loop {
+            if let Some(ev) = self.t.pending.pop_front() {
+                return Some(ev);
+            }
+            let sig = self.signals.next().await?;
+            match sig.args() {
+                Ok(args) => {
+                    let iface = args.interface_name().as_str().to_owned();
+                    let changed = args.changed_properties();
+                    self.t.apply(&iface, |name| changed.get(name));
+                }
+                Err(e) => tracing::warn!(unit = %self.t.unit, "undecodable PropertiesChanged: {e}"),
+            }
+        }
+    }
+
+    /// Turn the watch into a `Stream` of events.
+    pub fn into_stream(self) -> impl Stream<Item = UnitEvent> + Send {
+        futures::stream::unfold(self, |mut w| async move { w.next().await.map(|e| (e, w)) })
+    }
+}
+
+impl Tracker {
+    fn apply<'v>(&mut self, iface: &str, get: impl Fn(&str) -> Option<&'v Value<'v>>) {
+        if Some(iface) == self.type_iface {
+            // systemd sends the type-specific interface's change before the
+            // Unit interface's, so Result is known when ActiveState arrives.
+            if let Some(r) = get("Result").and_then(value_str) {
+                self.result = Some(r);
+            }
+            if let Some(n) = get("NRestarts").and_then(value_u32) {
+                let before = self.n_restarts.replace(n);
+                if before.is_some_and(|b| n > b) {
+                    self.pending.push_back(UnitEvent::Restarted {
+                        n_restarts: n,
+                        result: self.result.clone().unwrap_or_else(|| "unknown".into()),
+                        new_failure: !self.failed_reported,
+                    });
+                    self.failed_reported = false;
+                }
+            }
+        } else if iface == UNIT_IFACE {
+            if let Some(s) = get("SubState").and_then(value_str) {
+                self.sub_state = s;
+            }
+            if let Some(a) = get("ActiveState").and_then(value_str) {
+                if a != self.active_state {
+                    self.active_state = a.clone();
+                    self.pending.push_back(UnitEvent::State {
+                        active_state: a.clone(),
+                        sub_state: self.sub_state.clone(),
+                    });
+                    if a == "failed" {
+                        self.failed_reported = true;
+                        self.pending.push_back(UnitEvent::Failed {
+                            result: self.result.clone().unwrap_or_else(|| "unknown".into()),
+                        });
+                    } else if a == "active" {
+                        self.failed_reported = false;
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn tracker(active: &str, n: Option<u32>) -> Tracker {
+        Tracker {
+            unit: "web.service".into(),
+            type_iface: type_interface("web.service"),
+            active_state: active.into(),
+            sub_state: "running".into(),
+            n_restarts: n,
+            result: Some("success".into()),
+            failed_reported: false,
+            pending: VecDeque::new(),
+        }
+    }
+
+    fn feed(t: &mut Tracker, iface: &str, props: &[(&str, Value<'static>)]) -> Vec<UnitEvent> {
+        let map: HashMap<&str, Value<'static>> = props.iter().cloned().collect();
+        t.apply(iface, |name| map.get(name));
+        t.pending.drain(..).collect()
+    }
+
+    const SVC: &str = "org.freedesktop.systemd1.Service";
+
+    #[test]
+    fn crash_then_auto_restart_is_reported() {
+        let mut t = tracker("active", Some(0));
+        // Main process exits with a failure; Restart=on-failure applies.
+        let ev = feed(&mut t, SVC, &[("Result", Value::from("exit-code"))]);
+        assert!(ev.is_empty());
+        let ev = feed(
+            &mut t,
+            UNIT_IFACE,
+            &[
+                ("ActiveState", Value::from("activating")),
+                ("SubState", Value::from("auto-restart")),
+            ],
+        );
+        assert_eq!(
+            ev,
+            vec![UnitEvent::State {
+                active_state: "activating".into(),
+                sub_state: "auto-restart".into()
+            }]
+        );
+        let ev = feed(&mut t, SVC, &[("NRestarts", Value::from(1u32))]);
+        let want = UnitEvent::Restarted {
+            n_restarts: 1,
+            result: "exit-code".into(),
+            new_failure: true,
+        };
+        assert!(want.is_failure());
+        assert_eq!(ev, vec![want]);
+        // Same count again (another property batch): no second report.
+        assert!(feed(&mut t, SVC, &[("NRestarts", Value::from(1u32))]).is_empty());
+    }
+
+    #[test]
+    fn entering_failed_reports_result() {
+        let mut t = tracker("active", Some(0));
+        feed(&mut t, SVC, &[("Result", Value::from("signal"))]);
+        let ev = feed(
+            &mut t,
+            UNIT_IFACE,
+            &[
+                ("ActiveState", Value::from("failed")),
+                ("SubState", Value::from("failed")),
+            ],
+        );
+        assert_eq!(
+            ev,
+            vec![
+                UnitEvent::State {
+                    active_state: "failed".into(),
+                    sub_state: "failed".into()
+                },
+                UnitEvent::Failed {
+                    result: "signal".into()
+                }
+            ]
+        );
+        // Unchanged ActiveState: nothing.
+        assert!(feed(
+            &mut t,
+            UNIT_IFACE,
+            &[("ActiveState", Value::from("failed"))]
+        )
+        .is_empty());
+    }
+
+    /// systemd 252: active → failed → activating (auto-restart) → NRestarts+1
+    /// → active. One crash must count once.
+    #[test]
+    fn crash_via_failed_counts_once() {
+        let mut t = tracker("active", Some(0));
+        let mut all = Vec::new();
+        all.extend(feed(&mut t, SVC, &[("Result", Value::from("exit-code"))]));
+        all.extend(feed(
+            &mut t,
+            UNIT_IFACE,
+            &[("ActiveState", Value::from("failed"))],
+        ));
+        all.extend(feed(
+            &mut t,
+            UNIT_IFACE,
+            &[("ActiveState", Value::from("activating"))],
+        ));
+        all.extend(feed(&mut t, SVC, &[("NRestarts", Value::from(1u32))]));
+        all.extend(feed(
+            &mut t,
+            UNIT_IFACE,
+            &[("ActiveState", Value::from("active"))],
+        ));
+        assert_eq!(all.iter().filter(|e| e.is_failure()).count(), 1, "{all:?}");
+        assert!(all.contains(&UnitEvent::Restarted {
+            n_restarts: 1,
+            result: "exit-code".into(),
+            new_failure: false
+        }));
+        // The next crash, again through failed: counted again, once.
+        let mut all = Vec::new();
+        all.extend(feed(
+            &mut t,
+            UNIT_IFACE,
+            &[("ActiveState", Value::from("failed"))],
+        ));
+        all.extend(feed(&mut t, SVC, &[("NRestarts", Value::from(2u32))]));
+        assert_eq!(all.iter().filter(|e| e.is_failure()).count(), 1, "{all:?}");
+    }
+
+    #[test]
+    fn other_interfaces_ignored() {
+        let mut t = tracker("active", Some(0));
+        let ev = feed(
+            &mut t,
+            "org.freedesktop.systemd1.Socket",
+            &[("NRestarts", Value::from(5u32))],
+        );
+        assert!(ev.is_empty());
+        assert_eq!(t.n_restarts, Some(0));
+    }
+
+    #[test]
+    fn type_interfaces() {
+        assert_eq!(type_interface("nginx.service"), Some(SVC));
+        assert_eq!(
+            type_interface("srv-data.mount"),
+            Some("org.freedesktop.systemd1.Mount")
+        );
+        assert_eq!(type_interface("multi-user.target"), None);
+        assert_eq!(type_interface("noext"), None);
+    }
+
+    #[test]
+    fn errors_name_unit_and_hint() {
+        let e = UnitError::JobFailed {
+            unit: "web.service".into(),
+            op: Op::Start,
+            result: "failed".into(),
+        };
+        let s = e.to_string();
+        assert!(s.contains("start of web.service"), "{s}");
+        assert!(s.contains("'failed'"), "{s}");
+        assert!(s.contains("journalctl -u web.service"), "{s}");
+        assert_eq!(e.unit(), "web.service");
+        let e = UnitError::StopFailed {
+            unit: "db.service".into(),
+            result: "timeout".into(),
+        };
+        assert!(e.to_string().contains("timeout"));
+        assert!(e.to_string().contains("reset-failed db.service"));
+    }
+}
