@@ -319,6 +319,7 @@ fn handle_readable(
             return;
         }
     };
+    let mut errors = 0;
     loop {
         match recv_from(guard.get_inner(), buf) {
             Ok((len, from)) => {
@@ -341,9 +342,14 @@ fn handle_readable(
                 guard.clear_ready();
                 return;
             }
+            // A pending socket error (e.g. host unreachable) is reported
+            // once; keep reading.
             Err(e) => {
+                errors += 1;
                 tracing::debug!("ping socket: {e}");
-                return;
+                if errors > 64 {
+                    return;
+                }
             }
         }
     }
