@@ -160,7 +160,8 @@ impl Links {
         for (i, l) in links.iter().enumerate() {
             let r = open(l, &own_set).await;
             match &r {
-                Ok(_) => {
+                Ok(o) => {
+                    *slots[i].tx.lock().unwrap_or_else(|e| e.into_inner()) = Some(o.tx());
                     let _ = events.try_send(LinkEvent::Status(LinkStatus {
                         link: i,
                         up: true,
@@ -217,7 +218,10 @@ impl Links {
             match tx {
                 Tx::Udp { sock, dests } => {
                     for d in dests {
-                        if let Err(e) = sock.try_send_to(frame, d) {
+                        // Straight sendto(2) on the non-blocking socket: tokio's
+                        // try_send_to refuses until the reactor has seen the
+                        // socket writable once.
+                        if let Err(e) = socket2::SockRef::from(&*sock).send_to(frame, &d.into()) {
                             err = Some(format!("{}: sending to {d}: {e}", slot.desc));
                         }
                     }
@@ -278,7 +282,24 @@ enum Opened {
         dests: Vec<SocketAddr>,
         interface: String,
     },
-    Serial(tokio_serial::SerialStream),
+    Serial {
+        port: tokio_serial::SerialStream,
+        tx: mpsc::Sender<Vec<u8>>,
+        rx: mpsc::Receiver<Vec<u8>>,
+    },
+}
+
+impl Opened {
+    /// The sending side, installed in the link's slot while it is open.
+    fn tx(&self) -> Tx {
+        match self {
+            Opened::Udp { sock, dests, .. } => Tx::Udp {
+                sock: sock.clone(),
+                dests: dests.clone(),
+            },
+            Opened::Serial { tx, .. } => Tx::Serial(tx.clone()),
+        }
+    }
 }
 
 fn iface_check(interface: &str) -> Result<u32, String> {
@@ -463,7 +484,10 @@ async fn open(l: &Link, own: &Own) -> Result<Opened, String> {
         LinkKind::Serial { device, baud } => {
             let b = tokio_serial::new(device.to_string_lossy(), *baud);
             tokio_serial::SerialStream::open(&b)
-                .map(Opened::Serial)
+                .map(|port| {
+                    let (tx, rx) = mpsc::channel(64);
+                    Opened::Serial { port, tx, rx }
+                })
                 .map_err(|e| format!("cannot open serial device {}: {e}", device.display()))
         }
         k => open_udp(k, own),
@@ -519,16 +543,15 @@ impl Supervisor {
             };
             match attempt {
                 Ok(o) => {
+                    self.set_tx(Some(o.tx()));
                     if last_down.is_some() && !self.status(true, "up").await {
                         return;
                     }
                     let why = match o {
                         Opened::Udp {
-                            sock,
-                            dests,
-                            interface,
-                        } => self.run_udp(sock, dests, &interface).await,
-                        Opened::Serial(port) => self.run_serial(port).await,
+                            sock, interface, ..
+                        } => self.run_udp(sock, &interface).await,
+                        Opened::Serial { port, rx, .. } => self.run_serial(port, rx).await,
                     };
                     self.set_tx(None);
                     let Some(why) = why else { return };
@@ -552,16 +575,7 @@ impl Supervisor {
 
     /// Runs an open UDP link until it fails (`Some(reason)`) or nobody
     /// listens any more (`None`).
-    async fn run_udp(
-        &self,
-        sock: Arc<UdpSocket>,
-        dests: Vec<SocketAddr>,
-        interface: &str,
-    ) -> Option<String> {
-        self.set_tx(Some(Tx::Udp {
-            sock: sock.clone(),
-            dests,
-        }));
+    async fn run_udp(&self, sock: Arc<UdpSocket>, interface: &str) -> Option<String> {
         let mut tick = tokio::time::interval(RETRY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut buf = vec![0u8; MAX_DATAGRAM];
@@ -590,9 +604,11 @@ impl Supervisor {
         }
     }
 
-    async fn run_serial(&self, port: tokio_serial::SerialStream) -> Option<String> {
-        let (tx, mut rx) = mpsc::channel::<Vec<u8>>(64);
-        self.set_tx(Some(Tx::Serial(tx)));
+    async fn run_serial(
+        &self,
+        port: tokio_serial::SerialStream,
+        mut rx: mpsc::Receiver<Vec<u8>>,
+    ) -> Option<String> {
         let (mut rd, mut wr) = tokio::io::split(port);
         let writer = async move {
             while let Some(f) = rx.recv().await {

@@ -218,10 +218,24 @@ pub fn local_addrs() -> Vec<IpAddr> {
 }
 
 /// The IPv4 broadcast address to use on an interface: the one configured
-/// on its first IPv4 address, else the limited broadcast.
+/// on its primary address (SIOCGIFBRDADDR, as Heartbeat's bcast did), else
+/// the limited broadcast. `ip addr add` without `brd +` leaves it at
+/// 0.0.0.0, and then the kernel has no broadcast route for the subnet's
+/// top address either. (getifaddrs is no help: without a broadcast
+/// attribute it reports the address itself.)
 pub fn broadcast_addr(ifname: &str) -> Ipv4Addr {
-    iface_addrs(ifname)
-        .into_iter()
-        .find_map(|a| a.broadcast)
-        .unwrap_or(Ipv4Addr::BROADCAST)
+    let Ok(r) = ioctl(ifname, libc::SIOCGIFBRDADDR) else {
+        return Ipv4Addr::BROADCAST;
+    };
+    // SAFETY: SIOCGIFBRDADDR fills ifru_broadaddr with a sockaddr_in.
+    let sa = unsafe { r.ifr_ifru.ifru_broadaddr };
+    // SAFETY: the kernel stored a sockaddr_in there.
+    let sin = unsafe { &*(&sa as *const libc::sockaddr as *const libc::sockaddr_in) };
+    let b = Ipv4Addr::from(sin.sin_addr.s_addr.to_ne_bytes());
+    let own = iface_addrs(ifname).iter().any(|a| a.addr == IpAddr::V4(b));
+    if b.is_unspecified() || own {
+        Ipv4Addr::BROADCAST
+    } else {
+        b
+    }
 }
