@@ -311,14 +311,13 @@ fn iface_check(interface: &str) -> Result<u32, String> {
     }
 }
 
-fn udp_socket(domain: Domain, interface: &str, ifindex: u32) -> io::Result<Socket> {
+fn udp_socket(domain: Domain, interface: &str) -> io::Result<Socket> {
     let s = Socket::new(domain, Type::DGRAM.cloexec(), Some(Protocol::UDP))?;
     s.set_reuse_address(true)?;
     if domain == Domain::IPV6 {
         s.set_only_v6(false)?;
     }
     s.bind_device(Some(interface.as_bytes()))?;
-    let _ = ifindex;
     Ok(s)
 }
 
@@ -354,7 +353,7 @@ fn v6_dest(ip: IpAddr, port: u16, ifindex: u32) -> SocketAddr {
         IpAddr::V4(a) => a.to_ipv6_mapped(),
         IpAddr::V6(a) => a,
     };
-    let scope = if v6.is_unicast_link_local() || v6.is_multicast() {
+    let scope = if (v6.segments()[0] & 0xffc0) == 0xfe80 || v6.is_multicast() {
         ifindex
     } else {
         0
@@ -381,7 +380,7 @@ fn open_udp(kind: &LinkKind, own: &Own) -> Result<Opened, String> {
             } else {
                 (Domain::IPV4, (Ipv4Addr::UNSPECIFIED, *port).into())
             };
-            let s = udp_socket(domain, interface, ifindex).map_err(ctx("creating a UDP socket"))?;
+            let s = udp_socket(domain, interface).map_err(ctx("creating a UDP socket"))?;
             s.bind(&SockAddr::from(any))
                 .map_err(ctx(format!("binding UDP port {port}")))?;
             let dests = peers
@@ -401,9 +400,8 @@ fn open_udp(kind: &LinkKind, own: &Own) -> Result<Opened, String> {
             })
         }
         LinkKind::Bcast { interface, port } => {
-            let ifindex = iface_check(interface)?;
-            let s = udp_socket(Domain::IPV4, interface, ifindex)
-                .map_err(ctx("creating a UDP socket"))?;
+            iface_check(interface)?;
+            let s = udp_socket(Domain::IPV4, interface).map_err(ctx("creating a UDP socket"))?;
             s.set_broadcast(true).map_err(ctx("SO_BROADCAST"))?;
             s.bind(&SockAddr::from(SocketAddrV4::new(
                 Ipv4Addr::UNSPECIFIED,
@@ -426,7 +424,7 @@ fn open_udp(kind: &LinkKind, own: &Own) -> Result<Opened, String> {
             let ifindex = iface_check(interface)?;
             match group {
                 IpAddr::V4(g) => {
-                    let s = udp_socket(Domain::IPV4, interface, ifindex)
+                    let s = udp_socket(Domain::IPV4, interface)
                         .map_err(ctx("creating a UDP socket"))?;
                     s.bind(&SockAddr::from(SocketAddrV4::new(*g, *port)))
                         .map_err(ctx(format!("binding {g}:{port}")))?;
