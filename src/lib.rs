@@ -5,7 +5,7 @@
 
 pub mod config;
 pub mod core;
-pub mod dbus;
-pub mod shell;
-pub mod sim;
 pub mod wire;
+pub mod sim;
+pub mod shell;
+pub mod dbus;

@@ -55,26 +55,11 @@ pub struct Link {
 #[derive(Clone, Debug, PartialEq)]
 pub enum LinkKind {
     /// UDP to each address in `peers` (own addresses skipped) on `port`.
-    Ucast {
-        interface: String,
-        peers: Vec<IpAddr>,
-        port: u16,
-    },
+    Ucast { interface: String, peers: Vec<IpAddr>, port: u16 },
     /// UDP broadcast on `interface`.
-    Bcast {
-        interface: String,
-        port: u16,
-    },
-    Mcast {
-        interface: String,
-        group: IpAddr,
-        port: u16,
-        ttl: u32,
-    },
-    Serial {
-        device: PathBuf,
-        baud: u32,
-    },
+    Bcast { interface: String, port: u16 },
+    Mcast { interface: String, group: IpAddr, port: u16, ttl: u32 },
+    Serial { device: PathBuf, baud: u32 },
 }
 
 #[derive(Clone, Debug, PartialEq, Default)]

@@ -17,11 +17,7 @@ pub type Time = Duration;
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Resource {
     /// A floating address `addr/prefix` on `interface`.
-    Vip {
-        addr: std::net::IpAddr,
-        prefix: u8,
-        interface: String,
-    },
+    Vip { addr: std::net::IpAddr, prefix: u8, interface: String },
     /// A systemd unit, e.g. "nginx.service".
     Unit { name: String },
 }
@@ -54,23 +50,12 @@ pub enum Op {
 /// An operator command, as `hactl` and the D-Bus API issue it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
-    Standby {
-        node: String,
-    },
-    Unstandby {
-        node: String,
-    },
+    Standby { node: String },
+    Unstandby { node: String },
     /// `node` claims all groups.
-    Takeover {
-        node: String,
-    },
-    Move {
-        group: String,
-        node: String,
-    },
-    Cleanup {
-        group: String,
-    },
+    Takeover { node: String },
+    Move { group: String, node: String },
+    Cleanup { group: String },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -79,9 +64,7 @@ pub enum CommandError {
     NoSuchNode(String),
     #[error("no group named {0:?} in the cluster configuration")]
     NoSuchGroup(String),
-    #[error(
-        "this node's partition has no quorum; commands that move groups need a majority of nodes"
-    )]
+    #[error("this node's partition has no quorum; commands that move groups need a majority of nodes")]
     NoQuorum,
     #[error("{0}")]
     Invalid(String),
@@ -92,46 +75,20 @@ pub enum CommandError {
 pub enum Input {
     /// A verified, in-order heartbeat from `from`, received on link `link`
     /// (index into the configured links).
-    Heartbeat {
-        from: String,
-        link: usize,
-        generation: u64,
-        seq: u64,
-        msg: Heartbeat,
-    },
+    Heartbeat { from: String, link: usize, generation: u64, seq: u64, msg: Heartbeat },
     /// The shell's probe found a resource of a group already active at start
     /// (VIP present, unit active): adopt it instead of flapping it.
-    Adopt {
-        group: String,
-        resource: usize,
-    },
+    Adopt { group: String, resource: usize },
     /// The shell finished an operation the core asked for.
-    ResourceDone {
-        group: String,
-        resource: usize,
-        op: Op,
-        result: Result<(), OpError>,
-    },
+    ResourceDone { group: String, resource: usize, op: Op, result: Result<(), OpError> },
     /// A resource of an owned group failed on its own (unit entered
     /// `failed`, VIP vanished and could not be re-added, ...).
-    ResourceFailed {
-        group: String,
-        resource: usize,
-        reason: String,
-    },
+    ResourceFailed { group: String, resource: usize, reason: String },
     /// How many ping hosts this node reaches now.
-    Ping {
-        reachable: u32,
-    },
+    Ping { reachable: u32 },
     /// Result of starting hbd-fence@NODE.service.
-    FenceDone {
-        node: String,
-        ok: bool,
-    },
-    Command {
-        id: u64,
-        cmd: Command,
-    },
+    FenceDone { node: String, ok: bool },
+    Command { id: u64, cmd: Command },
     /// Graceful leave: hand groups over, then ask to exit.
     Shutdown,
     /// Nothing happened but time passed (a deadline was reached).
@@ -174,100 +131,35 @@ impl MoveReason {
 /// `event()` gives the stable `HBD_EVENT` value.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
-    LinkUp {
-        peer: String,
-        link: String,
-    },
-    LinkDown {
-        peer: String,
-        link: String,
-    },
-    PeerUp {
-        peer: String,
-        generation: u64,
-    },
-    PeerLate {
-        peer: String,
-        silent_ms: u64,
-    },
-    PeerDead {
-        peer: String,
-    },
-    PeerRestarted {
-        peer: String,
-        generation: u64,
-    },
-    PeerLeft {
-        peer: String,
-    },
+    LinkUp { peer: String, link: String },
+    LinkDown { peer: String, link: String },
+    PeerUp { peer: String, generation: u64 },
+    PeerLate { peer: String, silent_ms: u64 },
+    PeerDead { peer: String },
+    PeerRestarted { peer: String, generation: u64 },
+    PeerLeft { peer: String },
     /// A stale frame: lower generation than known.
-    StaleGeneration {
-        peer: String,
-        generation: u64,
-        known: u64,
-    },
+    StaleGeneration { peer: String, generation: u64, known: u64 },
     /// Both sides held a group when they met again.
-    SplitBrain {
-        group: String,
-        peer: String,
-    },
-    ConfigMismatch {
-        peer: String,
-    },
+    SplitBrain { group: String, peer: String },
+    ConfigMismatch { peer: String },
     QuorumLost,
     QuorumRegained,
     /// This node begins to take a group.
-    Takeover {
-        group: String,
-        reason: MoveReason,
-    },
+    Takeover { group: String, reason: MoveReason },
     /// This node begins to give a group up.
-    Release {
-        group: String,
-        reason: MoveReason,
-    },
-    GroupStarted {
-        group: String,
-    },
-    GroupStopped {
-        group: String,
-    },
+    Release { group: String, reason: MoveReason },
+    GroupStarted { group: String },
+    GroupStopped { group: String },
     /// A group came to run on `to` after running on `from` (empty: nowhere).
-    GroupMoved {
-        group: String,
-        from: String,
-        to: String,
-        reason: MoveReason,
-    },
-    ResourceFailed {
-        group: String,
-        resource: String,
-        reason: String,
-        failcount: u32,
-    },
-    StartFailed {
-        group: String,
-        resource: String,
-        reason: String,
-    },
-    StopFailed {
-        group: String,
-        resource: String,
-        reason: String,
-    },
-    FenceStarted {
-        peer: String,
-    },
-    FenceFailed {
-        peer: String,
-    },
-    Fenced {
-        peer: String,
-    },
-    StandbyChanged {
-        node: String,
-        on: bool,
-    },
+    GroupMoved { group: String, from: String, to: String, reason: MoveReason },
+    ResourceFailed { group: String, resource: String, reason: String, failcount: u32 },
+    StartFailed { group: String, resource: String, reason: String },
+    StopFailed { group: String, resource: String, reason: String },
+    FenceStarted { peer: String },
+    FenceFailed { peer: String },
+    Fenced { peer: String },
+    StandbyChanged { node: String, on: bool },
 }
 
 impl Event {
@@ -310,24 +202,11 @@ pub enum Action {
     /// Send this heartbeat on every link (the shell adds generation and sequence).
     Send(Heartbeat),
     /// Start / stop resource `resource` of `group`; answer with `Input::ResourceDone`.
-    Start {
-        group: String,
-        resource: usize,
-        what: Resource,
-    },
-    Stop {
-        group: String,
-        resource: usize,
-        what: Resource,
-    },
+    Start { group: String, resource: usize, what: Resource },
+    Stop { group: String, resource: usize, what: Resource },
     /// Start hbd-fence@NODE.service; answer with `Input::FenceDone`.
-    Fence {
-        node: String,
-    },
-    Reply {
-        id: u64,
-        result: Result<(), CommandError>,
-    },
+    Fence { node: String },
+    Reply { id: u64, result: Result<(), CommandError> },
     Event(Event),
     /// The graceful leave is complete: the shell may exit.
     Exit,
