@@ -145,22 +145,13 @@ async fn watch(sd: &Systemd, unit: &str, opts: &[String]) -> ExitCode {
             return ExitCode::from(1);
         };
         let (kind, line) = match &ev {
-            UnitEvent::State {
-                active_state,
-                sub_state,
-            } => (
-                format!("state:{active_state}"),
-                format!("state {active_state} {sub_state}"),
-            ),
+            UnitEvent::State { active_state, sub_state } => {
+                (format!("state:{active_state}"), format!("state {active_state} {sub_state}"))
+            }
             UnitEvent::Failed { result } => ("failed".to_owned(), format!("failed {result}")),
-            UnitEvent::Restarted {
-                n_restarts,
-                result,
-                new_failure,
-            } => (
-                "restarted".to_owned(),
-                format!("restarted {n_restarts} {result} new_failure={new_failure}"),
-            ),
+            UnitEvent::Restarted { n_restarts, result, new_failure } => {
+                ("restarted".to_owned(), format!("restarted {n_restarts} {result} new_failure={new_failure}"))
+            }
         };
         println!("{line}{}", if ev.is_failure() { " (failure)" } else { "" });
         if until.as_deref() == Some(kind.as_str()) {
@@ -176,8 +167,7 @@ async fn notify_test() -> ExitCode {
     notify::status("serving");
     notify::ready();
     let tick = interval.unwrap_or(Duration::from_secs(1));
-    let mut term =
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).unwrap();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).unwrap();
     loop {
         tokio::select! {
             _ = tokio::time::sleep(tick) => notify::watchdog(),

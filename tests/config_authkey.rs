@@ -7,8 +7,7 @@ use hbd::config::{self, ConfigError};
 
 /// A fresh file in a private temporary directory, with `mode`.
 fn key_file(name: &str, content: &str, mode: u32) -> PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("hbd-config-authkey-{}-{name}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("hbd-config-authkey-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("authkey");
     std::fs::write(&path, content).unwrap();
@@ -21,8 +20,7 @@ fn running_as_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
-const GOOD: &str =
-    "# test key\n1 0123456789abcdef0123456789abcdef\n2 fedcba9876543210fedcba9876543210\n";
+const GOOD: &str = "# test key\n1 0123456789abcdef0123456789abcdef\n2 fedcba9876543210fedcba9876543210\n";
 
 #[test]
 fn accepts_0600_and_0400() {
@@ -36,13 +34,7 @@ fn accepts_0600_and_0400() {
 
 #[test]
 fn refuses_group_or_world_access() {
-    for (name, mode) in [
-        ("m644", 0o644),
-        ("m640", 0o640),
-        ("m604", 0o604),
-        ("m620", 0o620),
-        ("m602", 0o602),
-    ] {
+    for (name, mode) in [("m644", 0o644), ("m640", 0o640), ("m604", 0o604), ("m620", 0o620), ("m602", 0o602)] {
         let path = key_file(name, GOOD, mode);
         let err = config::load_auth_keys(&path).unwrap_err();
         assert!(matches!(err, ConfigError::Mode { .. }), "{err}");
@@ -67,43 +59,20 @@ fn bad_content_names_file_and_line() {
     let path = key_file("short", "# c\n1 0123456789abcdef0123\n2 short\n", 0o600);
     let err = config::load_auth_keys(&path).unwrap_err();
     let msg = err.to_string();
-    assert!(
-        msg.starts_with(&format!(
-            "{}:3:3: key 2 has a 5-byte secret",
-            path.display()
-        )),
-        "{msg}"
-    );
-    let path = key_file(
-        "dup",
-        "1 0123456789abcdef0123\n1 0123456789abcdef0124\n",
-        0o600,
-    );
+    assert!(msg.starts_with(&format!("{}:3:3: key 2 has a 5-byte secret", path.display())), "{msg}");
+    let path = key_file("dup", "1 0123456789abcdef0123\n1 0123456789abcdef0124\n", 0o600);
     let msg = config::load_auth_keys(&path).unwrap_err().to_string();
-    assert!(
-        msg.starts_with(&format!("{}:2:1: key ID 1 appears twice", path.display())),
-        "{msg}"
-    );
+    assert!(msg.starts_with(&format!("{}:2:1: key ID 1 appears twice", path.display())), "{msg}");
     let path = key_file("range", "300 0123456789abcdef0123\n", 0o600);
     let msg = config::load_auth_keys(&path).unwrap_err().to_string();
-    assert!(
-        msg.starts_with(&format!(
-            "{}:1:1: key ID 300 is out of range",
-            path.display()
-        )),
-        "{msg}"
-    );
+    assert!(msg.starts_with(&format!("{}:1:1: key ID 300 is out of range", path.display())), "{msg}");
 }
 
 #[test]
 fn missing_file_is_a_read_error() {
     let err = config::load_auth_keys(std::path::Path::new("/nonexistent/authkey")).unwrap_err();
     assert!(matches!(err, ConfigError::Read { .. }));
-    assert!(
-        err.to_string()
-            .starts_with("/nonexistent/authkey: cannot read:"),
-        "{err}"
-    );
+    assert!(err.to_string().starts_with("/nonexistent/authkey: cannot read:"), "{err}");
 }
 
 #[test]
@@ -124,9 +93,6 @@ fn ownership_checked_only_as_root() {
     }
     std::os::unix::fs::chown(&path, Some(65534), None).unwrap();
     let err = config::load_auth_keys(&path).unwrap_err();
-    assert!(
-        matches!(err, ConfigError::Owner { uid: 65534, .. }),
-        "{err}"
-    );
+    assert!(matches!(err, ConfigError::Owner { uid: 65534, .. }), "{err}");
     assert!(err.to_string().contains("chown root:root"), "{err}");
 }

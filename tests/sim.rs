@@ -36,7 +36,10 @@ fn run_range(nodes: usize, base: u64) {
             }
         }
     }
-    assert!(failures.is_empty(), "failing seeds: {failures:?} (replay: HBD_SEED=<seed> cargo test --release --test sim)");
+    assert!(
+        failures.is_empty(),
+        "failing seeds: {failures:?} (replay: HBD_SEED=<seed> cargo test --release --test sim)"
+    );
 }
 
 #[test]

@@ -24,12 +24,7 @@ fn units_on_real_systemd() {
         eprintln!("skipped: HBD_SKIP_MACHINE_TESTS is set");
         return;
     }
-    if unsafe { libc::geteuid() } != 0
-        || Command::new("systemd-nspawn")
-            .arg("--version")
-            .output()
-            .is_err()
-    {
+    if unsafe { libc::geteuid() } != 0 || Command::new("systemd-nspawn").arg("--version").output().is_err() {
         eprintln!("skipped: needs root and systemd-nspawn (apt-get install -y systemd-container)");
         return;
     }
@@ -39,30 +34,16 @@ fn units_on_real_systemd() {
     let status = Command::new(env!("CARGO"))
         .args(["build", "--quiet", "--example", "unitctl"])
         .current_dir(manifest)
-        .env(
-            "CARGO_TARGET_DIR",
-            unitctl_path()
-                .parent()
-                .unwrap()
-                .parent()
-                .unwrap()
-                .parent()
-                .unwrap(),
-        )
+        .env("CARGO_TARGET_DIR", unitctl_path().parent().unwrap().parent().unwrap().parent().unwrap())
         .status()
         .expect("run cargo");
     assert!(status.success(), "cargo build --example unitctl failed");
     let bin = unitctl_path();
-    let out = Command::new(format!("{manifest}/tests/systemd/run.sh"))
-        .arg(&bin)
-        .output()
-        .expect("run tests/systemd/run.sh");
+    let out =
+        Command::new(format!("{manifest}/tests/systemd/run.sh")).arg(&bin).output().expect("run tests/systemd/run.sh");
     let stdout = String::from_utf8_lossy(&out.stdout);
     println!("{stdout}");
     eprintln!("{}", String::from_utf8_lossy(&out.stderr));
-    assert!(
-        out.status.success(),
-        "tests/systemd/run.sh failed:\n{stdout}"
-    );
+    assert!(out.status.success(), "tests/systemd/run.sh failed:\n{stdout}");
     assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
 }

@@ -3,8 +3,7 @@
 use hbd::config::AuthKeys;
 use hbd::core::msg::{Ack, GroupReport, GroupState, Heartbeat, Intent, IntentKind};
 use hbd::wire::{
-    decode_heartbeat, encode_heartbeat, Codec, Header, WireError, MAX_BODY, MAX_FRAME, MAX_NAME,
-    MSG_HEARTBEAT,
+    decode_heartbeat, encode_heartbeat, Codec, Header, WireError, MAX_BODY, MAX_FRAME, MAX_NAME, MSG_HEARTBEAT,
 };
 use proptest::prelude::*;
 
@@ -15,55 +14,21 @@ fn small() -> Heartbeat {
         leaving: true,
         ping: Some(2),
         groups: vec![
-            GroupReport {
-                name: "web".into(),
-                state: GroupState::Started,
-                failed: false,
-                failcount: 0,
-            },
-            GroupReport {
-                name: "db".into(),
-                state: GroupState::Blocked,
-                failed: true,
-                failcount: 3,
-            },
+            GroupReport { name: "web".into(), state: GroupState::Started, failed: false, failcount: 0 },
+            GroupReport { name: "db".into(), state: GroupState::Blocked, failed: true, failcount: 3 },
         ],
         intents: vec![
-            Intent {
-                serial: 4,
-                origin: "n1".into(),
-                kind: IntentKind::Standby {
-                    node: "n2".into(),
-                    on: true,
-                },
-            },
+            Intent { serial: 4, origin: "n1".into(), kind: IntentKind::Standby { node: "n2".into(), on: true } },
             Intent {
                 serial: 5,
                 origin: "n2".into(),
-                kind: IntentKind::Location {
-                    group: "web".into(),
-                    node: Some("n1".into()),
-                },
+                kind: IntentKind::Location { group: "web".into(), node: Some("n1".into()) },
             },
-            Intent {
-                serial: 6,
-                origin: "n2".into(),
-                kind: IntentKind::Location {
-                    group: "db".into(),
-                    node: None,
-                },
-            },
-            Intent {
-                serial: 7,
-                origin: "n1".into(),
-                kind: IntentKind::Cleanup { group: "db".into() },
-            },
+            Intent { serial: 6, origin: "n2".into(), kind: IntentKind::Location { group: "db".into(), node: None } },
+            Intent { serial: 7, origin: "n1".into(), kind: IntentKind::Cleanup { group: "db".into() } },
         ],
-        acks: vec![Ack {
-            node: "n2".into(),
-            generation: 3,
-            seq: 100_000,
-        }],
+        acks: vec![Ack { node: "n2".into(), generation: 3, seq: 100_000 }],
+        up: vec!["n1".into(), "n2".into()],
     }
 }
 
@@ -76,30 +41,17 @@ fn worst(nodes: usize, groups: usize, intents: usize) -> Heartbeat {
         leaving: true,
         ping: Some(u32::MAX),
         groups: (0..groups)
-            .map(|g| GroupReport {
-                name: name('g', g),
-                state: GroupState::Stopping,
-                failed: true,
-                failcount: u32::MAX,
-            })
+            .map(|g| GroupReport { name: name('g', g), state: GroupState::Stopping, failed: true, failcount: u32::MAX })
             .collect(),
         intents: (0..intents)
             .map(|i| Intent {
                 serial: u64::MAX,
                 origin: name('n', i % nodes),
-                kind: IntentKind::Location {
-                    group: name('g', i % groups),
-                    node: Some(name('n', (i + 1) % nodes)),
-                },
+                kind: IntentKind::Location { group: name('g', i % groups), node: Some(name('n', (i + 1) % nodes)) },
             })
             .collect(),
-        acks: (0..nodes)
-            .map(|n| Ack {
-                node: name('n', n),
-                generation: u64::MAX,
-                seq: u64::MAX,
-            })
-            .collect(),
+        acks: (0..nodes).map(|n| Ack { node: name('n', n), generation: u64::MAX, seq: u64::MAX }).collect(),
+        up: (0..nodes).map(|n| name('n', n)).collect(),
     }
 }
 
@@ -122,9 +74,10 @@ fn round_trip_empty() {
         groups: vec![],
         intents: vec![],
         acks: vec![],
+        up: vec![],
     };
     let b = encode_heartbeat(&hb);
-    assert_eq!(b.len(), 8 + 1 + 4);
+    assert_eq!(b.len(), 8 + 1 + 5);
     assert_eq!(decode_heartbeat(&b).unwrap(), hb);
 }
 
@@ -132,21 +85,11 @@ fn round_trip_empty() {
 fn five_nodes_eight_groups_ten_intents_fit_one_frame() {
     let hb = worst(5, 8, 10);
     let b = encode_heartbeat(&hb);
-    // The bound documented in wire::body: 18 + (N+G)*65 + 8G + 14I + 21A.
-    assert_eq!(b.len(), 18 + 13 * 65 + 8 * 8 + 14 * 10 + 21 * 5);
+    // The bound documented in wire::body: 19 + (N+G)*65 + 8G + 14I + 21A + U.
+    assert_eq!(b.len(), 19 + 13 * 65 + 8 * 8 + 14 * 10 + 21 * 5 + 5);
     assert!(b.len() <= MAX_BODY);
-    let c = Codec::new(
-        "demo",
-        &AuthKeys {
-            keys: vec![(1, b"k".to_vec())],
-        },
-    );
-    let h = Header {
-        sender: "n".repeat(64),
-        generation: u64::MAX,
-        seq: u64::MAX,
-        msg_type: MSG_HEARTBEAT,
-    };
+    let c = Codec::new("demo", &AuthKeys { keys: vec![(1, b"k".to_vec())] });
+    let h = Header { sender: "n".repeat(64), generation: u64::MAX, seq: u64::MAX, msg_type: MSG_HEARTBEAT };
     let f = c.seal(&h, &b).unwrap();
     assert!(f.len() <= MAX_FRAME);
     assert_eq!(decode_heartbeat(&c.open(&f).unwrap().1).unwrap(), hb);
@@ -156,22 +99,9 @@ fn five_nodes_eight_groups_ten_intents_fit_one_frame() {
 fn too_large_heartbeat_is_refused_by_seal() {
     let b = encode_heartbeat(&worst(5, 30, 40));
     assert!(b.len() > MAX_BODY);
-    let c = Codec::new(
-        "demo",
-        &AuthKeys {
-            keys: vec![(1, b"k".to_vec())],
-        },
-    );
-    let h = Header {
-        sender: "n1".into(),
-        generation: 1,
-        seq: 1,
-        msg_type: MSG_HEARTBEAT,
-    };
-    assert!(matches!(
-        c.seal(&h, &b),
-        Err(WireError::BodyTooLarge { .. })
-    ));
+    let c = Codec::new("demo", &AuthKeys { keys: vec![(1, b"k".to_vec())] });
+    let h = Header { sender: "n1".into(), generation: 1, seq: 1, msg_type: MSG_HEARTBEAT };
+    assert!(matches!(c.seal(&h, &b), Err(WireError::BodyTooLarge { .. })));
 }
 
 #[test]
@@ -195,7 +125,7 @@ fn hostile_bodies_are_malformed() {
 
     let mut b = good.clone();
     b.push(0);
-    assert_malformed(&b, "after the last ack");
+    assert_malformed(&b, "after the last peer");
 
     let mut b = good.clone();
     b[8] |= 0x80;
@@ -263,31 +193,18 @@ fn arb_state() -> impl Strategy<Value = GroupState> {
 fn arb_kind() -> impl Strategy<Value = IntentKind> {
     prop_oneof![
         (arb_name(), any::<bool>()).prop_map(|(node, on)| IntentKind::Standby { node, on }),
-        (arb_name(), proptest::option::of(arb_name()))
-            .prop_map(|(group, node)| IntentKind::Location { group, node }),
+        (arb_name(), proptest::option::of(arb_name())).prop_map(|(group, node)| IntentKind::Location { group, node }),
         arb_name().prop_map(|group| IntentKind::Cleanup { group }),
     ]
 }
 
 fn arb_heartbeat() -> impl Strategy<Value = Heartbeat> {
-    let group = (arb_name(), arb_state(), any::<bool>(), any::<u32>()).prop_map(
-        |(name, state, failed, failcount)| GroupReport {
-            name,
-            state,
-            failed,
-            failcount,
-        },
-    );
-    let intent = (any::<u64>(), arb_name(), arb_kind()).prop_map(|(serial, origin, kind)| Intent {
-        serial,
-        origin,
-        kind,
-    });
-    let ack = (arb_name(), any::<u64>(), any::<u64>()).prop_map(|(node, generation, seq)| Ack {
-        node,
-        generation,
-        seq,
-    });
+    let group = (arb_name(), arb_state(), any::<bool>(), any::<u32>())
+        .prop_map(|(name, state, failed, failcount)| GroupReport { name, state, failed, failcount });
+    let intent =
+        (any::<u64>(), arb_name(), arb_kind()).prop_map(|(serial, origin, kind)| Intent { serial, origin, kind });
+    let ack =
+        (arb_name(), any::<u64>(), any::<u64>()).prop_map(|(node, generation, seq)| Ack { node, generation, seq });
     (
         any::<u64>(),
         any::<bool>(),
@@ -296,18 +213,18 @@ fn arb_heartbeat() -> impl Strategy<Value = Heartbeat> {
         proptest::collection::vec(group, 0..10),
         proptest::collection::vec(intent, 0..12),
         proptest::collection::vec(ack, 0..6),
+        proptest::collection::vec(arb_name(), 0..6),
     )
-        .prop_map(
-            |(config_hash, standby, leaving, ping, groups, intents, acks)| Heartbeat {
-                config_hash,
-                standby,
-                leaving,
-                ping,
-                groups,
-                intents,
-                acks,
-            },
-        )
+        .prop_map(|(config_hash, standby, leaving, ping, groups, intents, acks, up)| Heartbeat {
+            config_hash,
+            standby,
+            leaving,
+            ping,
+            groups,
+            intents,
+            acks,
+            up,
+        })
 }
 
 proptest! {

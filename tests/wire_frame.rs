@@ -2,19 +2,11 @@
 //! properties over arbitrary and mutated input.
 
 use hbd::config::AuthKeys;
-use hbd::wire::{
-    peek_sender, Codec, Header, KeyIds, WireError, FRAME_OVERHEAD, MAX_BODY, MAX_FRAME,
-    MSG_HEARTBEAT,
-};
+use hbd::wire::{peek_sender, Codec, Header, KeyIds, WireError, FRAME_OVERHEAD, MAX_BODY, MAX_FRAME, MSG_HEARTBEAT};
 use proptest::prelude::*;
 
 fn keys(list: &[(u8, &str)]) -> AuthKeys {
-    AuthKeys {
-        keys: list
-            .iter()
-            .map(|(id, s)| (*id, s.as_bytes().to_vec()))
-            .collect(),
-    }
+    AuthKeys { keys: list.iter().map(|(id, s)| (*id, s.as_bytes().to_vec())).collect() }
 }
 
 fn codec() -> Codec {
@@ -22,12 +14,7 @@ fn codec() -> Codec {
 }
 
 fn header(sender: &str) -> Header {
-    Header {
-        sender: sender.into(),
-        generation: 7,
-        seq: 42,
-        msg_type: MSG_HEARTBEAT,
-    }
+    Header { sender: sender.into(), generation: 7, seq: 42, msg_type: MSG_HEARTBEAT }
 }
 
 fn sample() -> Vec<u8> {
@@ -38,12 +25,7 @@ fn sample() -> Vec<u8> {
 fn round_trip() {
     let c = codec();
     for body in [&b""[..], b"x", &[0u8; 300], &[0xff; 1000]] {
-        let h = Header {
-            sender: "node-1.example".into(),
-            generation: u64::MAX,
-            seq: 0,
-            msg_type: 9,
-        };
+        let h = Header { sender: "node-1.example".into(), generation: u64::MAX, seq: 0, msg_type: 9 };
         let f = c.seal(&h, body).unwrap();
         assert_eq!(f.len(), FRAME_OVERHEAD + h.sender.len() + body.len());
         assert_eq!(c.open(&f).unwrap(), (h, body.to_vec()));
@@ -77,31 +59,21 @@ fn body_size_limits() {
     assert!(c.open(&f).is_ok());
     assert_eq!(
         c.seal(&header(&long), &vec![1; MAX_BODY + 1]),
-        Err(WireError::BodyTooLarge {
-            len: MAX_BODY + 1,
-            max: MAX_BODY
-        })
+        Err(WireError::BodyTooLarge { len: MAX_BODY + 1, max: MAX_BODY })
     );
     // A short name leaves room for more.
     let max = MAX_FRAME - FRAME_OVERHEAD - 1;
     let f = c.seal(&header("a"), &vec![1; max]).unwrap();
     assert_eq!(f.len(), MAX_FRAME);
     assert!(c.open(&f).is_ok());
-    assert!(matches!(
-        c.seal(&header("a"), &vec![1; max + 1]),
-        Err(WireError::BodyTooLarge { .. })
-    ));
+    assert!(matches!(c.seal(&header("a"), &vec![1; max + 1]), Err(WireError::BodyTooLarge { .. })));
 }
 
 #[test]
 fn seal_rejects_bad_senders_and_missing_keys() {
     let c = codec();
     for bad in ["", "has space", "nöde", "tab\t", &"n".repeat(65)] {
-        assert_eq!(
-            c.seal(&header(bad), b""),
-            Err(WireError::InvalidSender(bad.into())),
-            "{bad:?}"
-        );
+        assert_eq!(c.seal(&header(bad), b""), Err(WireError::InvalidSender(bad.into())), "{bad:?}");
     }
     let none = Codec::new("demo", &AuthKeys { keys: vec![] });
     assert_eq!(none.sign_key_id(), 0);
@@ -114,11 +86,7 @@ fn flipped_tag_byte_is_bad_tag() {
     for i in f.len() - 32..f.len() {
         let mut g = f.clone();
         g[i] ^= 0x01;
-        assert_eq!(
-            codec().open(&g),
-            Err(WireError::BadTag { id: 1 }),
-            "byte {i}"
-        );
+        assert_eq!(codec().open(&g), Err(WireError::BadTag { id: 1 }), "byte {i}");
     }
 }
 
@@ -129,11 +97,7 @@ fn flipped_body_or_header_byte_is_bad_tag() {
     for i in [14, 16, 23, 31, 32, 40] {
         let mut g = f.clone();
         g[i] ^= 0x02;
-        assert_eq!(
-            codec().open(&g),
-            Err(WireError::BadTag { id: 1 }),
-            "byte {i}"
-        );
+        assert_eq!(codec().open(&g), Err(WireError::BadTag { id: 1 }), "byte {i}");
     }
 }
 
@@ -154,21 +118,10 @@ fn other_cluster_is_wrong_cluster() {
 #[test]
 fn unknown_key_id() {
     let c = Codec::new("demo", &keys(&[(1, "secret-one")]));
-    let signed_2 = Codec::new("demo", &keys(&[(2, "two")]))
-        .seal(&header("n2"), b"")
-        .unwrap();
+    let signed_2 = Codec::new("demo", &keys(&[(2, "two")])).seal(&header("n2"), b"").unwrap();
     let err = c.open(&signed_2).unwrap_err();
-    assert_eq!(
-        err,
-        WireError::UnknownKey {
-            id: 2,
-            known: KeyIds(vec![1])
-        }
-    );
-    assert_eq!(
-        err.to_string(),
-        "frame signed with key 2, which is not in the auth key file (keys: 1)"
-    );
+    assert_eq!(err, WireError::UnknownKey { id: 2, known: KeyIds(vec![1]) });
+    assert_eq!(err.to_string(), "frame signed with key 2, which is not in the auth key file (keys: 1)");
     let multi = Codec::new("demo", &keys(&[(3, "c"), (4, "d")]));
     assert_eq!(
         multi.open(&signed_2).unwrap_err().to_string(),
@@ -209,16 +162,11 @@ fn truncated_at_every_length() {
 #[test]
 fn oversized() {
     let c = codec();
-    let mut f = c
-        .seal(&header("n1"), &vec![0; MAX_FRAME - FRAME_OVERHEAD - 2])
-        .unwrap();
+    let mut f = c.seal(&header("n1"), &vec![0; MAX_FRAME - FRAME_OVERHEAD - 2]).unwrap();
     assert_eq!(f.len(), MAX_FRAME);
     f.push(0);
     assert_eq!(c.open(&f), Err(WireError::Oversized { len: MAX_FRAME + 1 }));
-    assert_eq!(
-        c.open(&vec![0; 65_507]),
-        Err(WireError::Oversized { len: 65_507 })
-    );
+    assert_eq!(c.open(&vec![0; 65_507]), Err(WireError::Oversized { len: 65_507 }));
 }
 
 #[test]
@@ -228,11 +176,7 @@ fn structural_damage_is_malformed() {
     // Trailing byte after the tag.
     let mut g = f.clone();
     g.push(0);
-    assert!(
-        matches!(c.open(&g), Err(WireError::Malformed(_))),
-        "{:?}",
-        c.open(&g)
-    );
+    assert!(matches!(c.open(&g), Err(WireError::Malformed(_))), "{:?}", c.open(&g));
     // Sender name length 0 and 65.
     for n in [0u8, 65] {
         let mut g = f.clone();
@@ -273,10 +217,7 @@ fn key_rotation() {
     assert_eq!(both_old_first.open(&f2).unwrap().1, b"b");
     assert_eq!(new.open(&f2).unwrap().1, b"b");
     // ... but not by a node that has only the old key.
-    assert!(matches!(
-        old.open(&f2),
-        Err(WireError::UnknownKey { id: 2, .. })
-    ));
+    assert!(matches!(old.open(&f2), Err(WireError::UnknownKey { id: 2, .. })));
 }
 
 #[test]
@@ -287,9 +228,7 @@ fn peek_sender_is_unauthenticated_name() {
     let tag = g.len() - 1;
     g[tag] ^= 1;
     assert_eq!(peek_sender(&g).as_deref(), Some("n1"));
-    let other = Codec::new("prod", &keys(&[(1, "x")]))
-        .seal(&header("n9"), b"")
-        .unwrap();
+    let other = Codec::new("prod", &keys(&[(1, "x")])).seal(&header("n9"), b"").unwrap();
     assert_eq!(peek_sender(&other).as_deref(), Some("n9"));
     assert_eq!(peek_sender(&f[..15]), None);
     assert_eq!(peek_sender(b"garbage"), None);
@@ -306,14 +245,12 @@ fn debug_does_not_print_secrets() {
 }
 
 fn arb_header() -> impl Strategy<Value = Header> {
-    ("[!-~]{1,64}", any::<u64>(), any::<u64>(), any::<u8>()).prop_map(
-        |(sender, generation, seq, msg_type)| Header {
-            sender,
-            generation,
-            seq,
-            msg_type,
-        },
-    )
+    ("[!-~]{1,64}", any::<u64>(), any::<u64>(), any::<u8>()).prop_map(|(sender, generation, seq, msg_type)| Header {
+        sender,
+        generation,
+        seq,
+        msg_type,
+    })
 }
 
 proptest! {

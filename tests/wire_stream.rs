@@ -3,23 +3,14 @@
 use std::collections::{BTreeSet, HashMap};
 
 use hbd::config::AuthKeys;
-use hbd::wire::{
-    encode_serial, Codec, Fresh, Header, Rejected, ReplayGuard, SerialDecoder, MAX_FRAME,
-    REPLAY_WINDOW,
-};
+use hbd::wire::{encode_serial, Codec, Fresh, Header, Rejected, ReplayGuard, SerialDecoder, MAX_FRAME, REPLAY_WINDOW};
 use proptest::prelude::*;
 
 // ---- serial ----
 
 #[test]
 fn serial_round_trip_in_one_push_and_byte_by_byte() {
-    let frames: Vec<Vec<u8>> = vec![
-        vec![1],
-        vec![0],
-        vec![0; 600],
-        (0..=255).collect(),
-        vec![0xff; MAX_FRAME],
-    ];
+    let frames: Vec<Vec<u8>> = vec![vec![1], vec![0], vec![0; 600], (0..=255).collect(), vec![0xff; MAX_FRAME]];
     let stream: Vec<u8> = frames.iter().flat_map(|f| encode_serial(f)).collect();
 
     let mut d = SerialDecoder::new();
@@ -36,18 +27,8 @@ fn serial_round_trip_in_one_push_and_byte_by_byte() {
 
 #[test]
 fn serial_carries_sealed_frames() {
-    let c = Codec::new(
-        "demo",
-        &AuthKeys {
-            keys: vec![(1, b"k".to_vec())],
-        },
-    );
-    let h = Header {
-        sender: "n1".into(),
-        generation: 1,
-        seq: 2,
-        msg_type: 1,
-    };
+    let c = Codec::new("demo", &AuthKeys { keys: vec![(1, b"k".to_vec())] });
+    let h = Header { sender: "n1".into(), generation: 1, seq: 2, msg_type: 1 };
     let f = c.seal(&h, &[0, 0, 0, 7]).unwrap();
     let mut d = SerialDecoder::new();
     let got = d.push(&encode_serial(&f));
@@ -75,10 +56,7 @@ fn serial_resyncs_after_endless_noise() {
     let mut d = SerialDecoder::new();
     // Far more than the buffer holds, with no delimiter.
     assert!(d.push(&vec![0x55; 10 * MAX_FRAME]).is_empty());
-    assert_eq!(
-        d.push(&encode_serial(b"after noise")),
-        vec![b"after noise".to_vec()]
-    );
+    assert_eq!(d.push(&encode_serial(b"after noise")), vec![b"after noise".to_vec()]);
     assert_eq!(d.discarded(), 1);
 }
 
@@ -140,20 +118,14 @@ fn replay_basics() {
     assert_eq!(g.check("n1", 5, 11), Ok(Fresh { newest: true }));
     assert_eq!(g.check("n1", 5, 9), Ok(Fresh { newest: false }));
     assert_eq!(g.check("n1", 5, 9), Err(Rejected::Replay));
-    assert_eq!(
-        g.check("n1", 4, 100),
-        Err(Rejected::StaleGeneration { known: 5 })
-    );
+    assert_eq!(g.check("n1", 4, 100), Err(Rejected::StaleGeneration { known: 5 }));
     // Another sender has its own state.
     assert_eq!(g.check("n2", 1, 10), Ok(Fresh { newest: true }));
     assert_eq!(g.latest("n1"), Some((5, 11)));
     // A restart: a higher generation resets the window, low sequences are new again.
     assert_eq!(g.check("n1", 6, 0), Ok(Fresh { newest: true }));
     assert_eq!(g.check("n1", 6, 1), Ok(Fresh { newest: true }));
-    assert_eq!(
-        g.check("n1", 5, 12),
-        Err(Rejected::StaleGeneration { known: 6 })
-    );
+    assert_eq!(g.check("n1", 5, 12), Err(Rejected::StaleGeneration { known: 6 }));
     g.forget("n1");
     assert_eq!(g.latest("n1"), None);
     assert_eq!(g.check("n1", 1, 0), Ok(Fresh { newest: true }));
@@ -164,14 +136,8 @@ fn replay_window_edges() {
     let mut g = ReplayGuard::new();
     g.check("p", 1, 1000).unwrap();
     assert_eq!(g.check("p", 1, 1000 - REPLAY_WINDOW), Err(Rejected::Replay));
-    assert_eq!(
-        g.check("p", 1, 1000 - REPLAY_WINDOW + 1),
-        Ok(Fresh { newest: false })
-    );
-    assert_eq!(
-        g.check("p", 1, 1000 - REPLAY_WINDOW + 1),
-        Err(Rejected::Replay)
-    );
+    assert_eq!(g.check("p", 1, 1000 - REPLAY_WINDOW + 1), Ok(Fresh { newest: false }));
+    assert_eq!(g.check("p", 1, 1000 - REPLAY_WINDOW + 1), Err(Rejected::Replay));
     // A jump far ahead forgets the old window entirely.
     assert_eq!(g.check("p", 1, u64::MAX), Ok(Fresh { newest: true }));
     assert_eq!(g.check("p", 1, u64::MAX - 1), Ok(Fresh { newest: false }));

@@ -59,11 +59,7 @@ impl Config {
             e.u64(g.resources.len() as u64);
             for r in &g.resources {
                 match r {
-                    Resource::Vip {
-                        addr,
-                        prefix,
-                        interface,
-                    } => {
+                    Resource::Vip { addr, prefix, interface } => {
                         e.str("vip");
                         e.str(&addr.to_string());
                         e.u64(u64::from(*prefix));

@@ -16,13 +16,7 @@ pub enum ConfigError {
     /// (it starts with the key when there is one); `key` is the dotted key
     /// alone (`group[0].preferred`), empty for a plain syntax error.
     #[error("{}:{line}:{column}: {message}", path.display())]
-    At {
-        path: PathBuf,
-        line: usize,
-        column: usize,
-        key: String,
-        message: String,
-    },
+    At { path: PathBuf, line: usize, column: usize, key: String, message: String },
     /// A secret file that others may read or write.
     #[error(
         "{} has mode {mode:04o}; it must be readable by root only: chmod 600 {}",
@@ -102,10 +96,7 @@ mod tests {
 
     #[test]
     fn mode_message() {
-        let e = ConfigError::Mode {
-            path: "/etc/hbd/authkey".into(),
-            mode: 0o644,
-        };
+        let e = ConfigError::Mode { path: "/etc/hbd/authkey".into(), mode: 0o644 };
         assert_eq!(
             e.to_string(),
             "/etc/hbd/authkey has mode 0644; it must be readable by root only: chmod 600 /etc/hbd/authkey"

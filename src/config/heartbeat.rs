@@ -37,10 +37,8 @@ pub struct Unmapped {
 
 impl fmt::Display for Unmapped {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = self.file.file_name().map_or_else(
-            || self.file.display().to_string(),
-            |n| n.to_string_lossy().into_owned(),
-        );
+        let name =
+            self.file.file_name().map_or_else(|| self.file.display().to_string(), |n| n.to_string_lossy().into_owned());
         if self.line == 0 {
             write!(f, "{name}: {}", self.why)
         } else {
@@ -65,11 +63,7 @@ pub enum ImportError {
     Crc { path: PathBuf, line: usize, id: u8 },
     /// A Heartbeat file this import cannot make sense of.
     #[error("{}:{line}: {message}", path.display())]
-    Invalid {
-        path: PathBuf,
-        line: usize,
-        message: String,
-    },
+    Invalid { path: PathBuf, line: usize, message: String },
     /// The generated file does not validate (e.g. no `node` lines, or a
     /// haresources node that ha.cf does not list). `toml` is what was
     /// generated, for editing by hand.
@@ -80,31 +74,18 @@ pub enum ImportError {
 /// Import `dir/ha.cf` (required), `dir/haresources` and `dir/authkeys`
 /// (both optional; their absence is noted in `unmapped`).
 pub fn import_heartbeat(dir: &Path) -> Result<Import, ImportError> {
-    let mut imp = Importer {
-        dir: dir.to_path_buf(),
-        unmapped: Vec::new(),
-        ..Importer::default()
-    };
+    let mut imp = Importer { dir: dir.to_path_buf(), unmapped: Vec::new(), ..Importer::default() };
     let hacf = dir.join("ha.cf");
-    let text = std::fs::read_to_string(&hacf).map_err(|source| ImportError::Read {
-        path: hacf.clone(),
-        source,
-    })?;
+    let text = std::fs::read_to_string(&hacf).map_err(|source| ImportError::Read { path: hacf.clone(), source })?;
     imp.ha_cf(&text);
 
     let hares = dir.join("haresources");
     match std::fs::read_to_string(&hares) {
         Ok(text) => imp.haresources(&text),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => imp.note_file(
-            "haresources",
-            "not found; no [[group]] was generated: add the groups by hand".to_string(),
-        ),
-        Err(source) => {
-            return Err(ImportError::Read {
-                path: hares,
-                source,
-            })
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            imp.note_file("haresources", "not found; no [[group]] was generated: add the groups by hand".to_string())
         }
+        Err(source) => return Err(ImportError::Read { path: hares, source }),
     }
 
     let keys = dir.join("authkeys");
@@ -124,10 +105,7 @@ pub fn import_heartbeat(dir: &Path) -> Result<Import, ImportError> {
             Some(imp.authkeys(&text)?)
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            imp.note_file(
-                "authkeys",
-                "not found; create /etc/hbd/authkey with `hactl keygen`".to_string(),
-            );
+            imp.note_file("authkeys", "not found; create /etc/hbd/authkey with `hactl keygen`".to_string());
             None
         }
         Err(source) => return Err(ImportError::Read { path: keys, source }),
@@ -137,11 +115,7 @@ pub fn import_heartbeat(dir: &Path) -> Result<Import, ImportError> {
     if let Err(error) = schema::parse(&toml, Path::new("hbd.toml (imported)")) {
         return Err(ImportError::Generated { error, toml });
     }
-    Ok(Import {
-        toml,
-        authkey,
-        unmapped: imp.unmapped,
-    })
+    Ok(Import { toml, authkey, unmapped: imp.unmapped })
 }
 
 // ---------------------------------------------------------------------------
@@ -156,32 +130,16 @@ struct Src<T> {
 
 impl<T> Src<T> {
     fn new(value: T, line: usize, text: &str) -> Self {
-        Src {
-            value,
-            line,
-            text: text.to_string(),
-        }
+        Src { value, line, text: text.to_string() }
     }
 }
 
 #[derive(Clone, Debug)]
 enum LinkOut {
-    Ucast {
-        interface: String,
-        peers: Vec<String>,
-    },
-    Bcast {
-        interface: String,
-    },
-    Mcast {
-        interface: String,
-        group: String,
-        port: u16,
-        ttl: u32,
-    },
-    Serial {
-        device: String,
-    },
+    Ucast { interface: String, peers: Vec<String> },
+    Bcast { interface: String },
+    Mcast { interface: String, group: String, port: u16, ttl: u32 },
+    Serial { device: String },
 }
 
 #[derive(Clone, Debug)]
@@ -194,16 +152,8 @@ struct LinkEntry {
 
 #[derive(Clone, Debug)]
 enum ResOut {
-    Vip {
-        addr: IpAddr,
-        prefix: u8,
-        interface: String,
-        note: String,
-    },
-    Unit {
-        name: String,
-        note: String,
-    },
+    Vip { addr: IpAddr, prefix: u8, interface: String, note: String },
+    Unit { name: String, note: String },
 }
 
 #[derive(Clone, Debug)]
@@ -266,9 +216,7 @@ fn systemd_escape(s: &str) -> String {
         match b {
             b'/' => out.push('-'),
             b'.' if i == 0 => out.push_str("\\x2e"),
-            b if b.is_ascii_alphanumeric() || matches!(b, b':' | b'_' | b'.') => {
-                out.push(b as char)
-            }
+            b if b.is_ascii_alphanumeric() || matches!(b, b':' | b'_' | b'.') => out.push(b as char),
             b => {
                 let _ = write!(out, "\\x{b:02x}");
             }
@@ -301,12 +249,7 @@ fn prefix_of(s: &str, v4: bool) -> Option<u8> {
 
 impl Importer {
     fn note(&mut self, file: &str, line: usize, text: &str, why: impl Into<String>) {
-        self.unmapped.push(Unmapped {
-            file: self.dir.join(file),
-            line,
-            text: text.to_string(),
-            why: why.into(),
-        });
+        self.unmapped.push(Unmapped { file: self.dir.join(file), line, text: text.to_string(), why: why.into() });
     }
 
     fn note_file(&mut self, file: &str, why: String) {
@@ -324,36 +267,18 @@ impl Importer {
             let t = t.split_once('#').map_or(t, |(a, _)| a).trim();
             let words: Vec<&str> = t.split_whitespace().collect();
             let (directive, args) = (words[0].to_ascii_lowercase(), &words[1..]);
-            let from = |value: String| Src {
-                value,
-                line,
-                text: t.to_string(),
-            };
+            let from = |value: String| Src { value, line, text: t.to_string() };
             let time = |this: &mut Self, slot: &str| -> Option<Src<Duration>> {
                 match args {
                     [v] => match hb_duration(v) {
-                        Some(d) => Some(Src {
-                            value: d,
-                            line,
-                            text: t.to_string(),
-                        }),
+                        Some(d) => Some(Src { value: d, line, text: t.to_string() }),
                         None => {
-                            this.note(
-                                "ha.cf",
-                                line,
-                                t,
-                                format!("{slot} value is not a time; hbd's default is used"),
-                            );
+                            this.note("ha.cf", line, t, format!("{slot} value is not a time; hbd's default is used"));
                             None
                         }
                     },
                     _ => {
-                        this.note(
-                            "ha.cf",
-                            line,
-                            t,
-                            format!("expected \"{slot} SECONDS\"; hbd's default is used"),
-                        );
+                        this.note("ha.cf", line, t, format!("expected \"{slot} SECONDS\"; hbd's default is used"));
                         None
                     }
                 }
@@ -576,26 +501,14 @@ impl Importer {
             return;
         };
         let base = prog.rsplit('/').next().unwrap_or(prog);
-        const HEARTBEAT_PARTS: &[&str] = &[
-            "ccm", "cib", "crmd", "lrmd", "stonithd", "attrd", "mgmtd", "pengine", "tengine",
-            "hbagent", "pingd",
-        ];
+        const HEARTBEAT_PARTS: &[&str] =
+            &["ccm", "cib", "crmd", "lrmd", "stonithd", "attrd", "mgmtd", "pengine", "tengine", "hbagent", "pingd"];
         if base == "ipfail" {
-            self.note(
-                "ha.cf",
-                line,
-                t,
-                "not needed: hbd does ipfail itself from the [ping] hosts",
-            );
+            self.note("ha.cf", line, t, "not needed: hbd does ipfail itself from the [ping] hosts");
             return;
         }
         if HEARTBEAT_PARTS.contains(&base) {
-            self.note(
-                "ha.cf",
-                line,
-                t,
-                "a Heartbeat/Pacemaker component; hbd does not use it",
-            );
+            self.note("ha.cf", line, t, "a Heartbeat/Pacemaker component; hbd does not use it");
             return;
         }
         let unit = format!("{base}.service");
@@ -608,10 +521,7 @@ impl Importer {
             );
             return;
         }
-        let cmd = std::iter::once(*prog)
-            .chain(rest.iter().copied())
-            .collect::<Vec<_>>()
-            .join(" ");
+        let cmd = std::iter::once(*prog).chain(rest.iter().copied()).collect::<Vec<_>>().join(" ");
         self.note(
             "ha.cf",
             line,
@@ -621,12 +531,7 @@ impl Importer {
             ),
         );
         self.respawn.push(Src {
-            value: (
-                unit,
-                format!(
-                    "ha.cf:{line} {t} (unit to write: ExecStart={cmd} User={user} Restart=always)"
-                ),
-            ),
+            value: (unit, format!("ha.cf:{line} {t} (unit to write: ExecStart={cmd} User={user} Restart=always)")),
             line,
             text: t.to_string(),
         });
@@ -648,10 +553,7 @@ impl Importer {
                     text,
                     format!("the VIP names no interface; {iface:?} was taken from link {link:?}: check it is the interface the VIP belongs on"),
                 );
-                (
-                    iface.clone(),
-                    format!("interface guessed from link {link}: CHECK"),
-                )
+                (iface.clone(), format!("interface guessed from link {link}: CHECK"))
             }
             None => {
                 self.note(
@@ -660,10 +562,7 @@ impl Importer {
                     text,
                     "the VIP names no interface and ha.cf has no ucast/bcast link to take one from; \"eth0\" was written: fix it",
                 );
-                (
-                    "eth0".to_string(),
-                    "interface unknown, \"eth0\" written: FIX".to_string(),
-                )
+                ("eth0".to_string(), "interface unknown, \"eth0\" written: FIX".to_string())
             }
         }
     }
@@ -715,13 +614,7 @@ impl Importer {
                     let stem = name.rsplit_once('.').map_or(name.as_str(), |(s, _)| s);
                     let stem: String = stem
                         .chars()
-                        .map(|c| {
-                            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
-                                c
-                            } else {
-                                '-'
-                            }
-                        })
+                        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '-' })
                         .collect();
                     valid_name(&stem).then_some(stem)
                 }
@@ -732,13 +625,7 @@ impl Importer {
             if self.groups.iter().any(|g| g.name == name) {
                 name = format!("{name}-{n}");
             }
-            self.groups.push(GroupOut {
-                name,
-                preferred: node,
-                line,
-                text: t.clone(),
-                resources,
-            });
+            self.groups.push(GroupOut { name, preferred: node, line, text: t.clone(), resources });
         }
     }
 
@@ -748,12 +635,7 @@ impl Importer {
             None => (word, Vec::new()),
         };
         // A bare address is IPaddr.
-        if args.is_empty()
-            && word
-                .split('/')
-                .next()
-                .is_some_and(|a| a.parse::<IpAddr>().is_ok())
-        {
+        if args.is_empty() && word.split('/').next().is_some_and(|a| a.parse::<IpAddr>().is_ok()) {
             return self.vip(line, t, word, word);
         }
         match kind {
@@ -800,10 +682,7 @@ impl Importer {
             "drbddisk" => match args.as_slice() {
                 [r] if !r.is_empty() => {
                     let unit = format!("drbd-promote@{}.service", systemd_escape(r));
-                    Some(ResOut::Unit {
-                        note: format!("haresources:{line} {word}"),
-                        name: unit,
-                    })
+                    Some(ResOut::Unit { note: format!("haresources:{line} {word}"), name: unit })
                 }
                 _ => {
                     self.note(
@@ -820,7 +699,9 @@ impl Importer {
                     "haresources",
                     line,
                     t,
-                    format!("{word}: hbd sends no mail; watch the journal (HBD_EVENT=failover) or use a unit's OnFailure="),
+                    format!(
+                        "{word}: hbd sends no mail; watch the journal (HBD_EVENT=failover) or use a unit's OnFailure="
+                    ),
                 );
                 None
             }
@@ -838,9 +719,7 @@ impl Importer {
                     "haresources",
                     line,
                     t,
-                    format!(
-                        "{word}: write a unit with ExecStartPre=/bin/sleep N if a pause is needed"
-                    ),
+                    format!("{word}: write a unit with ExecStartPre=/bin/sleep N if a pause is needed"),
                 );
                 None
             }
@@ -891,36 +770,21 @@ impl Importer {
             Some(p) => match prefix_of(p, addr.is_ipv4()) {
                 Some(p) => p,
                 None => {
-                    self.note(
-                        "haresources",
-                        line,
-                        t,
-                        format!("{word}: {p:?} is not a netmask"),
-                    );
+                    self.note("haresources", line, t, format!("{word}: {p:?} is not a netmask"));
                     return None;
                 }
             },
             None => {
                 let p = if addr.is_ipv4() { 24 } else { 64 };
                 notes.push(format!("no netmask given, /{p} assumed: CHECK"));
-                self.note(
-                    "haresources",
-                    line,
-                    t,
-                    format!("{word}: no netmask given; /{p} was assumed: check it"),
-                );
+                self.note("haresources", line, t, format!("{word}: no netmask given; /{p} was assumed: check it"));
                 p
             }
         };
         let interface = match parts.next().filter(|p| !p.is_empty()) {
             Some(i) if valid_interface(i) => i.to_string(),
             Some(i) => {
-                self.note(
-                    "haresources",
-                    line,
-                    t,
-                    format!("{word}: {i:?} is not an interface name"),
-                );
+                self.note("haresources", line, t, format!("{word}: {i:?} is not an interface name"));
                 return None;
             }
             None => {
@@ -932,12 +796,7 @@ impl Importer {
         if parts.next().is_some() {
             notes.push("broadcast address dropped: the kernel derives it".to_string());
         }
-        Some(ResOut::Vip {
-            addr,
-            prefix,
-            interface,
-            note: notes.join("; "),
-        })
+        Some(ResOut::Vip { addr, prefix, interface, note: notes.join("; ") })
     }
 
     fn authkeys(&mut self, text: &str) -> Result<String, ImportError> {
@@ -960,8 +819,7 @@ impl Importer {
                         return Err(ImportError::Invalid {
                             path,
                             line,
-                            message: "expected \"auth N\" with N the key to use (1–255)"
-                                .to_string(),
+                            message: "expected \"auth N\" with N the key to use (1–255)".to_string(),
                         })
                     }
                 }
@@ -969,12 +827,7 @@ impl Importer {
             }
             let Some(id) = first.parse::<u8>().ok().filter(|i| *i >= 1) else {
                 // Do not echo the line: it may hold a secret.
-                self.note(
-                    "authkeys",
-                    line,
-                    "(not shown)",
-                    "not \"N METHOD SECRET\"; ignored",
-                );
+                self.note("authkeys", line, "(not shown)", "not \"N METHOD SECRET\"; ignored");
                 continue;
             };
             let method = it.next().unwrap_or_default().trim().to_ascii_lowercase();
@@ -989,16 +842,15 @@ impl Importer {
             });
         };
         if sel_line == 0 {
-            self.note_file(
-                "authkeys",
-                format!("no \"auth N\" line; key {sel} (the first) signs"),
-            );
+            self.note_file("authkeys", format!("no \"auth N\" line; key {sel} (the first) signs"));
         }
         let Some(pos) = keys.iter().position(|k| k.0 == sel) else {
             return Err(ImportError::Invalid {
                 path,
                 line: sel_line,
-                message: format!("auth {sel} selects a key that is not defined; add \"{sel} sha1 SECRET\" or fix the auth line"),
+                message: format!(
+                    "auth {sel} selects a key that is not defined; add \"{sel} sha1 SECRET\" or fix the auth line"
+                ),
             });
         };
         // The selected key first: it signs; the others verify.
@@ -1016,21 +868,11 @@ impl Importer {
                 if i == 0 {
                     return Err(ImportError::Crc { path, line, id });
                 }
-                self.note(
-                    "authkeys",
-                    line,
-                    &desc,
-                    "crc gives no authentication; this key was dropped",
-                );
+                self.note("authkeys", line, &desc, "crc gives no authentication; this key was dropped");
                 continue;
             }
             if method != "sha1" && method != "md5" {
-                self.note(
-                    "authkeys",
-                    line,
-                    &desc,
-                    "unknown method; this key was dropped",
-                );
+                self.note("authkeys", line, &desc, "unknown method; this key was dropped");
                 continue;
             }
             if secret.is_empty() {
@@ -1038,12 +880,7 @@ impl Importer {
                 continue;
             }
             if seen.contains(&id) {
-                self.note(
-                    "authkeys",
-                    line,
-                    &desc,
-                    "key ID defined twice; the first one was kept",
-                );
+                self.note("authkeys", line, &desc, "key ID defined twice; the first one was kept");
                 continue;
             }
             seen.push(id);
@@ -1062,10 +899,7 @@ impl Importer {
                 for b in d.as_ref() {
                     let _ = write!(hex, "{b:02x}");
                 }
-                let _ = writeln!(
-                    out,
-                    "# authkeys:{line}: key {id} ({method}), secret too short: SHA-256 of it"
-                );
+                let _ = writeln!(out, "# authkeys:{line}: key {id} ({method}), secret too short: SHA-256 of it");
                 hex
             } else {
                 let _ = writeln!(out, "# authkeys:{line}: key {id} ({method})");
@@ -1084,14 +918,12 @@ impl Importer {
     }
 
     fn timings(&mut self) -> [(&'static str, Duration, String); 4] {
-        let src =
-            |f: &Option<Src<Duration>>| f.as_ref().map(|f| format!("ha.cf:{} {}", f.line, f.text));
+        let src = |f: &Option<Src<Duration>>| f.as_ref().map(|f| format!("ha.cf:{} {}", f.line, f.text));
         let mut k = self.keepalive.as_ref().map(|f| f.value);
         let mut d = self.deadtime.as_ref().map(|f| f.value);
         let mut w = self.warntime.as_ref().map(|f| f.value);
         let mut i = self.initdead.as_ref().map(|f| f.value);
-        let mut ks =
-            src(&self.keepalive).unwrap_or_else(|| "not in ha.cf: hbd's default".to_string());
+        let mut ks = src(&self.keepalive).unwrap_or_else(|| "not in ha.cf: hbd's default".to_string());
         let ds = src(&self.deadtime).unwrap_or_else(|| "not in ha.cf: derived".to_string());
         let mut ws = src(&self.warntime).unwrap_or_else(|| "not in ha.cf: derived".to_string());
         let mut is = src(&self.initdead).unwrap_or_else(|| "not in ha.cf: derived".to_string());
@@ -1101,10 +933,7 @@ impl Importer {
             ks.push_str("; 0 is not allowed, hbd's default used");
             self.adjust(
                 &self.keepalive.clone(),
-                format!(
-                    "keepalive 0 is not allowed; hbd's default {} is used",
-                    fmt_dur(schema::DEFAULT_KEEPALIVE)
-                ),
+                format!("keepalive 0 is not allowed; hbd's default {} is used", fmt_dur(schema::DEFAULT_KEEPALIVE)),
             );
         }
         let kv = k.unwrap_or(schema::DEFAULT_KEEPALIVE);
@@ -1116,10 +945,7 @@ impl Importer {
                 "deadtime {} is not more than 2 × keepalive {} as hbd requires; keepalive lowered to {} to keep the same failover time",
                 fmt_dur(dv), fmt_dur(kv), fmt_dur(new)
             ));
-            ks.push_str(&format!(
-                "; lowered to {} (deadtime must be more than 2 × keepalive)",
-                fmt_dur(new)
-            ));
+            ks.push_str(&format!("; lowered to {} (deadtime must be more than 2 × keepalive)", fmt_dur(new)));
             kv = new;
             k = Some(new);
         }
@@ -1127,12 +953,7 @@ impl Importer {
         if iv < dv {
             self.adjust(
                 &self.initdead.clone(),
-                format!(
-                    "initdead {} is less than deadtime {}; raised to {}",
-                    fmt_dur(iv),
-                    fmt_dur(dv),
-                    fmt_dur(dv)
-                ),
+                format!("initdead {} is less than deadtime {}; raised to {}", fmt_dur(iv), fmt_dur(dv), fmt_dur(dv)),
             );
             is.push_str("; raised to deadtime (initdead must be at least deadtime)");
             i = Some(dv);
@@ -1155,10 +976,7 @@ impl Importer {
                     fmt_dur(new)
                 ),
             );
-            ws.push_str(&format!(
-                "; set to {} (must be between keepalive and deadtime)",
-                fmt_dur(new)
-            ));
+            ws.push_str(&format!("; set to {} (must be between keepalive and deadtime)", fmt_dur(new)));
             w = Some(new);
         }
         [
@@ -1179,10 +997,7 @@ impl Importer {
     fn render(&mut self) -> String {
         let mut o = String::new();
         let dir = self.dir.display().to_string();
-        let _ = writeln!(
-            o,
-            "# hbd.toml imported from the Heartbeat configuration in {dir}"
-        );
+        let _ = writeln!(o, "# hbd.toml imported from the Heartbeat configuration in {dir}");
         o.push_str(
             "# (ha.cf, haresources, authkeys). Each part says where it came from.\n\
              # Review it, then install the same file on every node as /etc/hbd/hbd.toml.\n\n",
@@ -1201,30 +1016,16 @@ impl Importer {
         }
         match &self.auto_failback {
             Some(a) => {
-                let _ = writeln!(
-                    o,
-                    "auto_failback = {}  # ha.cf:{} {}",
-                    a.value, a.line, a.text
-                );
+                let _ = writeln!(o, "auto_failback = {}  # ha.cf:{} {}", a.value, a.line, a.text);
             }
             None => o.push_str("auto_failback = true  # not in ha.cf: hbd's default\n"),
         }
-        o.push_str(
-            "auth_key = \"/etc/hbd/authkey\"  # written from authkeys (see the import's output)\n",
-        );
-        o.push_str(
-            "migration_threshold = 3  # hbd's default: unit failures before the group moves\n",
-        );
+        o.push_str("auth_key = \"/etc/hbd/authkey\"  # written from authkeys (see the import's output)\n");
+        o.push_str("migration_threshold = 3  # hbd's default: unit failures before the group moves\n");
         o.push_str("fencing = \"off\"  # Heartbeat's stonith is not imported; see the list of unmapped lines\n");
 
         for n in &self.nodes {
-            let _ = writeln!(
-                o,
-                "\n[[node]]  # ha.cf:{} {}\nname = {}",
-                n.line,
-                n.text,
-                q(&n.value)
-            );
+            let _ = writeln!(o, "\n[[node]]  # ha.cf:{} {}\nname = {}", n.line, n.text, q(&n.value));
         }
 
         for l in &self.links {
@@ -1245,12 +1046,7 @@ impl Importer {
                 LinkOut::Bcast { interface } => {
                     let _ = writeln!(o, "type = \"bcast\"\ninterface = {}", q(interface));
                 }
-                LinkOut::Mcast {
-                    interface,
-                    group,
-                    port,
-                    ttl,
-                } => {
+                LinkOut::Mcast { interface, group, port, ttl } => {
                     let _ = writeln!(
                         o,
                         "type = \"mcast\"\ninterface = {}\ngroup = {}\nport = {port}\nttl = {ttl}",
@@ -1262,20 +1058,14 @@ impl Importer {
                     let _ = writeln!(o, "type = \"serial\"\ndevice = {}", q(device));
                     match &self.baud {
                         Some(b) => {
-                            let _ =
-                                writeln!(o, "baud = {}  # ha.cf:{} {}", b.value, b.line, b.text);
+                            let _ = writeln!(o, "baud = {}  # ha.cf:{} {}", b.value, b.line, b.text);
                         }
                         None => o.push_str("baud = 19200  # not in ha.cf: Heartbeat's default\n"),
                     }
                 }
             }
         }
-        if let (Some(b), false) = (
-            &self.baud,
-            self.links
-                .iter()
-                .any(|l| matches!(l.kind, LinkOut::Serial { .. })),
-        ) {
+        if let (Some(b), false) = (&self.baud, self.links.iter().any(|l| matches!(l.kind, LinkOut::Serial { .. }))) {
             let (line, text) = (b.line, b.text.clone());
             self.note("ha.cf", line, &text, "baud without a serial link; ignored");
         }
@@ -1307,13 +1097,7 @@ impl Importer {
             o.push_str("interval = \"1s\"  # hbd's default\n");
             match &self.deadping {
                 Some(d) => {
-                    let _ = writeln!(
-                        o,
-                        "timeout = {}  # ha.cf:{} {}",
-                        q(&fmt_dur(d.value)),
-                        d.line,
-                        d.text
-                    );
+                    let _ = writeln!(o, "timeout = {}  # ha.cf:{} {}", q(&fmt_dur(d.value)), d.line, d.text);
                 }
                 None => o.push_str("timeout = \"1s\"  # hbd's default\n"),
             }
@@ -1322,20 +1106,11 @@ impl Importer {
         for g in &self.groups {
             let _ = writeln!(o, "\n[[group]]  # haresources:{} {}", g.line, g.text);
             let _ = writeln!(o, "name = {}", q(&g.name));
-            let _ = writeln!(
-                o,
-                "preferred = {}  # the node named first on the line",
-                q(&g.preferred)
-            );
+            let _ = writeln!(o, "preferred = {}  # the node named first on the line", q(&g.preferred));
             o.push_str("resources = [\n");
             for r in &g.resources {
                 match r {
-                    ResOut::Vip {
-                        addr,
-                        prefix,
-                        interface,
-                        note,
-                    } => {
+                    ResOut::Vip { addr, prefix, interface, note } => {
                         let _ = writeln!(
                             o,
                             "  {{ vip = {}, interface = {} }},  # {note}",
@@ -1352,12 +1127,7 @@ impl Importer {
         }
 
         for r in &self.respawn {
-            let _ = writeln!(
-                o,
-                "\n[[respawn]]  # {}\nunit = {}",
-                r.value.1,
-                q(&r.value.0)
-            );
+            let _ = writeln!(o, "\n[[respawn]]  # {}\nunit = {}", r.value.1, q(&r.value.0));
         }
 
         if !self.unmapped.is_empty() {
@@ -1413,9 +1183,6 @@ mod tests {
             text: "debugfile /var/log/ha-debug".into(),
             why: "not needed, hbd logs to the journal".into(),
         };
-        assert_eq!(
-            u.to_string(),
-            "ha.cf:12: \"debugfile /var/log/ha-debug\": not needed, hbd logs to the journal"
-        );
+        assert_eq!(u.to_string(), "ha.cf:12: \"debugfile /var/log/ha-debug\": not needed, hbd logs to the journal");
     }
 }

@@ -148,4 +148,3 @@ impl std::fmt::Debug for AuthKeys {
         f.debug_struct("AuthKeys").field("ids", &ids).finish()
     }
 }
-mod digest_stub;

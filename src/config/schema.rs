@@ -44,31 +44,21 @@ pub(crate) const DEFAULT_MIGRATION_THRESHOLD: u32 = 3;
 
 impl Default for Garp {
     fn default() -> Self {
-        Garp {
-            count: 5,
-            interval: Duration::from_millis(200),
-            repeat_after: Duration::from_secs(5),
-        }
+        Garp { count: 5, interval: Duration::from_millis(200), repeat_after: Duration::from_secs(5) }
     }
 }
 
 impl Ping {
     /// No ping hosts, probe every second, unreachable after a second.
     pub fn with_defaults() -> Self {
-        Ping {
-            hosts: Vec::new(),
-            interval: Duration::from_secs(1),
-            timeout: Duration::from_secs(1),
-        }
+        Ping { hosts: Vec::new(), interval: Duration::from_secs(1), timeout: Duration::from_secs(1) }
     }
 }
 
 /// Read and validate `path`.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text =
+        std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
     parse(&text, path)
 }
 
@@ -84,11 +74,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
             return Err(syntax_error(text, path, &spans, &e));
         }
     };
-    let ctx = Ctx {
-        path,
-        text,
-        spans: SpanIndex::new(&doc),
-    };
+    let ctx = Ctx { path, text, spans: SpanIndex::new(&doc) };
     let raw: RawFile = match toml::from_str(text) {
         Ok(raw) => raw,
         Err(e) => return Err(ctx.serde_error(&e)),
@@ -102,35 +88,17 @@ fn syntax_error(text: &str, path: &Path, spans: &SpanIndex, e: &toml::de::Error)
     let (line, column) = line_col(text, at);
     let mut detail = one_line(e.message());
     if detail.starts_with("duplicate key") {
-        let dup = text
-            .get(span)
-            .unwrap_or("")
-            .trim()
-            .trim_start_matches('[')
-            .trim_end_matches(']');
+        let dup = text.get(span).unwrap_or("").trim().trim_start_matches('[').trim_end_matches(']');
         detail = format!("duplicate key `{dup}`; remove or merge the repeated one");
     }
     let key = spans.key_at(at).map(|k| k.to_string()).unwrap_or_default();
-    let message = if key.is_empty() {
-        format!("invalid TOML: {detail}")
-    } else {
-        format!("{key}: invalid TOML: {detail}")
-    };
-    ConfigError::At {
-        path: path.to_path_buf(),
-        line,
-        column,
-        key,
-        message,
-    }
+    let message =
+        if key.is_empty() { format!("invalid TOML: {detail}") } else { format!("{key}: invalid TOML: {detail}") };
+    ConfigError::At { path: path.to_path_buf(), line, column, key, message }
 }
 
 fn one_line(s: &str) -> String {
-    s.trim()
-        .lines()
-        .map(str::trim)
-        .collect::<Vec<_>>()
-        .join("; ")
+    s.trim().lines().map(str::trim).collect::<Vec<_>>().join("; ")
 }
 
 // ---------------------------------------------------------------------------
@@ -207,15 +175,14 @@ impl SpanIndex {
 
     /// The innermost key whose key or value covers byte `at`.
     fn key_at(&self, at: usize) -> Option<&Key> {
-        let covers =
-            |r: &Range<usize>| r.start <= at && (at < r.end || r.is_empty() && at == r.start);
+        let covers = |r: &Range<usize>| r.start <= at && (at < r.end || r.is_empty() && at == r.start);
         let mut best: Option<(&Entry, usize)> = None;
         for e in &self.entries {
             for span in e.key_span.iter().chain(std::iter::once(&e.value_span)) {
                 if covers(span) {
                     let len = span.end - span.start;
                     // On a tie the later (inner) entry wins.
-                    if best.map_or(true, |(_, l)| len <= l) {
+                    if best.is_none_or(|(_, l)| len <= l) {
                         best = Some((e, len));
                     }
                 }
@@ -228,11 +195,7 @@ impl SpanIndex {
 fn walk_table(table: &DeTable<'_>, prefix: &Key, out: &mut Vec<Entry>) {
     for (k, v) in table.iter() {
         let key = prefix.k(k.get_ref());
-        out.push(Entry {
-            key: key.clone(),
-            key_span: Some(k.span()),
-            value_span: v.span(),
-        });
+        out.push(Entry { key: key.clone(), key_span: Some(k.span()), value_span: v.span() });
         walk_value(v.get_ref(), &key, out);
     }
 }
@@ -243,11 +206,7 @@ fn walk_value(value: &DeValue<'_>, key: &Key, out: &mut Vec<Entry>) {
         DeValue::Array(items) => {
             for (i, item) in items.iter().enumerate() {
                 let key = key.i(i);
-                out.push(Entry {
-                    key: key.clone(),
-                    key_span: None,
-                    value_span: item.span(),
-                });
+                out.push(Entry { key: key.clone(), key_span: None, value_span: item.span() });
                 walk_value(item.get_ref(), &key, out);
             }
         }
@@ -281,19 +240,13 @@ impl<'de> Deserialize<'de> for Dur {
                 })
             }
             fn visit_i64<E: de::Error>(self, _: i64) -> Result<Dur, E> {
-                Err(E::custom(format!(
-                    "{DUR_MARK}has no unit; write it with a unit, e.g. \"2s\""
-                )))
+                Err(E::custom(format!("{DUR_MARK}has no unit; write it with a unit, e.g. \"2s\"")))
             }
             fn visit_u64<E: de::Error>(self, _: u64) -> Result<Dur, E> {
-                Err(E::custom(format!(
-                    "{DUR_MARK}has no unit; write it with a unit, e.g. \"2s\""
-                )))
+                Err(E::custom(format!("{DUR_MARK}has no unit; write it with a unit, e.g. \"2s\"")))
             }
             fn visit_f64<E: de::Error>(self, _: f64) -> Result<Dur, E> {
-                Err(E::custom(format!(
-                    "{DUR_MARK}has no unit; write it with a unit, e.g. \"2s\""
-                )))
+                Err(E::custom(format!("{DUR_MARK}has no unit; write it with a unit, e.g. \"2s\"")))
             }
         }
         d.deserialize_any(V)
@@ -433,13 +386,7 @@ fn fmt_dur(d: Duration) -> String {
 impl Ctx<'_> {
     fn at(&self, offset: usize, key: String, message: String) -> ConfigError {
         let (line, column) = line_col(self.text, offset);
-        ConfigError::At {
-            path: self.path.to_path_buf(),
-            line,
-            column,
-            key,
-            message,
-        }
+        ConfigError::At { path: self.path.to_path_buf(), line, column, key, message }
     }
 
     /// An error about `key`; `message` is the whole sentence.
@@ -479,11 +426,7 @@ impl Ctx<'_> {
             }
         } else if let Some(rest) = msg.strip_prefix("unknown variant ") {
             let expected = rest.split_once(", expected ").map(|(_, x)| x).unwrap_or("");
-            format!(
-                "{key}: unknown value {}; use {}",
-                self.value_text(&key),
-                expected.replace('`', "\"")
-            )
+            format!("{key}: unknown value {}; use {}", self.value_text(&key), expected.replace('`', "\""))
         } else if let Some(rest) = msg.strip_prefix(DUR_MARK) {
             format!("{key} = {} {rest}", self.value_text(&key))
         } else if key.0.is_empty() {
@@ -509,16 +452,7 @@ impl Ctx<'_> {
         let garp = self.garp(raw.garp)?;
         let groups = self.groups(raw.group, &nodes)?;
         let respawn = self.respawn(raw.respawn, &groups)?;
-        Ok(Config {
-            path: self.path.to_path_buf(),
-            cluster,
-            nodes,
-            links,
-            ping,
-            garp,
-            groups,
-            respawn,
-        })
+        Ok(Config { path: self.path.to_path_buf(), cluster, nodes, links, ping, garp, groups, respawn })
     }
 
     fn cluster(&self, raw: Option<RawCluster>) -> Result<Cluster, ConfigError> {
@@ -526,8 +460,7 @@ impl Ctx<'_> {
         let Some(raw) = raw else {
             return Err(self.err(
                 &k,
-                "cluster: the [cluster] table is missing; add one with at least name = \"mycluster\""
-                    .to_string(),
+                "cluster: the [cluster] table is missing; add one with at least name = \"mycluster\"".to_string(),
             ));
         };
         let name = match raw.name {
@@ -548,20 +481,13 @@ impl Ctx<'_> {
         let initdead = raw.initdead.map_or(DEFAULT_INITDEAD, |d| d.0);
         let q = |d: Duration| format!("\"{}\"", fmt_dur(d));
         if keepalive.is_zero() {
-            return Err(self.bad(
-                &k.k("keepalive"),
-                &q(keepalive),
-                "must be more than 0; e.g. \"200ms\"",
-            ));
+            return Err(self.bad(&k.k("keepalive"), &q(keepalive), "must be more than 0; e.g. \"200ms\""));
         }
         if deadtime <= keepalive * 2 {
             return Err(self.bad(
                 &k.k("deadtime"),
                 &q(deadtime),
-                &format!(
-                    "must be more than 2 × keepalive ({}); raise deadtime or lower keepalive",
-                    fmt_dur(keepalive)
-                ),
+                &format!("must be more than 2 × keepalive ({}); raise deadtime or lower keepalive", fmt_dur(keepalive)),
             ));
         }
         if initdead < deadtime {
@@ -589,20 +515,11 @@ impl Ctx<'_> {
         if port == 0 {
             return Err(self.bad(&k.k("port"), "0", "is not a usable UDP port; use e.g. 694"));
         }
-        let auth_key = PathBuf::from(
-            raw.auth_key
-                .unwrap_or_else(|| super::DEFAULT_AUTH_KEY.to_string()),
-        );
+        let auth_key = PathBuf::from(raw.auth_key.unwrap_or_else(|| super::DEFAULT_AUTH_KEY.to_string()));
         if !auth_key.is_absolute() {
-            return Err(self.bad(
-                &k.k("auth_key"),
-                "",
-                "must be an absolute path, e.g. \"/etc/hbd/authkey\"",
-            ));
+            return Err(self.bad(&k.k("auth_key"), "", "must be an absolute path, e.g. \"/etc/hbd/authkey\""));
         }
-        let migration_threshold = raw
-            .migration_threshold
-            .unwrap_or(DEFAULT_MIGRATION_THRESHOLD);
+        let migration_threshold = raw.migration_threshold.unwrap_or(DEFAULT_MIGRATION_THRESHOLD);
         if migration_threshold == 0 {
             return Err(self.bad(
                 &k.k("migration_threshold"),
@@ -633,8 +550,7 @@ impl Ctx<'_> {
         if raw.is_empty() {
             return Err(self.err(
                 &k,
-                "node: no [[node]] tables; add one per cluster member, e.g. [[node]] name = \"n1\""
-                    .to_string(),
+                "node: no [[node]] tables; add one per cluster member, e.g. [[node]] name = \"n1\"".to_string(),
             ));
         }
         let mut nodes: Vec<NodeConf> = Vec::new();
@@ -647,11 +563,7 @@ impl Ctx<'_> {
                 return Err(self.bad(&key, "", NODE_NAME_RULE));
             }
             if let Some(j) = nodes.iter().position(|o| o.name == name) {
-                return Err(self.bad(
-                    &key,
-                    "",
-                    &format!("is already node[{j}]; node names must be unique"),
-                ));
+                return Err(self.bad(&key, "", &format!("is already node[{j}]; node names must be unique")));
             }
             nodes.push(NodeConf { name });
         }
@@ -677,31 +589,16 @@ impl Ctx<'_> {
                 return Err(self.bad(&lk.k("name"), "", NAME_RULE));
             }
             if let Some(j) = links.iter().position(|o| o.name == name) {
-                return Err(self.bad(
-                    &lk.k("name"),
-                    "",
-                    &format!("is already link[{j}]; link names must be unique"),
-                ));
+                return Err(self.bad(&lk.k("name"), "", &format!("is already link[{j}]; link names must be unique")));
             }
             let Some(ty) = l.kind else {
-                return Err(self.missing(
-                    &lk.k("type"),
-                    "set type = \"ucast\", \"bcast\", \"mcast\" or \"serial\"",
-                ));
+                return Err(self.missing(&lk.k("type"), "set type = \"ucast\", \"bcast\", \"mcast\" or \"serial\""));
             };
             // Keys that do not apply to this type are mistakes, not noise.
             let present = [
-                (
-                    "interface",
-                    l.interface.is_some(),
-                    &[RawLinkType::Ucast, RawLinkType::Bcast, RawLinkType::Mcast][..],
-                ),
+                ("interface", l.interface.is_some(), &[RawLinkType::Ucast, RawLinkType::Bcast, RawLinkType::Mcast][..]),
                 ("peers", l.peers.is_some(), &[RawLinkType::Ucast][..]),
-                (
-                    "port",
-                    l.port.is_some(),
-                    &[RawLinkType::Ucast, RawLinkType::Bcast, RawLinkType::Mcast][..],
-                ),
+                ("port", l.port.is_some(), &[RawLinkType::Ucast, RawLinkType::Bcast, RawLinkType::Mcast][..]),
                 ("group", l.group.is_some(), &[RawLinkType::Mcast][..]),
                 ("ttl", l.ttl.is_some(), &[RawLinkType::Mcast][..]),
                 ("device", l.device.is_some(), &[RawLinkType::Serial][..]),
@@ -725,7 +622,10 @@ impl Ctx<'_> {
                 let Some(iface) = l.interface.clone() else {
                     return Err(self.missing(
                         &lk.k("interface"),
-                        &format!("a {} link needs the network interface to use, e.g. interface = \"eth0\"", ty.as_str()),
+                        &format!(
+                            "a {} link needs the network interface to use, e.g. interface = \"eth0\"",
+                            ty.as_str()
+                        ),
                     ));
                 };
                 if !valid_interface(&iface) {
@@ -735,9 +635,7 @@ impl Ctx<'_> {
             };
             let port = |default: u16| -> Result<u16, ConfigError> {
                 match l.port {
-                    Some(0) => {
-                        Err(self.bad(&lk.k("port"), "0", "is not a usable UDP port; use e.g. 694"))
-                    }
+                    Some(0) => Err(self.bad(&lk.k("port"), "0", "is not a usable UDP port; use e.g. 694")),
                     Some(p) => Ok(p),
                     None => Ok(default),
                 }
@@ -759,23 +657,18 @@ impl Ctx<'_> {
                     for (j, p) in peers_raw.iter().enumerate() {
                         match p.trim().parse::<IpAddr>() {
                             Ok(a) => peers.push(a),
-                            Err(_) => return Err(self.bad(
-                                &lk.k("peers").i(j),
-                                "",
-                                "is not an IP address; write the peer's address, e.g. \"10.0.0.2\"",
-                            )),
+                            Err(_) => {
+                                return Err(self.bad(
+                                    &lk.k("peers").i(j),
+                                    "",
+                                    "is not an IP address; write the peer's address, e.g. \"10.0.0.2\"",
+                                ))
+                            }
                         }
                     }
-                    LinkKind::Ucast {
-                        interface,
-                        peers,
-                        port: port(cluster_port)?,
-                    }
+                    LinkKind::Ucast { interface, peers, port: port(cluster_port)? }
                 }
-                RawLinkType::Bcast => LinkKind::Bcast {
-                    interface: interface(&l)?,
-                    port: port(cluster_port)?,
-                },
+                RawLinkType::Bcast => LinkKind::Bcast { interface: interface(&l)?, port: port(cluster_port)? },
                 RawLinkType::Mcast => {
                     let interface = interface(&l)?;
                     let Some(g) = l.group.clone() else {
@@ -784,53 +677,34 @@ impl Ctx<'_> {
                             "an mcast link needs a multicast group, e.g. group = \"239.0.0.94\"",
                         ));
                     };
-                    let group = match g.trim().parse::<IpAddr>() {
-                        Ok(a) if a.is_multicast() => a,
-                        _ => {
-                            return Err(self.bad(
+                    let group =
+                        match g.trim().parse::<IpAddr>() {
+                            Ok(a) if a.is_multicast() => a,
+                            _ => return Err(self.bad(
                                 &lk.k("group"),
                                 "",
                                 "is not a multicast address; use one in 224.0.0.0/4 (e.g. \"239.0.0.94\") or ff00::/8",
-                            ))
-                        }
-                    };
+                            )),
+                        };
                     let ttl = l.ttl.unwrap_or(DEFAULT_MCAST_TTL);
                     if !(1..=255).contains(&ttl) {
-                        return Err(self.bad(
-                            &lk.k("ttl"),
-                            "",
-                            "must be 1–255; 1 keeps frames on the local network",
-                        ));
+                        return Err(self.bad(&lk.k("ttl"), "", "must be 1–255; 1 keeps frames on the local network"));
                     }
-                    LinkKind::Mcast {
-                        interface,
-                        group,
-                        port: port(DEFAULT_MCAST_PORT)?,
-                        ttl,
-                    }
+                    LinkKind::Mcast { interface, group, port: port(DEFAULT_MCAST_PORT)?, ttl }
                 }
                 RawLinkType::Serial => {
                     let Some(device) = l.device.clone() else {
-                        return Err(self.missing(
-                            &lk.k("device"),
-                            "a serial link needs its tty, e.g. device = \"/dev/ttyS0\"",
-                        ));
+                        return Err(
+                            self.missing(&lk.k("device"), "a serial link needs its tty, e.g. device = \"/dev/ttyS0\"")
+                        );
                     };
                     let device = PathBuf::from(device);
                     if !device.is_absolute() {
-                        return Err(self.bad(
-                            &lk.k("device"),
-                            "",
-                            "must be an absolute path, e.g. \"/dev/ttyS0\"",
-                        ));
+                        return Err(self.bad(&lk.k("device"), "", "must be an absolute path, e.g. \"/dev/ttyS0\""));
                     }
                     let baud = l.baud.unwrap_or(DEFAULT_BAUD);
                     if baud == 0 {
-                        return Err(self.bad(
-                            &lk.k("baud"),
-                            "0",
-                            "must be a serial speed, e.g. 19200 or 115200",
-                        ));
+                        return Err(self.bad(&lk.k("baud"), "0", "must be a serial speed, e.g. 19200 or 115200"));
                     }
                     LinkKind::Serial { device, baud }
                 }
@@ -848,19 +722,17 @@ impl Ctx<'_> {
             match h.trim().parse::<IpAddr>() {
                 Ok(a) => {
                     if ping.hosts.contains(&a) {
-                        return Err(self.bad(
-                            &k.k("hosts").i(i),
-                            "",
-                            "is listed twice; remove one",
-                        ));
+                        return Err(self.bad(&k.k("hosts").i(i), "", "is listed twice; remove one"));
                     }
                     ping.hosts.push(a)
                 }
-                Err(_) => return Err(self.bad(
-                    &k.k("hosts").i(i),
-                    "",
-                    "is not an IP address; ping hosts are written as addresses, e.g. \"10.0.0.1\"",
-                )),
+                Err(_) => {
+                    return Err(self.bad(
+                        &k.k("hosts").i(i),
+                        "",
+                        "is not an IP address; ping hosts are written as addresses, e.g. \"10.0.0.1\"",
+                    ))
+                }
             }
         }
         if let Some(d) = raw.interval {
@@ -884,21 +756,13 @@ impl Ctx<'_> {
         let Some(raw) = raw else { return Ok(garp) };
         if let Some(c) = raw.count {
             if c > 100 {
-                return Err(self.bad(
-                    &k.k("count"),
-                    "",
-                    "is too many packets for one burst; use at most 100",
-                ));
+                return Err(self.bad(&k.k("count"), "", "is too many packets for one burst; use at most 100"));
             }
             garp.count = c;
         }
         if let Some(d) = raw.interval {
             if d.0.is_zero() && garp.count > 1 {
-                return Err(self.bad(
-                    &k.k("interval"),
-                    "",
-                    "must be more than 0 when count > 1; e.g. \"200ms\"",
-                ));
+                return Err(self.bad(&k.k("interval"), "", "must be more than 0 when count > 1; e.g. \"200ms\""));
             }
             garp.interval = d.0;
         }
@@ -910,48 +774,29 @@ impl Ctx<'_> {
 
     fn groups(&self, raw: Vec<RawGroup>, nodes: &[NodeConf]) -> Result<Vec<Group>, ConfigError> {
         let k = Key::root("group");
-        let node_list = || {
-            nodes
-                .iter()
-                .map(|n| n.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
+        let node_list = || nodes.iter().map(|n| n.name.as_str()).collect::<Vec<_>>().join(", ");
         let mut groups: Vec<Group> = Vec::new();
         // Which group (and resource key) already holds a VIP or unit.
         let mut owners: Vec<(Resource, String)> = Vec::new();
         for (i, g) in raw.into_iter().enumerate() {
             let gk = k.i(i);
             let Some(name) = g.name else {
-                return Err(
-                    self.missing(&gk.k("name"), "give the group a name, e.g. name = \"web\"")
-                );
+                return Err(self.missing(&gk.k("name"), "give the group a name, e.g. name = \"web\""));
             };
             if !valid_name(&name) {
                 return Err(self.bad(&gk.k("name"), "", NAME_RULE));
             }
             if let Some(j) = groups.iter().position(|o| o.name == name) {
-                return Err(self.bad(
-                    &gk.k("name"),
-                    "",
-                    &format!("is already group[{j}]; group names must be unique"),
-                ));
+                return Err(self.bad(&gk.k("name"), "", &format!("is already group[{j}]; group names must be unique")));
             }
             let Some(preferred) = g.preferred else {
                 return Err(self.missing(
                     &gk.k("preferred"),
-                    &format!(
-                        "set it to the node that should normally run the group, one of: {}",
-                        node_list()
-                    ),
+                    &format!("set it to the node that should normally run the group, one of: {}", node_list()),
                 ));
             };
             if !nodes.iter().any(|n| n.name == preferred) {
-                return Err(self.bad(
-                    &gk.k("preferred"),
-                    "",
-                    &format!("is not a node; use one of: {}", node_list()),
-                ));
+                return Err(self.bad(&gk.k("preferred"), "", &format!("is not a node; use one of: {}", node_list())));
             }
             let raw_res = g.resources.unwrap_or_default();
             if raw_res.is_empty() {
@@ -1020,19 +865,13 @@ impl Ctx<'_> {
                     return Err(self.bad(
                         &rk.k(field),
                         "",
-                        &format!(
-                            "is already used by {other}; a resource belongs to one group only"
-                        ),
+                        &format!("is already used by {other}; a resource belongs to one group only"),
                     ));
                 }
                 owners.push((res.clone(), rk.to_string()));
                 resources.push(res);
             }
-            groups.push(Group {
-                name,
-                preferred,
-                resources,
-            });
+            groups.push(Group { name, preferred, resources });
         }
         Ok(groups)
     }
@@ -1043,10 +882,7 @@ impl Ctx<'_> {
         for (i, r) in raw.into_iter().enumerate() {
             let key = k.i(i).k("unit");
             let Some(unit) = r.unit else {
-                return Err(self.missing(
-                    &key,
-                    "name the unit to run on every node, e.g. unit = \"hbd-probe.service\"",
-                ));
+                return Err(self.missing(&key, "name the unit to run on every node, e.g. unit = \"hbd-probe.service\""));
             };
             if let Err(why) = check_unit(&unit) {
                 return Err(self.bad(&key, "", &why));
@@ -1054,10 +890,7 @@ impl Ctx<'_> {
             if out.iter().any(|o| o.unit == unit) {
                 return Err(self.bad(&key, "", "is listed twice; remove one"));
             }
-            if let Some(g) = groups
-                .iter()
-                .find(|g| g.resources.contains(&Resource::Unit { name: unit.clone() }))
-            {
+            if let Some(g) = groups.iter().find(|g| g.resources.contains(&Resource::Unit { name: unit.clone() })) {
                 return Err(self.bad(
                     &key,
                     "",
@@ -1073,8 +906,7 @@ impl Ctx<'_> {
     }
 }
 
-const NAME_RULE: &str =
-    "is not a valid name; use 1–63 of A-Z a-z 0-9 . _ - starting with a letter or digit";
+const NAME_RULE: &str = "is not a valid name; use 1–63 of A-Z a-z 0-9 . _ - starting with a letter or digit";
 const NODE_NAME_RULE: &str =
     "is not a valid node name; use the node's hostname: 1–63 of A-Z a-z 0-9 . _ - starting with a letter or digit";
 const INTERFACE_RULE: &str =
@@ -1095,8 +927,7 @@ pub(crate) fn valid_interface(s: &str) -> bool {
         && s.len() <= 15
         && s != "."
         && s != ".."
-        && s.chars()
-            .all(|c| c.is_ascii_graphic() && c != '/' && c != ':')
+        && s.chars().all(|c| c.is_ascii_graphic() && c != '/' && c != ':')
 }
 
 /// `addr/prefix`, IPv4 or IPv6.
@@ -1125,14 +956,10 @@ pub(crate) fn check_unit(name: &str) -> Result<(), String> {
         return Err("has no name before the suffix; e.g. \"nginx.service\"".to_string());
     }
     if stem.ends_with('@') {
-        return Err(format!(
-            "is a template; name an instance, e.g. \"{stem}instance{suffix}\""
-        ));
+        return Err(format!("is a template; name an instance, e.g. \"{stem}instance{suffix}\""));
     }
     if name.len() > 255
-        || !stem
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '_' | '.' | '\\' | '@' | '-'))
+        || !stem.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '_' | '.' | '\\' | '@' | '-'))
     {
         return Err(
             "is not a valid unit name; use A-Z a-z 0-9 : _ . \\ @ - (escape other characters with systemd-escape)"
@@ -1158,46 +985,19 @@ mod tests {
 
     #[test]
     fn vips() {
-        assert_eq!(
-            parse_vip("10.0.0.1/24"),
-            Some(("10.0.0.1".parse().unwrap(), 24))
-        );
-        assert_eq!(
-            parse_vip("fd00::1/128"),
-            Some(("fd00::1".parse().unwrap(), 128))
-        );
-        for bad in [
-            "10.0.0.1",
-            "10.0.0.1/",
-            "10.0.0.1/+4",
-            "10.0.0.1/33",
-            "fd00::1/129",
-            "x/24",
-            "10.0.0.1/24/eth0",
-        ] {
+        assert_eq!(parse_vip("10.0.0.1/24"), Some(("10.0.0.1".parse().unwrap(), 24)));
+        assert_eq!(parse_vip("fd00::1/128"), Some(("fd00::1".parse().unwrap(), 128)));
+        for bad in ["10.0.0.1", "10.0.0.1/", "10.0.0.1/+4", "10.0.0.1/33", "fd00::1/129", "x/24", "10.0.0.1/24/eth0"] {
             assert_eq!(parse_vip(bad), None, "{bad}");
         }
     }
 
     #[test]
     fn units() {
-        for ok in [
-            "a.service",
-            "data.mount",
-            "x@y.service",
-            "srv-www.mount",
-            "my\\x2dapp.mount",
-            "t.target",
-        ] {
+        for ok in ["a.service", "data.mount", "x@y.service", "srv-www.mount", "my\\x2dapp.mount", "t.target"] {
             assert_eq!(check_unit(ok), Ok(()), "{ok}");
         }
-        for bad in [
-            "nginx",
-            ".service",
-            "x@.service",
-            "a b.service",
-            "nginx.servic",
-        ] {
+        for bad in ["nginx", ".service", "x@.service", "a b.service", "nginx.servic"] {
             assert!(check_unit(bad).is_err(), "{bad}");
         }
     }

@@ -17,11 +17,7 @@ pub type Time = Duration;
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Resource {
     /// A floating address `addr/prefix` on `interface`.
-    Vip {
-        addr: std::net::IpAddr,
-        prefix: u8,
-        interface: String,
-    },
+    Vip { addr: std::net::IpAddr, prefix: u8, interface: String },
     /// A systemd unit, e.g. "nginx.service".
     Unit { name: String },
 }
@@ -79,9 +75,7 @@ pub enum CommandError {
     NoSuchNode(String),
     #[error("no group named {0:?} in the cluster configuration")]
     NoSuchGroup(String),
-    #[error(
-        "this node's partition has no quorum; commands that move groups need a majority of nodes"
-    )]
+    #[error("this node's partition has no quorum; commands that move groups need a majority of nodes")]
     NoQuorum,
     #[error("{0}")]
     Invalid(String),
@@ -312,7 +306,10 @@ pub enum Action {
     /// Send this heartbeat on every link with this sequence number (the
     /// shell adds the generation). The core numbers frames itself because
     /// peers acknowledge them by number.
-    Send { seq: u64, msg: Heartbeat },
+    Send {
+        seq: u64,
+        msg: Heartbeat,
+    },
     /// Start / stop resource `resource` of `group`; answer with `Input::ResourceDone`.
     Start {
         group: String,

@@ -177,9 +177,7 @@ impl Node {
     /// A node named `name` (must be in `cfg`) starting at `now` with the
     /// generation the shell persisted for this run.
     pub fn new(cfg: Config, name: &str, generation: u64, now: Time) -> Result<Node, String> {
-        let me = cfg
-            .node_index(name)
-            .ok_or_else(|| format!("node {name:?} is not in {}", cfg.path.display()))?;
+        let me = cfg.node_index(name).ok_or_else(|| format!("node {name:?} is not in {}", cfg.path.display()))?;
         let peers = cfg
             .nodes
             .iter()
@@ -251,12 +249,8 @@ impl Node {
                 self.on_heartbeat(&from, link, generation, seq, msg)
             }
             Input::Adopt { group, resource } => self.on_adopt(&group, resource),
-            Input::ResourceDone { group, resource, op, result } => {
-                self.on_resource_done(&group, resource, op, result)
-            }
-            Input::ResourceFailed { group, resource, reason } => {
-                self.on_resource_failed(&group, resource, reason)
-            }
+            Input::ResourceDone { group, resource, op, result } => self.on_resource_done(&group, resource, op, result),
+            Input::ResourceFailed { group, resource, reason } => self.on_resource_failed(&group, resource, reason),
             Input::Ping { reachable } => self.on_ping(reachable),
             Input::FenceDone { node, ok } => self.on_fence_done(&node, ok),
             Input::Command { id, cmd } => {
@@ -382,7 +376,9 @@ impl Node {
 
     fn on_adopt(&mut self, group: &str, resource: usize) {
         let Some(g) = self.groups.iter_mut().find(|g| g.name == group) else { return };
-        if resource >= g.adopted.len() || !matches!(g.state, GroupState::Stopped | GroupState::Starting | GroupState::Started) {
+        if resource >= g.adopted.len()
+            || !matches!(g.state, GroupState::Stopped | GroupState::Starting | GroupState::Started)
+        {
             return;
         }
         g.adopted[resource] = true;
@@ -680,7 +676,12 @@ impl Node {
         self.drive_resources();
         self.observe_owners();
         self.maybe_send();
-        if self.leaving && self.groups.iter().all(|g| matches!(g.state, GroupState::Stopped | GroupState::Blocked) && g.busy.is_none()) {
+        if self.leaving
+            && self
+                .groups
+                .iter()
+                .all(|g| matches!(g.state, GroupState::Stopped | GroupState::Blocked) && g.busy.is_none())
+        {
             // Say goodbye with the final state, then let the shell exit.
             self.send_now = true;
             self.maybe_send();
@@ -709,7 +710,8 @@ impl Node {
                         events.push(Event::PeerDead { peer: p.name.clone() });
                     } else if now >= last + c.warntime && !p.late_reported {
                         p.late_reported = true;
-                        events.push(Event::PeerLate { peer: p.name.clone(), silent_ms: (now - last).as_millis() as u64 });
+                        events
+                            .push(Event::PeerLate { peer: p.name.clone(), silent_ms: (now - last).as_millis() as u64 });
                     }
                 }
                 PeerState::Unknown => {
@@ -830,10 +832,7 @@ impl Node {
         } else {
             let p = self.peers[n].as_ref().expect("peer");
             let r = p.report.as_ref();
-            (
-                r.is_some_and(|r| r.leaving),
-                p.group(&self.cfg.groups[gi].name).is_some_and(|g| g.failed),
-            )
+            (r.is_some_and(|r| r.leaving), p.group(&self.cfg.groups[gi].name).is_some_and(|g| g.failed))
         };
         if leaving || failed {
             return false;
@@ -1331,7 +1330,11 @@ impl NodeGroupNote {
             .or_else(|| (node.groups[gi].state == GroupState::Blocked).then(|| node.name().to_string()));
         let fence_wait = node.cfg.cluster.fencing == Fencing::Required
             && node.groups[gi].state == GroupState::Claiming
-            && node.peers.iter().flatten().any(|p| !p.fenced && matches!(p.state, PeerState::Dead | PeerState::Unknown));
+            && node
+                .peers
+                .iter()
+                .flatten()
+                .any(|p| !p.fenced && matches!(p.state, PeerState::Dead | PeerState::Unknown));
         let note = if let Some(n) = &blocked_on {
             format!("a stop failed on {n}; the group may still run there. Fix it, then: hactl cleanup {}", gc.name)
         } else if fence_wait {
@@ -1383,7 +1386,11 @@ fn all_stopped(h: &Heartbeat) -> bool {
 
 /// Whether two reports say the same apart from acknowledgements.
 fn same_state(a: &Heartbeat, b: &Heartbeat) -> bool {
-    a.standby == b.standby && a.leaving == b.leaving && a.ping == b.ping && a.groups == b.groups && a.intents == b.intents
+    a.standby == b.standby
+        && a.leaving == b.leaving
+        && a.ping == b.ping
+        && a.groups == b.groups
+        && a.intents == b.intents
 }
 
 impl Resource {

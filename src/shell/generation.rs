@@ -43,12 +43,8 @@ pub enum GenerationError {
 
 fn write_hint(e: &io::Error) -> &'static str {
     match e.raw_os_error() {
-        Some(libc::EROFS) => {
-            "the file system is read-only: hbd needs a writable StateDirectory= (/var/lib/hbd)"
-        }
-        Some(libc::ENOSPC) | Some(libc::EDQUOT) => {
-            "the file system is full: free space there, then start hbd again"
-        }
+        Some(libc::EROFS) => "the file system is read-only: hbd needs a writable StateDirectory= (/var/lib/hbd)",
+        Some(libc::ENOSPC) | Some(libc::EDQUOT) => "the file system is full: free space there, then start hbd again",
         Some(libc::EACCES) | Some(libc::EPERM) => {
             "permission denied: the state directory must be writable by hbd (StateDirectory=hbd)"
         }
@@ -65,9 +61,7 @@ fn write_hint(e: &io::Error) -> &'static str {
 pub fn bump(state_dir: &Path) -> Result<u64, GenerationError> {
     let path = state_dir.join(FILE_NAME);
     let current = read(state_dir)?;
-    let next = current
-        .checked_add(1)
-        .ok_or_else(|| GenerationError::Overflow { path: path.clone() })?;
+    let next = current.checked_add(1).ok_or_else(|| GenerationError::Overflow { path: path.clone() })?;
     write(state_dir, next)?;
     Ok(next)
 }
@@ -81,27 +75,15 @@ pub fn read(state_dir: &Path) -> Result<u64, GenerationError> {
         Err(source) => return Err(GenerationError::Read { path, source }),
     };
     let trimmed = text.trim();
-    trimmed
-        .parse::<u64>()
-        .map_err(|_| GenerationError::Corrupt {
-            path,
-            content: trimmed.chars().take(40).collect(),
-        })
+    trimmed.parse::<u64>().map_err(|_| GenerationError::Corrupt { path, content: trimmed.chars().take(40).collect() })
 }
 
 fn write(state_dir: &Path, value: u64) -> Result<(), GenerationError> {
-    let err = |source: io::Error| GenerationError::Write {
-        dir: state_dir.to_owned(),
-        hint: write_hint(&source),
-        source,
-    };
+    let err =
+        |source: io::Error| GenerationError::Write { dir: state_dir.to_owned(), hint: write_hint(&source), source };
     let tmp = state_dir.join(format!(".{FILE_NAME}.tmp"));
     let result = (|| {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&tmp)?;
+        let mut f = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
         writeln!(f, "{value}")?;
         f.sync_all()?;
         drop(f);
@@ -148,10 +130,7 @@ mod tests {
         assert_eq!(bump(&d.0).unwrap(), 3);
         assert_eq!(fs::read_to_string(d.0.join(FILE_NAME)).unwrap(), "3\n");
         // No temp file left behind.
-        let names: Vec<_> = fs::read_dir(&d.0)
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
+        let names: Vec<_> = fs::read_dir(&d.0).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names, vec![std::ffi::OsString::from(FILE_NAME)]);
     }
 
@@ -178,10 +157,7 @@ mod tests {
     fn overflow_is_an_error() {
         let d = TempDir::new();
         fs::write(d.0.join(FILE_NAME), u64::MAX.to_string()).unwrap();
-        assert!(matches!(
-            bump(&d.0).unwrap_err(),
-            GenerationError::Overflow { .. }
-        ));
+        assert!(matches!(bump(&d.0).unwrap_err(), GenerationError::Overflow { .. }));
     }
 
     #[test]
@@ -192,13 +168,7 @@ mod tests {
         fs::write(&not_dir, "").unwrap();
         let e = bump(&not_dir).unwrap_err();
         let s = e.to_string();
-        assert!(
-            matches!(
-                e,
-                GenerationError::Read { .. } | GenerationError::Write { .. }
-            ),
-            "{s}"
-        );
+        assert!(matches!(e, GenerationError::Read { .. } | GenerationError::Write { .. }), "{s}");
         assert!(s.contains(not_dir.to_str().unwrap()), "{s}");
     }
 
@@ -222,19 +192,10 @@ mod tests {
         let c = |s: &str| std::ffi::CString::new(s).unwrap();
         let target = c(mnt.to_str().unwrap());
         let rc = unsafe {
-            libc::mount(
-                c("tmpfs").as_ptr(),
-                target.as_ptr(),
-                c("tmpfs").as_ptr(),
-                libc::MS_RDONLY,
-                std::ptr::null(),
-            )
+            libc::mount(c("tmpfs").as_ptr(), target.as_ptr(), c("tmpfs").as_ptr(), libc::MS_RDONLY, std::ptr::null())
         };
         if rc != 0 {
-            eprintln!(
-                "skipping read-only mount test: {}",
-                io::Error::last_os_error()
-            );
+            eprintln!("skipping read-only mount test: {}", io::Error::last_os_error());
             return;
         }
         let e = bump(&mnt);

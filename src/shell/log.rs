@@ -51,10 +51,7 @@ fn filter() -> (EnvFilter, Option<String>) {
     match std::env::var("HBD_LOG") {
         Ok(spec) if !spec.trim().is_empty() => match EnvFilter::try_new(&spec) {
             Ok(f) => (f, None),
-            Err(e) => (
-                EnvFilter::new("info"),
-                Some(format!("ignoring HBD_LOG={spec:?} ({e}); logging at info")),
-            ),
+            Err(e) => (EnvFilter::new("info"), Some(format!("ignoring HBD_LOG={spec:?} ({e}); logging at info"))),
         },
         _ => (EnvFilter::new("info"), None),
     }
@@ -86,12 +83,7 @@ pub fn init(node: &str) -> Backend {
                     .with_field_prefix(None)
                     .with_priority_mappings(priorities())
                     .with_custom_fields([("HBD_NODE", node.as_bytes())]);
-                if tracing_subscriber::registry()
-                    .with(filter().0)
-                    .with(layer)
-                    .try_init()
-                    .is_ok()
-                {
+                if tracing_subscriber::registry().with(filter().0).with(layer).try_init().is_ok() {
                     backend = Backend::Journal;
                 }
             }
@@ -109,9 +101,7 @@ pub fn init(node: &str) -> Backend {
             )
             .try_init();
         if let Some(e) = journal_error {
-            tracing::warn!(
-                "{JOURNAL_SOCKET} exists but journald does not answer ({e}); logging to stderr"
-            );
+            tracing::warn!("{JOURNAL_SOCKET} exists but journald does not answer ({e}); logging to stderr");
         }
     }
     if let Some(w) = filter_warning {

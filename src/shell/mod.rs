@@ -1,6 +1,11 @@
 //! The tokio shell: sockets, netlink, systemd, the journal.
 
+pub mod garp;
 pub mod generation;
+pub mod links;
 pub mod log;
+pub mod netif;
 pub mod notify;
+pub mod ping;
 pub mod systemd;
+pub mod vip;

@@ -42,9 +42,7 @@ pub fn watchdog() {
 /// How often to call [`watchdog`]: half of `WATCHDOG_USEC`, as sd_watchdog_enabled(3)
 /// advises; `None` when the watchdog is off or meant for another PID.
 pub fn watchdog_interval() -> Option<Duration> {
-    sd_notify::watchdog_enabled()
-        .filter(|d| !d.is_zero())
-        .map(|d| d / 2)
+    sd_notify::watchdog_enabled().filter(|d| !d.is_zero()).map(|d| d / 2)
 }
 
 #[cfg(test)]

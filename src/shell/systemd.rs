@@ -55,20 +55,11 @@ pub trait Manager {
     /// A job finished: id, job path, unit name, result
     /// (`done`, `canceled`, `timeout`, `failed`, `dependency`, `skipped`).
     #[zbus(signal)]
-    fn job_removed(
-        &self,
-        id: u32,
-        job: zbus::zvariant::ObjectPath<'_>,
-        unit: &str,
-        result: &str,
-    ) -> zbus::Result<()>;
+    fn job_removed(&self, id: u32, job: zbus::zvariant::ObjectPath<'_>, unit: &str, result: &str) -> zbus::Result<()>;
 }
 
 /// `org.freedesktop.systemd1.Unit` (the subset hbd uses).
-#[zbus::proxy(
-    interface = "org.freedesktop.systemd1.Unit",
-    default_service = "org.freedesktop.systemd1"
-)]
+#[zbus::proxy(interface = "org.freedesktop.systemd1.Unit", default_service = "org.freedesktop.systemd1")]
 pub trait Unit {
     #[zbus(property)]
     fn active_state(&self) -> zbus::Result<String>;
@@ -81,10 +72,7 @@ pub trait Unit {
 }
 
 /// `org.freedesktop.systemd1.Service` (the subset hbd uses).
-#[zbus::proxy(
-    interface = "org.freedesktop.systemd1.Service",
-    default_service = "org.freedesktop.systemd1"
-)]
+#[zbus::proxy(interface = "org.freedesktop.systemd1.Service", default_service = "org.freedesktop.systemd1")]
 pub trait Service {
     /// How often systemd restarted the service per its `Restart=`.
     #[zbus(property, name = "NRestarts")]
@@ -151,23 +139,14 @@ pub enum UnitError {
         "{op} of {unit} ended with result '{result}'; see `journalctl -u {unit}` \
          and `systemctl status {unit}`"
     )]
-    JobFailed {
-        unit: String,
-        op: Op,
-        result: String,
-    },
+    JobFailed { unit: String, op: Op, result: String },
     #[error(
         "stop of {unit} failed (unit result '{result}'); processes may be left behind; \
          see `journalctl -u {unit}`, clean up, then `systemctl reset-failed {unit}`"
     )]
     StopFailed { unit: String, result: String },
     #[error("systemd refused to {op} {unit}: {message} ({name}); see `systemctl status {unit}`")]
-    Refused {
-        unit: String,
-        op: Op,
-        name: String,
-        message: String,
-    },
+    Refused { unit: String, op: Op, name: String, message: String },
     #[error(
         "D-Bus error during {op} of {unit}: {source}; check that systemd is responsive \
          (`systemctl is-system-running`)"
@@ -202,27 +181,13 @@ impl UnitError {
         match e {
             zbus::Error::MethodError(name, msg, _) => {
                 let message = msg.unwrap_or_default();
-                if name.as_str() == NO_SUCH_UNIT
-                    || name.as_str() == "org.freedesktop.DBus.Error.FileNotFound"
-                {
-                    UnitError::NotFound {
-                        unit: unit.to_owned(),
-                        detail: message,
-                    }
+                if name.as_str() == NO_SUCH_UNIT || name.as_str() == "org.freedesktop.DBus.Error.FileNotFound" {
+                    UnitError::NotFound { unit: unit.to_owned(), detail: message }
                 } else {
-                    UnitError::Refused {
-                        unit: unit.to_owned(),
-                        op,
-                        name: name.to_string(),
-                        message,
-                    }
+                    UnitError::Refused { unit: unit.to_owned(), op, name: name.to_string(), message }
                 }
             }
-            source => UnitError::Bus {
-                unit: unit.to_owned(),
-                op,
-                source,
-            },
+            source => UnitError::Bus { unit: unit.to_owned(), op, source },
         }
     }
 }
@@ -257,21 +222,14 @@ pub struct Systemd {
 impl Systemd {
     /// Connect to the system bus and `Subscribe` to systemd's signals.
     pub async fn connect() -> Result<Systemd, SystemdError> {
-        let conn = Connection::system()
-            .await
-            .map_err(|source| SystemdError::BusUnreachable { source })?;
+        let conn = Connection::system().await.map_err(|source| SystemdError::BusUnreachable { source })?;
         Self::with_connection(conn).await
     }
 
     /// Use an existing bus connection (to the bus systemd is on).
     pub async fn with_connection(conn: Connection) -> Result<Systemd, SystemdError> {
-        let manager = ManagerProxy::new(&conn)
-            .await
-            .map_err(|source| SystemdError::BusUnreachable { source })?;
-        manager
-            .subscribe()
-            .await
-            .map_err(|source| SystemdError::Subscribe { source })?;
+        let manager = ManagerProxy::new(&conn).await.map_err(|source| SystemdError::BusUnreachable { source })?;
+        manager.subscribe().await.map_err(|source| SystemdError::Subscribe { source })?;
         Ok(Systemd { conn, manager })
     }
 
@@ -291,11 +249,7 @@ impl Systemd {
         if result == "done" {
             Ok(())
         } else {
-            Err(UnitError::JobFailed {
-                unit: unit.to_owned(),
-                op: Op::Start,
-                result,
-            })
+            Err(UnitError::JobFailed { unit: unit.to_owned(), op: Op::Start, result })
         }
     }
 
@@ -314,24 +268,14 @@ impl Systemd {
             r => r?,
         };
         if result != "done" {
-            return Err(UnitError::JobFailed {
-                unit: unit.to_owned(),
-                op: Op::Stop,
-                result,
-            });
+            return Err(UnitError::JobFailed { unit: unit.to_owned(), op: Op::Stop, result });
         }
         if was_down {
             return Ok(());
         }
         if self.active_state(unit).await? == "failed" {
-            let result = self
-                .unit_result(unit)
-                .await
-                .unwrap_or_else(|_| "unknown".to_owned());
-            return Err(UnitError::StopFailed {
-                unit: unit.to_owned(),
-                result,
-            });
+            let result = self.unit_result(unit).await.unwrap_or_else(|_| "unknown".to_owned());
+            return Err(UnitError::StopFailed { unit: unit.to_owned(), result });
         }
         Ok(())
     }
@@ -340,11 +284,7 @@ impl Systemd {
     async fn run_job(&self, unit: &str, op: Op) -> Result<String, UnitError> {
         // The stream (and its match rule) must exist before the job does,
         // or a fast job's JobRemoved is gone before we listen.
-        let mut removed = self
-            .manager
-            .receive_job_removed()
-            .await
-            .map_err(|e| UnitError::from_zbus(unit, op, e))?;
+        let mut removed = self.manager.receive_job_removed().await.map_err(|e| UnitError::from_zbus(unit, op, e))?;
         let job = match op {
             Op::Stop => self.manager.stop_unit(unit, "replace").await,
             _ => self.manager.start_unit(unit, "replace").await,
@@ -364,10 +304,7 @@ impl Systemd {
                 return Ok(args.result().to_string());
             }
         }
-        Err(UnitError::Disconnected {
-            unit: unit.to_owned(),
-            op,
-        })
+        Err(UnitError::Disconnected { unit: unit.to_owned(), op })
     }
 
     /// `ResetFailedUnit`: clear the unit's `failed` state and start limit.
@@ -379,11 +316,7 @@ impl Systemd {
     }
 
     async fn unit_proxy(&self, unit: &str, op: Op) -> Result<UnitProxy<'static>, UnitError> {
-        let path = self
-            .manager
-            .load_unit(unit)
-            .await
-            .map_err(|e| UnitError::from_zbus(unit, op, e))?;
+        let path = self.manager.load_unit(unit).await.map_err(|e| UnitError::from_zbus(unit, op, e))?;
         UnitProxy::builder(&self.conn)
             .path(path)
             .map_err(|e| UnitError::from_zbus(unit, op, e))?
@@ -409,28 +342,18 @@ impl Systemd {
             .build()
             .await
             .map_err(|e| UnitError::from_zbus(unit, Op::Query, e))?;
-        proxy
-            .active_state()
-            .await
-            .map_err(|e| UnitError::from_zbus(unit, Op::Query, e))
+        proxy.active_state().await.map_err(|e| UnitError::from_zbus(unit, Op::Query, e))
     }
 
     /// The unit's `SubState` (`running`, `dead`, `auto-restart`, …).
     pub async fn sub_state(&self, unit: &str) -> Result<String, UnitError> {
-        self.unit_proxy(unit, Op::Query)
-            .await?
-            .sub_state()
-            .await
-            .map_err(|e| UnitError::from_zbus(unit, Op::Query, e))
+        self.unit_proxy(unit, Op::Query).await?.sub_state().await.map_err(|e| UnitError::from_zbus(unit, Op::Query, e))
     }
 
     /// The unit file state as `GetUnitFileState` reports it (`enabled`,
     /// `enabled-runtime`, `disabled`, `static`, `masked`, …).
     pub async fn unit_file_state(&self, unit: &str) -> Result<String, UnitError> {
-        self.manager
-            .get_unit_file_state(unit)
-            .await
-            .map_err(|e| UnitError::from_zbus(unit, Op::Query, e))
+        self.manager.get_unit_file_state(unit).await.map_err(|e| UnitError::from_zbus(unit, Op::Query, e))
     }
 
     /// Whether systemd itself will start the unit at boot (`enabled` or
@@ -442,11 +365,7 @@ impl Systemd {
 
     /// The service's main PID (0 when not running).
     pub async fn main_pid(&self, unit: &str) -> Result<u32, UnitError> {
-        let path = self
-            .manager
-            .load_unit(unit)
-            .await
-            .map_err(|e| UnitError::from_zbus(unit, Op::Query, e))?;
+        let path = self.manager.load_unit(unit).await.map_err(|e| UnitError::from_zbus(unit, Op::Query, e))?;
         let svc = ServiceProxy::builder(&self.conn)
             .path(path)
             .map_err(|e| UnitError::from_zbus(unit, Op::Query, e))?
@@ -454,9 +373,7 @@ impl Systemd {
             .build()
             .await
             .map_err(|e| UnitError::from_zbus(unit, Op::Query, e))?;
-        svc.exec_main_pid()
-            .await
-            .map_err(|e| UnitError::from_zbus(unit, Op::Query, e))
+        svc.exec_main_pid().await.map_err(|e| UnitError::from_zbus(unit, Op::Query, e))
     }
 
     /// The unit's `Result` (why it last stopped: `success`, `exit-code`,
@@ -465,11 +382,7 @@ impl Systemd {
         let Some(iface) = type_interface(unit) else {
             return Ok("unknown".to_owned());
         };
-        let path = self
-            .manager
-            .load_unit(unit)
-            .await
-            .map_err(|e| UnitError::from_zbus(unit, Op::Query, e))?;
+        let path = self.manager.load_unit(unit).await.map_err(|e| UnitError::from_zbus(unit, Op::Query, e))?;
         let props = self.properties(unit, path, Op::Query).await?;
         let v = props
             .get(iface.try_into().expect("valid interface name"), "Result")
@@ -503,18 +416,11 @@ impl Systemd {
     /// A `Restarted` is a failure the unit recovered from on its own: hbd
     /// counts it toward `migration_threshold`.
     pub async fn watch(&self, unit: &str) -> Result<UnitWatch, UnitError> {
-        let path = self
-            .manager
-            .load_unit(unit)
-            .await
-            .map_err(|e| UnitError::from_zbus(unit, Op::Watch, e))?;
+        let path = self.manager.load_unit(unit).await.map_err(|e| UnitError::from_zbus(unit, Op::Watch, e))?;
         let props = self.properties(unit, path.clone(), Op::Watch).await?;
         // Listen first, then read the current values: a change in between
         // shows up as a signal, never lost.
-        let signals = props
-            .receive_properties_changed()
-            .await
-            .map_err(|e| UnitError::from_zbus(unit, Op::Watch, e))?;
+        let signals = props.receive_properties_changed().await.map_err(|e| UnitError::from_zbus(unit, Op::Watch, e))?;
         let unit_iface = zbus::names::InterfaceName::from_static_str_unchecked(UNIT_IFACE);
         let get_str = |name: &'static str| {
             let props = props.clone();
@@ -527,35 +433,18 @@ impl Systemd {
                     .and_then(|v| String::try_from(v).map_err(zbus::Error::from))
             }
         };
-        let active_state = get_str("ActiveState")
-            .await
-            .map_err(|e| UnitError::from_zbus(unit, Op::Watch, e))?;
-        let sub_state = get_str("SubState")
-            .await
-            .map_err(|e| UnitError::from_zbus(unit, Op::Watch, e))?;
+        let active_state = get_str("ActiveState").await.map_err(|e| UnitError::from_zbus(unit, Op::Watch, e))?;
+        let sub_state = get_str("SubState").await.map_err(|e| UnitError::from_zbus(unit, Op::Watch, e))?;
         let type_iface = type_interface(unit);
         let mut n_restarts = None;
         let mut result = None;
         if type_iface == Some("org.freedesktop.systemd1.Service") {
-            let svc = zbus::names::InterfaceName::from_static_str_unchecked(
-                "org.freedesktop.systemd1.Service",
-            );
-            n_restarts = props
-                .get(svc.clone(), "NRestarts")
-                .await
-                .ok()
-                .and_then(|v| u32::try_from(v).ok());
-            result = props
-                .get(svc, "Result")
-                .await
-                .ok()
-                .and_then(|v| String::try_from(v).ok());
+            let svc = zbus::names::InterfaceName::from_static_str_unchecked("org.freedesktop.systemd1.Service");
+            n_restarts = props.get(svc.clone(), "NRestarts").await.ok().and_then(|v| u32::try_from(v).ok());
+            result = props.get(svc, "Result").await.ok().and_then(|v| String::try_from(v).ok());
         }
         let mut pending = VecDeque::new();
-        pending.push_back(UnitEvent::State {
-            active_state: active_state.clone(),
-            sub_state: sub_state.clone(),
-        });
+        pending.push_back(UnitEvent::State { active_state: active_state.clone(), sub_state: sub_state.clone() });
         Ok(UnitWatch {
             signals,
             t: Tracker {
@@ -584,21 +473,14 @@ impl Systemd {
 pub enum UnitEvent {
     /// `ActiveState` changed to `active_state` (the first event is the
     /// state when the watch began).
-    State {
-        active_state: String,
-        sub_state: String,
-    },
+    State { active_state: String, sub_state: String },
     /// The unit entered `failed`; `result` is why (`exit-code`,
     /// `signal`, `timeout`, `core-dump`, …).
     Failed { result: String },
     /// systemd restarted the unit per its `Restart=` (`NRestarts` rose to
     /// `n_restarts`) after it failed with `result`. `new_failure` is false
     /// when that failure was already reported as [`UnitEvent::Failed`].
-    Restarted {
-        n_restarts: u32,
-        result: String,
-        new_failure: bool,
-    },
+    Restarted { n_restarts: u32, result: String, new_failure: bool },
 }
 
 impl UnitEvent {
@@ -635,9 +517,7 @@ struct Tracker {
 
 impl fmt::Debug for UnitWatch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("UnitWatch")
-            .field("state", &self.t)
-            .finish_non_exhaustive()
+        f.debug_struct("UnitWatch").field("state", &self.t).finish_non_exhaustive()
     }
 }
 
@@ -724,10 +604,8 @@ impl Tracker {
             if let Some(a) = get("ActiveState").and_then(value_str) {
                 if a != self.active_state {
                     self.active_state = a.clone();
-                    self.pending.push_back(UnitEvent::State {
-                        active_state: a.clone(),
-                        sub_state: self.sub_state.clone(),
-                    });
+                    self.pending
+                        .push_back(UnitEvent::State { active_state: a.clone(), sub_state: self.sub_state.clone() });
                     if a == "failed" {
                         self.failed_reported = true;
                         self.pending.push_back(UnitEvent::Failed {
@@ -777,24 +655,11 @@ mod tests {
         let ev = feed(
             &mut t,
             UNIT_IFACE,
-            &[
-                ("ActiveState", Value::from("activating")),
-                ("SubState", Value::from("auto-restart")),
-            ],
+            &[("ActiveState", Value::from("activating")), ("SubState", Value::from("auto-restart"))],
         );
-        assert_eq!(
-            ev,
-            vec![UnitEvent::State {
-                active_state: "activating".into(),
-                sub_state: "auto-restart".into()
-            }]
-        );
+        assert_eq!(ev, vec![UnitEvent::State { active_state: "activating".into(), sub_state: "auto-restart".into() }]);
         let ev = feed(&mut t, SVC, &[("NRestarts", Value::from(1u32))]);
-        let want = UnitEvent::Restarted {
-            n_restarts: 1,
-            result: "exit-code".into(),
-            new_failure: true,
-        };
+        let want = UnitEvent::Restarted { n_restarts: 1, result: "exit-code".into(), new_failure: true };
         assert!(want.is_failure());
         assert_eq!(ev, vec![want]);
         // Same count again (another property batch): no second report.
@@ -805,33 +670,17 @@ mod tests {
     fn entering_failed_reports_result() {
         let mut t = tracker("active", Some(0));
         feed(&mut t, SVC, &[("Result", Value::from("signal"))]);
-        let ev = feed(
-            &mut t,
-            UNIT_IFACE,
-            &[
-                ("ActiveState", Value::from("failed")),
-                ("SubState", Value::from("failed")),
-            ],
-        );
+        let ev =
+            feed(&mut t, UNIT_IFACE, &[("ActiveState", Value::from("failed")), ("SubState", Value::from("failed"))]);
         assert_eq!(
             ev,
             vec![
-                UnitEvent::State {
-                    active_state: "failed".into(),
-                    sub_state: "failed".into()
-                },
-                UnitEvent::Failed {
-                    result: "signal".into()
-                }
+                UnitEvent::State { active_state: "failed".into(), sub_state: "failed".into() },
+                UnitEvent::Failed { result: "signal".into() }
             ]
         );
         // Unchanged ActiveState: nothing.
-        assert!(feed(
-            &mut t,
-            UNIT_IFACE,
-            &[("ActiveState", Value::from("failed"))]
-        )
-        .is_empty());
+        assert!(feed(&mut t, UNIT_IFACE, &[("ActiveState", Value::from("failed"))]).is_empty());
     }
 
     /// systemd 252: active → failed → activating (auto-restart) → NRestarts+1
@@ -841,35 +690,15 @@ mod tests {
         let mut t = tracker("active", Some(0));
         let mut all = Vec::new();
         all.extend(feed(&mut t, SVC, &[("Result", Value::from("exit-code"))]));
-        all.extend(feed(
-            &mut t,
-            UNIT_IFACE,
-            &[("ActiveState", Value::from("failed"))],
-        ));
-        all.extend(feed(
-            &mut t,
-            UNIT_IFACE,
-            &[("ActiveState", Value::from("activating"))],
-        ));
+        all.extend(feed(&mut t, UNIT_IFACE, &[("ActiveState", Value::from("failed"))]));
+        all.extend(feed(&mut t, UNIT_IFACE, &[("ActiveState", Value::from("activating"))]));
         all.extend(feed(&mut t, SVC, &[("NRestarts", Value::from(1u32))]));
-        all.extend(feed(
-            &mut t,
-            UNIT_IFACE,
-            &[("ActiveState", Value::from("active"))],
-        ));
+        all.extend(feed(&mut t, UNIT_IFACE, &[("ActiveState", Value::from("active"))]));
         assert_eq!(all.iter().filter(|e| e.is_failure()).count(), 1, "{all:?}");
-        assert!(all.contains(&UnitEvent::Restarted {
-            n_restarts: 1,
-            result: "exit-code".into(),
-            new_failure: false
-        }));
+        assert!(all.contains(&UnitEvent::Restarted { n_restarts: 1, result: "exit-code".into(), new_failure: false }));
         // The next crash, again through failed: counted again, once.
         let mut all = Vec::new();
-        all.extend(feed(
-            &mut t,
-            UNIT_IFACE,
-            &[("ActiveState", Value::from("failed"))],
-        ));
+        all.extend(feed(&mut t, UNIT_IFACE, &[("ActiveState", Value::from("failed"))]));
         all.extend(feed(&mut t, SVC, &[("NRestarts", Value::from(2u32))]));
         assert_eq!(all.iter().filter(|e| e.is_failure()).count(), 1, "{all:?}");
     }
@@ -877,11 +706,7 @@ mod tests {
     #[test]
     fn other_interfaces_ignored() {
         let mut t = tracker("active", Some(0));
-        let ev = feed(
-            &mut t,
-            "org.freedesktop.systemd1.Socket",
-            &[("NRestarts", Value::from(5u32))],
-        );
+        let ev = feed(&mut t, "org.freedesktop.systemd1.Socket", &[("NRestarts", Value::from(5u32))]);
         assert!(ev.is_empty());
         assert_eq!(t.n_restarts, Some(0));
     }
@@ -889,30 +714,20 @@ mod tests {
     #[test]
     fn type_interfaces() {
         assert_eq!(type_interface("nginx.service"), Some(SVC));
-        assert_eq!(
-            type_interface("srv-data.mount"),
-            Some("org.freedesktop.systemd1.Mount")
-        );
+        assert_eq!(type_interface("srv-data.mount"), Some("org.freedesktop.systemd1.Mount"));
         assert_eq!(type_interface("multi-user.target"), None);
         assert_eq!(type_interface("noext"), None);
     }
 
     #[test]
     fn errors_name_unit_and_hint() {
-        let e = UnitError::JobFailed {
-            unit: "web.service".into(),
-            op: Op::Start,
-            result: "failed".into(),
-        };
+        let e = UnitError::JobFailed { unit: "web.service".into(), op: Op::Start, result: "failed".into() };
         let s = e.to_string();
         assert!(s.contains("start of web.service"), "{s}");
         assert!(s.contains("'failed'"), "{s}");
         assert!(s.contains("journalctl -u web.service"), "{s}");
         assert_eq!(e.unit(), "web.service");
-        let e = UnitError::StopFailed {
-            unit: "db.service".into(),
-            result: "timeout".into(),
-        };
+        let e = UnitError::StopFailed { unit: "db.service".into(), result: "timeout".into() };
         assert!(e.to_string().contains("timeout"));
         assert!(e.to_string().contains("reset-failed db.service"));
     }

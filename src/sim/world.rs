@@ -324,7 +324,10 @@ impl Sim {
             Ev::FenceDone { node, inc, target, ok } => {
                 if ok {
                     // A PDU's "reboot": power off, then on again.
-                    self.say(format!("{} fences {}: power cut", self.cfg.nodes[node].name, self.cfg.nodes[target].name));
+                    self.say(format!(
+                        "{} fences {}: power cut",
+                        self.cfg.nodes[node].name, self.cfg.nodes[target].name
+                    ));
                     self.crash(target);
                     let d = Duration::from_millis(self.rng.range(1000, 3000));
                     self.schedule(self.now + d, Ev::Restart { node: target });
@@ -390,7 +393,10 @@ impl Sim {
                     self.say(format!("{name} start {group}[{resource}]{}", if ok { "" } else { " (will fail)" }));
                     let d = Duration::from_millis(self.rng.range(1, MAX_OP_MS));
                     let inc = self.nodes[n].inc;
-                    self.schedule(self.now + d, Ev::OpDone { node: n, inc, group: gi, res: resource, op: Op::Start, ok });
+                    self.schedule(
+                        self.now + d,
+                        Ev::OpDone { node: n, inc, group: gi, res: resource, op: Op::Start, ok },
+                    );
                 }
                 Action::Stop { group, resource, .. } => {
                     let gi = self.cfg.group_index(&group).expect("group");
@@ -401,7 +407,10 @@ impl Sim {
                     self.say(format!("{name} stop {group}[{resource}]{}", if ok { "" } else { " (will fail)" }));
                     let d = Duration::from_millis(self.rng.range(1, MAX_OP_MS));
                     let inc = self.nodes[n].inc;
-                    self.schedule(self.now + d, Ev::OpDone { node: n, inc, group: gi, res: resource, op: Op::Stop, ok });
+                    self.schedule(
+                        self.now + d,
+                        Ev::OpDone { node: n, inc, group: gi, res: resource, op: Op::Stop, ok },
+                    );
                 }
                 Action::Fence { node } => {
                     let target = self.idx(&node);
@@ -535,7 +544,12 @@ impl Sim {
                     let v = !self.cut[l][a][b];
                     self.cut[l][a][b] = v;
                     self.cut[l][b][a] = v;
-                    self.say(format!("link {l} {}<->{} {}", self.cfg.nodes[a].name, self.cfg.nodes[b].name, if v { "cut" } else { "restored" }));
+                    self.say(format!(
+                        "link {l} {}<->{} {}",
+                        self.cfg.nodes[a].name,
+                        self.cfg.nodes[b].name,
+                        if v { "cut" } else { "restored" }
+                    ));
                     self.recompute_connectivity();
                 }
             }
@@ -614,8 +628,7 @@ impl Sim {
                         }
                     }
                 }
-                let names: Vec<&str> =
-                    (0..n).filter(|&i| side[i]).map(|i| self.cfg.nodes[i].name.as_str()).collect();
+                let names: Vec<&str> = (0..n).filter(|&i| side[i]).map(|i| self.cfg.nodes[i].name.as_str()).collect();
                 self.say(format!("partition {names:?} | rest"));
                 self.recompute_connectivity();
             }
@@ -899,10 +912,7 @@ impl Sim {
 fn sim_config(o: &SimOptions) -> Config {
     let nodes: Vec<NodeConf> = (1..=o.nodes).map(|i| NodeConf { name: format!("n{i}") }).collect();
     let links = (0..o.links)
-        .map(|l| Link {
-            name: format!("l{l}"),
-            kind: LinkKind::Bcast { interface: format!("eth{l}"), port: 694 },
-        })
+        .map(|l| Link { name: format!("l{l}"), kind: LinkKind::Bcast { interface: format!("eth{l}"), port: 694 } })
         .collect();
     let groups = (0..o.groups)
         .map(|g| Group {

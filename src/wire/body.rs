@@ -16,17 +16,18 @@
 //!            3 Location pin:     group name#, node name#
 //!            4 Cleanup:          group name#
 //! varint   ack count, each:    node name#, varint generation, varint seq
+//! varint   up count, each:     node name# (peers the sender hears)
 //! ```
 //!
 //! Nothing may follow. Each name is sent once however often it is referenced.
 //!
 //! # Size bound
 //!
-//! With `N` distinct node names, `G` groups, `I` intents, `A` acks and every
-//! name at most [`MAX_NAME`] = 64 bytes, the body is at most
-//! `18 + (N + G) * 65 + 8 G + 14 I + 21 A` bytes even with every integer at
-//! its maximum. For 5 nodes, 8 groups, 10 intents and 5 acks that is
-//! 1172 bytes, within [`MAX_BODY`] (1270), so such a heartbeat always fits one
+//! With `N` distinct node names, `G` groups, `I` intents, `A` acks, `U` peers
+//! heard and every name at most [`MAX_NAME`] = 64 bytes, the body is at most
+//! `19 + (N + G) * 65 + 8 G + 14 I + 21 A + U` bytes even with every integer
+//! at its maximum. For 5 nodes, 8 groups, 10 intents, 5 acks and 5 peers that
+//! is 1178 bytes, within [`MAX_BODY`] (1270), so such a heartbeat always fits one
 //! frame whatever the sender's name. Realistic heartbeats (short names, small
 //! counters) are far smaller. [`encode_heartbeat`] itself never fails: a
 //! heartbeat too large for one frame is reported by
@@ -82,6 +83,9 @@ pub fn encode_heartbeat(hb: &Heartbeat) -> Vec<u8> {
     for a in &hb.acks {
         names.add(&a.node);
     }
+    for n in &hb.up {
+        names.add(n);
+    }
 
     let mut out = Vec::with_capacity(256);
     out.extend_from_slice(&hb.config_hash.to_be_bytes());
@@ -127,10 +131,7 @@ pub fn encode_heartbeat(hb: &Heartbeat) -> Vec<u8> {
                 out.push(K_UNPIN);
                 put_varint(&mut out, names.index(group));
             }
-            IntentKind::Location {
-                group,
-                node: Some(node),
-            } => {
+            IntentKind::Location { group, node: Some(node) } => {
                 out.push(K_PIN);
                 put_varint(&mut out, names.index(group));
                 put_varint(&mut out, names.index(node));
@@ -148,6 +149,11 @@ pub fn encode_heartbeat(hb: &Heartbeat) -> Vec<u8> {
         put_varint(&mut out, a.generation);
         put_varint(&mut out, a.seq);
     }
+
+    put_varint(&mut out, hb.up.len() as u64);
+    for n in &hb.up {
+        put_varint(&mut out, names.index(n));
+    }
     out
 }
 
@@ -161,11 +167,7 @@ pub fn decode_heartbeat(body: &[u8]) -> Result<Heartbeat, WireError> {
     if flags & !(F_STANDBY | F_LEAVING | F_PING) != 0 {
         return Err(bad(format!("unknown flags {flags:#04x}")));
     }
-    let ping = if flags & F_PING != 0 {
-        Some(r.u32("ping count")?)
-    } else {
-        None
-    };
+    let ping = if flags & F_PING != 0 { Some(r.u32("ping count")?) } else { None };
 
     let n = r.count("name")?;
     let mut names = Vec::new();
@@ -178,12 +180,7 @@ pub fn decode_heartbeat(body: &[u8]) -> Result<Heartbeat, WireError> {
             .ok()
             .and_then(|i| names.get(i))
             .cloned()
-            .ok_or_else(|| {
-                bad(format!(
-                    "{what} refers to name #{i}, but only {} are listed",
-                    names.len()
-                ))
-            })
+            .ok_or_else(|| bad(format!("{what} refers to name #{i}, but only {} are listed", names.len())))
     };
 
     let n = r.count("group")?;
@@ -191,16 +188,10 @@ pub fn decode_heartbeat(body: &[u8]) -> Result<Heartbeat, WireError> {
     for _ in 0..n {
         let gname = name(&mut r, "group name")?;
         let code = r.u8("group state")?;
-        let state = GroupState::from_code(code)
-            .ok_or_else(|| bad(format!("unknown group state {code}")))?;
+        let state = GroupState::from_code(code).ok_or_else(|| bad(format!("unknown group state {code}")))?;
         let failed = r.bool("group failed flag")?;
         let failcount = r.u32("failcount")?;
-        groups.push(GroupReport {
-            name: gname,
-            state,
-            failed,
-            failcount,
-        });
+        groups.push(GroupReport { name: gname, state, failed, failcount });
     }
 
     let n = r.count("intent")?;
@@ -214,28 +205,16 @@ pub fn decode_heartbeat(body: &[u8]) -> Result<Heartbeat, WireError> {
                 let on = r.bool("standby flag")?;
                 IntentKind::Standby { node, on }
             }
-            K_UNPIN => IntentKind::Location {
-                group: name(&mut r, "location group")?,
-                node: None,
-            },
+            K_UNPIN => IntentKind::Location { group: name(&mut r, "location group")?, node: None },
             K_PIN => {
                 let group = name(&mut r, "location group")?;
                 let node = name(&mut r, "location node")?;
-                IntentKind::Location {
-                    group,
-                    node: Some(node),
-                }
+                IntentKind::Location { group, node: Some(node) }
             }
-            K_CLEANUP => IntentKind::Cleanup {
-                group: name(&mut r, "cleanup group")?,
-            },
+            K_CLEANUP => IntentKind::Cleanup { group: name(&mut r, "cleanup group")? },
             k => return Err(bad(format!("unknown intent kind {k}"))),
         };
-        intents.push(Intent {
-            serial,
-            origin,
-            kind,
-        });
+        intents.push(Intent { serial, origin, kind });
     }
 
     let n = r.count("ack")?;
@@ -244,18 +223,17 @@ pub fn decode_heartbeat(body: &[u8]) -> Result<Heartbeat, WireError> {
         let node = name(&mut r, "ack node")?;
         let generation = r.varint("ack generation")?;
         let seq = r.varint("ack sequence")?;
-        acks.push(Ack {
-            node,
-            generation,
-            seq,
-        });
+        acks.push(Ack { node, generation, seq });
+    }
+
+    let n = r.count("up")?;
+    let mut up = Vec::new();
+    for _ in 0..n {
+        up.push(name(&mut r, "up node")?);
     }
 
     if r.at != body.len() {
-        return Err(bad(format!(
-            "{} bytes after the last ack",
-            body.len() - r.at
-        )));
+        return Err(bad(format!("{} bytes after the last peer", body.len() - r.at)));
     }
     Ok(Heartbeat {
         config_hash,
@@ -265,6 +243,7 @@ pub fn decode_heartbeat(body: &[u8]) -> Result<Heartbeat, WireError> {
         groups,
         intents,
         acks,
+        up,
     })
 }
 
@@ -371,10 +350,7 @@ impl Reader<'_> {
         let n = self.varint(&format!("{what} count"))?;
         match usize::try_from(n) {
             Ok(n) if n <= self.remaining() => Ok(n),
-            _ => Err(bad(format!(
-                "{n} {what}s announced, only {} bytes left",
-                self.remaining()
-            ))),
+            _ => Err(bad(format!("{n} {what}s announced, only {} bytes left", self.remaining()))),
         }
     }
 

@@ -92,10 +92,7 @@ pub struct Codec {
 impl std::fmt::Debug for Codec {
     // Never print secrets.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Codec")
-            .field("cluster_hash", &self.cluster_hash)
-            .field("key_ids", &self.key_ids())
-            .finish()
+        f.debug_struct("Codec").field("cluster_hash", &self.cluster_hash).field("key_ids", &self.key_ids()).finish()
     }
 }
 
@@ -106,11 +103,7 @@ impl Codec {
     pub fn new(cluster: &str, keys: &AuthKeys) -> Codec {
         Codec {
             cluster_hash: cluster_hash(cluster),
-            keys: keys
-                .keys
-                .iter()
-                .map(|(id, secret)| (*id, hmac::Key::new(hmac::HMAC_SHA256, secret)))
-                .collect(),
+            keys: keys.keys.iter().map(|(id, secret)| (*id, hmac::Key::new(hmac::HMAC_SHA256, secret))).collect(),
         }
     }
 
@@ -136,10 +129,7 @@ impl Codec {
         }
         let max = MAX_FRAME - FRAME_OVERHEAD - sender.len();
         if body.len() > max {
-            return Err(WireError::BodyTooLarge {
-                len: body.len(),
-                max,
-            });
+            return Err(WireError::BodyTooLarge { len: body.len(), max });
         }
         let mut f = Vec::with_capacity(FRAME_OVERHEAD + sender.len() + body.len());
         f.extend_from_slice(&MAGIC);
@@ -167,10 +157,7 @@ impl Codec {
     pub fn open(&self, frame: &[u8]) -> Result<(Header, Vec<u8>), WireError> {
         let len = frame.len();
         if len < MIN_FRAME {
-            return Err(WireError::Truncated {
-                len,
-                need: MIN_FRAME,
-            });
+            return Err(WireError::Truncated { len, need: MIN_FRAME });
         }
         if len > MAX_FRAME {
             return Err(WireError::Oversized { len });
@@ -189,9 +176,7 @@ impl Codec {
         // in bounds once `need` has been checked.
         let n = frame[SENDER_AT] as usize;
         if n == 0 || n > MAX_SENDER {
-            return Err(WireError::Malformed(format!(
-                "frame: sender name length {n} (must be 1 to {MAX_SENDER})"
-            )));
+            return Err(WireError::Malformed(format!("frame: sender name length {n} (must be 1 to {MAX_SENDER})")));
         }
         let need = FRAME_OVERHEAD + n;
         if len < need {
@@ -199,9 +184,7 @@ impl Codec {
         }
         let name = &frame[SENDER_AT + 1..SENDER_AT + 1 + n];
         if !valid_sender(name) {
-            return Err(WireError::Malformed(
-                "frame: sender name is not printable ASCII".into(),
-            ));
+            return Err(WireError::Malformed("frame: sender name is not printable ASCII".into()));
         }
         let mut at = SENDER_AT + 1 + n;
         let generation = be_u64(&frame[at..at + 8]);
@@ -214,10 +197,7 @@ impl Codec {
             return Err(WireError::Truncated { len, need });
         }
         if len > need {
-            return Err(WireError::Malformed(format!(
-                "frame: {} bytes after the tag",
-                len - need
-            )));
+            return Err(WireError::Malformed(format!("frame: {} bytes after the tag", len - need)));
         }
         let body = &frame[at..at + blen];
         let id = frame[at + blen];
@@ -228,12 +208,8 @@ impl Codec {
             .iter()
             .find(|(k, _)| *k == id)
             .map(|(_, key)| key)
-            .ok_or_else(|| WireError::UnknownKey {
-                id,
-                known: KeyIds(self.key_ids()),
-            })?;
-        hmac::verify(key, &frame[..tag_at], &frame[tag_at..])
-            .map_err(|_| WireError::BadTag { id })?;
+            .ok_or_else(|| WireError::UnknownKey { id, known: KeyIds(self.key_ids()) })?;
+        hmac::verify(key, &frame[..tag_at], &frame[tag_at..]).map_err(|_| WireError::BadTag { id })?;
 
         let header = Header {
             // Checked printable ASCII above.

@@ -23,8 +23,8 @@ pub mod serial;
 pub use body::{decode_heartbeat, encode_heartbeat, MAX_NAME};
 pub use error::{KeyIds, WireError};
 pub use frame::{
-    cluster_hash, peek_sender, Codec, Header, FRAME_OVERHEAD, MAGIC, MAX_BODY, MAX_FRAME,
-    MAX_SENDER, MSG_HEARTBEAT, VERSION,
+    cluster_hash, peek_sender, Codec, Header, FRAME_OVERHEAD, MAGIC, MAX_BODY, MAX_FRAME, MAX_SENDER, MSG_HEARTBEAT,
+    VERSION,
 };
 pub use replay::{Fresh, Rejected, ReplayGuard, REPLAY_WINDOW};
 pub use serial::{encode_serial, SerialDecoder};

@@ -47,11 +47,7 @@ impl Peer {
     fn new(generation: u64, seq: u64) -> Peer {
         let mut seen = [0; WORDS];
         seen[0] = 1;
-        Peer {
-            generation,
-            highest: seq,
-            seen,
-        }
+        Peer { generation, highest: seq, seen }
     }
 
     fn bit(&self, d: u64) -> bool {
@@ -99,14 +95,11 @@ impl ReplayGuard {
     /// starts afresh. The first frame ever seen from a sender is accepted.
     pub fn check(&mut self, sender: &str, generation: u64, seq: u64) -> Result<Fresh, Rejected> {
         let Some(p) = self.peers.get_mut(sender) else {
-            self.peers
-                .insert(sender.to_owned(), Peer::new(generation, seq));
+            self.peers.insert(sender.to_owned(), Peer::new(generation, seq));
             return Ok(Fresh { newest: true });
         };
         if generation < p.generation {
-            return Err(Rejected::StaleGeneration {
-                known: p.generation,
-            });
+            return Err(Rejected::StaleGeneration { known: p.generation });
         }
         if generation > p.generation {
             *p = Peer::new(generation, seq);

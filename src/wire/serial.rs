@@ -147,11 +147,7 @@ const CRC_TABLE: [u32; 256] = {
         let mut c = i as u32;
         let mut k = 0;
         while k < 8 {
-            c = if c & 1 != 0 {
-                0xedb8_8320 ^ (c >> 1)
-            } else {
-                c >> 1
-            };
+            c = if c & 1 != 0 { 0xedb8_8320 ^ (c >> 1) } else { c >> 1 };
             k += 1;
         }
         t[i] = c;
@@ -182,17 +178,11 @@ mod tests {
     fn cobs_round_trips_at_block_edges() {
         for len in [0usize, 1, 253, 254, 255, 508, 509, 1000] {
             for fill in [0u8, 1, 0xff] {
-                let data: Vec<u8> = (0..len)
-                    .map(|i| if fill == 1 { (i % 256) as u8 } else { fill })
-                    .collect();
+                let data: Vec<u8> = (0..len).map(|i| if fill == 1 { (i % 256) as u8 } else { fill }).collect();
                 let mut enc = Vec::new();
                 cobs_encode(&data, &mut enc);
                 assert!(!enc.contains(&0), "len {len} fill {fill}");
-                assert_eq!(
-                    cobs_decode(&enc).as_deref(),
-                    Some(&data[..]),
-                    "len {len} fill {fill}"
-                );
+                assert_eq!(cobs_decode(&enc).as_deref(), Some(&data[..]), "len {len} fill {fill}");
             }
         }
     }
