@@ -1,1 +1,31 @@
-//! The org.hbd1 D-Bus API.
+//! The org.hbd1 D-Bus API: a thin layer that only talks to the daemon's
+//! main loop through an [`ApiHandle`]. Properties read the [`Status`]
+//! snapshot the loop publishes; methods send an [`ApiRequest`] and await
+//! the loop's reply; signals come from [`ApiEvent`]s.
+
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+
+pub use crate::core::node::{GroupStatus, NodeStatus, Status};
+use crate::core::{Command, CommandError};
+
+/// What the API may ask of the main loop.
+#[derive(Debug)]
+pub enum ApiRequest {
+    Command { cmd: Command, reply: oneshot::Sender<Result<(), CommandError>> },
+    /// Re-read the configuration file; Err says why it was refused.
+    Reload { reply: oneshot::Sender<Result<(), String>> },
+}
+
+/// Signals the loop publishes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ApiEvent {
+    GroupMoved { group: String, from: String, to: String, reason: String },
+}
+
+/// The API's view of the daemon.
+#[derive(Clone)]
+pub struct ApiHandle {
+    pub status: watch::Receiver<Status>,
+    pub requests: mpsc::Sender<ApiRequest>,
+    pub events: broadcast::Sender<ApiEvent>,
+}
