@@ -29,3 +29,5 @@ pub struct ApiHandle {
     pub requests: mpsc::Sender<ApiRequest>,
     pub events: broadcast::Sender<ApiEvent>,
 }
+mod stub;
+pub use stub::serve;

@@ -9,3 +9,6 @@ pub mod notify;
 pub mod ping;
 pub mod systemd;
 pub mod vip;
+pub mod api;
+pub mod daemon;
+pub mod journal;

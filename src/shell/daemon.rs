@@ -1,0 +1,641 @@
+//! The daemon: sets up links, netlink, systemd and the bus, then runs the
+//! one loop that owns the core. Everything the core asks for is carried out
+//! by tasks that report back into this loop, so the core is only ever
+//! touched from here.
+
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context};
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use tracing::{info, warn};
+
+use super::journal::{log_event, status_line};
+use super::links::{LinkEvent, Links};
+use super::systemd::Systemd;
+use super::vip::{AddrEvent, AddrWatcher, Vip};
+use super::{garp, generation, notify};
+use crate::config::{self, Config};
+use crate::core::{Action, CommandError, Event, Input, Node, Op, OpError, Resource};
+use crate::dbus::{ApiEvent, ApiHandle, ApiRequest};
+use crate::wire::{self, Codec, Header, ReplayGuard, MSG_HEARTBEAT};
+
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub config: PathBuf,
+    pub node: Option<String>,
+    pub state_dir: PathBuf,
+    /// Serve org.hbd1 on the system bus.
+    pub dbus: bool,
+}
+
+/// Results of work the loop handed out.
+enum Done {
+    Op { group: String, resource: usize, op: Op, result: Result<(), OpError> },
+    Failed { group: String, resource: usize, reason: String },
+    Fence { node: String, ok: bool },
+    Respawn { unit: String },
+}
+
+/// The hostname, as Heartbeat used it for the node name.
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_string()).unwrap_or_default()
+}
+
+pub async fn run(opts: Options) -> anyhow::Result<()> {
+    let cfg = config::load(&opts.config).map_err(|e| anyhow!("{e}"))?;
+    let name = match &opts.node {
+        Some(n) => n.clone(),
+        None => hostname(),
+    };
+    if cfg.node_index(&name).is_none() {
+        let nodes: Vec<&str> = cfg.nodes.iter().map(|n| n.name.as_str()).collect();
+        bail!(
+            "this node is called {name:?}, which is not a [[node]] in {} (nodes: {}); set the hostname or start hbd with --node NAME",
+            opts.config.display(),
+            nodes.join(", ")
+        );
+    }
+    super::log::init(&name);
+    let keys = config::load_auth_keys(&cfg.cluster.auth_key).map_err(|e| anyhow!("{e}"))?;
+    let gen = generation::bump(&opts.state_dir).map_err(|e| anyhow!("{e}"))?;
+    info!(HBD_EVENT = "starting", "hbd {} starting as {name}, generation {gen}", env!("CARGO_PKG_VERSION"));
+
+    let own: Vec<IpAddr> = super::netif::local_addrs();
+    let (links, link_rx) = Links::start(&cfg.links, &own).await.map_err(|e| anyhow!("{e}"))?;
+    for (i, l) in cfg.links.iter().enumerate() {
+        if !links.is_up(i) {
+            warn!(HBD_EVENT = "link-local-down", HBD_LINK = %l.name, "link {} is not usable yet: {}", l.name,
+                links.last_error(i).unwrap_or_default());
+        }
+    }
+    let vip = Vip::new().map_err(|e| anyhow!("{e}"))?;
+    let systemd = Arc::new(Systemd::connect().await.map_err(|e| anyhow!("{e}"))?);
+
+    let mut d = Daemon {
+        codec: Codec::new(&cfg.cluster.name, &keys),
+        replay: ReplayGuard::new(),
+        links,
+        vip,
+        systemd,
+        me: name.clone(),
+        generation: gen,
+        t0: Instant::now(),
+        node: None,
+        done_tx: mpsc::channel(256).0,
+        watches: HashMap::new(),
+        owned_vips: HashSet::new(),
+        replies: HashMap::new(),
+        next_cmd: 1,
+        bad_frames: HashMap::new(),
+        status_tx: None,
+        events_tx: broadcast::channel(64).0,
+        last_status: String::new(),
+        opts: opts.clone(),
+        cfg: cfg.clone(),
+    };
+    let (done_tx, mut done_rx) = mpsc::channel::<Done>(256);
+    d.done_tx = done_tx;
+
+    // Adopt what already runs (hbd restarted under a healthy group) before
+    // the core says anything, so peers never see us drop it.
+    let mut node = Node::new(cfg.clone(), &name, gen, d.now()).map_err(|e| anyhow!(e))?;
+    let mut adopt = Vec::new();
+    for g in &cfg.groups {
+        for (ri, r) in g.resources.iter().enumerate() {
+            let active = match r {
+                Resource::Vip { addr, interface, .. } => d.vip.present(*addr, interface).await.unwrap_or(false),
+                Resource::Unit { name } => d.systemd.active_state(name).await.is_ok_and(|s| s == "active"),
+            };
+            if active {
+                info!(HBD_EVENT = "adopt", HBD_GROUP = %g.name, "{} of group {} is already active; adopting it", r.name(), g.name);
+                adopt.push((g.name.clone(), ri, r.clone()));
+            }
+            if let Resource::Unit { name } = r {
+                if d.systemd.is_enabled(name).await.unwrap_or(false) {
+                    warn!(HBD_EVENT = "unit-enabled", HBD_GROUP = %g.name, HBD_UNIT = %name,
+                        "{name} belongs to group {} but is also enabled in systemd, so it starts at boot on every node; run: systemctl disable {name}", g.name);
+                }
+            }
+        }
+    }
+    for (g, ri, r) in adopt {
+        let acts = node.handle(d.now(), Input::Adopt { group: g.clone(), resource: ri });
+        d.track_started(&g, ri, &r);
+        d.pending(acts);
+    }
+    d.node = Some(node);
+
+    // The API.
+    let (status_tx, status_rx) = watch::channel(d.node().status());
+    d.status_tx = Some(status_tx);
+    let (api_tx, mut api_rx) = mpsc::channel::<ApiRequest>(64);
+    let _bus = if opts.dbus {
+        let api = ApiHandle { status: status_rx, requests: api_tx.clone(), events: d.events_tx.clone() };
+        Some(super::api::start(api).await.context("cannot serve org.hbd1 on the system bus")?)
+    } else {
+        None
+    };
+
+    // Ping hosts.
+    let (ping_tx, mut ping_rx) = mpsc::channel::<u32>(8);
+    if !cfg.ping.hosts.is_empty() {
+        let mut mon = super::ping::PingMonitor::start(&cfg.ping).map_err(|e| anyhow!("{e}"))?;
+        tokio::spawn(async move {
+            while let Some(n) = mon.changed().await {
+                if ping_tx.send(n as u32).await.is_err() {
+                    break;
+                }
+            }
+        });
+    }
+
+    // Addresses that vanish under us.
+    let (addr_tx, mut addr_rx) = mpsc::channel::<(IpAddr, u32)>(32);
+    match AddrWatcher::new().await {
+        Ok(mut w) => {
+            tokio::spawn(async move {
+                while let Some(ev) = w.next().await {
+                    if let AddrEvent::Removed { addr, ifindex, .. } = ev {
+                        if addr_tx.send((addr, ifindex)).await.is_err() {
+                            break;
+                        }
+                    }
+                }
+            });
+        }
+        Err(e) => warn!("cannot watch addresses, a VIP removed by something else will not be re-added: {e}"),
+    }
+
+    // Respawn units run on every node while hbd runs.
+    for r in &cfg.respawn {
+        d.respawn(&r.unit);
+    }
+
+    let mut hup = signal(SignalKind::hangup())?;
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let wd = notify::watchdog_interval().unwrap_or(Duration::from_secs(3600));
+    let mut watchdog = tokio::time::interval(wd);
+    let mut link_rx = link_rx;
+
+    let now = d.now();
+    let first = d.node_mut().handle(now, Input::Tick);
+    d.dispatch(first);
+    notify::ready();
+    d.publish();
+    let mut leaving = false;
+
+    loop {
+        let deadline = d.t0 + d.node().next_deadline();
+        let input = tokio::select! {
+            ev = link_rx.recv() => match ev {
+                Some(LinkEvent::Frame(r)) => d.frame(r.link, &r.frame),
+                Some(LinkEvent::Status(s)) => {
+                    if s.up {
+                        info!(HBD_EVENT = "link-local-up", HBD_LINK = %d.cfg.links[s.link].name, "{}", s.reason);
+                    } else {
+                        warn!(HBD_EVENT = "link-local-down", HBD_LINK = %d.cfg.links[s.link].name, "{}", s.reason);
+                    }
+                    None
+                }
+                None => bail!("all heartbeat link tasks ended"),
+            },
+            Some(done) = done_rx.recv() => match done {
+                Done::Op { group, resource, op, result } => Some(Input::ResourceDone { group, resource, op, result }),
+                Done::Failed { group, resource, reason } => Some(Input::ResourceFailed { group, resource, reason }),
+                Done::Fence { node, ok } => Some(Input::FenceDone { node, ok }),
+                Done::Respawn { unit } => { d.respawn(&unit); None }
+            },
+            Some(n) = ping_rx.recv() => {
+                info!(HBD_EVENT = "ping", "{n} of {} ping hosts reachable", d.cfg.ping.hosts.len());
+                Some(Input::Ping { reachable: n })
+            }
+            Some((addr, _)) = addr_rx.recv() => { d.vip_vanished(addr); None }
+            Some(req) = api_rx.recv() => d.api(req),
+            _ = hup.recv() => d.reload().err().map(|e| {
+                warn!(HBD_EVENT = "reload-failed", "{e}");
+                None
+            }).unwrap_or_else(|| d.take_reload()),
+            _ = term.recv(), if !leaving => { leaving = true; Some(Input::Shutdown) }
+            _ = int.recv(), if !leaving => { leaving = true; Some(Input::Shutdown) }
+            _ = watchdog.tick() => { notify::watchdog(); None }
+            _ = tokio::time::sleep_until(deadline.into()) => Some(Input::Tick),
+        };
+        if leaving && !d.stopping_announced() {
+            notify::stopping();
+            info!(HBD_EVENT = "stopping", "stopping: handing groups over to peers");
+        }
+        let Some(input) = input else { continue };
+        let now = d.now();
+        let acts = d.node_mut().handle(now, input);
+        if d.dispatch(acts) {
+            break;
+        }
+        d.publish();
+    }
+    for r in &cfg.respawn {
+        let _ = d.systemd.stop(&r.unit).await;
+    }
+    info!(HBD_EVENT = "exit", "hbd stopped");
+    Ok(())
+}
+
+struct Daemon {
+    opts: Options,
+    cfg: Config,
+    codec: Codec,
+    replay: ReplayGuard,
+    links: Links,
+    vip: Vip,
+    systemd: Arc<Systemd>,
+    me: String,
+    generation: u64,
+    t0: Instant,
+    node: Option<Node>,
+    done_tx: mpsc::Sender<Done>,
+    /// Unit watches of owned resources, by (group, resource).
+    watches: HashMap<(String, usize), JoinHandle<()>>,
+    owned_vips: HashSet<(IpAddr, u8, String, String)>,
+    replies: HashMap<u64, ReplyTo>,
+    next_cmd: u64,
+    /// (claimed sender, error kind) -> (last logged, suppressed since).
+    bad_frames: HashMap<(String, String), (Instant, u64)>,
+    status_tx: Option<watch::Sender<crate::core::node::Status>>,
+    events_tx: broadcast::Sender<ApiEvent>,
+    last_status: String,
+}
+
+type ReplyTo = oneshot::Sender<Result<(), CommandError>>;
+
+impl Daemon {
+    fn now(&self) -> Duration {
+        self.t0.elapsed()
+    }
+    fn node(&self) -> &Node {
+        self.node.as_ref().expect("node")
+    }
+    fn node_mut(&mut self) -> &mut Node {
+        self.node.as_mut().expect("node")
+    }
+
+    fn stopping_announced(&mut self) -> bool {
+        let key = ("-".to_string(), "stopping".to_string());
+        if self.bad_frames.contains_key(&key) {
+            return true;
+        }
+        self.bad_frames.insert(key, (Instant::now(), 0));
+        false
+    }
+
+    /// Actions produced before the loop runs (adoption).
+    fn pending(&mut self, acts: Vec<Action>) {
+        for a in acts {
+            if let Action::Event(e) = a {
+                log_event(&e);
+            }
+        }
+    }
+
+    /// Open, check and decode one frame; None when it must be dropped.
+    fn frame(&mut self, link: usize, bytes: &[u8]) -> Option<Input> {
+        let (h, body) = match self.codec.open(bytes) {
+            Ok(x) => x,
+            Err(e) => {
+                let who = wire::peek_sender(bytes).unwrap_or_else(|| "?".into());
+                let kind = format!("{:?}", std::mem::discriminant(&e));
+                self.bad_frame(&who, link, &kind, &e.to_string());
+                return None;
+            }
+        };
+        if h.sender == self.me {
+            return None;
+        }
+        if self.cfg.node_index(&h.sender).is_none() {
+            self.bad_frame(&h.sender, link, "unknown-node", "authenticated frame from a node not in the configuration");
+            return None;
+        }
+        if let Err(e) = self.replay.check(&h.sender, h.generation, h.seq) {
+            self.bad_frame(&h.sender, link, "replay", &format!("{e} (generation {}, sequence {})", h.generation, h.seq));
+            return None;
+        }
+        if h.msg_type != MSG_HEARTBEAT {
+            return None;
+        }
+        match wire::decode_heartbeat(&body) {
+            Ok(msg) => Some(Input::Heartbeat { from: h.sender, link, generation: h.generation, seq: h.seq, msg }),
+            Err(e) => {
+                self.bad_frame(&h.sender, link, "body", &e.to_string());
+                None
+            }
+        }
+    }
+
+    /// Log rejected frames at most once per 10 s per sender and kind.
+    fn bad_frame(&mut self, who: &str, link: usize, kind: &str, msg: &str) {
+        let key = (who.to_string(), kind.to_string());
+        let now = Instant::now();
+        let link = self.cfg.links.get(link).map_or("?", |l| l.name.as_str()).to_string();
+        match self.bad_frames.get_mut(&key) {
+            Some((last, suppressed)) if now.duration_since(*last) < Duration::from_secs(10) => *suppressed += 1,
+            Some((last, suppressed)) => {
+                warn!(HBD_EVENT = "bad-frame", HBD_PEER = %who, HBD_LINK = %link,
+                    "rejected frame on link {link} claiming to be from {who}: {msg} ({} more rejected in the last {}s)",
+                    suppressed, now.duration_since(*last).as_secs());
+                *last = now;
+                *suppressed = 0;
+            }
+            None => {
+                warn!(HBD_EVENT = "bad-frame", HBD_PEER = %who, HBD_LINK = %link,
+                    "rejected frame on link {link} claiming to be from {who}: {msg}");
+                self.bad_frames.insert(key, (now, 0));
+            }
+        }
+    }
+
+    fn api(&mut self, req: ApiRequest) -> Option<Input> {
+        match req {
+            ApiRequest::Command { cmd, reply } => {
+                let id = self.next_cmd;
+                self.next_cmd += 1;
+                self.replies.insert(id, reply);
+                Some(Input::Command { id, cmd })
+            }
+            ApiRequest::Reload { reply } => {
+                let r = self.reload();
+                let input = if r.is_ok() { self.take_reload() } else { None };
+                let _ = reply.send(r.map_err(|e| e.to_string()));
+                input
+            }
+        }
+    }
+
+    /// Validate the file again; the new config waits in `self.cfg` until
+    /// `take_reload` hands it to the core.
+    fn reload(&mut self) -> anyhow::Result<()> {
+        let new = config::load(&self.opts.config).map_err(|e| anyhow!("reload refused, keeping the running configuration: {e}"))?;
+        if new.nodes != self.cfg.nodes || new.links != self.cfg.links || new.cluster.name != self.cfg.cluster.name {
+            bail!("reload refused, keeping the running configuration: nodes, links or the cluster name changed in {}; restart hbd to apply those", self.opts.config.display());
+        }
+        let keys = config::load_auth_keys(&new.cluster.auth_key)
+            .map_err(|e| anyhow!("reload refused, keeping the running configuration: {e}"))?;
+        self.codec = Codec::new(&new.cluster.name, &keys);
+        info!(HBD_EVENT = "reload", "configuration reloaded from {}; signing with key {}", self.opts.config.display(), self.codec.sign_key_id());
+        self.cfg = new;
+        Ok(())
+    }
+
+    fn take_reload(&mut self) -> Option<Input> {
+        Some(Input::Reload(Box::new(self.cfg.clone())))
+    }
+
+    /// Carry out the core's actions. Returns true when the daemon must exit.
+    fn dispatch(&mut self, acts: Vec<Action>) -> bool {
+        let mut exit = false;
+        for a in acts {
+            match a {
+                Action::Send { seq, msg } => {
+                    let body = wire::encode_heartbeat(&msg);
+                    let h = Header { sender: self.me.clone(), generation: self.generation, seq, msg_type: MSG_HEARTBEAT };
+                    match self.codec.seal(&h, &body) {
+                        Ok(frame) => {
+                            self.links.send(&frame);
+                        }
+                        Err(e) => warn!("cannot send heartbeat: {e}"),
+                    }
+                }
+                Action::Start { group, resource, what } => self.start(group, resource, what),
+                Action::Stop { group, resource, what } => self.stop(group, resource, what),
+                Action::Fence { node } => {
+                    let sd = self.systemd.clone();
+                    let tx = self.done_tx.clone();
+                    tokio::spawn(async move {
+                        let unit = format!("hbd-fence@{node}.service");
+                        let r = sd.start(&unit).await;
+                        if let Err(e) = &r {
+                            warn!(HBD_EVENT = "fence-failed", HBD_PEER = %node, "{e}");
+                        }
+                        let _ = tx.send(Done::Fence { node, ok: r.is_ok() }).await;
+                    });
+                }
+                Action::Reply { id, result } => {
+                    if let Some(tx) = self.replies.remove(&id) {
+                        let _ = tx.send(result);
+                    }
+                }
+                Action::Event(e) => {
+                    log_event(&e);
+                    match &e {
+                        Event::GroupMoved { group, from, to, reason } => {
+                            let _ = self.events_tx.send(ApiEvent::GroupMoved {
+                                group: group.clone(),
+                                from: from.clone(),
+                                to: to.clone(),
+                                reason: reason.as_str().to_string(),
+                            });
+                        }
+                        // After a partition heals, tell the LAN again where our VIPs are.
+                        Event::PeerUp { .. } => self.reannounce(),
+                        _ => {}
+                    }
+                }
+                Action::Exit => exit = true,
+            }
+        }
+        exit
+    }
+
+    fn track_started(&mut self, group: &str, resource: usize, what: &Resource) {
+        match what {
+            Resource::Vip { addr, prefix, interface } => {
+                self.owned_vips.insert((*addr, *prefix, interface.clone(), group.to_string()));
+            }
+            Resource::Unit { name } => self.watch_unit(group, resource, name),
+        }
+    }
+
+    fn start(&mut self, group: String, resource: usize, what: Resource) {
+        let tx = self.done_tx.clone();
+        match what.clone() {
+            Resource::Vip { addr, prefix, interface } => {
+                let vip = self.vip.clone();
+                let garp = self.cfg.garp.clone();
+                let cfgpath = self.cfg.path.clone();
+                self.owned_vips.insert((addr, prefix, interface.clone(), group.clone()));
+                tokio::spawn(async move {
+                    let r = vip.add(addr, prefix, &interface).await.map_err(|e| OpError(e.with_group(&group, &cfgpath).to_string()));
+                    if r.is_ok() {
+                        info!(HBD_EVENT = "vip-added", HBD_GROUP = %group, "{addr}/{prefix} added on {interface}");
+                        announce(interface, addr, garp);
+                    }
+                    let _ = tx.send(Done::Op { group, resource, op: Op::Start, result: r }).await;
+                });
+            }
+            Resource::Unit { name } => {
+                let sd = self.systemd.clone();
+                self.watch_unit(&group, resource, &name);
+                tokio::spawn(async move {
+                    let r = sd.start(&name).await.map_err(|e| OpError(e.to_string()));
+                    let _ = tx.send(Done::Op { group, resource, op: Op::Start, result: r }).await;
+                });
+            }
+        }
+    }
+
+    fn stop(&mut self, group: String, resource: usize, what: Resource) {
+        let tx = self.done_tx.clone();
+        if let Some(w) = self.watches.remove(&(group.clone(), resource)) {
+            w.abort();
+        }
+        match what {
+            Resource::Vip { addr, prefix, interface } => {
+                self.owned_vips.retain(|v| !(v.0 == addr && v.3 == group));
+                let vip = self.vip.clone();
+                tokio::spawn(async move {
+                    let r = vip.remove(addr, prefix, &interface).await.map_err(|e| OpError(e.to_string()));
+                    let _ = tx.send(Done::Op { group, resource, op: Op::Stop, result: r }).await;
+                });
+            }
+            Resource::Unit { name } => {
+                let sd = self.systemd.clone();
+                tokio::spawn(async move {
+                    let r = sd.stop(&name).await.map_err(|e| OpError(e.to_string()));
+                    let _ = tx.send(Done::Op { group, resource, op: Op::Stop, result: r }).await;
+                });
+            }
+        }
+    }
+
+    /// Follow an owned unit by signals; a failure goes to the core.
+    fn watch_unit(&mut self, group: &str, resource: usize, unit: &str) {
+        let key = (group.to_string(), resource);
+        if self.watches.get(&key).is_some_and(|h| !h.is_finished()) {
+            return;
+        }
+        let sd = self.systemd.clone();
+        let tx = self.done_tx.clone();
+        let (group, unit) = (group.to_string(), unit.to_string());
+        let h = tokio::spawn(async move {
+            let mut w = match sd.watch(&unit).await {
+                Ok(w) => w,
+                Err(e) => {
+                    warn!(HBD_UNIT = %unit, "cannot follow {unit}: {e}");
+                    return;
+                }
+            };
+            while let Some(ev) = w.next().await {
+                if ev.is_failure() {
+                    let reason = match &ev {
+                        super::systemd::UnitEvent::Failed { result } => format!("entered failed: {result}"),
+                        super::systemd::UnitEvent::Restarted { n_restarts, result, .. } => {
+                            format!("crashed ({result}), restarted by systemd ({n_restarts} restarts)")
+                        }
+                        _ => String::new(),
+                    };
+                    let _ = tx.send(Done::Failed { group: group.clone(), resource, reason }).await;
+                }
+            }
+        });
+        self.watches.insert(key, h);
+    }
+
+    /// Something removed a VIP we hold: put it back.
+    fn vip_vanished(&mut self, addr: IpAddr) {
+        let Some((addr, prefix, iface, group)) = self.owned_vips.iter().find(|v| v.0 == addr).cloned() else { return };
+        warn!(HBD_EVENT = "vip-removed", HBD_GROUP = %group, "{addr}/{prefix} of group {group} was removed from {iface} by something else; adding it back");
+        let vip = self.vip.clone();
+        let tx = self.done_tx.clone();
+        let garp = self.cfg.garp.clone();
+        let resource = self
+            .cfg
+            .groups
+            .iter()
+            .find(|g| g.name == group)
+            .and_then(|g| g.resources.iter().position(|r| matches!(r, Resource::Vip { addr: a, .. } if *a == addr)))
+            .unwrap_or(0);
+        tokio::spawn(async move {
+            if let Err(e) = vip.add(addr, prefix, &iface).await {
+                let _ = tx.send(Done::Failed { group, resource, reason: format!("VIP could not be re-added: {e}") }).await;
+            } else {
+                announce(iface, addr, garp);
+            }
+        });
+    }
+
+    fn reannounce(&self) {
+        for (addr, _, iface, _) in &self.owned_vips {
+            announce(iface.clone(), *addr, self.cfg.garp.clone());
+        }
+    }
+
+    fn respawn(&self, unit: &str) {
+        let sd = self.systemd.clone();
+        let tx = self.done_tx.clone();
+        let unit = unit.to_string();
+        tokio::spawn(async move {
+            let mut w = match sd.watch(&unit).await {
+                Ok(w) => w,
+                Err(e) => {
+                    warn!(HBD_UNIT = %unit, "cannot follow respawn unit {unit}: {e}");
+                    return;
+                }
+            };
+            if let Err(e) = sd.start(&unit).await {
+                warn!(HBD_EVENT = "respawn-failed", HBD_UNIT = %unit, "respawn unit {e}");
+            }
+            while let Some(ev) = w.next().await {
+                let dead = match &ev {
+                    super::systemd::UnitEvent::State { active_state, .. } => {
+                        active_state == "failed" || active_state == "inactive"
+                    }
+                    e => e.is_failure(),
+                };
+                if dead {
+                    warn!(HBD_EVENT = "respawn", HBD_UNIT = %unit, "respawn unit {unit} died; starting it again in 1 s");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    let _ = tx.send(Done::Respawn { unit }).await;
+                    return;
+                }
+            }
+        });
+    }
+
+    /// Publish the snapshot for the API and systemd's status line.
+    fn publish(&mut self) {
+        let st = self.node().status();
+        let line = status_line(&st);
+        if line != self.last_status {
+            notify::status(&line);
+            self.last_status = line;
+        }
+        if let Some(tx) = &self.status_tx {
+            tx.send_if_modified(|old| {
+                if *old != st {
+                    *old = st;
+                    true
+                } else {
+                    false
+                }
+            });
+        }
+    }
+}
+
+/// Gratuitous ARP / unsolicited NA: a burst now and, if configured, again later.
+fn announce(iface: String, addr: IpAddr, garp: config::Garp) {
+    tokio::spawn(async move {
+        if let Err(e) = garp::announce(&iface, addr, garp.count, garp.interval).await {
+            warn!(HBD_EVENT = "garp-failed", "{e}");
+            return;
+        }
+        if !garp.repeat_after.is_zero() {
+            tokio::time::sleep(garp.repeat_after).await;
+            let _ = garp::announce(&iface, addr, garp.count, garp.interval).await;
+        }
+    });
+}
