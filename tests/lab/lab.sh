@@ -105,26 +105,31 @@ _lab_is_machine_pid1() { # PID: a container's PID 1 (NSpid: <host> 1)
     while read -r l; do [[ $l == NSpid:* ]] && { set -- $l; (($# == 3)) && [[ $3 == 1 ]]; return; }; done 2>/dev/null <"/proc/$1/status"
     return 1
 }
-_lab_pids() { local p; for p in /proc/[0-9]*; do echo "${p#/proc/}"; done; }
+_lab_pids() { # [COMM]: pids (of processes named COMM)
+    local p c; for p in /proc/[0-9]*; do
+        if [[ -n ${1:-} ]]; then read -r c 2>/dev/null <"$p/comm" && [[ $c == "$1" ]] || continue; fi
+        echo "${p#/proc/}"
+    done
+}
 _lab_cmdline() { tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null; }
 
 # processes belonging to a run id (or to any lab run when RUNID=hbl)
 _lab_nspawn_pids() { # RUNID-or-prefix
-    local p; for p in $(_lab_pids); do
-        [[ $(_lab_comm "$p") == systemd-nspawn ]] && _lab_alive "$p" || continue
+    local p; for p in $(_lab_pids systemd-nspawn); do
+        _lab_alive "$p" || continue
         [[ $(_lab_cmdline "$p") == *"--network-namespace-path=/run/netns/$1"* ]] && echo "$p"
     done
 }
 _lab_machine_pids() { # RUNID-or-prefix: machine PID 1s tagged HBL_RUN=<id>
-    local p r; for p in $(_lab_pids); do
+    local p r; for p in $(_lab_pids systemd); do
         _lab_is_machine_pid1 "$p" || continue
         r=$(_lab_environ_get "$p" HBL_RUN) || continue
         [[ $r == "$1"* ]] && echo "$p"
     done
 }
 _lab_socat_pids() { # RUNID-or-prefix
-    local p; for p in $(_lab_pids); do
-        [[ $(_lab_comm "$p") == socat ]] && _lab_alive "$p" || continue
+    local p; for p in $(_lab_pids socat); do
+        _lab_alive "$p" || continue
         [[ $(_lab_cmdline "$p") == *"$LAB_ROOT/$1"* ]] && echo "$p"
     done
 }
@@ -237,6 +242,7 @@ _lab_nspawn_start() { # NODE: start its nspawn in the background (setsid)
     echo "=== boot $(date +%T.%N)" >>"$d/console.log"
     setsid systemd-nspawn "${args[@]}" </dev/null >>"$d/console.log" 2>&1 &
     echo $! >"$d/nspawn.pid"
+    disown $!
 }
 
 _lab_nspawn_wait() { # NODE: wait for pid1 + running; post-boot setup
@@ -249,6 +255,14 @@ _lab_nspawn_wait() { # NODE: wait for pid1 + running; post-boot setup
         _lab_die "node $n: not running after ${LAB_BOOT_TIMEOUT}s ($(lab_exec "$n" systemctl is-system-running 2>&1))"
         lab_exec "$n" systemctl --failed --no-legend >&2; return 1
     fi
+    # nspawn mounts /sys before it joins the netns: /sys/class/net shows the
+    # host's interfaces.  Overlay the net parts from a sysfs mounted inside.
+    lab_exec "$n" sh -c 'mkdir -p /run/lab-sysfs &&
+        mount -t sysfs -o ro,nosuid,nodev,noexec sysfs /run/lab-sysfs &&
+        mount --bind /run/lab-sysfs/class/net /sys/class/net &&
+        mount --bind /run/lab-sysfs/devices/virtual/net /sys/devices/virtual/net;
+        umount -l /run/lab-sysfs; rmdir /run/lab-sysfs' >/dev/null 2>&1 ||
+        _lab_log "node $n: could not fix /sys/class/net"
     # users/groups live in the volatile /etc: recreate them on every boot
     lab_exec "$n" sh -c 'getent group haclient >/dev/null || groupadd -r haclient
         getent passwd labop >/dev/null || useradd -M -N -g users -G haclient labop
@@ -476,6 +490,9 @@ Type=simple
 RuntimeDirectory=web
 ExecStartPre=/bin/sh -c 'hostname > /run/web/index.html'
 ExecStart=/usr/bin/python3 -m http.server 80 --bind 0.0.0.0 --directory /run/web
+
+[Install]
+WantedBy=multi-user.target
 EOF
 }
 
@@ -566,6 +583,7 @@ lab_up() {
         setsid socat pty,raw,echo=0,link="$LAB_DIR/nm/$na" pty,raw,echo=0,link="$LAB_DIR/nm/$nb" \
             </dev/null >"$LAB_DIR/nm/socat.log" 2>&1 &
         echo $! >"$LAB_DIR/nm/socat.pid"
+        disown $!
         _lab_nm_ready() { [[ -L $LAB_DIR/nm/$na && -L $LAB_DIR/nm/$nb ]]; }
         lab_wait_for 5 _lab_nm_ready || { _lab_die "null-modem socat did not start"; return 1; }
         readlink -f "$LAB_DIR/nm/$na" >"$(lab_node_dir "$na")/tty"
@@ -665,7 +683,7 @@ lab_clean_stale() {
 }
 
 _lab_orphan_pid1s() { # machine PID 1s whose parent is not systemd-nspawn
-    local p; for p in $(_lab_pids); do
+    local p; for p in $(_lab_pids systemd); do
         _lab_is_machine_pid1 "$p" || continue
         _lab_environ_has "$p" container=systemd-nspawn || continue
         [[ $(_lab_comm "$(_lab_ppid "$p")") == systemd-nspawn ]] || echo "$p"
@@ -679,8 +697,8 @@ lab_check_clean() {
     local pat=${1:-$LAB_PREFIX} left=() p x
     for x in $(ip netns list 2>/dev/null | awk '{print $1}'); do [[ $x == "$pat"* ]] && left+=("netns $x"); done
     for x in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1); do [[ $x == "$pat"* ]] && left+=("host link $x"); done
-    for p in $(_lab_pids); do
-        [[ $(_lab_comm "$p") == systemd-nspawn ]] && _lab_alive "$p" && { [[ -z ${1:-} || $(_lab_cmdline "$p") == *"$pat"* ]] && left+=("systemd-nspawn pid $p: $(_lab_cmdline "$p" | cut -c1-150)"); }
+    for p in $(_lab_pids systemd-nspawn); do
+        _lab_alive "$p" && { [[ -z ${1:-} || $(_lab_cmdline "$p") == *"$pat"* ]] && left+=("systemd-nspawn pid $p: $(_lab_cmdline "$p" | cut -c1-150)"); }
     done
     for p in $(_lab_machine_pids "$pat"); do left+=("machine PID 1 $p (run $(_lab_environ_get "$p" HBL_RUN) node $(_lab_environ_get "$p" HBL_NODE))"); done
     [[ -z ${1:-} ]] && for p in $(_lab_orphan_pid1s); do left+=("orphaned machine PID 1 $p (parent $(_lab_ppid "$p"))"); done
