@@ -84,7 +84,7 @@ _lab_sw_if()  { # NODE IFACE -> switch-side veth name (<id>n1l / <id>n1h)
 
 # proc helpers -------------------------------------------------------------
 _lab_comm()   { local c; read -r c 2>/dev/null <"/proc/$1/comm" && echo "$c"; }
-_lab_ppid()   { local l; while read -r l; do [[ $l == PPid:* ]] && { echo "${l##*[[:space:]]}"; return; }; done 2>/dev/null <"/proc/$1/status"; }
+_lab_ppid()   { local l; while read -r l; do [[ $l == PPid:* ]] && { echo "${l##*[[:space:]]}"; return 0; }; done 2>/dev/null <"/proc/$1/status"; }
 _lab_alive()  { # PID: exists and is not a zombie
     local st; [[ -r /proc/$1/stat ]] || return 1
     st=$(<"/proc/$1/stat") 2>/dev/null || return 1; st=${st##*) }
@@ -102,7 +102,7 @@ _lab_environ_get() { # PID NAME
 }
 _lab_is_machine_pid1() { # PID: a container's PID 1 (NSpid: <host> 1)
     local l; [[ $(_lab_comm "$1") == systemd ]] || return 1
-    while read -r l; do [[ $l == NSpid:* ]] && { set -- $l; (($# == 3)) && [[ $3 == 1 ]]; return; }; done 2>/dev/null <"/proc/$1/status"
+    while read -r l; do [[ $l == NSpid:* ]] && { set -- $l; (($# == 3)) && [[ $3 == 1 ]]; return $?; }; done 2>/dev/null <"/proc/$1/status"
     return 1
 }
 _lab_pids() { # [COMM]: pids (of processes named COMM)
@@ -120,10 +120,12 @@ _lab_nspawn_pids() { # RUNID-or-prefix
         [[ $(_lab_cmdline "$p") == *"--network-namespace-path=/run/netns/$1"* ]] && echo "$p"
     done
 }
-_lab_machine_pids() { # RUNID-or-prefix: machine PID 1s tagged HBL_RUN=<id>
+_lab_machine_pids() { # PREFIX of "RUNID/NODE" (hbl, hbl1a2b, hbl1a2b/n1):
+    # machine PID 1s tagged with HBL_RUN, HBL_NODE (nspawn --setenv)
     local p r; for p in $(_lab_pids systemd); do
         _lab_is_machine_pid1 "$p" || continue
         r=$(_lab_environ_get "$p" HBL_RUN) || continue
+        r+=/$(_lab_environ_get "$p" HBL_NODE)
         [[ $r == "$1"* ]] && echo "$p"
     done
 }
@@ -218,6 +220,18 @@ _lab_net_node_up() { # NODE: addresses on, links up (as a booted node has)
     ip -n "$(_lab_ns sw)" link set "$(_lab_sw_if "$n" eth1)" up
 }
 
+_lab_spawn() { # CMD...: exec CMD in its own session (Ctrl-C does not reach
+    # it), without the script's saved stdout/stderr.  Run it with & : $! is
+    # then CMD's own pid (setsid does not fork when not a group leader).
+    # (and without any other inherited fd above 2: a caller's pipe held by a
+    # machine would keep e.g. a CI log reader waiting)
+    local f n
+    for f in /proc/$BASHPID/fd/*; do
+        n=${f##*/}; ((n > 2)) && eval "exec $n>&-" 2>/dev/null
+    done
+    exec setsid "$@"
+}
+
 _lab_nspawn_start() { # NODE: start its nspawn in the background (setsid)
     local n=$1 d; d=$(lab_node_dir "$n")
     local args=(
@@ -240,7 +254,7 @@ _lab_nspawn_start() { # NODE: start its nspawn in the background (setsid)
     fi
     rm -f "$d/pid1"
     echo "=== boot $(date +%T.%N)" >>"$d/console.log"
-    setsid systemd-nspawn "${args[@]}" </dev/null >>"$d/console.log" 2>&1 &
+    _lab_spawn systemd-nspawn "${args[@]}" </dev/null >>"$d/console.log" 2>&1 &
     echo $! >"$d/nspawn.pid"
     disown $!
 }
@@ -286,19 +300,36 @@ lab_boot() {
     done
 }
 
+_lab_kill_nspawns() { # RUNID NSPAWN_PID...: SIGKILL the machines of these
+    # nspawn processes (every child: PID 1, or the child that is about to
+    # become it) and of RUNID (tagged PID 1s, e.g. orphans) until the nspawn
+    # processes are gone; SIGKILL nspawn itself only after 6 s.
+    local id=$1; shift
+    local deadline=$(( $(_lab_now_ms) + 6000 )) p c alive
+    while :; do
+        alive=()
+        for p in "$@"; do _lab_alive "$p" && alive+=("$p"); done
+        for p in "${alive[@]}"; do
+            for c in $(cat /proc/"$p"/task/*/children 2>/dev/null); do kill -9 "$c" 2>/dev/null; done
+        done
+        for p in $(_lab_machine_pids "$id"); do kill -9 "$p" 2>/dev/null; done
+        ((${#alive[@]} == 0)) && break
+        if (( $(_lab_now_ms) > deadline )); then
+            _lab_log "nspawn ${alive[*]} did not exit: SIGKILL"; kill -9 "${alive[@]}" 2>/dev/null; deadline=$(( deadline + 3000 ))
+        fi
+        sleep 0.05
+    done
+    # an orphan that got through: one last sweep
+    for p in $(_lab_machine_pids "$id"); do kill -9 "$p" 2>/dev/null; done
+    return 0
+}
+
 _lab_kill_machine() { # NODE: SIGKILL PID 1, wait for nspawn to go
     local n=$1 d p np; d=$(lab_node_dir "$n")
     np=$(cat "$d/nspawn.pid" 2>/dev/null)
     p=$(cat "$d/pid1" 2>/dev/null)
     [[ -n $p ]] && _lab_is_machine_pid1 "$p" && kill -9 "$p" 2>/dev/null
-    # pid1 may not have been found yet (boot in progress): any tagged one
-    for p in $(_lab_machine_pids "$LAB_RUN"); do
-        [[ $(_lab_environ_get "$p" HBL_NODE) == "$n" ]] && kill -9 "$p" 2>/dev/null
-    done
-    if [[ -n $np ]]; then
-        _lab_gone() { ! _lab_alive "$np"; }
-        lab_wait_for 5 _lab_gone || { kill -9 "$np" 2>/dev/null; lab_wait_for 2 _lab_gone; }
-    fi
+    [[ -n $np ]] && _lab_kill_nspawns "$LAB_RUN/$n" $np
     rm -f "$d/pid1"
     echo down >"$d/power"
 }
@@ -358,7 +389,7 @@ lab_netem() {
     [[ $spec == clear ]] && return 0
     if lab_have_netem; then
         # shellcheck disable=SC2086
-        ip netns exec "$ns" tc qdisc replace dev "$ifc" root netem $spec; return
+        ip netns exec "$ns" tc qdisc replace dev "$ifc" root netem $spec; return $?
     fi
     local -a w; read -ra w <<<"$spec"
     local i rc=0 p
@@ -501,7 +532,7 @@ _lab_new_run_id() {
     local id
     while :; do
         id=$LAB_PREFIX$(od -An -N2 -tx1 /dev/urandom | tr -d ' \n')
-        mkdir -p "$LAB_ROOT" && mkdir "$LAB_ROOT/$id" 2>/dev/null && { echo "$id"; return; }
+        mkdir -p "$LAB_ROOT" && mkdir "$LAB_ROOT/$id" 2>/dev/null && { echo "$id"; return 0; }
     done
 }
 
@@ -526,6 +557,9 @@ lab_up() {
     if ((keep)); then echo "0 0" >"$LAB_DIR/owner"; else echo "$$ $(_lab_starttime $$)" >"$LAB_DIR/owner"; fi
     echo "$_LAB_T0" >"$LAB_DIR/t0"
     if ((!keep)); then
+        # the trap may fire inside a command whose output is redirected:
+        # keep the script's own stdout/stderr for teardown messages
+        [[ -n ${_LAB_FD_OUT:-} ]] || exec {_LAB_FD_OUT}>&1 {_LAB_FD_ERR}>&2
         trap '_lab_on_exit' EXIT
         trap '_lab_on_signal INT' INT
         trap '_lab_on_signal TERM' TERM
@@ -580,7 +614,7 @@ lab_up() {
         local na=${nm%%:*} nb=${nm##*:}
         _lab_node_ok "$na" && _lab_node_ok "$nb" && [[ $na != "$nb" ]] || { _lab_die "bad --null-modem=$nm"; return 1; }
         mkdir -p "$LAB_DIR/nm"
-        setsid socat pty,raw,echo=0,link="$LAB_DIR/nm/$na" pty,raw,echo=0,link="$LAB_DIR/nm/$nb" \
+        _lab_spawn socat pty,raw,echo=0,link="$LAB_DIR/nm/$na" pty,raw,echo=0,link="$LAB_DIR/nm/$nb" \
             </dev/null >"$LAB_DIR/nm/socat.log" 2>&1 &
         echo $! >"$LAB_DIR/nm/socat.pid"
         disown $!
@@ -598,15 +632,9 @@ lab_up() {
 # ---------------------------------------------------------------- teardown
 _lab_destroy_run() { # RUNID: remove everything of that run
     local id=$1 p ns l
-    # 1. machines: SIGKILL each PID 1 (ends its PID namespace)
-    for p in $(_lab_machine_pids "$id"); do kill -9 "$p" 2>/dev/null; done
-    local nsp; nsp=$(_lab_nspawn_pids "$id-")
-    for p in $nsp; do
-        local c; for c in $(_lab_find_pid1 "$p"); do kill -9 "$c" 2>/dev/null; done
-    done
-    # 2. their nspawn processes go by themselves; insist after a while
-    _lab_nspawn_gone() { local q; for q in $nsp; do _lab_alive "$q" && return 1; done; return 0; }
-    lab_wait_for 5 _lab_nspawn_gone || { for p in $nsp; do kill -9 "$p" 2>/dev/null; done; lab_wait_for 2 _lab_nspawn_gone; }
+    # 1. machines: SIGKILL each PID 1 (ends its PID namespace); nspawn
+    #    processes then exit by themselves
+    _lab_kill_nspawns "$id" $(_lab_nspawn_pids "$id-")
     # 3. null-modem socat
     for p in $(_lab_socat_pids "$id/"); do kill -9 "$p" 2>/dev/null; done
     # 4. namespaces (takes their veths and bridges along), host links
@@ -633,9 +661,10 @@ lab_down() {
     LAB_NODES=()
 }
 
-_lab_on_exit() { local rc=$?; trap - EXIT; lab_down; exit "$rc"; }
+_lab_on_exit() { local rc=$?; trap - EXIT; lab_down >&"${_LAB_FD_OUT:-1}" 2>&"${_LAB_FD_ERR:-2}"; exit "$rc"; }
 _lab_on_signal() {
     trap - EXIT INT TERM
+    exec >&"${_LAB_FD_OUT:-1}" 2>&"${_LAB_FD_ERR:-2}"
     _lab_log "caught SIG$1"
     lab_down
     kill -s "$1" $$    # die of the signal, as the caller expects
@@ -697,11 +726,15 @@ lab_check_clean() {
     local pat=${1:-$LAB_PREFIX} left=() p x
     for x in $(ip netns list 2>/dev/null | awk '{print $1}'); do [[ $x == "$pat"* ]] && left+=("netns $x"); done
     for x in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1); do [[ $x == "$pat"* ]] && left+=("host link $x"); done
-    for p in $(_lab_pids systemd-nspawn); do
-        _lab_alive "$p" && { [[ -z ${1:-} || $(_lab_cmdline "$p") == *"$pat"* ]] && left+=("systemd-nspawn pid $p: $(_lab_cmdline "$p" | cut -c1-150)"); }
-    done
-    for p in $(_lab_machine_pids "$pat"); do left+=("machine PID 1 $p (run $(_lab_environ_get "$p" HBL_RUN) node $(_lab_environ_get "$p" HBL_NODE))"); done
-    [[ -z ${1:-} ]] && for p in $(_lab_orphan_pid1s); do left+=("orphaned machine PID 1 $p (parent $(_lab_ppid "$p"))"); done
+    for p in $(_lab_nspawn_pids "$pat"); do left+=("systemd-nspawn pid $p: $(_lab_cmdline "$p" | grep -oE -- '--machine=[^ ]+')"); done
+    for p in $(_lab_machine_pids "$pat"); do left+=("machine PID 1 $p (run $(_lab_environ_get "$p" HBL_RUN) node $(_lab_environ_get "$p" HBL_NODE), parent $(_lab_ppid "$p") $(_lab_comm "$(_lab_ppid "$p")"))"); done
+    # other users of nspawn share this host: an untagged orphan is not ours,
+    # but worth a note
+    if [[ -z ${1:-} ]]; then
+        for p in $(_lab_orphan_pid1s); do
+            _lab_environ_get "$p" HBL_RUN >/dev/null || _lab_log "note: orphaned machine PID 1 $p not of the lab (parent $(_lab_ppid "$p"))"
+        done
+    fi
     for p in $(_lab_socat_pids "$pat"); do left+=("socat pid $p"); done
     for x in "$LAB_ROOT"/"$pat"*; do [[ -e $x ]] && left+=("dir $x"); done
     ((${#left[@]} == 0)) && return 0
