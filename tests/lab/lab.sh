@@ -16,7 +16,7 @@
 # ---------------------------------------------------------------- settings
 LAB_ROOT=${LAB_ROOT:-/run/hbd-lab}      # run directories live below this
 LAB_PREFIX=hbl                          # prefix of every run id
-LAB_BOOT_TIMEOUT=${LAB_BOOT_TIMEOUT:-30} # seconds for one machine to boot
+LAB_BOOT_TIMEOUT=${LAB_BOOT_TIMEOUT:-20} # seconds for one machine to boot (then 1 retry)
 LAB_LAN_NET=10.77.0                     # LAN (VIP network) /24
 LAB_HB_NET=10.78.0                      # heartbeat network /24
 LAB_ROUTER_IP=$LAB_LAN_NET.1            # ping host, own netns on the LAN
@@ -253,6 +253,7 @@ _lab_nspawn_start() { # NODE: start its nspawn in the background (setsid)
         [[ -c $pts ]] && args+=(--bind="$pts:/dev/ttyHB0")
     fi
     rm -f "$d/pid1"
+    echo booting >"$d/power"
     echo "=== boot $(date +%T.%N)" >>"$d/console.log"
     _lab_spawn systemd-nspawn "${args[@]}" </dev/null >>"$d/console.log" 2>&1 &
     echo $! >"$d/nspawn.pid"
@@ -267,7 +268,8 @@ _lab_nspawn_wait() { # NODE: wait for pid1 + running; post-boot setup
     fi
     if ! lab_wait_for "$LAB_BOOT_TIMEOUT" _lab_state_running "$n"; then
         _lab_die "node $n: not running after ${LAB_BOOT_TIMEOUT}s ($(lab_exec "$n" systemctl is-system-running 2>&1))"
-        lab_exec "$n" systemctl --failed --no-legend >&2; return 1
+        lab_exec "$n" systemctl --failed --no-legend >&2
+        lab_exec "$n" journalctl -p warning -b --no-pager -n 40 >&2; return 1
     fi
     # nspawn mounts /sys before it joins the netns: /sys/class/net shows the
     # host's interfaces.  Overlay the net parts from a sysfs mounted inside.
@@ -295,7 +297,13 @@ lab_boot() {
     done
     for n in "$@"; do
         [[ $(<"$(lab_node_dir "$n")/power") == up ]] && continue
-        _lab_nspawn_wait "$n" || return 1
+        if ! _lab_nspawn_wait "$n"; then
+            # seen once under load: sysusers failed, boot hung in "starting"
+            ((${LAB_BOOT_RETRY:-1} > 0)) || return 1
+            _lab_log "node $n: boot failed; power cut and one more try"
+            lab_power_cut "$n"; _lab_net_node_up "$n" && _lab_nspawn_start "$n" || return 1
+            _lab_nspawn_wait "$n" || return 1
+        fi
         _lab_log "node $n up (pid1 $(lab_pid1 "$n"))"
     done
 }
