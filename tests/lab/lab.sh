@@ -234,6 +234,7 @@ _lab_spawn() { # CMD...: exec CMD in its own session (Ctrl-C does not reach
 
 _lab_nspawn_start() { # NODE: start its nspawn in the background (setsid)
     local n=$1 d; d=$(lab_node_dir "$n")
+    # shellcheck disable=SC2054  # commas belong to --capability
     local args=(
         -D / --volatile=yes --boot --register=no --keep-unit --console=pipe
         --machine="$LAB_RUN-$n" --hostname="$n"
@@ -557,6 +558,7 @@ lab_up() {
     done
     [[ $count =~ ^[2-5]$ ]] || { _lab_die "lab_up: N must be 2..5"; return 1; }
     [[ -n ${LAB_RUN:-} && -d $LAB_ROOT/${LAB_RUN:-x} && $_LAB_TRAPPED == 1 ]] && { _lab_die "a lab run ($LAB_RUN) is already up in this shell"; return 1; }
+    ((EUID == 0)) || { _lab_die "the lab needs root"; return 1; }
     _LAB_T0=$(_lab_now_ms)
     lab_deps || { _lab_die "lab_deps failed"; return 1; }
     ((clean)) && lab_clean_stale
@@ -642,6 +644,7 @@ _lab_destroy_run() { # RUNID: remove everything of that run
     local id=$1 p ns l
     # 1. machines: SIGKILL each PID 1 (ends its PID namespace); nspawn
     #    processes then exit by themselves
+    # shellcheck disable=SC2046  # a list of pids
     _lab_kill_nspawns "$id" $(_lab_nspawn_pids "$id-")
     # 3. null-modem socat
     for p in $(_lab_socat_pids "$id/"); do kill -9 "$p" 2>/dev/null; done
@@ -669,10 +672,10 @@ lab_down() {
     LAB_NODES=()
 }
 
-_lab_on_exit() { local rc=$?; trap - EXIT; lab_down >&"${_LAB_FD_OUT:-1}" 2>&"${_LAB_FD_ERR:-2}"; exit "$rc"; }
+_lab_on_exit() { local rc=$?; trap - EXIT; lab_down 1>&"${_LAB_FD_OUT:-1}" 2>&"${_LAB_FD_ERR:-2}"; exit "$rc"; }
 _lab_on_signal() {
     trap - EXIT INT TERM
-    exec >&"${_LAB_FD_OUT:-1}" 2>&"${_LAB_FD_ERR:-2}"
+    exec 1>&"${_LAB_FD_OUT:-1}" 2>&"${_LAB_FD_ERR:-2}"
     _lab_log "caught SIG$1"
     lab_down
     kill -s "$1" $$    # die of the signal, as the caller expects
@@ -691,10 +694,10 @@ _lab_run_stale() { # RUNID: its owner is gone (or it has no directory)
 _lab_all_run_ids() { # every run id with any leftover
     {
         local d p; for d in "$LAB_ROOT"/$LAB_PREFIX????; do [[ -e $d ]] && echo "${d##*/}"; done
-        ip netns list 2>/dev/null | awk '{print $1}' | grep -oE "^$LAB_PREFIX[0-9a-f]{4}"
-        for p in $(_lab_nspawn_pids "$LAB_PREFIX"); do _lab_cmdline "$p" | grep -oE "netns/$LAB_PREFIX[0-9a-f]{4}" | cut -d/ -f2; done
+        ip netns list 2>/dev/null | awk '{print $1}' | grep -oE "^${LAB_PREFIX}[0-9a-f]{4}"
+        for p in $(_lab_nspawn_pids "$LAB_PREFIX"); do _lab_cmdline "$p" | grep -oE "netns/${LAB_PREFIX}[0-9a-f]{4}" | cut -d/ -f2; done
         for p in $(_lab_machine_pids "$LAB_PREFIX"); do _lab_environ_get "$p" HBL_RUN; done
-        for p in $(_lab_socat_pids "$LAB_PREFIX"); do _lab_cmdline "$p" | grep -oE "$LAB_ROOT/$LAB_PREFIX[0-9a-f]{4}" | head -1 | sed 's#.*/##'; done
+        for p in $(_lab_socat_pids "$LAB_PREFIX"); do _lab_cmdline "$p" | grep -oE "$LAB_ROOT/${LAB_PREFIX}[0-9a-f]{4}" | head -1 | sed 's#.*/##'; done
     } | sort -u
 }
 
