@@ -79,6 +79,19 @@ serial_xfer() { # FROM TO TEXT
 }
 check "bytes n1 -> n2" serial_xfer n1 n2 "hello-from-n1"
 check "bytes n2 -> n1" serial_xfer n2 n1 "hello-from-n2"
+serial_paused() { # bytes written while the cable is paused arrive only after resume
+    lab_serial_pause
+    lab_exec n2 sh -c 'timeout 4 head -c 6 /dev/ttyHB0 > /run/serial.rx' &
+    local rd=$!
+    sleep 0.3
+    lab_exec n1 sh -c 'printf paused > /dev/ttyHB0'
+    sleep 1
+    local early; early=$(lab_exec n2 cat /run/serial.rx)
+    lab_serial_resume
+    wait "$rd"
+    eq "$early" "" && eq "$(lab_exec n2 cat /run/serial.rx)" paused
+}
+check "lab_serial_pause holds bytes, lab_serial_resume delivers them" serial_paused
 
 # ------------------------------------------------------------------ faults
 say "fault helpers"
