@@ -39,6 +39,7 @@ fn main() {
     };
     if let Err(e) = rt.block_on(hbd::shell::daemon::run(opts)) {
         eprintln!("hbd: {e:#}");
-        std::process::exit(1);
+        let config = e.downcast_ref::<hbd::shell::daemon::ConfigProblem>().is_some();
+        std::process::exit(if config { 78 } else { 1 });
     }
 }

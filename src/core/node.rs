@@ -60,6 +60,8 @@ struct Peer {
     fence_retry_at: Option<Time>,
     mismatch_warned: bool,
     stale_warned: u64,
+    /// Last frame that named this peer but failed authentication.
+    unverified_at: Option<Time>,
 }
 
 impl Peer {
@@ -197,6 +199,7 @@ impl Node {
                     fence_retry_at: None,
                     mismatch_warned: false,
                     stale_warned: 0,
+                    unverified_at: None,
                 })
             })
             .collect();
@@ -248,6 +251,12 @@ impl Node {
             Input::Heartbeat { from, link, generation, seq, msg } => {
                 self.on_heartbeat(&from, link, generation, seq, msg)
             }
+            Input::Unverified { from } => {
+                let now = self.now;
+                if let Some(p) = self.cfg.node_index(&from).and_then(|i| self.peers[i].as_mut()) {
+                    p.unverified_at = Some(now);
+                }
+            }
             Input::Adopt { group, resource } => self.on_adopt(&group, resource),
             Input::ResourceDone { group, resource, op, result } => self.on_resource_done(&group, resource, op, result),
             Input::ResourceFailed { group, resource, reason } => self.on_resource_failed(&group, resource, reason),
@@ -293,6 +302,9 @@ impl Node {
             }
             if let Some(t) = p.fence_retry_at {
                 consider(t);
+            }
+            if let Some(t) = p.unverified_at {
+                consider(t + c.deadtime);
             }
         }
         if self.ping_raw != self.ping_eff {
@@ -715,7 +727,8 @@ impl Node {
                     }
                 }
                 PeerState::Unknown => {
-                    if now >= self.started_at + c.initdead {
+                    let unverified = p.unverified_at.is_some_and(|t| now < t + c.deadtime);
+                    if now >= self.started_at + c.initdead && !unverified {
                         p.state = PeerState::Dead;
                         events.push(Event::PeerDead { peer: p.name.clone() });
                     }
@@ -781,9 +794,10 @@ impl Node {
         self.ping_raw == Some(0) && !self.peers.iter().flatten().any(|p| self.recently_heard(p))
     }
 
+    /// Every peer has been heard or given up on (after initdead, unless it
+    /// keeps sending frames we cannot verify).
     fn settled(&self) -> bool {
-        self.now >= self.started_at + self.cfg.cluster.initdead
-            || self.peers.iter().flatten().all(|p| p.state != PeerState::Unknown)
+        self.peers.iter().flatten().all(|p| p.state != PeerState::Unknown)
     }
 
     fn standby_of(&self, node: &str) -> bool {
@@ -1226,6 +1240,7 @@ impl Node {
                 }
                 let p = self.peers[i].as_ref().expect("peer");
                 let state = match p.state {
+                    PeerState::Unknown if p.unverified_at.is_some() => "unverified",
                     PeerState::Up if self.standby_of(&n.name) => "standby",
                     PeerState::Up if p.report.as_ref().is_some_and(|r| r.leaving) => "leaving",
                     s => s.as_str(),
@@ -1335,7 +1350,14 @@ impl NodeGroupNote {
                 .iter()
                 .flatten()
                 .any(|p| !p.fenced && matches!(p.state, PeerState::Dead | PeerState::Unknown));
-        let note = if let Some(n) = &blocked_on {
+        let unverified =
+            node.peers.iter().flatten().find(|p| p.state == PeerState::Unknown && p.unverified_at.is_some());
+        let note = if let Some(p) = unverified {
+            format!(
+                "{} sends frames this node cannot verify (different auth key?); taking no group until they agree",
+                p.name
+            )
+        } else if let Some(n) = &blocked_on {
             format!("a stop failed on {n}; the group may still run there. Fix it, then: hactl cleanup {}", gc.name)
         } else if fence_wait {
             "waiting for fencing of an unreachable node (hbd-fence@NODE.service)".to_string()

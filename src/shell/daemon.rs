@@ -42,27 +42,37 @@ enum Done {
     Respawn { unit: String },
 }
 
+/// A problem an operator must fix in the files; restarting will not help.
+/// hbd exits with EX_CONFIG (78), which hbd.service does not restart.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigProblem(pub String);
+
+fn config_problem(msg: impl std::fmt::Display) -> anyhow::Error {
+    anyhow::Error::new(ConfigProblem(msg.to_string()))
+}
+
 /// The hostname, as Heartbeat used it for the node name.
 fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_string()).unwrap_or_default()
 }
 
 pub async fn run(opts: Options) -> anyhow::Result<()> {
-    let cfg = config::load(&opts.config).map_err(|e| anyhow!("{e}"))?;
+    let cfg = config::load(&opts.config).map_err(config_problem)?;
     let name = match &opts.node {
         Some(n) => n.clone(),
         None => hostname(),
     };
     if cfg.node_index(&name).is_none() {
         let nodes: Vec<&str> = cfg.nodes.iter().map(|n| n.name.as_str()).collect();
-        bail!(
+        return Err(config_problem(format!(
             "this node is called {name:?}, which is not a [[node]] in {} (nodes: {}); set the hostname or start hbd with --node NAME",
             opts.config.display(),
             nodes.join(", ")
-        );
+        )));
     }
     super::log::init(&name);
-    let keys = config::load_auth_keys(&cfg.cluster.auth_key).map_err(|e| anyhow!("{e}"))?;
+    let keys = config::load_auth_keys(&cfg.cluster.auth_key).map_err(config_problem)?;
     let gen = generation::bump(&opts.state_dir).map_err(|e| anyhow!("{e}"))?;
     info!(HBD_EVENT = "starting", "hbd {} starting as {name}, generation {gen}", env!("CARGO_PKG_VERSION"));
 
@@ -79,7 +89,7 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
 
     let mut d = Daemon {
         codec: Codec::new(&cfg.cluster.name, &keys),
-        replay: ReplayGuard::new(),
+        replay: cfg.links.iter().map(|_| ReplayGuard::new()).collect(),
         links,
         vip,
         systemd,
@@ -250,7 +260,8 @@ struct Daemon {
     opts: Options,
     cfg: Config,
     codec: Codec,
-    replay: ReplayGuard,
+    /// One window per link: every frame travels on every link.
+    replay: Vec<ReplayGuard>,
     links: Links,
     vip: Vip,
     systemd: Arc<Systemd>,
@@ -309,7 +320,17 @@ impl Daemon {
             Err(e) => {
                 let who = wire::peek_sender(bytes).unwrap_or_else(|| "?".into());
                 let kind = format!("{:?}", std::mem::discriminant(&e));
-                self.bad_frame(&who, link, &kind, &e.to_string());
+                let hint = match e {
+                    wire::WireError::BadTag { .. } | wire::WireError::UnknownKey { .. } => {
+                        "; the auth key files of the nodes differ (compare /etc/hbd/authkey)"
+                    }
+                    _ => "",
+                };
+                self.bad_frame(&who, link, &kind, &format!("{e}{hint}"));
+                let keyed = matches!(e, wire::WireError::BadTag { .. } | wire::WireError::UnknownKey { .. });
+                if keyed && who != self.me && self.cfg.node_index(&who).is_some() {
+                    return Some(Input::Unverified { from: who });
+                }
                 return None;
             }
         };
@@ -320,7 +341,7 @@ impl Daemon {
             self.bad_frame(&h.sender, link, "unknown-node", "authenticated frame from a node not in the configuration");
             return None;
         }
-        if let Err(e) = self.replay.check(&h.sender, h.generation, h.seq) {
+        if let Err(e) = self.replay[link].check(&h.sender, h.generation, h.seq) {
             self.bad_frame(&h.sender, link, "replay", &format!("{e} (generation {}, sequence {})", h.generation, h.seq));
             return None;
         }

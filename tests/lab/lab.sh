@@ -527,6 +527,8 @@ After=network.target
 
 [Service]
 Type=simple
+Restart=on-failure
+RestartSec=200ms
 RuntimeDirectory=web
 ExecStartPre=/bin/sh -c 'hostname > /run/web/index.html'
 ExecStart=/usr/bin/python3 -m http.server 80 --bind 0.0.0.0 --directory /run/web
