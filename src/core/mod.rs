@@ -97,7 +97,9 @@ pub enum Input {
     /// tag, unknown key). Before that peer has ever been heard properly, it
     /// is taken as present with a different key: this node then takes no
     /// group, rather than start a second copy of what the peer runs.
-    Unverified { from: String },
+    Unverified {
+        from: String,
+    },
     /// The shell's probe found a resource of a group already active at start
     /// (VIP present, unit active): adopt it instead of flapping it.
     Adopt {

@@ -11,9 +11,14 @@ use crate::core::{Command, CommandError};
 /// What the API may ask of the main loop.
 #[derive(Debug)]
 pub enum ApiRequest {
-    Command { cmd: Command, reply: oneshot::Sender<Result<(), CommandError>> },
+    Command {
+        cmd: Command,
+        reply: oneshot::Sender<Result<(), CommandError>>,
+    },
     /// Re-read the configuration file; Err says why it was refused.
-    Reload { reply: oneshot::Sender<Result<(), String>> },
+    Reload {
+        reply: oneshot::Sender<Result<(), String>>,
+    },
 }
 
 /// Signals the loop publishes.

@@ -100,6 +100,7 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
         done_tx: mpsc::channel(256).0,
         watches: HashMap::new(),
         owned_vips: HashSet::new(),
+        held: Held::default(),
         replies: HashMap::new(),
         next_cmd: 1,
         bad_frames: HashMap::new(),
@@ -273,6 +274,7 @@ struct Daemon {
     /// Unit watches of owned resources, by (group, resource).
     watches: HashMap<(String, usize), JoinHandle<()>>,
     owned_vips: HashSet<(IpAddr, u8, String, String)>,
+    held: Held,
     replies: HashMap<u64, ReplyTo>,
     next_cmd: u64,
     /// (claimed sender, error kind) -> (last logged, suppressed since).
@@ -342,7 +344,12 @@ impl Daemon {
             return None;
         }
         if let Err(e) = self.replay[link].check(&h.sender, h.generation, h.seq) {
-            self.bad_frame(&h.sender, link, "replay", &format!("{e} (generation {}, sequence {})", h.generation, h.seq));
+            self.bad_frame(
+                &h.sender,
+                link,
+                "replay",
+                &format!("{e} (generation {}, sequence {})", h.generation, h.seq),
+            );
             return None;
         }
         if h.msg_type != MSG_HEARTBEAT {
@@ -399,14 +406,20 @@ impl Daemon {
     /// Validate the file again; the new config waits in `self.cfg` until
     /// `take_reload` hands it to the core.
     fn reload(&mut self) -> anyhow::Result<()> {
-        let new = config::load(&self.opts.config).map_err(|e| anyhow!("reload refused, keeping the running configuration: {e}"))?;
+        let new = config::load(&self.opts.config)
+            .map_err(|e| anyhow!("reload refused, keeping the running configuration: {e}"))?;
         if new.nodes != self.cfg.nodes || new.links != self.cfg.links || new.cluster.name != self.cfg.cluster.name {
             bail!("reload refused, keeping the running configuration: nodes, links or the cluster name changed in {}; restart hbd to apply those", self.opts.config.display());
         }
         let keys = config::load_auth_keys(&new.cluster.auth_key)
             .map_err(|e| anyhow!("reload refused, keeping the running configuration: {e}"))?;
         self.codec = Codec::new(&new.cluster.name, &keys);
-        info!(HBD_EVENT = "reload", "configuration reloaded from {}; signing with key {}", self.opts.config.display(), self.codec.sign_key_id());
+        info!(
+            HBD_EVENT = "reload",
+            "configuration reloaded from {}; signing with key {}",
+            self.opts.config.display(),
+            self.codec.sign_key_id()
+        );
         self.cfg = new;
         Ok(())
     }
@@ -422,7 +435,8 @@ impl Daemon {
             match a {
                 Action::Send { seq, msg } => {
                     let body = wire::encode_heartbeat(&msg);
-                    let h = Header { sender: self.me.clone(), generation: self.generation, seq, msg_type: MSG_HEARTBEAT };
+                    let h =
+                        Header { sender: self.me.clone(), generation: self.generation, seq, msg_type: MSG_HEARTBEAT };
                     match self.codec.seal(&h, &body) {
                         Ok(frame) => {
                             self.links.send(&frame);
@@ -475,6 +489,7 @@ impl Daemon {
         match what {
             Resource::Vip { addr, prefix, interface } => {
                 self.owned_vips.insert((*addr, *prefix, interface.clone(), group.to_string()));
+                self.hold(*addr, true);
             }
             Resource::Unit { name } => self.watch_unit(group, resource, name),
         }
@@ -488,11 +503,16 @@ impl Daemon {
                 let garp = self.cfg.garp.clone();
                 let cfgpath = self.cfg.path.clone();
                 self.owned_vips.insert((addr, prefix, interface.clone(), group.clone()));
+                self.hold(addr, true);
+                let held = self.held.clone();
                 tokio::spawn(async move {
-                    let r = vip.add(addr, prefix, &interface).await.map_err(|e| OpError(e.with_group(&group, &cfgpath).to_string()));
+                    let r = vip
+                        .add(addr, prefix, &interface)
+                        .await
+                        .map_err(|e| OpError(e.with_group(&group, &cfgpath).to_string()));
                     if r.is_ok() {
                         info!(HBD_EVENT = "vip-added", HBD_GROUP = %group, "{addr}/{prefix} added on {interface}");
-                        announce(interface, addr, garp);
+                        announce(interface, addr, garp, held);
                     }
                     let _ = tx.send(Done::Op { group, resource, op: Op::Start, result: r }).await;
                 });
@@ -516,6 +536,7 @@ impl Daemon {
         match what {
             Resource::Vip { addr, prefix, interface } => {
                 self.owned_vips.retain(|v| !(v.0 == addr && v.3 == group));
+                self.hold(addr, false);
                 let vip = self.vip.clone();
                 tokio::spawn(async move {
                     let r = vip.remove(addr, prefix, &interface).await.map_err(|e| OpError(e.to_string()));
@@ -572,6 +593,7 @@ impl Daemon {
         let vip = self.vip.clone();
         let tx = self.done_tx.clone();
         let garp = self.cfg.garp.clone();
+        let held = self.held.clone();
         let resource = self
             .cfg
             .groups
@@ -581,16 +603,27 @@ impl Daemon {
             .unwrap_or(0);
         tokio::spawn(async move {
             if let Err(e) = vip.add(addr, prefix, &iface).await {
-                let _ = tx.send(Done::Failed { group, resource, reason: format!("VIP could not be re-added: {e}") }).await;
+                let _ =
+                    tx.send(Done::Failed { group, resource, reason: format!("VIP could not be re-added: {e}") }).await;
             } else {
-                announce(iface, addr, garp);
+                announce(iface, addr, garp, held);
             }
         });
     }
 
     fn reannounce(&self) {
         for (addr, _, iface, _) in &self.owned_vips {
-            announce(iface.clone(), *addr, self.cfg.garp.clone());
+            announce(iface.clone(), *addr, self.cfg.garp.clone(), self.held.clone());
+        }
+    }
+
+    fn hold(&self, addr: IpAddr, on: bool) {
+        if let Ok(mut h) = self.held.lock() {
+            if on {
+                h.insert(addr);
+            } else {
+                h.remove(&addr);
+            }
         }
     }
 
@@ -647,16 +680,33 @@ impl Daemon {
     }
 }
 
+/// VIPs this node holds now; announcements stop the moment one is released,
+/// or a late packet would pull the LAN back from the new owner.
+type Held = Arc<std::sync::Mutex<HashSet<IpAddr>>>;
+
 /// Gratuitous ARP / unsolicited NA: a burst now and, if configured, again later.
-fn announce(iface: String, addr: IpAddr, garp: config::Garp) {
+fn announce(iface: String, addr: IpAddr, garp: config::Garp, held: Held) {
     tokio::spawn(async move {
-        if let Err(e) = garp::announce(&iface, addr, garp.count, garp.interval).await {
-            warn!(HBD_EVENT = "garp-failed", "{e}");
-            return;
-        }
-        if !garp.repeat_after.is_zero() {
-            tokio::time::sleep(garp.repeat_after).await;
-            let _ = garp::announce(&iface, addr, garp.count, garp.interval).await;
+        let holds = || held.lock().map(|h| h.contains(&addr)).unwrap_or(false);
+        for burst in 0..2 {
+            if burst == 1 {
+                if garp.repeat_after.is_zero() {
+                    return;
+                }
+                tokio::time::sleep(garp.repeat_after).await;
+            }
+            for i in 0..garp.count {
+                if !holds() {
+                    return;
+                }
+                if i > 0 {
+                    tokio::time::sleep(garp.interval).await;
+                }
+                if let Err(e) = garp::announce(&iface, addr, 1, Duration::ZERO).await {
+                    warn!(HBD_EVENT = "garp-failed", "{e}");
+                    return;
+                }
+            }
         }
     });
 }

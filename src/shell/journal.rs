@@ -84,11 +84,17 @@ pub fn log_event(e: &Event) {
 
 /// The one-line `STATUS=` systemd shows: "active: web on n1; peers: n2 up 2/2 links".
 pub fn status_line(s: &Status) -> String {
-    let groups: Vec<String> = s
-        .groups
-        .iter()
-        .map(|g| if g.owner.is_empty() { format!("{} {}", g.name, g.state) } else { format!("{} on {}", g.name, g.owner) })
-        .collect();
+    let groups: Vec<String> =
+        s.groups
+            .iter()
+            .map(|g| {
+                if g.owner.is_empty() {
+                    format!("{} {}", g.name, g.state)
+                } else {
+                    format!("{} on {}", g.name, g.owner)
+                }
+            })
+            .collect();
     let peers: Vec<String> = s
         .nodes
         .iter()

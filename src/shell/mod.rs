@@ -1,7 +1,10 @@
 //! The tokio shell: sockets, netlink, systemd, the journal.
 
+pub mod api;
+pub mod daemon;
 pub mod garp;
 pub mod generation;
+pub mod journal;
 pub mod links;
 pub mod log;
 pub mod netif;
@@ -9,6 +12,3 @@ pub mod notify;
 pub mod ping;
 pub mod systemd;
 pub mod vip;
-pub mod api;
-pub mod daemon;
-pub mod journal;

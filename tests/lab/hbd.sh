@@ -66,7 +66,17 @@ hbd_install_all() {
     chmod 600 "$tmp/authkey"
     lab_install_bin "$HBD_BIN/hbd" "$HBD_BIN/hactl"
     lab_install_unit "$HBD_REPO/units/hbd.service"
-    [[ -f $HBD_REPO/dbus-interfaces/org.hbd1.conf ]] && lab_install_dbus_policy "$HBD_REPO/dbus-interfaces/org.hbd1.conf"
+    if [[ -f $HBD_REPO/dbus-interfaces/org.hbd1.conf ]]; then
+        lab_install_dbus_policy "$HBD_REPO/dbus-interfaces/org.hbd1.conf"
+    else
+        # A tree without the bus API: run hbd without it.
+        local n
+        for n in "${LAB_NODES[@]}"; do
+            mkdir -p "$(lab_node_dir "$n")/system/hbd.service.d"
+            printf '[Service]\nExecStart=\nExecStart=/opt/hbd/bin/hbd --no-dbus\n' >"$(lab_node_dir "$n")/system/hbd.service.d/no-dbus.conf"
+            lab_exec "$n" systemctl daemon-reload
+        done
+    fi
     lab_install_config "$tmp/hbd.toml" hbd.toml
     lab_install_config "$tmp/authkey" authkey
     rm -rf "$tmp"

@@ -1,0 +1,266 @@
+#!/usr/bin/env bash
+# Heartbeat's classic two-node set-ups (and a three-node one) on real
+# systemd machines, each scenario in a freshly booted cluster.
+#   tests/lab/scenarios.sh            all scenarios
+#   tests/lab/scenarios.sh NAME...    some (see the list at the end)
+# Ends with "N passed, M failed"; exit status 0 only if nothing failed.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/lab.sh"
+source "$here/hbd.sh"
+
+RESULTS=$(mktemp)
+trap 'rm -f "$RESULTS"' EXIT
+
+# check DESCRIPTION CMD...: one assertion of a scenario.
+check() {
+    local what=$1
+    shift
+    if "$@"; then
+        echo "  ok    $what"
+        echo "pass $SCENARIO: $what" >>"$RESULTS"
+    else
+        echo "  FAIL  $what"
+        echo "fail $SCENARIO: $what" >>"$RESULTS"
+        FAILED_HERE=1
+    fi
+}
+
+# Show the journals of a failed scenario before its lab is torn down.
+lab_on_down() {
+    if [[ ${FAILED_HERE:-0} == 1 ]]; then
+        local n
+        for n in "${LAB_NODES[@]}"; do
+            echo "  --- journal of hbd on $n"
+            lab_journal "$n" -u hbd -o short-monotonic --no-pager 2>/dev/null | tail -40 | sed 's/^/  | /'
+        done
+    fi
+    return 0
+}
+
+owner_is() { [[ $(hbd_vip_owner 1) == "$1" ]]; }
+no_owner_change_for() { # SECONDS NODE: the VIP keeps answering from NODE
+    local end=$((SECONDS + $1))
+    while ((SECONDS < end)); do
+        [[ $(hbd_vip_owner 0.5) == "$2" ]] || return 1
+        sleep 0.2
+    done
+}
+journal_has() { lab_journal "$1" -u hbd -o cat --no-pager 2>/dev/null | grep -q -- "$2"; }
+event_has() { [[ -n $(hbd_events "$1" "$2") ]]; }
+status_json() { lab_hactl "$1" status --json 2>/dev/null; }
+json_owner() { status_json "$1" | python3 -c 'import json,sys; d=json.load(sys.stdin); print([g["owner"] for g in d["groups"] if g["name"]=="web"][0])'; }
+web_pid() { lab_exec "$1" systemctl show -P MainPID web.service; }
+count_owners() { # how many nodes have the VIP configured
+    local n c=0
+    for n in "${LAB_NODES[@]}"; do
+        lab_nsexec "$n" ip -4 addr show dev eth0 2>/dev/null | grep -q "inet $HBD_VIP/" && c=$((c + 1))
+    done
+    echo "$c"
+}
+ms_since() { echo $(($(date +%s%3N) - $1)); }
+
+# ------------------------------------------------------------------ scenarios
+
+sc_start_both() {
+    hbd_cluster_up 2 || return 1
+    check "the preferred node n1 answers on the VIP" hbd_wait_owner n1 15
+    check "hactl status on n1 says web runs on n1" eval '[[ $(json_owner n1) == n1 ]]'
+    check "hactl status on n2 agrees" eval '[[ $(json_owner n2) == n1 ]]'
+    check "systemctl status shows the STATUS line" eval 'lab_exec n1 systemctl status hbd --no-pager | grep -q "Status: \"active: web on n1"'
+    check "only one node holds the VIP" eval '[[ $(count_owners) == 1 ]]'
+}
+
+sc_power_cut() {
+    hbd_cluster_up 2 || return 1
+    check "n1 serves the VIP" hbd_wait_owner n1 15
+    local t0
+    t0=$(date +%s%3N)
+    lab_power_cut n1
+    # The client's ARP cache is left alone: only a gratuitous ARP moves it.
+    check "n2 answers on the VIP within deadtime + 1.5 s" hbd_wait_owner n2 3.5
+    echo "  (failover took $(ms_since "$t0") ms; deadtime 2 s)"
+    check "journalctl HBD_EVENT=failover on n2 finds the failover" event_has n2 failover
+    check "n2 logged n1 dead" journal_has n2 "node n1 is dead"
+}
+
+sc_failback() {
+    hbd_cluster_up 2 || return 1
+    hbd_wait_owner n1 15 || return 1
+    lab_power_cut n1
+    check "n2 takes over" hbd_wait_owner n2 6
+    lab_boot n1
+    lab_exec n1 systemctl start hbd
+    check "auto_failback: n1 takes the group back" hbd_wait_owner n1 15
+    check "n1's generation went up (journal)" journal_has n1 "generation 2"
+    check "never both: one node holds the VIP" eval '[[ $(count_owners) == 1 ]]'
+}
+
+sc_no_failback() {
+    HBD_AUTO_FAILBACK=false hbd_cluster_up 2 || return 1
+    hbd_wait_owner n1 15 || return 1
+    lab_power_cut n1
+    check "n2 takes over" hbd_wait_owner n2 6
+    lab_boot n1
+    lab_exec n1 systemctl start hbd
+    sleep 4
+    check "auto_failback off: the group stays on n2" no_owner_change_for 4 n2
+}
+
+sc_hactl() {
+    hbd_cluster_up 2 || return 1
+    hbd_wait_owner n1 15 || return 1
+    check "hactl standby (on n1) moves web to n2" eval 'lab_hactl n1 standby --wait >/dev/null && owner_is n2'
+    check "hactl status shows n1 in standby" eval 'lab_hactl n2 status | grep -q "n1.*standby"'
+    check "hactl unstandby n1: auto_failback brings it home" eval 'lab_hactl n2 unstandby n1 && hbd_wait_owner n1 10'
+    check "hactl move web n2" eval 'lab_hactl n1 move web n2 --wait >/dev/null && owner_is n2'
+    check "hactl takeover n1" eval 'lab_hactl n2 takeover n1 && hbd_wait_owner n1 10'
+    check "hactl move to an unknown node fails with exit 1" eval '! lab_hactl n1 move web n9 2>/dev/null'
+    check "an unprivileged user may read the status" eval 'lab_exec n1 setpriv --reuid=labuser --regid=users --clear-groups /opt/hbd/bin/hactl status >/dev/null'
+    check "... but not change it (permission denied, exit 4)" eval 'lab_exec n1 setpriv --reuid=labuser --regid=users --clear-groups /opt/hbd/bin/hactl standby 2>&1 | grep -q haclient; [[ ${PIPESTATUS[0]} == 4 ]]'
+    check "a member of haclient may" eval 'lab_exec n1 setpriv --reuid=labop --regid=users --init-groups /opt/hbd/bin/hactl move web n2 && hbd_wait_owner n2 10'
+}
+
+sc_one_link() {
+    hbd_cluster_up 2 || return 1
+    hbd_wait_owner n1 15 || return 1
+    lab_link_cut n1 eth1
+    check "one of two links cut: no failover for 5 s" no_owner_change_for 5 n1
+    check "n2 logs link n1:hb down" journal_has n2 "link n1:hb down"
+    lab_link_restore n1 eth1
+    check "restored: n2 logs link n1:hb up again" lab_wait_for 5 eval '[[ $(lab_journal n2 -u hbd -o cat --no-pager | grep -c "link n1:hb up") -ge 2 ]]'
+}
+
+sc_both_links() {
+    hbd_cluster_up 2 || return 1
+    hbd_wait_owner n1 15 || return 1
+    lab_block_hb n2 both
+    check "both heartbeat paths blocked: n2 takes over (split brain)" lab_wait_for 6 eval '[[ $(count_owners) == 2 ]]'
+    lab_unblock_hb n2
+    check "after heal exactly one node holds the VIP" lab_wait_for 8 eval '[[ $(count_owners) == 1 ]]'
+    local who n
+    for n in "${LAB_NODES[@]}"; do
+        lab_nsexec "$n" ip -4 addr show dev eth0 | grep -q "inet $HBD_VIP/" && who=$n
+    done
+    # The loser's announcements stopped with its release; the winner's
+    # (its repeat burst at the latest) bring the client's ARP cache over.
+    check "the client reaches the surviving owner (${who:-none})" hbd_wait_owner "${who:-none}" 7
+}
+
+sc_ipfail() {
+    HBD_PING=1 hbd_cluster_up 2 || return 1
+    hbd_wait_owner n1 15 || return 1
+    # The owner loses its ping host; n2 still reaches it.
+    lab_nsexec n1 iptables -A OUTPUT -p icmp -d 10.77.0.1 -j DROP
+    check "the group moves to the node that reaches the ping host" hbd_wait_owner n2 10
+    check "the move is logged with reason ping" journal_has n2 "(ping)"
+}
+
+sc_unit_crash() {
+    hbd_cluster_up 2 || return 1
+    hbd_wait_owner n1 15 || return 1
+    local i
+    for i in 1 2; do
+        lab_exec n1 systemctl kill -s KILL web.service
+        sleep 1.5
+    done
+    check "two crashes (below migration_threshold 3): still on n1" owner_is n1
+    check "the failures are logged" eval '[[ $(hbd_events n1 unit-failure | wc -l) -ge 2 ]]'
+    lab_exec n1 systemctl kill -s KILL web.service
+    check "third crash: the group moves to n2" hbd_wait_owner n2 10
+    check "hactl cleanup web clears the fail count" eval 'lab_hactl n2 cleanup web && status_json n1 | grep -q "\"failcount\": *0"'
+}
+
+sc_serial() {
+    HBD_LINKS=serial hbd_cluster_up 2 --null-modem || return 1
+    check "serial-only cluster: n1 serves" hbd_wait_owner n1 15
+    check "n2 hears n1 over the null modem" journal_has n2 "link n1:null-modem up"
+    lab_power_cut n1
+    check "serial-only: n2 takes over" hbd_wait_owner n2 6
+}
+
+sc_wrong_key() {
+    lab_up 2 || return 1
+    hbd_install_all 2
+    lab_exec n1 systemctl start hbd
+    hbd_wait_owner n1 15 || return 1
+    printf '1 %s\n' "$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$(lab_node_dir n2)/etc-hbd/authkey"
+    lab_exec n2 systemctl start hbd
+    check "n2's frames are rejected and logged by n1" lab_wait_for 5 journal_has n1 "auth key files of the nodes differ"
+    check "no takeover war: n1 keeps the group for 10 s" no_owner_change_for 10 n1
+    check "only one node holds the VIP" eval '[[ $(count_owners) == 1 ]]'
+    chmod 644 "$(lab_node_dir n2)/etc-hbd/authkey"
+    lab_exec n2 systemctl restart hbd
+    sleep 1
+    check "key file mode 0644: hbd refuses to start" eval '! lab_exec n2 systemctl is-active -q hbd'
+    check "systemctl status says why" eval 'lab_exec n2 systemctl status hbd --no-pager 2>&1 | grep -q "mode 0644"'
+}
+
+sc_kill9() {
+    hbd_cluster_up 2 || return 1
+    hbd_wait_owner n1 15 || return 1
+    sleep 1
+    local pid
+    pid=$(web_pid n1)
+    lab_exec n1 systemctl kill -s KILL hbd.service
+    sleep 4
+    check "systemd restarted hbd" lab_exec n1 systemctl is-active -q hbd
+    check "the web unit's main PID is unchanged ($pid)" eval '[[ $(web_pid n1) == "$pid" ]]'
+    check "the group never left n1" owner_is n1
+    check "n2 did not take over" eval '! journal_has n2 "taking over group web"'
+    check "hbd adopted the running group" journal_has n1 "already active; adopting"
+}
+
+sc_graceful() {
+    hbd_cluster_up 2 || return 1
+    hbd_wait_owner n1 15 || return 1
+    local t0
+    t0=$(date +%s%3N)
+    lab_exec n1 systemctl stop hbd &
+    check "systemctl stop hbd on the owner: n2 serves within 1 s (deadtime 2 s)" hbd_wait_owner n2 1
+    echo "  (switchover took $(ms_since "$t0") ms)"
+    wait
+    check "n2 logged that n1 left" journal_has n2 "node n1 left the cluster"
+}
+
+sc_three_nodes() {
+    hbd_cluster_up 3 || return 1
+    check "3 nodes: n1 serves" hbd_wait_owner n1 15
+    lab_power_cut n1
+    check "owner dies: the VIP answers again" lab_wait_for 6 eval '[[ -n $(hbd_vip_owner 0.3) ]]'
+    check "exactly one of n2, n3 holds it" eval '[[ $(count_owners) == 1 ]]'
+    lab_boot n1
+    lab_exec n1 systemctl start hbd
+    check "n1 back: it takes its group (auto_failback)" hbd_wait_owner n1 15
+    lab_block_hb n1 both
+    check "n1 isolated from the others gives its group up (quorum)" lab_wait_for 6 eval '! lab_nsexec n1 ip -4 addr show dev eth0 | grep -q "inet $HBD_VIP/"'
+    check "the majority runs it" lab_wait_for 6 eval '[[ $(count_owners) == 1 && -n $(hbd_vip_owner 0.3) ]]'
+    check "n1 logged the lost quorum" event_has n1 quorum-lost
+}
+
+ALL=(start_both power_cut failback no_failback hactl one_link both_links ipfail unit_crash serial wrong_key kill9 graceful three_nodes)
+
+lab_deps >/dev/null
+(($#)) && set -- "$@" || set -- "${ALL[@]}"
+for s in "$@"; do
+    echo "== scenario $s"
+    # Each scenario in a subshell: lab_up's traps tear its lab down when it ends.
+    (
+        SCENARIO=$s
+        FAILED_HERE=0
+        "sc_$s" || {
+            echo "  FAIL  scenario could not run"
+            echo "fail $s: could not run" >>"$RESULTS"
+            FAILED_HERE=1
+        }
+        lab_down
+    )
+done
+passed=$(grep -c '^pass' "$RESULTS")
+failed=$(grep -c '^fail' "$RESULTS")
+if ((failed)); then
+    echo "failed checks:"
+    grep '^fail' "$RESULTS" | sed 's/^fail /  /'
+fi
+echo "lab scenarios: $passed passed, $failed failed"
+((failed == 0))
