@@ -193,7 +193,7 @@ sc_wrong_key() {
     lab_exec n2 systemctl restart hbd
     sleep 1
     check "key file mode 0644: hbd refuses to start" eval '! lab_exec n2 systemctl is-active -q hbd'
-    check "systemctl status says why" eval 'lab_exec n2 systemctl status hbd --no-pager 2>&1 | grep -q "mode 0644"'
+    check "systemctl status says why" eval 'lab_exec n2 systemctl status hbd --no-pager -l 2>&1 | grep -q "mode 0644"'
 }
 
 sc_kill9() {

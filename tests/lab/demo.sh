@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The demo: a two-node hbd cluster on this machine (two real systemd
+# machines), a web page on a floating IP, a power cut of the owner, and the
+# failover as the client sees it. Tears everything down at the end.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+say() { printf '\n\033[1m>> %s\033[0m\n' "$*"; }
+
+say "Installing what the demo needs and building hbd (release)"
+bash "$repo/tests/deps.sh" || exit 1
+export PATH=$HOME/.cargo/bin:$PATH
+(cd "$repo" && cargo build --release --bins -q) || exit 1
+export HBD_BIN=$repo/target/release
+
+source "$here/lab.sh"
+source "$here/hbd.sh"
+t_start=$SECONDS
+say "Booting two machines, n1 and n2 (LAN 10.77.0.0/24, heartbeat network 10.78.0.0/24)"
+lab_up 2 >/dev/null || exit 1
+hbd_install_all 2 >/dev/null
+echo "/etc/hbd/hbd.toml on both nodes:"
+hbd_config 2 | sed 's/^/    /'
+say "systemctl start hbd (on both nodes)"
+lab_exec n1 systemctl start hbd & lab_exec n2 systemctl start hbd & wait
+hbd_wait_owner n1 20 || { echo "the VIP did not come up"; exit 1; }
+say "hactl status (on n1)"
+lab_hactl n1 status
+say "The client (10.77.0.100) asks http://$HBD_VIP/ : $(hbd_vip_owner 1)"
+
+say "Power cut of n1 (links down, machine killed) while the client probes every 10 ms"
+probe_log=$(mktemp)
+lab_client bash -c "while :; do r=\$(curl -s --max-time 0.05 http://$HBD_VIP/); echo \"\$(date +%s%3N) \${r:-none}\"; sleep 0.01; done" >"$probe_log" 2>/dev/null &
+probe=$!
+sleep 1
+cut=$(date +%s%3N)
+lab_power_cut n1 >/dev/null
+hbd_wait_owner n2 15 || echo "n2 did not take over"
+sleep 0.3
+kill "$probe" 2>/dev/null
+wait "$probe" 2>/dev/null
+first=$(awk -v c="$cut" '$1 > c && $2 == "n2" {print $1; exit}' "$probe_log")
+last=$(awk -v c="$cut" '$1 <= c && $2 == "n1" {t=$1} END {print t}' "$probe_log")
+rm -f "$probe_log"
+echo "last answer from n1 before the cut: ${last:-?}; first answer from n2: ${first:-?}"
+[[ -n $first ]] && echo "service was gone for $((first - cut)) ms after the power cut (deadtime 2 s)"
+say "hactl status (on n2)"
+lab_hactl n2 status
+say "journalctl -u hbd HBD_EVENT=failover (on n2)"
+lab_journal n2 -u hbd HBD_EVENT=failover --no-pager -o short-precise | tail -3
+say "Tearing down"
+lab_down
+echo "demo done in $((SECONDS - t_start)) s after the build"

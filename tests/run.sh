@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: installs what it needs, builds once
+# (release), runs the unit, property, simulator and real-kernel tests, the
+# lab harness self-test and the lab scenarios on real systemd machines, and
+# checks that nothing was left behind.
+#   bash tests/run.sh            everything
+#   HBD_SEEDS=N                  simulator seeds per cluster size (default 700)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export PATH=$HOME/.cargo/bin:$PATH
+export CARGO_TERM_COLOR=never
+
+bash tests/deps.sh || { echo "installing dependencies failed"; exit 1; }
+
+failed=()
+step() { # NAME CMD...
+    local name=$1
+    shift
+    echo
+    echo "=== $name"
+    local t0=$SECONDS
+    if "$@"; then
+        echo "=== $name: ok ($((SECONDS - t0)) s)"
+    else
+        echo "=== $name: FAILED ($((SECONDS - t0)) s)"
+        failed+=("$name")
+    fi
+}
+
+step "format" cargo fmt --check
+step "clippy" cargo clippy --release --all-targets -- -D warnings
+step "build" cargo build --release --bins --examples
+export HBD_BIN=$PWD/target/release
+# Unit, property, simulator (2,100 seeds over 2, 3 and 5 nodes), D-Bus,
+# netlink and systemd-machine tests.
+step "cargo test" cargo test --release -- --test-threads=2
+step "lab self-test" bash tests/lab/selftest.sh
+step "lab scenarios" bash tests/lab/scenarios.sh
+step "nothing left behind" bash -c 'source tests/lab/lab.sh && lab_check_clean && [[ -z $(ip netns list) ]]'
+
+echo
+if ((${#failed[@]})); then
+    echo "FAILED steps: ${failed[*]}"
+    exit 1
+fi
+echo "all steps passed"
