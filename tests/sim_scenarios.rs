@@ -125,3 +125,203 @@ fn power_cut_of_primary_fails_over_after_deadtime() {
     assert!(sim.logged("n2", "failover GroupMoved"), "no failover event on n2: {:?}", events(&sim, "n2"));
     assert!(sim.logged("n2", "reason: Failover"));
 }
+
+/// Where each node's event log stands now, to look only at what follows.
+fn mark(sim: &Sim) -> Vec<usize> {
+    sim.log.iter().map(|l| l.len()).collect()
+}
+
+/// Whether `node` logged a line containing `needle` after `mark`.
+fn logged_since(sim: &Sim, mark: &[usize], node: &str, needle: &str) -> bool {
+    let i = sim.node_names().iter().position(|n| n == node).expect("node");
+    sim.log[i][mark[i]..].iter().any(|l| l.contains(needle))
+}
+
+// ---------------------------------------------------------- 3. failback
+
+/// n1 dies, n2 takes over; then n1 boots again.
+fn failed_over(auto_failback: bool) -> Sim {
+    let mut sim = settled(SimOptions { auto_failback, ..SimOptions::scripted(2) });
+    sim.power_cut("n1");
+    assert!(wait_for(&mut sim, DEADTIME + secs(1), true, owner_is("n2")).is_some());
+    advance_single_runner(&mut sim, secs(1));
+    sim.boot_node("n1");
+    sim
+}
+
+#[test]
+fn returning_primary_takes_group_back_with_auto_failback() {
+    let mut sim = failed_over(true);
+    let m = mark(&sim);
+    // The hand-off is two-phase: n2 stops, then n1 starts. Sampled every
+    // 10 ms, the group never runs on both.
+    let took = wait_for(&mut sim, secs(5), true, owner_is("n1"));
+    assert!(took.is_some(), "n1 did not take g1 back; n1 events: {:?}", events(&sim, "n1"));
+    advance_single_runner(&mut sim, secs(3));
+    assert_eq!(sim.runners("g1"), vec!["n1".to_string()]);
+    assert!(logged_since(&sim, &m, "n2", r#"release Release { group: "g1", reason: Failback }"#));
+    assert!(
+        logged_since(&sim, &m, "n2", r#"GroupMoved { group: "g1", from: "n2", to: "n1", reason: Failback }"#),
+        "n2 events: {:?}",
+        events(&sim, "n2")
+    );
+}
+
+#[test]
+#[ignore = "core bug: the returning preferred node logs its failback as GroupMoved{from: \"\", reason: Start} \
+            (observe_owners/reason_for_takeover only learn the previous owner from a peer reporting Started; \
+            n2 already reports Stopping in its first frame to the rebooted n1)"]
+fn returning_primary_logs_failback_from_previous_owner() {
+    let mut sim = failed_over(true);
+    let m = mark(&sim);
+    assert!(wait_for(&mut sim, secs(5), true, owner_is("n1")).is_some());
+    // The node that takes the group back should say where it came from and why.
+    assert!(
+        logged_since(&sim, &m, "n1", r#"GroupMoved { group: "g1", from: "n2", to: "n1", reason: Failback }"#),
+        "n1 events: {:?}",
+        events(&sim, "n1")
+    );
+}
+
+#[test]
+fn returning_primary_leaves_group_alone_without_auto_failback() {
+    let mut sim = failed_over(false);
+    // n1 rejoins (initdead passes, the nodes hear each other), but the
+    // group stays where it runs.
+    advance_single_runner(&mut sim, INITDEAD + secs(4));
+    assert_eq!(sim.core("n2").unwrap().peer_state("n1").map(|s| s.as_str()), Some("up"));
+    assert_eq!(sim.owner("g1").as_deref(), Some("n2"));
+    assert_eq!(sim.runners("g1"), vec!["n2".to_string()]);
+}
+
+// ---------------------------------------------------------- 4. commands
+
+#[test]
+fn standby_unstandby_takeover_and_move() {
+    use hbd::core::Command;
+    let mut sim = two_nodes();
+
+    // hactl standby (at n1, for n1): g1 goes to n2.
+    let r = sim.command("n1", Command::Standby { node: "n1".into() });
+    assert_eq!(r, Some(Ok(())));
+    assert!(wait_for(&mut sim, secs(2), true, owner_is("n2")).is_some(), "standby did not move g1");
+    assert!(sim.logged("n2", "reason: Standby"), "n2 events: {:?}", events(&sim, "n2"));
+    assert_eq!(sim.core("n1").unwrap().status().nodes[0].state, "standby");
+    // A node in standby takes nothing, even when it is preferred.
+    advance_single_runner(&mut sim, secs(3));
+    assert_eq!(sim.owner("g1").as_deref(), Some("n2"));
+
+    // hactl unstandby: with auto_failback the preferred node takes g1 back.
+    let r = sim.command("n1", Command::Unstandby { node: "n1".into() });
+    assert_eq!(r, Some(Ok(())));
+    assert!(wait_for(&mut sim, secs(2), true, owner_is("n1")).is_some(), "unstandby did not return g1");
+
+    // hactl takeover n2 (issued at n1): n2 claims all groups.
+    let r = sim.command("n1", Command::Takeover { node: "n2".into() });
+    assert_eq!(r, Some(Ok(())));
+    assert!(wait_for(&mut sim, secs(2), true, owner_is("n2")).is_some(), "takeover did not move g1");
+    advance_single_runner(&mut sim, secs(3));
+    assert_eq!(sim.owner("g1").as_deref(), Some("n2"), "g1 did not stay with the node that took it over");
+
+    // hactl move g1 n1 (issued at n2).
+    let r = sim.command("n2", Command::Move { group: "g1".into(), node: "n1".into() });
+    assert_eq!(r, Some(Ok(())));
+    assert!(wait_for(&mut sim, secs(2), true, owner_is("n1")).is_some(), "move did not move g1");
+    assert!(sim.logged("n1", "reason: Move"));
+    advance_single_runner(&mut sim, secs(3));
+    assert_eq!(sim.owner("g1").as_deref(), Some("n1"));
+}
+
+#[test]
+fn commands_with_unknown_names_are_refused() {
+    use hbd::core::{Command, CommandError};
+    let mut sim = two_nodes();
+    let before = mark(&sim);
+    assert_eq!(
+        sim.command("n1", Command::Move { group: "nope".into(), node: "n2".into() }),
+        Some(Err(CommandError::NoSuchGroup("nope".into())))
+    );
+    assert_eq!(
+        sim.command("n1", Command::Move { group: "g1".into(), node: "n9".into() }),
+        Some(Err(CommandError::NoSuchNode("n9".into())))
+    );
+    assert_eq!(
+        sim.command("n2", Command::Standby { node: "n9".into() }),
+        Some(Err(CommandError::NoSuchNode("n9".into())))
+    );
+    assert_eq!(
+        sim.command("n2", Command::Unstandby { node: "n9".into() }),
+        Some(Err(CommandError::NoSuchNode("n9".into())))
+    );
+    assert_eq!(
+        sim.command("n2", Command::Takeover { node: "n9".into() }),
+        Some(Err(CommandError::NoSuchNode("n9".into())))
+    );
+    assert_eq!(
+        sim.command("n1", Command::Cleanup { group: "nope".into() }),
+        Some(Err(CommandError::NoSuchGroup("nope".into())))
+    );
+    // A refused command changes nothing.
+    advance_single_runner(&mut sim, secs(3));
+    assert_eq!(sim.owner("g1").as_deref(), Some("n1"));
+    assert!(!logged_since(&sim, &before, "n1", "standby"));
+    assert!(!logged_since(&sim, &before, "n2", "standby"));
+}
+
+// ------------------------------------------------------------ 5. links
+
+#[test]
+fn one_link_down_is_logged_but_no_failover() {
+    let mut sim = two_nodes();
+    let m = mark(&sim);
+    // Cut l0 between n1 and n2; l1 still carries the heartbeats.
+    sim.set_link("n1", "n2", 0, false);
+    advance_single_runner(&mut sim, DEADTIME + secs(1));
+    assert!(logged_since(&sim, &m, "n1", r#"link-down LinkDown { peer: "n2", link: "l0" }"#), "{:?}", events(&sim, "n1"));
+    assert!(logged_since(&sim, &m, "n2", r#"link-down LinkDown { peer: "n1", link: "l0" }"#), "{:?}", events(&sim, "n2"));
+    // Only that link: l1 stays up, the peer stays up, nothing moves.
+    assert!(!logged_since(&sim, &m, "n1", "l1"));
+    assert!(!logged_since(&sim, &m, "n2", "l1"));
+    assert!(!logged_since(&sim, &m, "n1", "peer-dead"));
+    assert!(!logged_since(&sim, &m, "n2", "peer-dead"));
+    advance_single_runner(&mut sim, secs(5));
+    assert_eq!(sim.owner("g1").as_deref(), Some("n1"));
+    assert_eq!(sim.runners("g1"), vec!["n1".to_string()]);
+    let links = &sim.core("n2").unwrap().status().nodes[0].links;
+    assert_eq!(links[0].1, "down", "{links:?}");
+    assert_eq!(links[1].1, "up", "{links:?}");
+
+    // Restore it: link-up on both sides, within a keepalive or two.
+    let m = mark(&sim);
+    sim.set_link("n1", "n2", 0, true);
+    advance_single_runner(&mut sim, secs(1));
+    assert!(logged_since(&sim, &m, "n1", r#"link-up LinkUp { peer: "n2", link: "l0" }"#), "{:?}", events(&sim, "n1"));
+    assert!(logged_since(&sim, &m, "n2", r#"link-up LinkUp { peer: "n1", link: "l0" }"#), "{:?}", events(&sim, "n2"));
+    assert_eq!(sim.owner("g1").as_deref(), Some("n1"));
+}
+
+// ------------------------------------------------------- 6. split brain
+
+#[test]
+fn split_brain_without_tie_break_heals_to_one_owner() {
+    let mut sim = two_nodes();
+    // Both links cut: each side thinks the other is dead. Without ping
+    // nodes or fencing both run g1 — that is what a split brain is.
+    sim.partition(&["n1"]);
+    advance(&mut sim, DEADTIME + secs(1));
+    let mut both = sim.runners("g1");
+    both.sort();
+    assert_eq!(both, vec!["n1".to_string(), "n2".to_string()]);
+
+    // Heal: within deadtime + 1 s exactly one node runs it.
+    let m = mark(&sim);
+    sim.heal();
+    let took = wait_for(&mut sim, DEADTIME + secs(1), false, |s| s.runners("g1").len() == 1 && s.owner("g1").is_some());
+    assert!(took.is_some(), "after heal g1 runs on {:?}", sim.runners("g1"));
+    advance_single_runner(&mut sim, secs(3));
+    assert_eq!(sim.runners("g1").len(), 1);
+    let moved = ["n1", "n2"]
+        .iter()
+        .any(|n| logged_since(&sim, &m, n, "split-brain") || logged_since(&sim, &m, n, "group-moved"));
+    assert!(moved, "no split-brain or group-moved event: {:?} / {:?}", events(&sim, "n1"), events(&sim, "n2"));
+}
