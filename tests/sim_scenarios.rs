@@ -519,6 +519,11 @@ fn three_nodes_minority_gives_up_and_majority_runs() {
     assert!(logged_since(&sim, &m, "n1", "quorum-lost"), "{:?}", events(&sim, "n1"));
     assert!(logged_since(&sim, &m, "n1", "reason: Quorum"), "{:?}", events(&sim, "n1"));
     assert!(!sim.core("n1").unwrap().is_quorate());
+    // The minority refuses commands that would move groups.
+    assert_eq!(
+        sim.command("n1", hbd::core::Command::Move { group: "g1".into(), node: "n1".into() }),
+        Some(Err(hbd::core::CommandError::NoQuorum))
+    );
     assert!(sim.core("n2").unwrap().is_quorate());
     advance_single_runner(&mut sim, secs(5));
     assert_eq!(sim.runners("g1").len(), 1);
