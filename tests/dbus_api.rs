@@ -13,7 +13,11 @@ use hbd::dbus::client::{self, ClientError, Signal};
 use hbd::dbus::{object_path_for, ObjectKind, BUS_NAME, MANAGER_PATH};
 use zbus::zvariant::OwnedValue;
 
-async fn call(conn: &zbus::Connection, method: &str, args: &(impl serde::Serialize + zbus::zvariant::DynamicType)) -> Result<(), ClientError> {
+async fn call(
+    conn: &zbus::Connection,
+    method: &str,
+    args: &(impl serde::Serialize + zbus::zvariant::DynamicType),
+) -> Result<(), ClientError> {
     client::call_manager(conn, method, args).await
 }
 
@@ -67,7 +71,13 @@ async fn properties_of_all_objects() {
 
     // Paths are escaped systemd-style.
     let reply = conn
-        .call_method(Some(BUS_NAME), MANAGER_PATH, Some("org.freedesktop.DBus.Properties"), "Get", &("org.hbd1.Manager", "Nodes"))
+        .call_method(
+            Some(BUS_NAME),
+            MANAGER_PATH,
+            Some("org.freedesktop.DBus.Properties"),
+            "Get",
+            &("org.hbd1.Manager", "Nodes"),
+        )
         .await
         .unwrap();
     let v: OwnedValue = reply.body().deserialize().unwrap();
@@ -144,7 +154,11 @@ async fn move_emits_properties_changed_and_group_moved() {
     }
     let m = moved.iter().find(|m| m.0 == "web").unwrap();
     assert_eq!((m.1.as_str(), m.2.as_str(), m.3.as_str()), ("n1", "n-2", "move"), "{moved:?}");
-    let st = cl.wait_for("web started on n-2", |s| s.groups.iter().any(|g| g.name == "web" && g.owner == "n-2" && g.state == "started")).await;
+    let st = cl
+        .wait_for("web started on n-2", |s| {
+            s.groups.iter().any(|g| g.name == "web" && g.owner == "n-2" && g.state == "started")
+        })
+        .await;
     assert_eq!(st.groups[0].owner, "n-2");
 
     // Standby of the local node: the Node object's State follows.
@@ -268,7 +282,12 @@ async fn objects_follow_the_set_of_names() {
 
     // Events become GroupMoved signals.
     events
-        .send(hbd::dbus::ApiEvent::GroupMoved { group: "g2".into(), from: "".into(), to: "a".into(), reason: "start".into() })
+        .send(hbd::dbus::ApiEvent::GroupMoved {
+            group: "g2".into(),
+            from: "".into(),
+            to: "a".into(),
+            reason: "start".into(),
+        })
         .unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {

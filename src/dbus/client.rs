@@ -84,10 +84,8 @@ pub async fn connect() -> Result<Connection, ClientError> {
         },
         _ => Connection::system().await,
     };
-    result.map_err(|e| match e {
-        zbus::Error::InputOutput(_) | zbus::Error::Address(_) | zbus::Error::Handshake(_) => ClientError::NotRunning,
-        e => ClientError::Bus(e.to_string()),
-    })
+    // Without a bus there is no hbd: it needs one to run.
+    result.map_err(|_| ClientError::NotRunning)
 }
 
 /// Whether `org.hbd1` has an owner on `conn`'s bus.
@@ -174,7 +172,12 @@ where
 /// A signal of interest to a client.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Signal {
-    GroupMoved { group: String, from: String, to: String, reason: String },
+    GroupMoved {
+        group: String,
+        from: String,
+        to: String,
+        reason: String,
+    },
     /// Some property of some object changed (or an object came or went).
     Changed,
 }

@@ -69,8 +69,7 @@ impl Bus {
     pub fn start_with(policy: &str, includes: &[&Path]) -> Bus {
         let dir = TempDir::new("bus");
         let sock = dir.path().join("bus");
-        let includes: String =
-            includes.iter().map(|p| format!("  <include>{}</include>\n", p.display())).collect();
+        let includes: String = includes.iter().map(|p| format!("  <include>{}</include>\n", p.display())).collect();
         let conf = format!(
             r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
@@ -242,10 +241,9 @@ async fn drive(
                             ));
                         }
                     }
-                    Action::Start { group, resource, .. } => queue.push_back((
-                        i,
-                        Input::ResourceDone { group, resource, op: Op::Start, result: Ok(()) },
-                    )),
+                    Action::Start { group, resource, .. } => {
+                        queue.push_back((i, Input::ResourceDone { group, resource, op: Op::Start, result: Ok(()) }))
+                    }
                     Action::Stop { group, resource, .. } => {
                         queue.push_back((i, Input::ResourceDone { group, resource, op: Op::Stop, result: Ok(()) }))
                     }
