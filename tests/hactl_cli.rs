@@ -71,7 +71,12 @@ async fn status_human_and_json() {
     let s = text(&out.stdout);
     let lines: Vec<&str> = s.lines().collect();
     assert_eq!(lines[0].split_whitespace().collect::<Vec<_>>(), ["PEER", "LINK", "STATE", "LAST", "HEARD"]);
-    assert!(lines[1].starts_with("n-2") && lines[1].contains("hb") && lines[1].contains(" up ") && lines[1].ends_with("ago"));
+    assert!(
+        lines[1].starts_with("n-2")
+            && lines[1].contains("hb")
+            && lines[1].contains(" up ")
+            && lines[1].ends_with("ago")
+    );
     assert!(lines[2].contains("lan") && lines[2].contains("down") && lines[2].ends_with("never"), "{s}");
 
     // Reading the properties over the bus is fast.
@@ -232,7 +237,8 @@ async fn config_check() {
     let out = hactl("", &[], &["keygen", "-o", key.to_str().unwrap()]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let repo_conf = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/hbd.toml");
-    let out = hactl("", &[], &["config", "check", repo_conf.to_str().unwrap(), "--auth-key", key.to_str().unwrap()]).await;
+    let out =
+        hactl("", &[], &["config", "check", repo_conf.to_str().unwrap(), "--auth-key", key.to_str().unwrap()]).await;
     let so = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{so}{}", text(&out.stderr));
     assert!(so.contains("hbd.toml: ok (cluster demo: 2 nodes, 2 links, 1 group, 1 ping host, 1 respawn unit)"), "{so}");
@@ -325,4 +331,35 @@ async fn import_heartbeat_keygen_completions() {
     // The committed hactl.8 is up to date.
     let shipped = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("man/hactl.8")).unwrap();
     assert_eq!(shipped, std::fs::read_to_string(mandir.join("hactl.8")).unwrap(), "regenerate with: hactl man man/");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_watch_redraws_on_signals() {
+    use tokio::io::AsyncBufReadExt;
+    let bus = Bus::start();
+    let mut cl = Cluster::start(&bus, TWO_NODES).await;
+    cl.settled().await;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_hactl"))
+        .args(["status", "--watch", "--json"])
+        .env("HBD_BUS_ADDRESS", &bus.address)
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut next = async || -> serde_json::Value {
+        let l = tokio::time::timeout(Duration::from_secs(10), lines.next_line()).await.expect("a redraw").unwrap();
+        serde_json::from_str(&l.expect("a line")).expect("one JSON document per line")
+    };
+    let first = next().await;
+    assert_eq!(first["groups"][0]["owner"], "n1");
+    let conn = bus.connect().await;
+    hbd::dbus::client::call_manager(&conn, "MoveGroup", &("web", "n-2")).await.unwrap();
+    loop {
+        let v = next().await;
+        if v["groups"][0]["owner"] == "n-2" && v["groups"][0]["state"] == "started" {
+            break;
+        }
+    }
+    child.kill().await.unwrap();
 }

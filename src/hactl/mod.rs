@@ -299,7 +299,7 @@ async fn status(json: bool, watch: bool) -> Result<()> {
     let conn = client::connect().await?;
     if !watch {
         let st = client::fetch_status(&conn).await?;
-        print!("{}", render(&st, json));
+        print!("{}", render(&st, json, false));
         return Ok(());
     }
     let mut signals = client::signals(&conn).await?;
@@ -313,7 +313,7 @@ async fn status(json: bool, watch: bool) -> Result<()> {
         } else if !json {
             let _ = writeln!(out);
         }
-        let _ = write!(out, "{}", render(&st, json));
+        let _ = write!(out, "{}", render(&st, json, true));
         let _ = out.flush();
         drop(out);
         tokio::select! {
@@ -332,9 +332,11 @@ async fn status(json: bool, watch: bool) -> Result<()> {
     }
 }
 
-fn render(st: &Status, json: bool) -> String {
+/// The status as text or JSON (`compact`: JSON on one line).
+fn render(st: &Status, json: bool, compact: bool) -> String {
     if json {
-        let mut s = serde_json::to_string_pretty(&output::json(st)).expect("JSON");
+        let v = output::json(st);
+        let mut s = if compact { v.to_string() } else { serde_json::to_string_pretty(&v).expect("JSON") };
         s.push('\n');
         s
     } else {
@@ -463,7 +465,7 @@ async fn move_group(group: String, node: String, wait: bool, timeout: u64) -> Re
     let result = wait_until(&conn, signals, deadline, |s| match s.groups.iter().find(|g| g.name == group) {
         None => Check::Failed(format!("group {group} is gone from the configuration")),
         Some(g) if g.owner == target && g.state == "started" => Check::Done,
-        Some(g) if g.state == "blocked" || g.state == "failed" => Check::Failed(format!("{}", output::placement(g))),
+        Some(g) if g.state == "blocked" || g.state == "failed" => Check::Failed(output::placement(g)),
         Some(_) => Check::Pending,
     })
     .await?;
