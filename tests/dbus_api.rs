@@ -144,15 +144,16 @@ async fn move_emits_properties_changed_and_group_moved() {
     let web = object_path_for(ObjectKind::Group, "web");
     let mut moved = Vec::new();
     wait_changed(&mut stream, web.as_str(), |c| str_prop(c, "Owner").as_deref() == Some("n-2"), &mut moved).await;
-    // The GroupMoved signal for this move.
+    // The GroupMoved signal for this move (the one of web's first start
+    // may come first: it can race with the subscription).
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !moved.iter().any(|m| m.0 == "web") {
+    while !moved.iter().any(|m| m.0 == "web" && m.2 == "n-2") {
         let msg = tokio::time::timeout_at(deadline, stream.next()).await.expect("no GroupMoved").unwrap().unwrap();
         if let Some(Signal::GroupMoved { group, from, to, reason }) = client::decode_signal(&msg) {
             moved.push((group, from, to, reason));
         }
     }
-    let m = moved.iter().find(|m| m.0 == "web").unwrap();
+    let m = moved.iter().find(|m| m.0 == "web" && m.2 == "n-2").unwrap();
     assert_eq!((m.1.as_str(), m.2.as_str(), m.3.as_str()), ("n1", "n-2", "move"), "{moved:?}");
     let st = cl
         .wait_for("web started on n-2", |s| {
