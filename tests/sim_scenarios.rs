@@ -168,9 +168,6 @@ fn returning_primary_takes_group_back_with_auto_failback() {
 }
 
 #[test]
-#[ignore = "core bug: the returning preferred node logs its failback as GroupMoved{from: \"\", reason: Start} \
-            (observe_owners/reason_for_takeover only learn the previous owner from a peer reporting Started; \
-            n2 already reports Stopping in its first frame to the rebooted n1)"]
 fn returning_primary_logs_failback_from_previous_owner() {
     let mut sim = failed_over(true);
     let m = mark(&sim);
@@ -335,8 +332,6 @@ fn split_brain_without_tie_break_heals_to_one_owner() {
 }
 
 #[test]
-#[ignore = "core bug: Event::SplitBrain is never emitted; when two nodes that both ran g1 hear each other again \
-            neither logs split-brain (the loser only logs release/group-moved with reason Failback or Move)"]
 fn healed_split_brain_is_logged_as_such() {
     let mut sim = two_nodes();
     sim.partition(&["n1"]);
