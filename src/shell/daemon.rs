@@ -201,6 +201,7 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     notify::ready();
     d.publish();
     let mut leaving = false;
+    let mut stopping_announced = false;
 
     loop {
         let deadline = d.t0 + d.node().next_deadline();
@@ -238,7 +239,8 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
             _ = watchdog.tick() => { notify::watchdog(); None }
             _ = tokio::time::sleep_until(deadline.into()) => Some(Input::Tick),
         };
-        if leaving && !d.stopping_announced() {
+        if leaving && !stopping_announced {
+            stopping_announced = true;
             notify::stopping();
             info!(HBD_EVENT = "stopping", "stopping: handing groups over to peers");
         }
@@ -295,15 +297,6 @@ impl Daemon {
     }
     fn node_mut(&mut self) -> &mut Node {
         self.node.as_mut().expect("node")
-    }
-
-    fn stopping_announced(&mut self) -> bool {
-        let key = ("-".to_string(), "stopping".to_string());
-        if self.bad_frames.contains_key(&key) {
-            return true;
-        }
-        self.bad_frames.insert(key, (Instant::now(), 0));
-        false
     }
 
     /// Actions produced before the loop runs (adoption).
