@@ -73,7 +73,10 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     }
     super::log::init(&name);
     let keys = config::load_auth_keys(&cfg.cluster.auth_key).map_err(config_problem)?;
-    let gen = generation::bump(&opts.state_dir).map_err(|e| anyhow!("{e}"))?;
+    // A state directory that is read-only, full or holds a bad counter is
+    // for the operator to fix: exit 78 like a config problem, so systemd
+    // does not restart hbd in a loop.
+    let gen = generation::bump(&opts.state_dir).map_err(config_problem)?;
     info!(HBD_EVENT = "starting", "hbd {} starting as {name}, generation {gen}", env!("CARGO_PKG_VERSION"));
 
     let own: Vec<IpAddr> = super::netif::local_addrs();
