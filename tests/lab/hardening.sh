@@ -305,7 +305,7 @@ t_flood() {
     pid0=$(web_pid n1)
     mon_start flood
     say "flooding n1's heartbeat port on the LAN: 50,000 garbage packets/s for 20 s (max 1,000,000)"
-    lab_client $PY -c "$PKT_TOOL" flood 10.77.0.11 50000 20 1000000 2 >"$LAB_DIR/flood.out" 2>&1 &
+    lab_client $PY -c "$PKT_TOOL" flood 10.77.0.11 50000 20 1000000 3 >"$LAB_DIR/flood.out" 2>&1 &
     local fl=$!
     sleep 8
     local t0 ok=0
@@ -514,7 +514,7 @@ t_state_dir() {
     check "n1 serves the VIP (alone, after initdead)" hbd_wait_owner n1 20 || return 1
     local pid0; pid0=$(web_pid n1)
     lab_exec n1 mount -t tmpfs -o ro,mode=0700 tmpfs /var/lib/hbd
-    lab_exec n1 systemctl kill -s KILL hbd.service
+    lab_exec n1 systemctl kill -s KILL hbd.service 2>/dev/null
     sleep 4
     state_fails_cleanly "restart onto a read-only state dir" 1 "read-only"
     check "the running group was not touched: web's main PID unchanged, VIP still on n1" eval '[[ $(web_pid n1) == "$pid0" ]] && holds_vip n1'
