@@ -413,7 +413,7 @@ t_loss() {
     check "10% loss on both links: no ownership change for ${w} s" no_change_for "$w" n1
     for n in n1 n2; do for i in eth0 eth1; do lab_netem_clear "$n" "$i"; done; done
     mon_stop
-    echo "  (VIP holders seen: $(mon_summary); link-down events on n2: $(event_count n2 link-down), late heartbeats: $(event_count n2 late))"
+    echo "  (VIP holders seen: $(mon_summary); link-down events on n2: $(event_count n2 link-down), late heartbeats: $(event_count n2 peer-late))"
     check "every sample saw the VIP on n1 alone" mon_always n1,
     check "n2 never declared n1 dead" eval '! journal_has n2 "node n1 is dead"'
     check "n2 did not take over" eval '! took_over n2'
