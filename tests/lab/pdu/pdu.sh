@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # A "lab PDU" for fencing tests.  Source after lab.sh (and hbd.sh).
 #   pdu_start [ok|fail]   listener on every node's /etc/hbd/pdu.sock, and
 #                         hbd-fence@.service installed in every node
