@@ -73,7 +73,10 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     }
     super::log::init(&name);
     let keys = config::load_auth_keys(&cfg.cluster.auth_key).map_err(config_problem)?;
-    let gen = generation::bump(&opts.state_dir).map_err(|e| anyhow!("{e}"))?;
+    // A state directory that is read-only, full or holds a bad counter is
+    // for the operator to fix: exit 78 like a config problem, so systemd
+    // does not restart hbd in a loop.
+    let gen = generation::bump(&opts.state_dir).map_err(config_problem)?;
     info!(HBD_EVENT = "starting", "hbd {} starting as {name}, generation {gen}", env!("CARGO_PKG_VERSION"));
 
     let own: Vec<IpAddr> = super::netif::local_addrs();
@@ -313,7 +316,14 @@ impl Daemon {
         let (h, body) = match self.codec.open(bytes) {
             Ok(x) => x,
             Err(e) => {
-                let who = wire::peek_sender(bytes).unwrap_or_else(|| "?".into());
+                // The claimed sender is unauthenticated: rate-limit per
+                // configured node, and all other names together, or random
+                // names would each get a log line and a map entry.
+                let claimed = wire::peek_sender(bytes);
+                let who = match &claimed {
+                    Some(n) if self.cfg.node_index(n).is_some() => n.clone(),
+                    _ => "?".to_string(),
+                };
                 let kind = format!("{:?}", std::mem::discriminant(&e));
                 let hint = match e {
                     wire::WireError::BadTag { .. } | wire::WireError::UnknownKey { .. } => {
@@ -321,7 +331,11 @@ impl Daemon {
                     }
                     _ => "",
                 };
-                self.bad_frame(&who, link, &kind, &format!("{e}{hint}"));
+                let stranger = match &claimed {
+                    Some(n) if who == "?" => format!(" (claimed sender {n:?} is not a node of this cluster)"),
+                    _ => String::new(),
+                };
+                self.bad_frame(&who, link, &kind, &format!("{e}{hint}{stranger}"));
                 let keyed = matches!(e, wire::WireError::BadTag { .. } | wire::WireError::UnknownKey { .. });
                 if keyed && who != self.me && self.cfg.node_index(&who).is_some() {
                     return Some(Input::Unverified { from: who });

@@ -767,6 +767,24 @@ lab_info() {
     done
 }
 
+# ---------------------------------------------------------------- extra hosts
+# lab_hb_host NAME IP: one more host (netns <run>-NAME) on the heartbeat
+# network, e.g. an intruder that replays or forges frames there.  NAME is at
+# most 8 characters; removed with the run.  lab_hb_exec NAME CMD... runs a
+# host command in it.
+lab_hb_host() {
+    _lab_ctx || return 1
+    local name=$1 ip=$2 ns sw; ns=$(_lab_ns "$name"); sw=$(_lab_ns sw)
+    [[ ${#name} -le 8 && $name != n[0-9] && $name != sw && $name != rt && $name != cl ]] || { _lab_die "lab_hb_host: bad name $name"; return 1; }
+    ip netns add "$ns" || return 1
+    ip -n "$ns" link set lo up
+    ip -n "$sw" link add "${LAB_RUN}$name" type veth peer name eth1 netns "$ns" || return 1
+    ip -n "$sw" link set "${LAB_RUN}$name" master "${LAB_RUN}hb" up
+    ip -n "$ns" addr add "$ip/24" brd + dev eth1
+    ip -n "$ns" link set eth1 up
+}
+lab_hb_exec() { local n=$1; shift; _lab_ctx || return 1; ip netns exec "$(_lab_ns "$n")" "$@"; }
+
 # ---------------------------------------------------------------- CLI
 _lab_main() {
     local cmd=${1:-help}; shift || true
