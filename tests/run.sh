@@ -36,6 +36,7 @@ export HBD_BIN=$PWD/target/release
 step "cargo test" cargo test --release -- --test-threads=2
 step "lab self-test" bash tests/lab/selftest.sh
 step "lab scenarios" bash tests/lab/scenarios.sh
+step "lab hardening" bash tests/lab/hardening.sh
 step "nothing left behind" bash -c 'source tests/lab/lab.sh && lab_check_clean && [[ -z $(ip netns list) ]]'
 
 echo
