@@ -403,6 +403,9 @@ impl Daemon {
             }
             ApiRequest::Reload { reply } => {
                 let r = self.reload();
+                if let Err(e) = &r {
+                    warn!(HBD_EVENT = "reload-failed", "{e}");
+                }
                 let input = if r.is_ok() { self.take_reload() } else { None };
                 let _ = reply.send(r.map_err(|e| e.to_string()));
                 input
@@ -459,8 +462,9 @@ impl Daemon {
                     tokio::spawn(async move {
                         let unit = format!("hbd-fence@{node}.service");
                         let r = sd.start(&unit).await;
+                        // The core logs the failure itself (fence-failed); this is the detail.
                         if let Err(e) = &r {
-                            warn!(HBD_EVENT = "fence-failed", HBD_PEER = %node, "{e}");
+                            info!(HBD_PEER = %node, "fence unit: {e}");
                         }
                         let _ = tx.send(Done::Fence { node, ok: r.is_ok() }).await;
                     });
