@@ -238,7 +238,44 @@ sc_three_nodes() {
     check "n1 logged the lost quorum" event_has n1 quorum-lost
 }
 
-ALL=(start_both power_cut failback no_failback hactl one_link both_links ipfail unit_crash serial wrong_key kill9 graceful three_nodes)
+sc_daemon_duties() {
+    # A respawn unit (runs on every node while hbd runs), and web.service
+    # wrongly enabled in systemd on n2.
+    lab_up 2 || return 1
+    local n
+    for n in n1 n2; do
+        printf '[Service]\nExecStart=/bin/sleep infinity\n' >"$(lab_node_dir "$n")/system/probe.service"
+        lab_exec "$n" systemctl daemon-reload
+    done
+    lab_exec n2 systemctl enable web.service 2>/dev/null
+    HBD_EXTRA=$'[[respawn]]\nunit = "probe.service"' hbd_install_all 2
+    lab_exec n1 systemctl start hbd & lab_exec n2 systemctl start hbd & wait
+    hbd_wait_owner n1 15 || return 1
+    check "respawn unit runs on n1" lab_wait_for 5 lab_exec n1 systemctl is-active -q probe.service
+    check "respawn unit runs on n2" lab_wait_for 5 lab_exec n2 systemctl is-active -q probe.service
+    lab_exec n2 systemctl kill -s KILL probe.service
+    check "a dead respawn unit is started again" lab_wait_for 5 lab_exec n2 systemctl is-active -q probe.service
+    check "n2 warns that web.service is also enabled" event_has n2 unit-enabled
+    lab_nsexec n1 ip addr del "$HBD_VIP/24" dev eth0
+    check "a VIP removed by hand is added back" lab_wait_for 3 eval 'lab_nsexec n1 ip -4 addr show dev eth0 | grep -q "inet $HBD_VIP/"'
+    check "... with a warning in the journal" event_has n1 vip-removed
+    check "... and the client still reaches n1" hbd_wait_owner n1 3
+    local f
+    check "the Manager interface lists Standby and GroupMoved (the comparison below is not empty)" \
+        eval 'lab_exec n1 busctl introspect --list org.hbd1 /org/hbd1 org.hbd1.Manager | grep -q "^.GroupMoved" && lab_exec n1 busctl introspect --list org.hbd1 /org/hbd1 org.hbd1.Manager | grep -q "^.Standby"'
+    for f in Manager Node Group; do
+        local path=/org/hbd1
+        [[ $f == Node ]] && path=/org/hbd1/node/n1
+        [[ $f == Group ]] && path=/org/hbd1/group/web
+        check "busctl introspect $path lists the members of dbus-interfaces/org.hbd1.$f.xml" \
+            eval "diff <(lab_exec n1 busctl introspect --list org.hbd1 $path org.hbd1.$f | awk 'NR>1 {print \$1}' | sort) \
+                       <(grep -oE '<(method|property|signal) name=\"[A-Za-z]+\"' $HBD_REPO/dbus-interfaces/org.hbd1.$f.xml | sed -E 's/.*name=\"([A-Za-z]+)\"/.\1/' | sort)"
+    done
+    lab_exec n1 systemctl stop hbd
+    check "stopping hbd stops its respawn unit" eval '! lab_exec n1 systemctl is-active -q probe.service'
+}
+
+ALL=(start_both power_cut failback no_failback hactl one_link both_links ipfail unit_crash serial wrong_key kill9 graceful three_nodes daemon_duties)
 
 lab_deps >/dev/null
 (($#)) && set -- "$@" || set -- "${ALL[@]}"
