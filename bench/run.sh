@@ -203,9 +203,12 @@ bench_cell_cluster() { # SYSTEM SETTING
 unit_procs() { # NODE UNIT
     lab_exec "$1" sh -c '
         cg=$(systemctl show -P ControlGroup '"$2"')
-        f=""; for d in /sys/fs/cgroup/unified /sys/fs/cgroup/systemd /sys/fs/cgroup; do
+        # the name=systemd hierarchy is per machine here; the unified one is
+        # shared by all machines of the host (other nodes show as pid 0)
+        f=""; for d in /sys/fs/cgroup/systemd /sys/fs/cgroup/unified /sys/fs/cgroup; do
             [ -r "$d$cg/cgroup.procs" ] && { f=$d$cg/cgroup.procs; break; }; done
         for p in $(cat "$f"); do
+            [ "$p" -gt 0 ] && [ -r /proc/$p/stat ] || continue
             set -- $(sed "s/^.*) //" /proc/$p/stat 2>/dev/null) || continue
             hwm=$(awk "/^VmHWM/ {print \$2}" /proc/$p/status 2>/dev/null)
             echo "$p $(( ${12} + ${13} + ${14} + ${15} )) ${hwm:-0}"
