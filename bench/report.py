@@ -115,28 +115,31 @@ def detail(row, key):
     return int(m.group(1)) if m else None
 
 
-def hbd_timeline(raw, setting="fast", fault="power"):
-    """The n2 journal of the last hbd failover of that cell, relative to the fault."""
+def hbd_timeline(raw, setting="fast", fault="power", nodes=("n2",), span=3000):
+    """The journals of the last hbd run of that cell, relative to the fault."""
     tf = os.path.join(raw, "journal-hbd-%s-%s.t" % (setting, fault))
-    jf = os.path.join(raw, "journal-hbd-%s-%s-n2.txt" % (setting, fault))
-    if not (os.path.exists(tf) and os.path.exists(jf)):
+    if not os.path.exists(tf):
         return []
     t = int(open(tf).read().strip())
     out = []
-    for line in open(jf):
-        m = re.match(r"(\d+)\.(\d+) (\S+) (.*)", line.rstrip("\n"))
-        if not m:
+    for node in nodes:
+        jf = os.path.join(raw, "journal-hbd-%s-%s-%s.txt" % (setting, fault, node))
+        if not os.path.exists(jf):
             continue
-        ts = int(m.group(1)) * 1000 + int(m.group(2)[:3])
-        if ts < t - 200 or ts > t + 3000:
-            continue
-        msg = m.group(4)
-        if not re.match(r"(hbd|systemd)\[", msg):
-            continue
-        if msg.startswith("systemd[") and "web.service" not in msg:
-            continue
-        out.append("%+6d ms  %s" % (ts - t, msg))
-    return out
+        for line in open(jf):
+            m = re.match(r"(\d+)\.(\d+) (\S+) (.*)", line.rstrip("\n"))
+            if not m:
+                continue
+            ts = int(m.group(1)) * 1000 + int(m.group(2)[:6].ljust(6, "0")) / 1000.0
+            if ts < t - 200 or ts > t + span:
+                continue
+            msg = m.group(4)
+            if not re.match(r"(hbd|systemd)\[", msg):
+                continue
+            if msg.startswith("systemd[") and not re.search(r"(Starting|Started|Stopping|Stopped) web\.service", msg):
+                continue
+            out.append((ts, "%+7.1f ms  %s  %s" % (ts - t, m.group(3), msg)))
+    return [l for _, l in sorted(out)]
 
 
 def build(raw, stamp):
@@ -330,14 +333,23 @@ def build(raw, stamp):
         for name, val, ok in T:
             L.append("| %s | %s | %s |" % (name, val, "met" if ok else "**missed**"))
         L.append("")
-    tl = hbd_timeline(raw)
-    if tl:
-        L.append("### Timeline of one hbd power-cut failover (fastest setting; n2's journal, ms after the cut)")
-        L.append("")
-        L.append("```")
-        L.extend(tl)
-        L.append("```")
-        L.append("")
+    for st, f, nodes, span, title in [
+            ("fast", "power", ("n2",), 3000, "one hbd power-cut failover (fastest setting; n2's journal, ms after the cut)"),
+            ("fast", "switch", ("n1", "n2"), 600, "one hbd planned switchover (fastest setting; both journals, ms after the command)")]:
+        tl = hbd_timeline(raw, st, f, nodes, span)
+        ms = None
+        for r in fo:
+            if (r["system"], r["setting"], r["fault"]) == ("hbd", st, f) and r["ms"]:
+                ms = r["ms"]  # the last run's: its journal is the one kept
+        if tl:
+            L.append("### Timeline of %s" % title)
+            L.append("")
+            L.append("```")
+            L.extend(tl)
+            if ms:
+                L.append("%+7.1f ms  client: first answer from n2" % float(ms))
+            L.append("```")
+            L.append("")
     if problems:
         L.append("**Problems:** " + "; ".join(problems))
         L.append("")
