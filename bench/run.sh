@@ -3,6 +3,7 @@
 # two-node cluster (real systemd machines, see tests/lab/README.md).
 #
 #   bash bench/run.sh [--quick] [--only SYSTEM[,SYSTEM]] [--runs N] [--no-soak]
+#                     [--settings "equal fast"] [--faults "power link switch"]
 #
 # For each system and setting (equal detection, fastest stable) a fresh
 # two-node cluster is booted; once the client gets n1's page on the VIP a
@@ -33,6 +34,7 @@ while (($#)); do
     --only) ONLY=$2; shift ;;
     --runs) RUNS=$2; shift ;;
     --settings) SETTINGS=$2; shift ;;
+    --faults) FAULTS=$2; shift ;;         # e.g. "switch" or "power link"
     --no-soak) SOAK=0 ;;
     --phase) PHASE=$2; shift ;;           # internal: soak child
     --system) CHILD_SYSTEM=$2; shift ;;   # internal
@@ -101,7 +103,11 @@ restore() { # SYSTEM FAULT
     link)  lab_link_restore n1 eth1 ;;
     switch) wait "${SWITCH_PID:-}" 2>/dev/null; sys "$s" switchback ;;
     esac
-    wait_owner n1 60 || { log "$s: n1 did not get the VIP back after $f"; return 1; }
+    if ! wait_owner n1 60; then
+        log "$s: n1 did not get the VIP back after $f; journals kept as failback-$s-*"
+        local n; for n in n1 n2; do journal_after "$n" "$(( $(now_ms) - 90000 ))" >"$RAW_DIR/failback-$s-$f-$n.txt" 2>/dev/null; done
+        return 1
+    fi
     lab_wait_for 20 web_inactive n2 || log "$s: web.service still active on n2"
     sleep "${SETTLE:-2}"
 }
@@ -142,6 +148,12 @@ one_run() { # SYSTEM SETTING FAULT RUN
           echo "$s,$st,$f,$r,$ms,$outcome,detect=${dead}" >>"$CSV"
           log "$s $st $f #$r: ${ms:-none} ms ($outcome; n2 decided after ${dead:-?} ms)" ;;
     esac
+    # a run without failover: keep both journals and the probe log
+    if [[ $f != link && $outcome != failover ]]; then
+        journal_after n2 "$(( t - 1000 ))" >"$RAW_DIR/failed-$s-$st-$f-$r-n2.txt"
+        journal_after n1 "$(( t - 1000 ))" >"$RAW_DIR/failed-$s-$st-$f-$r-n1.txt" 2>/dev/null
+        cp "$pf" "$RAW_DIR/failed-$s-$st-$f-$r-probe.txt"
+    fi
     # keep one timeline per system/setting/fault (the last run's)
     journal_after n2 "$(( t - 1000 ))" >"$BENCH_WORK/journal-$s-$st-$f-n2.txt"
     [[ $f == switch ]] && journal_after n1 "$(( t - 1000 ))" >"$BENCH_WORK/journal-$s-$st-$f-n1.txt"
@@ -172,6 +184,7 @@ cluster_up() { # SYSTEM SETTING
     local s=$1 st=$2
     BENCH_SYSTEM=$s
     lab_up 2 >/dev/null 2>&1 || { log "lab_up failed"; return 1; }
+    echo "$LAB_RUN" >>"$BENCH_RUNS"
     sys "$s" config "$st" || return 1
 }
 daemons_up() { # SYSTEM
@@ -181,7 +194,12 @@ daemons_up() { # SYSTEM
     sleep 2
 }
 
-faults_of() { case $1 in keepalived) echo "power switch" ;; *) echo "power link switch" ;; esac; }
+faults_of() {
+    local all="power link switch" f out=()
+    [[ $1 == keepalived ]] && all="power switch"
+    for f in $all; do [[ " ${FAULTS:-$all} " == *" $f "* ]] && out+=("$f"); done
+    echo "${out[*]}"
+}
 
 bench_cell_cluster() { # SYSTEM SETTING
     local s=$1 st=$2 f r
@@ -266,13 +284,16 @@ soak_child() { # SYSTEM: costs (COST_S idle) then soak (SOAK_S, loss + stress) a
     # system,duration_ms,owner_changes_journal,owner_changes_client,max_gap_ms,dead_events
     local dead; dead=$(( $(journal_after n1 "$ts" | grep -cE -- "$(sys "$s" dead_pattern | sed 's/n1/n2/')") + $(journal_after n2 "$ts" | grep -cE -- "$(sys "$s" dead_pattern)") ))
     echo "$s,$((te - ts)),$((j1 + j2)),$cl,$gap,$dead" >>"$OUT/soak.csv"
-    journal_after n1 "$ts" >"$OUT/soak-journal-$s-n1.txt"; journal_after n2 "$ts" >"$OUT/soak-journal-$s-n2.txt"
+    # the state changes only (the whole journals run to megabytes)
+    local keep='taking over|releasing|is dead|[Ll]ink .*(up|down|dead)|STATE|IPaddr2.*(start|stop)|web\.service'
+    journal_after n1 "$ts" | grep -E -- "$keep" >"$OUT/soak-journal-$s-n1.txt"
+    journal_after n2 "$ts" | grep -E -- "$keep" >"$OUT/soak-journal-$s-n2.txt"
     log "$s: soak: $((j1 + j2)) ownership changes (journal), $cl seen by the client, longest gap $gap ms"
     lab_down >/dev/null 2>&1
 }
 
 if [[ $PHASE == soak ]]; then
-    BENCH_WORK=$(mktemp -d /tmp/hbd-bench-soak.XXXX)
+    BENCH_WORK=$(mktemp -d /tmp/hbd-bench-soak.XXXX) BENCH_RUNS=$OUT/.runs
     soak_child; rc=$?
     rm -rf "$BENCH_WORK"
     exit $rc
@@ -292,7 +313,7 @@ mkdir -p "$RAW"
 BENCH_WORK=$(mktemp -d /tmp/hbd-bench.XXXX)
 lab_on_down() { return 0; }
 trap 'rm -rf "$BENCH_WORK"' EXIT
-CSV=$RAW/failover.csv WEBCSV=$RAW/web.csv
+CSV=$RAW/failover.csv WEBCSV=$RAW/web.csv RAW_DIR=$RAW BENCH_RUNS=$RAW/.runs
 echo "system,setting,fault,run,ms,outcome,detail" >"$CSV"
 echo "system,setting,run,ms" >"$WEBCSV"
 echo "system,node,window_ms,cpu_ms,rss_kib,nprocs,hb_packets,hb_bytes" >"$RAW/costs.csv"
@@ -339,6 +360,10 @@ echo "elapsed_s=$((SECONDS - t_start))" >>"$RAW/meta.txt"
 args=(report "$RAW" --out "$RES" --stamp "$stamp")
 ((QUICK)) || args+=(--docs "$repo/docs/benchmarks.md")
 "$PY" "$here/report.py" "${args[@]}"; rc=$?
-lab_check_clean >/dev/null 2>&1 || log "warning: lab leftovers (lab_check_clean)"
+# only this benchmark's lab runs: other sessions may have their own
+for r in $(cat "$BENCH_RUNS" 2>/dev/null); do
+    lab_check_clean "$r" || { log "lab run $r left something behind"; rc=1; }
+done
+rm -f "$BENCH_RUNS"
 log "done in $((SECONDS - t_start)) s; results in $RES"
 exit $rc
