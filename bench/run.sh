@@ -311,8 +311,7 @@ if ((QUICK)); then RES=$here/results/quick; else RES=$here/results; fi
 RAW=$RES/raw/$stamp
 mkdir -p "$RAW"
 BENCH_WORK=$(mktemp -d /tmp/hbd-bench.XXXX)
-lab_on_down() { return 0; }
-trap 'rm -rf "$BENCH_WORK"' EXIT
+# (lab_up installs its own EXIT trap: BENCH_WORK is removed at the end below)
 CSV=$RAW/failover.csv WEBCSV=$RAW/web.csv RAW_DIR=$RAW BENCH_RUNS=$RAW/.runs
 echo "system,setting,fault,run,ms,outcome,detail" >"$CSV"
 echo "system,setting,run,ms" >"$WEBCSV"
@@ -365,5 +364,6 @@ for r in $(cat "$BENCH_RUNS" 2>/dev/null); do
     lab_check_clean "$r" || { log "lab run $r left something behind"; rc=1; }
 done
 rm -f "$BENCH_RUNS"
+rm -rf "$BENCH_WORK"
 log "done in $((SECONDS - t_start)) s; results in $RES"
 exit $rc
