@@ -1,0 +1,369 @@
+#!/usr/bin/env bash
+# Failover benchmark: hbd vs Heartbeat 3.0.6 vs keepalived 2.2.7 on the lab's
+# two-node cluster (real systemd machines, see tests/lab/README.md).
+#
+#   bash bench/run.sh [--quick] [--only SYSTEM[,SYSTEM]] [--runs N] [--no-soak]
+#                     [--settings "equal fast"] [--faults "power link switch"]
+#
+# For each system and setting (equal detection, fastest stable) a fresh
+# two-node cluster is booted; once the client gets n1's page on the VIP a
+# fault is injected and the client (probing every 5 ms, ARP cache left
+# alone) times the first HTTP answer from n2.  Faults: power cut of the
+# owner, heartbeat-network cut (eth1; hbd and Heartbeat), planned
+# switchover.  Then, at the fastest setting, 60 s idle costs (CPU, peak RSS,
+# heartbeat packets/s) and 5 minutes with 20 % heartbeat loss and both
+# cores busy (ownership changes), all three systems side by side.
+#
+# Results: bench/results/<date>.{md,png,csv...}, bench/results/latest.md and
+# docs/benchmarks.md.  --quick (CI): 1 run per cell, 10 s costs, 20 s soak,
+# results under bench/results/quick/ only; exits 1 if any system failed to
+# fail over at all.  Needs root and Debian 12 (installs heartbeat,
+# keepalived, stress-ng, python3-matplotlib with apt-get).
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/.." && pwd)
+export HBD_REPO=$repo
+export HBD_BIN=${HBD_BIN:-$repo/target/release}
+PY=/usr/bin/python3
+
+QUICK=0 ONLY="hbd,heartbeat,keepalived" RUNS="" SOAK=1 PHASE=main
+SETTINGS="equal fast"
+while (($#)); do
+    case $1 in
+    --quick) QUICK=1 ;;
+    --only) ONLY=$2; shift ;;
+    --runs) RUNS=$2; shift ;;
+    --settings) SETTINGS=$2; shift ;;
+    --faults) FAULTS=$2; shift ;;         # e.g. "switch" or "power link"
+    --no-soak) SOAK=0 ;;
+    --phase) PHASE=$2; shift ;;           # internal: soak child
+    --system) CHILD_SYSTEM=$2; shift ;;   # internal
+    --out) OUT=$2; shift ;;               # internal
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+    esac
+    shift
+done
+((QUICK)) && : "${RUNS:=1}"
+: "${RUNS:=10}"
+COST_S=60 SOAK_S=300 WEB_RUNS=5
+((QUICK)) && { COST_S=10; SOAK_S=20; WEB_RUNS=2; }
+
+source "$repo/tests/lab/lab.sh"
+source "$repo/tests/lab/hbd.sh"
+source "$here/systems.sh"
+
+now_ms() { local s=${EPOCHREALTIME/./}; echo $(( s / 1000 )); }
+log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
+
+# ------------------------------------------------------------------ deps
+bench_deps() {
+    local need=() p
+    for p in heartbeat keepalived stress-ng python3-matplotlib; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || need+=("$p")
+    done
+    ((${#need[@]})) || return 0
+    log "installing ${need[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null && apt-get install -y -qq "${need[@]}" >/dev/null
+}
+
+# ------------------------------------------------------------------ helpers
+probe() { # ARGS... : the client probe, in the client netns
+    lab_client "$PY" "$here/probe.py" "$@"
+}
+owner_is() { [[ $(lab_probe_vip "$VIP" 0.3) == "$1" ]]; }
+wait_owner() { # NODE TIMEOUT: NODE answers on the VIP 3 times in a row
+    local node=$1 deadline=$(( $(now_ms) + $2 * 1000 )) ok=0
+    while (( $(now_ms) < deadline )); do
+        if owner_is "$node"; then ok=$((ok + 1)); ((ok >= 3)) && return 0; else ok=0; fi
+        sleep 0.1
+    done
+    return 1
+}
+web_inactive() { ! lab_exec "$1" systemctl -q is-active web.service; }
+# journal lines of NODE as "EPOCH.USEC text", after EPOCH_MS
+journal_after() { # NODE EPOCH_MS [journalctl args]
+    local n=$1 t=$2; shift 2
+    lab_journal "$n" -o short-unix --since "@$(( t / 1000 - 1 ))" "$@" 2>/dev/null |
+        awk -v t="$t" '{ split($1, a, "."); if (a[1] * 1000 + substr(a[2], 1, 3) >= t) print }'
+}
+# first journal time (ms) on NODE after T matching PATTERN, minus T
+journal_delay() { # NODE T PATTERN
+    journal_after "$1" "$2" | grep -E -- "$3" | head -1 |
+        awk -v t="$2" '{ split($1, a, "."); printf "%d\n", a[1] * 1000 + substr(a[2], 1, 3) - t }'
+}
+
+# restore n1 as the owner after a fault
+restore() { # SYSTEM FAULT
+    local s=$1 f=$2
+    case $f in
+    power) lab_boot n1 >/dev/null 2>&1 || { log "n1 did not boot"; return 1; }
+           sys "$s" start n1 ;;
+    link)  lab_link_restore n1 eth1 ;;
+    switch) wait "${SWITCH_PID:-}" 2>/dev/null; sys "$s" switchback ;;
+    esac
+    if ! wait_owner n1 60; then
+        log "$s: n1 did not get the VIP back after $f; journals kept as failback-$s-*"
+        local n; for n in n1 n2; do journal_after "$n" "$(( $(now_ms) - 90000 ))" >"$RAW_DIR/failback-$s-$f-$n.txt" 2>/dev/null; done
+        return 1
+    fi
+    lab_wait_for 20 web_inactive n2 || log "$s: web.service still active on n2"
+    sleep "${SETTLE:-2}"
+}
+
+# one fault, one measurement -> a line of failover.csv
+one_run() { # SYSTEM SETTING FAULT RUN
+    local s=$1 st=$2 f=$3 r=$4 pf="$BENCH_WORK/probe-$s-$st-$f-$r" t pp max
+    setting_vars "$s" "$st"
+    max=20; [[ $f == link ]] && max=$(( DT_MS / 1000 + 4 ))
+    owner_is n1 || wait_owner n1 30 || { log "$s $st $f #$r: n1 is not the owner; skipped"; echo "$s,$st,$f,$r,,not-ready," >>"$CSV"; return 1; }
+    if [[ $f == link ]]; then
+        probe --vip "$VIP" --out "$pf" --period 5 --timeout 0.3 --max "$max" &
+    else
+        probe --vip "$VIP" --out "$pf" --period 5 --timeout 0.3 --max "$max" --until-other 3 --linger 0.2 &
+    fi
+    pp=$!
+    _probe_ready() { [[ -s $pf ]] && (( $(wc -l <"$pf") >= 5 )) && ! tail -n 5 "$pf" | grep -vq ' n1$'; }
+    if ! lab_wait_for 5 _probe_ready; then
+        log "$s $st $f #$r: probe never saw n1"; kill "$pp" 2>/dev/null; wait "$pp"
+        echo "$s,$st,$f,$r,,not-ready," >>"$CSV"; return 1
+    fi
+    [[ $f == switch ]] && SWITCH_HOW=$(sys "$s" switch_how)
+    t=$(now_ms)
+    case $f in
+    power) lab_power_cut n1 >/dev/null 2>&1 ;;
+    link) lab_link_cut n1 eth1 ;;
+    switch) sys "$s" switchover & SWITCH_PID=$! ;;
+    esac
+    wait "$pp"
+    local res detect="" dead
+    res=$("$PY" "$here/report.py" probe "$pf" "$t" n1)   # ms outcome gap_ms
+    read -r ms outcome gap <<<"$res"
+    case $f in
+    link) detect=$(journal_delay n2 "$t" "$(sys "$s" link_pattern)")
+          echo "$s,$st,$f,$r,${detect},$outcome,gap=$gap" >>"$CSV"
+          log "$s $st $f #$r: link-down seen by n2 after ${detect:-?} ms; $outcome; longest client gap $gap ms" ;;
+    *)    dead=$(journal_delay n2 "$t" "$(sys "$s" dead_pattern)")
+          echo "$s,$st,$f,$r,$ms,$outcome,detect=${dead}" >>"$CSV"
+          log "$s $st $f #$r: ${ms:-none} ms ($outcome; n2 decided after ${dead:-?} ms)" ;;
+    esac
+    # a run without failover: keep both journals and the probe log
+    if [[ $f != link && $outcome != failover ]]; then
+        journal_after n2 "$(( t - 1000 ))" >"$RAW_DIR/failed-$s-$st-$f-$r-n2.txt"
+        journal_after n1 "$(( t - 1000 ))" >"$RAW_DIR/failed-$s-$st-$f-$r-n1.txt" 2>/dev/null
+        cp "$pf" "$RAW_DIR/failed-$s-$st-$f-$r-probe.txt"
+    fi
+    # keep one timeline per system/setting/fault (the last run's)
+    journal_after n2 "$(( t - 1000 ))" >"$BENCH_WORK/journal-$s-$st-$f-n2.txt"
+    [[ $f == switch ]] && journal_after n1 "$(( t - 1000 ))" >"$BENCH_WORK/journal-$s-$st-$f-n1.txt"
+    echo "$t" >"$BENCH_WORK/journal-$s-$st-$f.t"
+    restore "$s" "$f"
+}
+
+# the web unit's own start time as the client sees it (systemctl start on
+# n2 -> first answer from 10.77.0.12), before any daemon runs
+web_start_time() { # SYSTEM SETTING
+    local i pf t a
+    for ((i = 1; i <= WEB_RUNS; i++)); do
+        pf=$BENCH_WORK/web-$i
+        probe --vip 10.77.0.12 --out "$pf" --period 5 --timeout 0.3 --max 10 --first &
+        local pp=$!
+        sleep 0.3
+        t=$(now_ms)
+        lab_exec n2 systemctl start web.service
+        wait "$pp"
+        a=$(awk 'NR == 1 { printf "%d", $1 }' "$pf")
+        [[ -n $a ]] && echo "$1,$2,$i,$(( a - t ))" >>"$WEBCSV"
+        lab_exec n2 systemctl stop web.service
+        sleep 0.3
+    done
+}
+
+cluster_up() { # SYSTEM SETTING
+    local s=$1 st=$2
+    BENCH_SYSTEM=$s
+    lab_up 2 >/dev/null 2>&1 || { log "lab_up failed"; return 1; }
+    echo "$LAB_RUN" >>"$BENCH_RUNS"
+    sys "$s" config "$st" || return 1
+}
+daemons_up() { # SYSTEM
+    sys "$1" start n1 & sys "$1" start n2 & wait
+    wait_owner n1 60 || { log "$1: the VIP never came up on n1"; return 1; }
+    lab_wait_for 20 web_inactive n2
+    sleep 2
+}
+
+faults_of() {
+    local all="power link switch" f out=()
+    [[ $1 == keepalived ]] && all="power switch"
+    for f in $all; do [[ " ${FAULTS:-$all} " == *" $f "* ]] && out+=("$f"); done
+    echo "${out[*]}"
+}
+
+bench_cell_cluster() { # SYSTEM SETTING
+    local s=$1 st=$2 f r
+    log "=== $s, $st ($(setting_label "$s" "$st"))"
+    cluster_up "$s" "$st" || { echo "$s,$st,all,0,,no-cluster," >>"$CSV"; lab_down >/dev/null 2>&1; return 1; }
+    web_start_time "$s" "$st"
+    daemons_up "$s" || { echo "$s,$st,all,0,,no-cluster," >>"$CSV"; lab_down >/dev/null 2>&1; return 1; }
+    for f in $(faults_of "$s"); do
+        for ((r = 1; r <= RUNS; r++)); do
+            one_run "$s" "$st" "$f" "$r" || break
+        done
+    done
+    [[ -n ${SWITCH_HOW:-} ]] && echo "$s,$SWITCH_HOW" >>"$BENCH_WORK/switch-how.csv"
+    lab_down >/dev/null 2>&1
+}
+
+# ------------------------------------------------------------------ costs + soak (one system, child process)
+# processes of the daemon's unit inside NODE: "pid utime+stime+cutime+cstime VmHWM_kB" lines
+unit_procs() { # NODE UNIT
+    lab_exec "$1" sh -c '
+        cg=$(systemctl show -P ControlGroup '"$2"')
+        # the name=systemd hierarchy is per machine here; the unified one is
+        # shared by all machines of the host (other nodes show as pid 0)
+        f=""; for d in /sys/fs/cgroup/systemd /sys/fs/cgroup/unified /sys/fs/cgroup; do
+            [ -r "$d$cg/cgroup.procs" ] && { f=$d$cg/cgroup.procs; break; }; done
+        for p in $(cat "$f"); do
+            [ "$p" -gt 0 ] && [ -r /proc/$p/stat ] || continue
+            set -- $(sed "s/^.*) //" /proc/$p/stat 2>/dev/null) || continue
+            hwm=$(awk "/^VmHWM/ {print \$2}" /proc/$p/status 2>/dev/null)
+            echo "$p $(( ${12} + ${13} + ${14} + ${15} )) ${hwm:-0}"
+        done'
+}
+hb_counters() { # NODE MATCH -> packets bytes sent
+    lab_nsexec "$1" iptables -nvx -L OUTPUT | awk '/bench-hb/ { p += $1; b += $2 } END { print p + 0, b + 0 }'
+}
+soak_child() { # SYSTEM: costs (COST_S idle) then soak (SOAK_S, loss + stress) at the fast setting
+    local s=$CHILD_SYSTEM unit n m clk
+    unit=$(sys "$s" unit); m=$(sys "$s" hb_match); clk=$(getconf CLK_TCK)
+    cluster_up "$s" fast || { touch "$OUT/$s.failed"; return 1; }
+    daemons_up "$s" || { touch "$OUT/$s.failed"; lab_down >/dev/null 2>&1; return 1; }
+    for n in n1 n2; do
+        # shellcheck disable=SC2086
+        lab_nsexec "$n" iptables -A OUTPUT $m -m comment --comment bench-hb
+    done
+    sleep 3
+    declare -A c0 p0
+    for n in n1 n2; do
+        c0[$n]=$(unit_procs "$n" "$unit" | awk '{ s += $2 } END { print s + 0 }')
+        p0[$n]=$(hb_counters "$n")
+    done
+    local t0 t1; t0=$(now_ms)
+    sleep "$COST_S"
+    t1=$(now_ms)
+    for n in n1 n2; do
+        local procs c1 rss np pk by pk0 by0
+        procs=$(unit_procs "$n" "$unit")
+        c1=$(awk '{ s += $2 } END { print s + 0 }' <<<"$procs")
+        rss=$(awk '{ s += $3 } END { print s + 0 }' <<<"$procs")
+        np=$(grep -c . <<<"$procs")
+        read -r pk by <<<"$(hb_counters "$n")"; read -r pk0 by0 <<<"${p0[$n]}"
+        # system,node,window_ms,cpu_ms,rss_kib,nprocs,hb_packets,hb_bytes
+        echo "$s,$n,$((t1 - t0)),$(( (c1 - c0[$n]) * 1000 / clk )),$rss,$np,$((pk - pk0)),$((by - by0))" >>"$OUT/costs.csv"
+    done
+    log "$s: costs measured"
+    # soak: 20 % loss of heartbeat packets leaving each node on each link
+    for n in n1 n2; do
+        for i in eth0 eth1; do
+            [[ $s == keepalived && $i == eth1 ]] && continue
+            # shellcheck disable=SC2086
+            lab_nsexec "$n" iptables -A OUTPUT -o "$i" $m -m statistic --mode random --probability 0.2 -j DROP
+        done
+    done
+    touch "$OUT/$s.ready"
+    lab_wait_for 120 test -e "$OUT/go" || { log "$s: no go"; lab_down >/dev/null 2>&1; return 1; }
+    local ts; ts=$(now_ms)
+    probe --vip "$VIP" --out "$OUT/soak-probe-$s" --period 100 --timeout 0.5 --max "$SOAK_S"
+    local te; te=$(now_ms)
+    local pat j1 j2 cl gap
+    pat=$(sys "$s" owner_pattern)
+    j1=$(journal_after n1 "$ts" | grep -cE -- "$pat"); j2=$(journal_after n2 "$ts" | grep -cE -- "$pat")
+    read -r cl gap <<<"$("$PY" "$here/report.py" changes "$OUT/soak-probe-$s")"
+    # system,duration_ms,owner_changes_journal,owner_changes_client,max_gap_ms,dead_events
+    local dead; dead=$(( $(journal_after n1 "$ts" | grep -cE -- "$(sys "$s" dead_pattern | sed 's/n1/n2/')") + $(journal_after n2 "$ts" | grep -cE -- "$(sys "$s" dead_pattern)") ))
+    echo "$s,$((te - ts)),$((j1 + j2)),$cl,$gap,$dead" >>"$OUT/soak.csv"
+    # the state changes only (the whole journals run to megabytes)
+    local keep='taking over|releasing|is dead|[Ll]ink .*(up|down|dead)|STATE|IPaddr2.*(start|stop)|web\.service'
+    journal_after n1 "$ts" | grep -E -- "$keep" >"$OUT/soak-journal-$s-n1.txt"
+    journal_after n2 "$ts" | grep -E -- "$keep" >"$OUT/soak-journal-$s-n2.txt"
+    log "$s: soak: $((j1 + j2)) ownership changes (journal), $cl seen by the client, longest gap $gap ms"
+    lab_down >/dev/null 2>&1
+}
+
+if [[ $PHASE == soak ]]; then
+    BENCH_WORK=$(mktemp -d /tmp/hbd-bench-soak.XXXX) BENCH_RUNS=$OUT/.runs
+    soak_child; rc=$?
+    rm -rf "$BENCH_WORK"
+    exit $rc
+fi
+
+# ------------------------------------------------------------------ main
+((EUID == 0)) || { echo "bench/run.sh needs root (it boots systemd machines)" >&2; exit 1; }
+bench_deps || { echo "installing heartbeat/keepalived/stress-ng/matplotlib failed" >&2; exit 1; }
+lab_deps >/dev/null || exit 1
+# the release binaries must be current (bench/run.sh does not rebuild them)
+[[ -x $HBD_BIN/hbd ]] || { echo "no $HBD_BIN/hbd: run cargo build --release --bins" >&2; exit 1; }
+# none of the peers may run on the host itself
+stamp=$(date -u +%Y-%m-%dT%H%M)
+if ((QUICK)); then RES=$here/results/quick; else RES=$here/results; fi
+RAW=$RES/raw/$stamp
+mkdir -p "$RAW"
+BENCH_WORK=$(mktemp -d /tmp/hbd-bench.XXXX)
+# (lab_up installs its own EXIT trap: BENCH_WORK is removed at the end below)
+CSV=$RAW/failover.csv WEBCSV=$RAW/web.csv RAW_DIR=$RAW BENCH_RUNS=$RAW/.runs
+echo "system,setting,fault,run,ms,outcome,detail" >"$CSV"
+echo "system,setting,run,ms" >"$WEBCSV"
+echo "system,node,window_ms,cpu_ms,rss_kib,nprocs,hb_packets,hb_bytes" >"$RAW/costs.csv"
+echo "system,duration_ms,owner_changes_journal,owner_changes_client,max_gap_ms,dead_events" >"$RAW/soak.csv"
+{
+    echo "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo "command=bash bench/run.sh $( ((QUICK)) && echo --quick) $( [[ $ONLY != hbd,heartbeat,keepalived ]] && echo "--only $ONLY")"
+    echo "runs=$RUNS"; echo "cost_s=$COST_S"; echo "soak_s=$SOAK_S"
+    echo "machine=$(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(free -g | awk '/Mem:/ {print $2}') GiB RAM, kernel $(uname -r), $(. /etc/os-release; echo "$PRETTY_NAME"), systemd $(systemctl --version 2>/dev/null | awk 'NR==1 {print $2}')"
+    echo "load_before=$(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "hbd=$(git -C "$repo" describe --always --dirty 2>/dev/null)"
+    echo "heartbeat=$(dpkg-query -W -f='${Version}' heartbeat)"
+    echo "keepalived=$(dpkg-query -W -f='${Version}' keepalived)"
+} >"$RAW/meta.txt"
+t_start=$SECONDS
+IFS=, read -ra systems <<<"$ONLY"
+for st in $SETTINGS; do
+    for s in "${systems[@]}"; do
+        bench_cell_cluster "$s" "$st"
+        cp "$BENCH_WORK"/journal-* "$RAW/" 2>/dev/null
+    done
+done
+[[ -r $BENCH_WORK/switch-how.csv ]] && sort -u "$BENCH_WORK/switch-how.csv" >"$RAW/switch-how.csv"
+
+if ((SOAK)); then
+    log "=== costs (${COST_S} s idle) and soak (${SOAK_S} s, 20 % heartbeat loss, both cores busy), fast setting, side by side"
+    pids=()
+    for s in "${systems[@]}"; do
+        bash "$0" --phase soak --system "$s" --out "$RAW" $( ((QUICK)) && echo --quick) &
+        pids+=($!)
+    done
+    _all_ready() { local s; for s in "${systems[@]}"; do [[ -e $RAW/$s.ready || -e $RAW/$s.failed ]] || return 1; done; }
+    lab_wait_for $(( COST_S + 180 )) _all_ready || log "not all soak clusters got ready"
+    stress-ng --cpu "$(nproc)" --timeout "$(( SOAK_S + 5 ))s" --quiet &
+    spid=$!
+    touch "$RAW/go"
+    wait "${pids[@]}"
+    kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null
+    rm -f "$RAW"/*.ready "$RAW/go"
+fi
+echo "load_after=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$RAW/meta.txt"
+echo "elapsed_s=$((SECONDS - t_start))" >>"$RAW/meta.txt"
+
+args=(report "$RAW" --out "$RES" --stamp "$stamp")
+((QUICK)) || args+=(--docs "$repo/docs/benchmarks.md")
+"$PY" "$here/report.py" "${args[@]}"; rc=$?
+# only this benchmark's lab runs: other sessions may have their own
+for r in $(cat "$BENCH_RUNS" 2>/dev/null); do
+    lab_check_clean "$r" || { log "lab run $r left something behind"; rc=1; }
+done
+rm -f "$BENCH_RUNS"
+rm -rf "$BENCH_WORK"
+log "done in $((SECONDS - t_start)) s; results in $RES"
+exit $rc
