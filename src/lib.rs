@@ -6,6 +6,7 @@
 pub mod config;
 pub mod core;
 pub mod dbus;
+pub mod hactl;
 pub mod shell;
 pub mod sim;
 pub mod wire;

@@ -1,1 +1,5 @@
-fn main() {}
+//! hactl: control and inspect hbd (see hactl(8)).
+
+fn main() -> std::process::ExitCode {
+    hbd::hactl::main()
+}

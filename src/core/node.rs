@@ -172,6 +172,8 @@ pub struct Node {
     exited: bool,
     quorate: bool,
     digest: u64,
+    /// (group, peer) pairs both running a group, already reported.
+    split_seen: std::collections::BTreeSet<(usize, usize)>,
     out: Vec<Action>,
 }
 
@@ -227,6 +229,7 @@ impl Node {
             exited: false,
             quorate: false,
             digest,
+            split_seen: Default::default(),
             out: Vec::new(),
             cfg,
         })
@@ -1127,6 +1130,29 @@ impl Node {
     /// Notice which node runs each group now and report when that changes.
     fn observe_owners(&mut self) {
         for gi in 0..self.groups.len() {
+            let mine = self.groups[gi].state == GroupState::Started;
+            for n in 0..self.cfg.nodes.len() {
+                if n == self.me || !self.peers[n].as_ref().is_some_and(|p| p.is_member()) {
+                    continue;
+                }
+                let theirs = self.state_of(n, gi);
+                // Both ran it when they met again: a healed split brain.
+                let both = mine && theirs == GroupState::Started;
+                if both && self.split_seen.insert((gi, n)) {
+                    self.out.push(Action::Event(Event::SplitBrain {
+                        group: self.groups[gi].name.clone(),
+                        peer: self.cfg.nodes[n].name.clone(),
+                    }));
+                } else if !both {
+                    self.split_seen.remove(&(gi, n));
+                }
+                // A peer seen stopping or starting it is who had it last, even
+                // if we never saw it fully started (we booted mid-hand-off).
+                if self.groups[gi].owner_seen.is_none() && matches!(theirs, GroupState::Stopping | GroupState::Starting)
+                {
+                    self.groups[gi].owner_seen = Some(self.cfg.nodes[n].name.clone());
+                }
+            }
             let owner = if self.groups[gi].state == GroupState::Started {
                 Some(self.me)
             } else {

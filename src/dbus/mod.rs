@@ -2,11 +2,27 @@
 //! main loop through an [`ApiHandle`]. Properties read the [`Status`]
 //! snapshot the loop publishes; methods send an [`ApiRequest`] and await
 //! the loop's reply; signals come from [`ApiEvent`]s.
+//!
+//! The daemon calls [`serve`] once it is connected to the system bus;
+//! `hactl` uses [`client`].
 
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 pub use crate::core::node::{GroupStatus, NodeStatus, Status};
 use crate::core::{Command, CommandError};
+
+pub mod auth;
+pub mod client;
+mod error;
+mod paths;
+mod service;
+
+pub use error::{names as error_names, ApiError, DbusError, HbdError, ACCESS_DENIED_MESSAGE};
+pub use paths::{
+    escape_path_element, object_path_for, unescape_path_element, ObjectKind, BUS_NAME, GROUP_INTERFACE,
+    MANAGER_INTERFACE, MANAGER_PATH, NODE_INTERFACE,
+};
+pub use service::{serve, GroupObject, Manager, NodeObject, LINK_AGE_SIGNAL_INTERVAL, LOOP_TIMEOUT};
 
 /// What the API may ask of the main loop.
 #[derive(Debug)]
@@ -34,5 +50,3 @@ pub struct ApiHandle {
     pub requests: mpsc::Sender<ApiRequest>,
     pub events: broadcast::Sender<ApiEvent>,
 }
-mod stub;
-pub use stub::serve;

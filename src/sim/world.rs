@@ -186,6 +186,8 @@ pub struct Sim {
     next_cmd: u64,
     replies: Vec<(u64, Result<(), crate::core::CommandError>)>,
     stop_failures: bool,
+    /// Scripted start failures: (node, group, resource) whose next start fails.
+    fail_starts: Vec<(usize, usize, usize)>,
 }
 
 impl Sim {
@@ -217,6 +219,7 @@ impl Sim {
             next_cmd: 1,
             replies: Vec::new(),
             stop_failures,
+            fail_starts: Vec::new(),
             cfg,
             opts,
         };
@@ -389,7 +392,12 @@ impl Sim {
                     let gi = self.cfg.group_index(&group).expect("group");
                     // Counted as running from the moment it is asked for.
                     self.nodes[n].running[gi][resource] = true;
-                    let ok = !(self.opts.faults && self.now < self.opts.chaos && self.rng.chance(0.03));
+                    let random_failure = self.opts.faults && self.now < self.opts.chaos && self.rng.chance(0.03);
+                    let scripted = self.fail_starts.iter().position(|&f| f == (n, gi, resource));
+                    if let Some(i) = scripted {
+                        self.fail_starts.remove(i);
+                    }
+                    let ok = !random_failure && scripted.is_none();
                     self.say(format!("{name} start {group}[{resource}]{}", if ok { "" } else { " (will fail)" }));
                     let d = Duration::from_millis(self.rng.range(1, MAX_OP_MS));
                     let inc = self.nodes[n].inc;
@@ -905,6 +913,14 @@ impl Sim {
             }
         }
         Ok(())
+    }
+
+    /// Make the next start of `resource` of `group` on node `node` fail
+    /// (for scripted scenarios; the random run never sets this).
+    pub fn fail_next_start(&mut self, node: &str, group: &str, resource: usize) {
+        let v = self.idx(node);
+        let gi = self.cfg.group_index(group).expect("group");
+        self.fail_starts.push((v, gi, resource));
     }
 }
 

@@ -1,0 +1,238 @@
+//! What hactl prints: the human status (short, crm_mon-like), its JSON
+//! form, the links table.
+//!
+//! JSON schema of `hactl status --json` (stable; fields may be added):
+//!
+//! ```text
+//! {
+//!   "cluster": "demo",            // cluster name
+//!   "local": "n1",                // the node hactl asked
+//!   "quorate": true,              // may this partition own groups
+//!   "generation": 7,              // the local node's generation
+//!   "nodes": [{
+//!     "name": "n2", "state": "up",  // up, dead, standby, left, unknown, leaving
+//!     "local": false, "generation": 3,
+//!     "ping_hosts": 1,            // ping hosts the node reaches (0 if none configured)
+//!     "links": [{"name": "hb", "state": "up", "age_ms": 120}]   // age_ms: null if never heard
+//!   }],
+//!   "groups": [{
+//!     "name": "web",
+//!     "state": "started",         // stopped, starting, started, stopping, failed, blocked
+//!     "owner": "n1",              // null if no node runs it
+//!     "preferred": "n1",
+//!     "failcount": 0,
+//!     "resources": [{"kind": "vip", "name": "10.77.0.60/24", "state": "started"}],
+//!     "note": ""                  // why it does not run where it should; "" if it does
+//!   }]
+//! }
+//! ```
+
+use std::fmt::Write as _;
+
+use serde_json::{json, Value};
+
+use crate::config::Config;
+use crate::dbus::{GroupStatus, NodeStatus, Status};
+
+/// "120ms", "3.4s", "2m05s", "never".
+pub fn age(ms: i64) -> String {
+    match ms {
+        ..0 => "never".to_string(),
+        0..1000 => format!("{ms}ms"),
+        1000..60_000 => format!("{:.1}s", ms as f64 / 1000.0),
+        _ => {
+            let s = ms / 1000;
+            if s < 3600 {
+                format!("{}m{:02}s", s / 60, s % 60)
+            } else {
+                format!("{}h{:02}m", s / 3600, s % 3600 / 60)
+            }
+        }
+    }
+}
+
+fn node_line(n: &NodeStatus) -> String {
+    let mut line = format!("node {}", n.name);
+    if n.local {
+        line.push_str(" (local)");
+    }
+    let _ = write!(line, ": {}, generation {}", n.state, n.generation);
+    if !n.links.is_empty() {
+        let links: Vec<String> = n
+            .links
+            .iter()
+            .map(
+                |(name, state, ms)| {
+                    if *ms < 0 {
+                        format!("{name} {state}")
+                    } else {
+                        format!("{name} {state} {}", age(*ms))
+                    }
+                },
+            )
+            .collect();
+        let _ = write!(line, ", links: {}", links.join(", "));
+    }
+    let _ = write!(line, ", ping hosts: {}", n.ping.unwrap_or(0));
+    line
+}
+
+/// Where a group is: "web: started on n1 (preferred)".
+pub fn placement(g: &GroupStatus) -> String {
+    let mut line = format!("{}: {}", g.name, g.state);
+    if !g.owner.is_empty() {
+        let _ = write!(line, " on {}", g.owner);
+    }
+    if g.owner == g.preferred {
+        line.push_str(" (preferred)");
+    } else {
+        let _ = write!(line, " (preferred: {})", g.preferred);
+    }
+    if !g.note.is_empty() {
+        let _ = write!(line, "; {}", g.note);
+    }
+    line
+}
+
+fn group_line(g: &GroupStatus) -> String {
+    let mut line = format!("group {}: {}", g.name, g.state);
+    if !g.owner.is_empty() {
+        let _ = write!(line, " on {}", g.owner);
+    }
+    if g.owner == g.preferred {
+        line.push_str(" (preferred)");
+    } else {
+        let _ = write!(line, " (preferred: {})", g.preferred);
+    }
+    let _ = write!(line, ", fail count {}", g.failcount);
+    if !g.resources.is_empty() {
+        let res: Vec<String> = g.resources.iter().map(|(k, n, s)| format!("{k} {n} {s}")).collect();
+        let _ = write!(line, ": {}", res.join(", "));
+    }
+    line
+}
+
+/// The human status: a header, a line per node, a line per group (and
+/// its note, if any).
+pub fn human(st: &Status) -> String {
+    let mut out = format!(
+        "cluster {}: local node {}, {}, generation {}\n",
+        st.cluster,
+        st.local,
+        if st.quorate { "quorate" } else { "NO QUORUM" },
+        st.generation
+    );
+    for n in &st.nodes {
+        out.push_str(&node_line(n));
+        out.push('\n');
+    }
+    for g in &st.groups {
+        out.push_str(&group_line(g));
+        out.push('\n');
+        if !g.note.is_empty() {
+            let _ = writeln!(out, "  note: {}", g.note);
+        }
+    }
+    out
+}
+
+/// The JSON form of the status (schema above).
+pub fn json(st: &Status) -> Value {
+    json!({
+        "cluster": st.cluster,
+        "local": st.local,
+        "quorate": st.quorate,
+        "generation": st.generation,
+        "nodes": st.nodes.iter().map(|n| json!({
+            "name": n.name,
+            "state": n.state,
+            "local": n.local,
+            "generation": n.generation,
+            "ping_hosts": n.ping.unwrap_or(0),
+            "links": n.links.iter().map(|(name, state, ms)| json!({
+                "name": name,
+                "state": state,
+                "age_ms": if *ms < 0 { Value::Null } else { json!(ms) },
+            })).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "groups": st.groups.iter().map(|g| json!({
+            "name": g.name,
+            "state": g.state,
+            "owner": if g.owner.is_empty() { Value::Null } else { json!(g.owner) },
+            "preferred": g.preferred,
+            "failcount": g.failcount,
+            "resources": g.resources.iter().map(|(kind, name, state)| json!({
+                "kind": kind, "name": name, "state": state,
+            })).collect::<Vec<_>>(),
+            "note": g.note,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// The links table: per peer and link, state and last-heard age.
+pub fn links(st: &Status) -> String {
+    let rows: Vec<[String; 4]> = st
+        .nodes
+        .iter()
+        .filter(|n| !n.local)
+        .flat_map(|n| {
+            n.links.iter().map(move |(link, state, ms)| {
+                let heard = if *ms < 0 { "never".to_string() } else { format!("{} ago", age(*ms)) };
+                [n.name.clone(), link.clone(), state.clone(), heard]
+            })
+        })
+        .collect();
+    if rows.is_empty() {
+        return "no peers\n".to_string();
+    }
+    let header = ["PEER".to_string(), "LINK".to_string(), "STATE".to_string(), "LAST HEARD".to_string()];
+    let mut w = [0usize; 4];
+    for r in std::iter::once(&header).chain(&rows) {
+        for (i, c) in r.iter().enumerate() {
+            w[i] = w[i].max(c.len());
+        }
+    }
+    let mut out = String::new();
+    for r in std::iter::once(&header).chain(&rows) {
+        let _ = writeln!(out, "{:<w0$}  {:<w1$}  {:<w2$}  {}", r[0], r[1], r[2], r[3], w0 = w[0], w1 = w[1], w2 = w[2]);
+    }
+    out
+}
+
+/// A GroupMoved signal, for humans.
+pub fn moved(group: &str, from: &str, to: &str, reason: &str) -> String {
+    match (from.is_empty(), to.is_empty()) {
+        (true, false) => format!("{group}: started on {to} ({reason})"),
+        (false, true) => format!("{group}: stopped on {from} ({reason})"),
+        _ => format!("{group}: moved from {from} to {to} ({reason})"),
+    }
+}
+
+/// "cluster demo: 2 nodes, 2 links, 1 group, 1 ping host, 1 respawn unit".
+pub fn config_summary(cfg: &Config) -> String {
+    let plural = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+    let mut parts =
+        vec![plural(cfg.nodes.len(), "node"), plural(cfg.links.len(), "link"), plural(cfg.groups.len(), "group")];
+    if !cfg.ping.hosts.is_empty() {
+        parts.push(plural(cfg.ping.hosts.len(), "ping host"));
+    }
+    if !cfg.respawn.is_empty() {
+        parts.push(plural(cfg.respawn.len(), "respawn unit"));
+    }
+    format!("cluster {}: {}", cfg.cluster.name, parts.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages() {
+        assert_eq!(age(-1), "never");
+        assert_eq!(age(0), "0ms");
+        assert_eq!(age(999), "999ms");
+        assert_eq!(age(3400), "3.4s");
+        assert_eq!(age(125_000), "2m05s");
+        assert_eq!(age(7_300_000), "2h01m");
+    }
+}

@@ -1,0 +1,406 @@
+//! Unit tests of `hbd::core::Node` alone, without the simulator: the test
+//! plays the shell (timer, resource operations) and, where needed, a peer
+//! whose heartbeats it writes by hand.
+
+use std::path::Path;
+use std::time::Duration;
+
+use hbd::config::{self, Config};
+use hbd::core::msg::Ack;
+use hbd::core::{Action, Command, Event, GroupReport, GroupState, Heartbeat, Input, Node, Op, OpError, Time};
+
+const KEEPALIVE: Duration = Duration::from_millis(200);
+const DEADTIME: Duration = Duration::from_secs(2);
+const INITDEAD: Duration = Duration::from_secs(4);
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// Two nodes, two links, group g1 (a VIP then a unit) preferred on `preferred`.
+fn cfg(preferred: &str) -> Config {
+    let text = format!(
+        r#"[cluster]
+name = "t"
+keepalive = "200ms"
+warntime = "800ms"
+deadtime = "2s"
+initdead = "4s"
+auto_failback = true
+
+[[node]]
+name = "n1"
+[[node]]
+name = "n2"
+
+[[link]]
+name = "l0"
+type = "bcast"
+interface = "eth0"
+[[link]]
+name = "l1"
+type = "bcast"
+interface = "eth1"
+
+[[group]]
+name = "g1"
+preferred = "{preferred}"
+resources = [
+  {{ vip = "10.0.0.60/24", interface = "eth0" }},
+  {{ unit = "svc.service" }},
+]
+"#
+    );
+    config::parse(&text, Path::new("/etc/hbd/hbd.toml")).expect("test config")
+}
+
+/// The test as n1's shell: it feeds inputs, checks what every call returns
+/// and keeps the actions for inspection.
+struct Shell {
+    node: Node,
+    now: Time,
+    actions: Vec<(Time, Action)>,
+    last_send: Option<Time>,
+    /// Operations asked for and not answered yet.
+    pending: Vec<(String, usize, Op)>,
+}
+
+impl Shell {
+    fn new(cfg: Config, generation: u64) -> Shell {
+        let node = Node::new(cfg, "n1", generation, Duration::ZERO).expect("n1");
+        let mut s = Shell { node, now: Duration::ZERO, actions: Vec::new(), last_send: None, pending: Vec::new() };
+        s.feed(Duration::ZERO, Input::Tick);
+        s
+    }
+
+    fn feed(&mut self, at: Time, input: Input) -> Vec<Action> {
+        assert!(at >= self.now, "the test went back in time");
+        self.now = at;
+        let out = self.node.handle(at, input);
+        for a in &out {
+            match a {
+                Action::Send { .. } => self.last_send = Some(at),
+                Action::Start { group, resource, .. } => self.pending.push((group.clone(), *resource, Op::Start)),
+                Action::Stop { group, resource, .. } => self.pending.push((group.clone(), *resource, Op::Stop)),
+                _ => {}
+            }
+            self.actions.push((at, a.clone()));
+        }
+        // The deadline is never in the past, and never later than the next
+        // keepalive is due.
+        let d = self.node.next_deadline();
+        assert!(d > at, "next_deadline {d:?} is not after now {at:?}");
+        if let Some(sent) = self.last_send {
+            assert!(
+                d <= sent + KEEPALIVE,
+                "next_deadline {d:?} is later than the next keepalive {:?}",
+                sent + KEEPALIVE
+            );
+        }
+        out
+    }
+
+    /// Answer every pending operation with `result`.
+    fn answer(&mut self, result: Result<(), OpError>) {
+        while !self.pending.is_empty() {
+            let (group, resource, op) = self.pending.remove(0);
+            let at = self.now + ms(5);
+            self.feed(at, Input::ResourceDone { group, resource, op, result: result.clone() });
+        }
+    }
+
+    /// Tick at each deadline until `until`, answering operations with success.
+    fn run_until(&mut self, until: Time) {
+        loop {
+            self.answer(Ok(()));
+            let d = self.node.next_deadline();
+            if d > until {
+                break;
+            }
+            self.feed(d, Input::Tick);
+        }
+        self.now = self.now.max(until);
+    }
+
+    fn state(&self) -> Option<GroupState> {
+        self.node.group_state("g1")
+    }
+
+    fn starts_since(&self, t: Time) -> usize {
+        self.actions.iter().filter(|(at, a)| *at >= t && matches!(a, Action::Start { .. })).count()
+    }
+
+    fn events_since(&self, t: Time) -> Vec<Event> {
+        self.actions
+            .iter()
+            .filter(|(at, _)| *at >= t)
+            .filter_map(|(_, a)| if let Action::Event(e) = a { Some(e.clone()) } else { None })
+            .collect()
+    }
+
+    fn last_seq(&self) -> u64 {
+        self.actions
+            .iter()
+            .rev()
+            .find_map(|(_, a)| if let Action::Send { seq, .. } = a { Some(*seq) } else { None })
+            .unwrap_or(0)
+    }
+}
+
+/// A heartbeat from n2 reporting g1 in `state`, acknowledging n1's frames up
+/// to `ack` (generation `n1_gen`) and hearing n1.
+fn from_n2(cfg: &Config, state: GroupState, n1_gen: u64, ack: u64) -> Heartbeat {
+    Heartbeat {
+        config_hash: cfg.digest(),
+        standby: false,
+        leaving: false,
+        ping: None,
+        groups: vec![GroupReport { name: "g1".into(), state, failed: false, failcount: 0 }],
+        intents: Vec::new(),
+        acks: vec![Ack { node: "n1".into(), generation: n1_gen, seq: ack }],
+        up: vec!["n1".into()],
+    }
+}
+
+fn hb(generation: u64, seq: u64, msg: Heartbeat) -> Input {
+    Input::Heartbeat { from: "n2".into(), link: 0, generation, seq, msg }
+}
+
+// ------------------------------------------------------------- deadlines
+
+#[test]
+fn deadline_is_never_past_and_keepalives_keep_their_interval() {
+    let c = cfg("n1");
+    let mut s = Shell::new(c.clone(), 1);
+    // Alone first (through initdead: n2 is declared dead, n1 takes g1), then
+    // n2 appears with irregular frames, then falls silent again. `feed`
+    // checks the deadline after every call.
+    s.run_until(INITDEAD + ms(500));
+    assert_eq!(s.state(), Some(GroupState::Started));
+    let mut t = s.now;
+    for (i, gap) in [7u64, 190, 3, 250, 120, 1, 60, 199, 201, 90].iter().cycle().take(60).enumerate() {
+        t += ms(*gap);
+        s.run_until(t);
+        let ack = s.last_seq();
+        s.feed(t, hb(1, i as u64 + 1, from_n2(&c, GroupState::Stopped, 1, ack)));
+    }
+    s.run_until(t + DEADTIME + ms(500));
+    assert_eq!(s.node.peer_state("n2").map(|p| p.as_str()), Some("dead"));
+    // Driven only by its deadlines, the node sent a frame at least every
+    // keepalive the whole time.
+    let sends: Vec<Time> =
+        s.actions.iter().filter(|(_, a)| matches!(a, Action::Send { .. })).map(|(t, _)| *t).collect();
+    assert!(sends.len() > 30);
+    for w in sends.windows(2) {
+        assert!(w[1] - w[0] <= KEEPALIVE, "frames at {:?} and {:?}", w[0], w[1]);
+    }
+}
+
+// ------------------------------------------------------------ generations
+
+#[test]
+fn lower_generation_frames_are_ignored_and_reported_once() {
+    let c = cfg("n2");
+    let mut s = Shell::new(c.clone(), 1);
+    // n2 (generation 5) runs g1.
+    s.feed(ms(10), hb(5, 1, from_n2(&c, GroupState::Started, 1, 0)));
+    assert_eq!(s.node.status().groups[0].owner, "n2");
+    let t0 = ms(20);
+    // Frames of an older n2 (generation 4) say g1 stopped, again and again.
+    let mut t = t0;
+    for seq in 100..120 {
+        t += ms(50);
+        s.feed(t, hb(4, seq, from_n2(&c, GroupState::Stopped, 1, 0)));
+        // They change nothing…
+        assert_eq!(s.node.status().groups[0].owner, "n2");
+        assert_eq!(s.node.status().groups[0].state, "started");
+    }
+    // …and are reported once, not per frame.
+    let stale: Vec<Event> =
+        s.events_since(t0).into_iter().filter(|e| matches!(e, Event::StaleGeneration { .. })).collect();
+    assert_eq!(stale, vec![Event::StaleGeneration { peer: "n2".into(), generation: 4, known: 5 }]);
+    // Nor do they keep n2 alive: after deadtime of only stale frames it is dead.
+    while t < ms(10) + DEADTIME + ms(100) {
+        t += ms(50);
+        s.run_until(t);
+        s.feed(t, hb(4, 200, from_n2(&c, GroupState::Stopped, 1, 0)));
+    }
+    assert_eq!(s.node.peer_state("n2").map(|p| p.as_str()), Some("dead"));
+}
+
+#[test]
+fn higher_generation_is_a_restart() {
+    let c = cfg("n2");
+    let mut s = Shell::new(c.clone(), 1);
+    s.feed(ms(10), hb(1, 7, from_n2(&c, GroupState::Started, 1, 0)));
+    // n2 restarted: new generation, sequence starts again at 1.
+    s.feed(ms(20), hb(2, 1, from_n2(&c, GroupState::Stopped, 1, 0)));
+    assert!(s.events_since(ms(20)).contains(&Event::PeerRestarted { peer: "n2".into(), generation: 2 }));
+    assert_eq!(s.node.status().groups[0].owner, "", "the restarted peer's new report was not applied");
+    let n2 = s.node.status().nodes.into_iter().find(|n| n.name == "n2").unwrap();
+    assert_eq!(n2.generation, 2);
+}
+
+// ------------------------------------------------------ sequence numbers
+
+#[test]
+fn old_and_duplicate_sequence_numbers_do_not_change_state() {
+    // g1 prefers n2, so n1 only watches what n2 reports.
+    let c = cfg("n2");
+    let mut s = Shell::new(c.clone(), 1);
+    let owner = |s: &Shell| {
+        let g = &s.node.status().groups[0];
+        (g.owner.clone(), g.state.clone())
+    };
+    s.feed(ms(10), hb(1, 5, from_n2(&c, GroupState::Started, 1, 0)));
+    assert_eq!(owner(&s), ("n2".into(), "started".into()));
+    // An old frame (replayed or reordered) says stopped: ignored.
+    s.feed(ms(20), hb(1, 3, from_n2(&c, GroupState::Stopped, 1, 0)));
+    assert_eq!(owner(&s), ("n2".into(), "started".into()));
+    // A duplicate of the newest sequence number with other content: ignored.
+    s.feed(ms(30), hb(1, 5, from_n2(&c, GroupState::Stopped, 1, 0)));
+    assert_eq!(owner(&s), ("n2".into(), "started".into()));
+    // The next frame is applied.
+    s.feed(ms(40), hb(1, 6, from_n2(&c, GroupState::Stopping, 1, 0)));
+    assert_eq!(owner(&s), ("n2".into(), "stopping".into()));
+    // And an exact duplicate of an applied frame changes nothing either.
+    let before = s.node.status();
+    s.feed(ms(50), hb(1, 6, from_n2(&c, GroupState::Stopping, 1, 0)));
+    let after = s.node.status();
+    assert_eq!(before.groups, after.groups);
+}
+
+// ---------------------------------------------------------------- adopt
+
+#[test]
+fn adopting_all_resources_starts_nothing() {
+    // hbd restarted on the node that runs g1: the shell finds the VIP and
+    // the unit active and reports them before anything else.
+    let c = cfg("n1");
+    let node = Node::new(c.clone(), "n1", 2, Duration::ZERO).expect("n1");
+    let mut s = Shell { node, now: Duration::ZERO, actions: Vec::new(), last_send: None, pending: Vec::new() };
+    s.feed(Duration::ZERO, Input::Adopt { group: "g1".into(), resource: 0 });
+    s.feed(Duration::ZERO, Input::Adopt { group: "g1".into(), resource: 1 });
+    s.feed(Duration::ZERO, Input::Tick);
+    assert_eq!(s.state(), Some(GroupState::Started));
+    // Every frame it sends says it holds the group (so no peer claims it),
+    // and the last one says started.
+    let frames: Vec<Heartbeat> = s
+        .actions
+        .iter()
+        .filter_map(|(_, a)| if let Action::Send { msg, .. } = a { Some(msg.clone()) } else { None })
+        .collect();
+    assert!(!frames.is_empty());
+    assert!(frames.iter().all(|f| f.groups[0].state.holds()), "{frames:?}");
+    assert_eq!(frames.last().unwrap().groups[0].state, GroupState::Started);
+    // Through initdead, with a peer that comes up, and well after: no
+    // start and no stop — a restart of hbd must not flap a healthy group.
+    let mut t = Duration::ZERO;
+    for seq in 1..60 {
+        t += KEEPALIVE;
+        s.run_until(t);
+        let ack = s.last_seq();
+        s.feed(t, hb(1, seq, from_n2(&c, GroupState::Stopped, 2, ack)));
+    }
+    s.run_until(t + INITDEAD);
+    let ops: Vec<&Action> =
+        s.actions.iter().map(|(_, a)| a).filter(|a| matches!(a, Action::Start { .. } | Action::Stop { .. })).collect();
+    assert!(ops.is_empty(), "adopted group was touched: {ops:?}");
+    assert_eq!(s.state(), Some(GroupState::Started));
+}
+
+#[test]
+fn adopting_part_of_a_group_starts_only_the_rest() {
+    let c = cfg("n1");
+    let node = Node::new(c.clone(), "n1", 2, Duration::ZERO).expect("n1");
+    let mut s = Shell { node, now: Duration::ZERO, actions: Vec::new(), last_send: None, pending: Vec::new() };
+    // Only the VIP was found up.
+    s.feed(Duration::ZERO, Input::Adopt { group: "g1".into(), resource: 0 });
+    s.feed(Duration::ZERO, Input::Tick);
+    assert!(s.state().is_some_and(|st| st.holds()));
+    s.run_until(INITDEAD + DEADTIME);
+    let starts: Vec<usize> = s
+        .actions
+        .iter()
+        .filter_map(|(_, a)| if let Action::Start { resource, .. } = a { Some(*resource) } else { None })
+        .collect();
+    assert_eq!(starts, vec![1], "only the unit should be started");
+    assert!(!s.actions.iter().any(|(_, a)| matches!(a, Action::Stop { .. })));
+    assert_eq!(s.state(), Some(GroupState::Started));
+}
+
+// ------------------------------------------------------------ stop failure
+
+#[test]
+fn stop_failure_blocks_group_until_cleanup() {
+    let c = cfg("n1");
+    let mut s = Shell::new(c.clone(), 1);
+    // Alone: after initdead n1 declares n2 dead and starts g1.
+    s.run_until(INITDEAD + ms(500));
+    assert_eq!(s.state(), Some(GroupState::Started));
+
+    // hactl standby: n1 stops g1 in reverse order; the unit's stop fails.
+    s.feed(s.now + ms(10), Input::Command { id: 1, cmd: Command::Standby { node: "n1".into() } });
+    assert_eq!(s.pending.len(), 1);
+    assert_eq!(s.pending[0].1, 1, "stop begins with the last resource");
+    let t0 = s.now;
+    s.answer(Err(OpError("unit stop timed out".into())));
+    assert_eq!(s.state(), Some(GroupState::Blocked));
+    assert!(s.events_since(t0).iter().any(|e| matches!(e, Event::StopFailed { .. })));
+
+    // Blocked: nothing is started again, whatever happens — unstandby, a
+    // peer coming and going — until an operator cleans up.
+    s.feed(s.now + ms(10), Input::Command { id: 2, cmd: Command::Unstandby { node: "n1".into() } });
+    let mut t = s.now;
+    for seq in 1..20 {
+        t += KEEPALIVE;
+        s.run_until(t);
+        let ack = s.last_seq();
+        s.feed(t, hb(1, seq, from_n2(&c, GroupState::Stopped, 1, ack)));
+    }
+    s.run_until(t + DEADTIME * 3);
+    assert_eq!(s.state(), Some(GroupState::Blocked));
+    assert_eq!(s.starts_since(t0), 0, "a blocked group was started");
+    assert!(s.pending.is_empty());
+    assert_eq!(s.node.status().groups[0].state, "blocked");
+    assert!(s.node.status().groups[0].note.contains("hactl cleanup g1"), "{:?}", s.node.status().groups[0].note);
+
+    // hactl cleanup g1: the stop is retried first, then (preferred, not in
+    // standby) the group is started again.
+    let t1 = s.now + ms(10);
+    s.feed(t1, Input::Command { id: 3, cmd: Command::Cleanup { group: "g1".into() } });
+    let first_op = s
+        .actions
+        .iter()
+        .filter(|(at, _)| *at >= t1)
+        .find(|(_, a)| matches!(a, Action::Start { .. } | Action::Stop { .. }));
+    assert!(
+        matches!(first_op, Some((_, Action::Stop { resource: 1, .. }))),
+        "cleanup should retry the failed stop first: {first_op:?}"
+    );
+    s.run_until(s.now + DEADTIME);
+    assert!(s.starts_since(t1) > 0, "never restarted after cleanup");
+    assert_eq!(s.state(), Some(GroupState::Started));
+}
+
+#[test]
+fn peer_reporting_blocked_keeps_group_down_here() {
+    // n2 reports g1 blocked (its stop failed): n1, though preferred, must
+    // not start it — it may still run on n2.
+    let c = cfg("n1");
+    let mut s = Shell::new(c.clone(), 1);
+    let mut t = Duration::ZERO;
+    for seq in 1..40 {
+        t += KEEPALIVE;
+        s.run_until(t);
+        let ack = s.last_seq();
+        s.feed(t, hb(1, seq, from_n2(&c, GroupState::Blocked, 1, ack)));
+    }
+    assert_eq!(s.starts_since(Duration::ZERO), 0);
+    assert_eq!(s.state(), Some(GroupState::Stopped));
+    // Even once n2 goes silent and is declared dead (unfenced, it may still
+    // run the group).
+    s.run_until(t + DEADTIME * 3);
+    assert_eq!(s.node.peer_state("n2").map(|p| p.as_str()), Some("dead"));
+    assert_eq!(s.starts_since(Duration::ZERO), 0);
+}
