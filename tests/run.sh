@@ -37,6 +37,8 @@ step "cargo test" cargo test --release -- --test-threads=2
 step "lab self-test" bash tests/lab/selftest.sh
 step "lab scenarios" bash tests/lab/scenarios.sh
 step "lab hardening" bash tests/lab/hardening.sh
+step "debian package" bash tests/deb/run.sh
+step "benchmark (quick)" bash bench/run.sh --quick
 step "nothing left behind" bash -c 'source tests/lab/lab.sh && lab_check_clean && [[ -z $(ip netns list) ]]'
 
 echo

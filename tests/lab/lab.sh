@@ -785,6 +785,57 @@ lab_hb_host() {
 }
 lab_hb_exec() { local n=$1; shift; _lab_ctx || return 1; ip netns exec "$(_lab_ns "$n")" "$@"; }
 
+# ---------------------------------------------------------------- packages
+# lab_pkg_ready NODE...: let dpkg and apt install packages in a running
+# machine, as on a fresh Debian system.  Its /usr (the host's, read-only)
+# gets a writable overlay whose upper layer is a tmpfs inside the machine
+# (/run/lab-usr/upper: what dpkg wrote there is gone at the next power cut
+# or boot, the host's /usr is never touched); /var/lib/dpkg is seeded with
+# a copy of the host's package database (which describes that /usr), /etc/dpkg
+# with the host's dpkg configuration, and apt gets empty configuration and
+# cache directories (no sources: install local .deb files only).  /etc/hbd
+# and /var/lib/hbd stop being the lab's shared binds and are removed, so
+# that a package creates (and a purge removes) them.  Call it again after
+# every boot of the node.  (The lab's preset disables every unit: a test
+# that wants Debian's default for a package's unit writes, e.g.,
+# `enable hbd.service` to $LAB_DIR/preset/00-hbd-deb.preset first.)
+lab_pkg_ready() {
+    local n
+    for n in "$@"; do
+        _lab_node_ok "$n" || return 1
+        lab_exec "$n" sh -ec '
+            if ! awk '"'"'$2 == "/usr" && $3 == "overlay" { f = 1 } END { exit !f }'"'"' /proc/self/mounts; then
+                mkdir -p /run/lab-usr
+                mount -t tmpfs -o mode=0755 lab-usr /run/lab-usr
+                mkdir /run/lab-usr/upper /run/lab-usr/work
+                mount -t overlay lab-usr -o lowerdir=/usr,upperdir=/run/lab-usr/upper,workdir=/run/lab-usr/work /usr
+            fi
+            for d in /etc/hbd /var/lib/hbd; do
+                if mountpoint -q "$d"; then umount "$d"; fi
+                rm -rf "$d"
+            done
+            mkdir -p /etc/apt/apt.conf.d /etc/apt/preferences.d /etc/apt/sources.list.d \
+                /etc/apt/trusted.gpg.d /var/lib/apt/lists/partial /var/cache/apt/archives/partial \
+                /var/cache/debconf /var/log/apt
+            rm -rf /var/lib/dpkg /etc/dpkg
+            # a host built from a container image may forbid starting
+            # services from maintainer scripts; a real machine does not
+            rm -f /usr/sbin/policy-rc.d' || { _lab_die "node $n: cannot make /usr writable"; return 1; }
+        tar -C /var/lib -cf - dpkg | lab_exec "$n" tar -C /var/lib -xf - &&
+            tar -C /etc -cf - dpkg | lab_exec "$n" tar -C /etc -xf - ||
+            { _lab_die "node $n: cannot copy the package database"; return 1; }
+        # dpkg stops at a stat override for a user or group that exists on
+        # the host only (e.g. hacluster): keep the overrides that resolve
+        lab_exec "$n" sh -c 'f=/var/lib/dpkg/statoverride; [ -f $f ] || exit 0
+            while read -r u g rest; do
+                case $u in "#"*) ;; *) getent passwd "$u" >/dev/null || continue ;; esac
+                case $g in "#"*) ;; *) getent group "$g" >/dev/null || continue ;; esac
+                echo "$u $g $rest"
+            done <$f >$f.lab && mv $f.lab $f'
+        _lab_log "node $n: /usr writable (overlay), dpkg database from the host"
+    done
+}
+
 # ---------------------------------------------------------------- CLI
 _lab_main() {
     local cmd=${1:-help}; shift || true
