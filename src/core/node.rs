@@ -98,6 +98,9 @@ struct LocalGroup {
     release_reason: MoveReason,
     /// The node last seen running this group (for GroupMoved).
     owner_seen: Option<String>,
+    /// Resources that failed while the group ran and are to be started
+    /// again once no other operation is in flight.
+    restart: Vec<usize>,
 }
 
 /// Key under which intents replace each other (last writer wins).
@@ -172,6 +175,11 @@ pub struct Node {
     exited: bool,
     quorate: bool,
     digest: u64,
+    /// Coming out of isolation the node knows nothing current about its
+    /// peers (it still thinks them dead): like a fresh start, it claims
+    /// nothing until then unless it has heard them all.
+    claim_hold_until: Time,
+    was_isolated: bool,
     /// (group, peer) pairs both running a group, already reported.
     split_seen: std::collections::BTreeSet<(usize, usize)>,
     out: Vec<Action>,
@@ -229,6 +237,8 @@ impl Node {
             exited: false,
             quorate: false,
             digest,
+            claim_hold_until: now,
+            was_isolated: false,
             split_seen: Default::default(),
             out: Vec::new(),
             cfg,
@@ -310,6 +320,7 @@ impl Node {
                 consider(t + c.deadtime);
             }
         }
+        consider(self.claim_hold_until);
         if self.ping_raw != self.ping_eff {
             consider(self.ping_raw_since + self.ping_hold());
         }
@@ -485,12 +496,10 @@ impl Node {
         if g.failcount >= threshold {
             g.failed = true;
             g.release_reason = MoveReason::UnitFailure;
-        } else if g.busy.is_none() && g.state == GroupState::Started {
+        } else if !g.restart.contains(&resource) {
             // Below the threshold: bring it back here (a no-op if systemd's
-            // own Restart= already did).
-            g.busy = Some((resource, Op::Start));
-            let what = self.cfg.groups[gi].resources[resource].clone();
-            self.out.push(Action::Start { group: group.to_string(), resource, what });
+            // own Restart= already did) as soon as nothing else is in flight.
+            g.restart.push(resource);
         }
         self.send_now = true;
     }
@@ -687,6 +696,14 @@ impl Node {
         self.update_membership();
         self.update_ping();
         self.update_quorum();
+        let isolated = self.isolated();
+        if self.was_isolated && !isolated {
+            self.claim_hold_until = self.now + self.cfg.cluster.deadtime;
+        }
+        self.was_isolated = isolated;
+        self.plan();
+        // A claim that needs nobody's acknowledgement (no live peer left)
+        // becomes a start now, not at the next tick a keepalive later.
         self.plan();
         self.drive_resources();
         self.observe_owners();
@@ -924,7 +941,9 @@ impl Node {
             let state = self.groups[gi].state;
             match state {
                 GroupState::Stopped => {
-                    if settled && mine && self.may_claim(gi) {
+                    let hold = self.now < self.claim_hold_until
+                        && self.peers.iter().flatten().any(|p| p.state != PeerState::Up && p.state != PeerState::Left);
+                    if settled && mine && !hold && self.may_claim(gi) {
                         let reason = self.reason_for_takeover(gi);
                         let g = &mut self.groups[gi];
                         g.state = GroupState::Claiming;
@@ -1091,6 +1110,17 @@ impl Node {
             if g.stop_after_op && matches!(g.state, GroupState::Starting | GroupState::Started) {
                 g.stop_after_op = false;
                 g.state = GroupState::Stopping;
+            }
+            if g.state == GroupState::Started && !g.restart.is_empty() {
+                let r = g.restart.remove(0);
+                g.busy = Some((r, Op::Start));
+                let what = self.cfg.groups[gi].resources[r].clone();
+                self.out.push(Action::Start { group: gname, resource: r, what });
+                continue;
+            }
+            if !matches!(g.state, GroupState::Started | GroupState::Starting) {
+                // Stopping stops them anyway.
+                g.restart.clear();
             }
             match g.state {
                 GroupState::Starting => {
@@ -1425,6 +1455,7 @@ fn new_group(name: &str, n: usize) -> LocalGroup {
         claim_reason: MoveReason::Start,
         release_reason: MoveReason::Move,
         owner_seen: None,
+        restart: Vec::new(),
     }
 }
 
