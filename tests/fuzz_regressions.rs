@@ -1,0 +1,56 @@
+//! The fuzz targets' checks (`fuzz/src/lib.rs`, see docs/fuzzing.md) on the
+//! stable toolchain: every committed corpus input, and each input a fuzzer
+//! found crashing, as a plain test.
+
+#[path = "../fuzz/src/lib.rs"]
+mod checks;
+
+use std::path::Path;
+
+use hbd::config::AuthKeys;
+use hbd::wire::Codec;
+
+const TARGETS: [(&str, fn(&[u8])); 5] = [
+    ("frame_open", checks::frame_open),
+    ("heartbeat_body", checks::heartbeat_body),
+    ("serial", checks::serial),
+    ("config", checks::config),
+    ("import_heartbeat", checks::import_heartbeat),
+];
+
+fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus").join(target);
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    files.into_iter().map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap())).collect()
+}
+
+#[test]
+fn committed_corpora_pass() {
+    for (target, check) in TARGETS {
+        let inputs = corpus(target);
+        assert!(!inputs.is_empty(), "fuzz/corpus/{target} is empty");
+        for (name, data) in inputs {
+            let r = std::panic::catch_unwind(|| check(&data));
+            assert!(r.is_ok(), "fuzz/corpus/{target}/{name} fails the {target} check");
+        }
+    }
+}
+
+/// The frame seeds (written by fuzz/gen_corpus.py) are real frames, so the
+/// fuzzer starts past the tag check.
+#[test]
+fn frame_seeds_open() {
+    let codec = Codec::new(checks::CLUSTER, &AuthKeys { keys: vec![(1, checks::KEY.to_vec())] });
+    let mut n = 0;
+    for (name, data) in corpus("frame_open") {
+        if name.starts_with("seed-frame-") && name != "seed-frame-key-2" {
+            codec.open(&data[1..]).unwrap_or_else(|e| panic!("{name}: {e}"));
+            n += 1;
+        }
+    }
+    assert!(n >= 5, "only {n} frame seeds");
+}
