@@ -25,7 +25,10 @@ fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
         .map(|e| e.unwrap().path())
         .collect();
     files.sort();
-    files.into_iter().map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap())).collect()
+    files
+        .into_iter()
+        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
+        .collect()
 }
 
 #[test]
@@ -53,4 +56,28 @@ fn frame_seeds_open() {
         }
     }
     assert!(n >= 5, "only {n} frame seeds");
+}
+
+/// The serial decoder handed up frames longer than `MAX_FRAME` (up to twice
+/// that) when their COBS and CRC were intact; the `serial` check requires
+/// every output frame to fit `MAX_FRAME`.
+#[test]
+fn serial_drops_oversized_frames() {
+    use hbd::wire::{encode_serial, SerialDecoder, MAX_FRAME};
+
+    for len in [MAX_FRAME + 1, MAX_FRAME + 300, 2 * MAX_FRAME] {
+        let frame = vec![0x5a; len];
+        let mut input = vec![0u8]; // mode 0: the stream as it is, in one push
+        input.extend(encode_serial(&frame));
+        checks::serial(&input);
+
+        let mut dec = SerialDecoder::new();
+        assert!(dec.push(&encode_serial(&frame)).is_empty(), "{len}-byte frame decoded");
+        assert_eq!(dec.discarded(), 1);
+    }
+    // The largest frame still goes through, and the decoder resynchronises after the oversized one.
+    let mut dec = SerialDecoder::new();
+    let mut stream = encode_serial(&vec![1; MAX_FRAME + 1]);
+    stream.extend(encode_serial(&vec![2; MAX_FRAME]));
+    assert_eq!(dec.push(&stream), vec![vec![2; MAX_FRAME]]);
 }
