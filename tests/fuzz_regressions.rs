@@ -81,3 +81,26 @@ fn serial_drops_oversized_frames() {
     stream.extend(encode_serial(&vec![2; MAX_FRAME]));
     assert_eq!(dec.push(&stream), vec![vec![2; MAX_FRAME]]);
 }
+
+/// ha.cf times too large for a `Duration` ("warntime 1111…10", "deadtime
+/// 1e300") made the importer panic in `Duration::from_secs_f64`; they are
+/// now "not a time", noted, and the default is used.
+#[test]
+fn import_huge_heartbeat_times() {
+    use hbd::config::import_heartbeat_texts;
+
+    let crash = format!("node n1 n2\nbcast eth0\nwarntime {}0\n", "1".repeat(95));
+    checks::import_heartbeat(crash.as_bytes());
+    for (directive, value) in [
+        ("warntime", "1".repeat(95)),
+        ("deadtime", "1e300".into()),
+        ("keepalive", "1e30ms".into()),
+        ("initdead", "inf".into()),
+    ] {
+        let ha_cf = format!("node n1 n2\nbcast eth0\n{directive} {value}\n");
+        checks::import_heartbeat(ha_cf.as_bytes());
+        let imp = import_heartbeat_texts(Path::new("/etc/ha.d"), &ha_cf, None, None).unwrap();
+        let note = imp.unmapped.iter().find(|u| u.line == 3).unwrap_or_else(|| panic!("{directive} {value}: no note"));
+        assert!(note.why.contains("not a time"), "{directive} {value}: {note}");
+    }
+}

@@ -230,7 +230,8 @@ fn hb_duration(s: &str) -> Option<Duration> {
         (s, 1.0)
     };
     let v: f64 = num.trim().parse().ok()?;
-    (v.is_finite() && v >= 0.0).then(|| Duration::from_secs_f64(v * scale))
+    // Negative, NaN, infinite or too large for a Duration: not a time.
+    Duration::try_from_secs_f64(v * scale).ok()
 }
 
 fn fmt_dur(d: Duration) -> String {
