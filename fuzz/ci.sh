@@ -4,8 +4,8 @@
 # Exits non-zero if a target fails to build or any input crashes; the
 # crashing input is left in fuzz/artifacts/<target>/. See docs/fuzzing.md.
 #
-# Works with the stable toolchain: the flags cargo-fuzz passes are stable
-# -C flags with `--sanitizer none`, and RUSTC_BOOTSTRAP=1 covers the rest.
+# Works with the stable toolchain: with `--sanitizer none` every flag
+# cargo-fuzz passes to rustc is a stable -C flag (no RUSTC_BOOTSTRAP needed).
 # Everything runs under `nice -n 19` and on one core (one libFuzzer process,
 # cargo -j1): the fuzz run must not disturb anything else on the machine.
 set -euo pipefail
@@ -13,7 +13,6 @@ cd "$(dirname "$0")"
 export PATH=$HOME/.cargo/bin:$PATH
 export CARGO_TERM_COLOR=never
 export CARGO_BUILD_JOBS=${CARGO_BUILD_JOBS:-1}
-export RUSTC_BOOTSTRAP=1
 secs=${FUZZ_SECONDS:-20}
 flags=(-O -a -s none) # optimised, debug assertions and overflow checks on, no sanitizer
 
