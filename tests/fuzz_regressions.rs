@@ -10,7 +10,10 @@ use std::path::Path;
 use hbd::config::AuthKeys;
 use hbd::wire::Codec;
 
-const TARGETS: [(&str, fn(&[u8])); 5] = [
+/// A fuzz target's check: panics if the input breaks a property.
+type Check = fn(&[u8]);
+
+const TARGETS: [(&str, Check); 5] = [
     ("frame_open", checks::frame_open),
     ("heartbeat_body", checks::heartbeat_body),
     ("serial", checks::serial),
