@@ -74,25 +74,58 @@ pub enum ImportError {
 /// Import `dir/ha.cf` (required), `dir/haresources` and `dir/authkeys`
 /// (both optional; their absence is noted in `unmapped`).
 pub fn import_heartbeat(dir: &Path) -> Result<Import, ImportError> {
-    let mut imp = Importer { dir: dir.to_path_buf(), unmapped: Vec::new(), ..Importer::default() };
-    let hacf = dir.join("ha.cf");
-    let text = std::fs::read_to_string(&hacf).map_err(|source| ImportError::Read { path: hacf.clone(), source })?;
-    imp.ha_cf(&text);
+    let read = |name: &str| {
+        let path = dir.join(name);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Ok(Some(text)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && name != "ha.cf" => Ok(None),
+            Err(source) => Err(ImportError::Read { path, source }),
+        }
+    };
+    let ha_cf = read("ha.cf")?.unwrap_or_default();
+    let haresources = read("haresources")?;
+    let authkeys = read("authkeys")?;
+    let authkeys_mode = match authkeys {
+        Some(_) => std::fs::metadata(dir.join("authkeys")).ok().map(|m| m.permissions().mode() & 0o7777),
+        None => None,
+    };
+    import_texts(dir, &ha_cf, haresources.as_deref(), authkeys.as_deref(), authkeys_mode)
+}
 
-    let hares = dir.join("haresources");
-    match std::fs::read_to_string(&hares) {
-        Ok(text) => imp.haresources(&text),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+/// [`import_heartbeat`] on the files' contents instead of the files:
+/// `ha_cf` is the content of `dir/ha.cf`, `haresources` and `authkeys` that
+/// of the optional files (`None`: absent). `dir` only names the files in
+/// notes and in the generated comments; nothing is read from it.
+pub fn import_heartbeat_texts(
+    dir: &Path,
+    ha_cf: &str,
+    haresources: Option<&str>,
+    authkeys: Option<&str>,
+) -> Result<Import, ImportError> {
+    import_texts(dir, ha_cf, haresources, authkeys, None)
+}
+
+/// `authkeys_mode`: the permission bits of the authkeys file, if known.
+fn import_texts(
+    dir: &Path,
+    ha_cf: &str,
+    haresources: Option<&str>,
+    authkeys: Option<&str>,
+    authkeys_mode: Option<u32>,
+) -> Result<Import, ImportError> {
+    let mut imp = Importer { dir: dir.to_path_buf(), unmapped: Vec::new(), ..Importer::default() };
+    imp.ha_cf(ha_cf);
+
+    match haresources {
+        Some(text) => imp.haresources(text),
+        None => {
             imp.note_file("haresources", "not found; no [[group]] was generated: add the groups by hand".to_string())
         }
-        Err(source) => return Err(ImportError::Read { path: hares, source }),
     }
 
-    let keys = dir.join("authkeys");
-    let authkey = match std::fs::read_to_string(&keys) {
-        Ok(text) => {
-            if let Ok(meta) = std::fs::metadata(&keys) {
-                let mode = meta.permissions().mode() & 0o7777;
+    let authkey = match authkeys {
+        Some(text) => {
+            if let Some(mode) = authkeys_mode {
                 if mode & 0o077 != 0 {
                     imp.note_file(
                         "authkeys",
@@ -102,13 +135,12 @@ pub fn import_heartbeat(dir: &Path) -> Result<Import, ImportError> {
                     );
                 }
             }
-            Some(imp.authkeys(&text)?)
+            Some(imp.authkeys(text)?)
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+        None => {
             imp.note_file("authkeys", "not found; create /etc/hbd/authkey with `hactl keygen`".to_string());
             None
         }
-        Err(source) => return Err(ImportError::Read { path: keys, source }),
     };
 
     let toml = imp.render();
@@ -198,7 +230,8 @@ fn hb_duration(s: &str) -> Option<Duration> {
         (s, 1.0)
     };
     let v: f64 = num.trim().parse().ok()?;
-    (v.is_finite() && v >= 0.0).then(|| Duration::from_secs_f64(v * scale))
+    // Negative, NaN, infinite or too large for a Duration: not a time.
+    Duration::try_from_secs_f64(v * scale).ok()
 }
 
 fn fmt_dur(d: Duration) -> String {

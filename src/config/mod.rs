@@ -15,7 +15,7 @@ mod schema;
 
 pub use authkey::{generate_auth_keys, load_auth_keys, parse_auth_keys, MIN_SECRET_LEN};
 pub use error::ConfigError;
-pub use heartbeat::{import_heartbeat, Import, ImportError, Unmapped};
+pub use heartbeat::{import_heartbeat, import_heartbeat_texts, Import, ImportError, Unmapped};
 pub use schema::{load, parse, UNIT_SUFFIXES};
 
 /// The default location of the configuration file.

@@ -49,8 +49,8 @@ impl SerialDecoder {
     }
 
     /// Feeds received bytes; returns every frame they complete, in order.
-    /// Noise, damaged and truncated frames are dropped (see
-    /// [`SerialDecoder::discarded`]).
+    /// Noise, damaged and truncated frames, and frames longer than
+    /// [`MAX_FRAME`], are dropped (see [`SerialDecoder::discarded`]).
     pub fn push(&mut self, bytes: &[u8]) -> Vec<Vec<u8>> {
         let mut frames = Vec::new();
         for &b in bytes {
@@ -87,7 +87,9 @@ impl SerialDecoder {
 /// One delimiter-free chunk back to a frame, if it is one.
 fn decode_chunk(chunk: &[u8]) -> Option<Vec<u8>> {
     let mut payload = cobs_decode(chunk)?;
-    if payload.len() <= CRC_LEN {
+    // A frame longer than MAX_FRAME is never valid: drop it here as noise
+    // rather than hand it up.
+    if payload.len() <= CRC_LEN || payload.len() > MAX_FRAME + CRC_LEN {
         return None;
     }
     let split = payload.len() - CRC_LEN;
