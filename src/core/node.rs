@@ -363,6 +363,8 @@ impl Node {
         }
         p.last_heard = Some(now);
         p.late_reported = false;
+        // Alive again: an earlier fence no longer says anything about it.
+        p.fenced = false;
         let pl = &mut p.links[link];
         pl.last = Some(now);
         if !pl.up {
