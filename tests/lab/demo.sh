@@ -30,15 +30,17 @@ say "The client (10.77.0.100) asks http://$HBD_VIP/ : $(hbd_vip_owner 1)"
 
 say "Power cut of n1 (links down, machine killed) while the client probes every 10 ms"
 probe_log=$(mktemp)
-lab_client bash -c "while :; do r=\$(curl -s --max-time 0.05 http://$HBD_VIP/); echo \"\$(date +%s%3N) \${r:-none}\"; sleep 0.01; done" >"$probe_log" 2>/dev/null &
-probe=$!
+probe_pid=$(mktemp)
+# The loop writes its own PID: killing the backgrounded wrapper would leave it running.
+lab_client bash -c "echo \$\$ >$probe_pid; while :; do r=\$(curl -s --max-time 0.05 http://$HBD_VIP/); echo \"\$(date +%s%3N) \${r:-none}\"; sleep 0.01; done" >"$probe_log" 2>/dev/null </dev/null &
+lab_on_down() { [[ -s $probe_pid ]] && kill "$(cat "$probe_pid")" 2>/dev/null; return 0; }
 sleep 1
 cut=$(date +%s%3N)
 lab_power_cut n1 >/dev/null
 hbd_wait_owner n2 15 || echo "n2 did not take over"
 sleep 0.3
-kill "$probe" 2>/dev/null
-wait "$probe" 2>/dev/null
+kill "$(cat "$probe_pid")" 2>/dev/null
+wait 2>/dev/null
 first=$(awk -v c="$cut" '$1 > c && $2 == "n2" {print $1; exit}' "$probe_log")
 last=$(awk -v c="$cut" '$1 <= c && $2 == "n1" {t=$1} END {print t}' "$probe_log")
 rm -f "$probe_log"
@@ -50,4 +52,5 @@ say "journalctl -u hbd HBD_EVENT=failover (on n2)"
 lab_journal n2 -u hbd HBD_EVENT=failover --no-pager -o short-precise | tail -3
 say "Tearing down"
 lab_down
+rm -f "$probe_pid"
 echo "demo done in $((SECONDS - t_start)) s after the build"
