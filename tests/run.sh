@@ -33,7 +33,7 @@ step "build" cargo build --release --bins --examples
 export HBD_BIN=$PWD/target/release
 # Unit, property, simulator (2,100 seeds over 2, 3 and 5 nodes), D-Bus,
 # netlink and systemd-machine tests.
-step "cargo test" cargo test --release -- --test-threads=2
+step "cargo test" cargo test --release --no-fail-fast -- --test-threads=2
 # Coverage-guided fuzzing, 20 s per target over the committed corpora.
 step "fuzz (20 s per target)" env CARGO_BUILD_JOBS=2 bash fuzz/ci.sh
 step "lab self-test" bash tests/lab/selftest.sh
