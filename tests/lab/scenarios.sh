@@ -78,7 +78,7 @@ sc_power_cut() {
     t0=$(date +%s%3N)
     lab_power_cut n1
     # The client's ARP cache is left alone: only a gratuitous ARP moves it.
-    check "n2 answers on the VIP within deadtime + 1.5 s" hbd_wait_owner n2 3.5
+    check "n2 answers on the VIP within deadtime + 1 s" hbd_wait_owner n2 3
     echo "  (failover took $(ms_since "$t0") ms; deadtime 2 s)"
     check "journalctl HBD_EVENT=failover on n2 finds the failover" event_has n2 failover
     check "n2 logged n1 dead" journal_has n2 "node n1 is dead"
