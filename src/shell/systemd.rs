@@ -317,6 +317,11 @@ impl Systemd {
 
     async fn unit_proxy(&self, unit: &str, op: Op) -> Result<UnitProxy<'static>, UnitError> {
         let path = self.manager.load_unit(unit).await.map_err(|e| UnitError::from_zbus(unit, op, e))?;
+        self.unit_proxy_at(unit, op, path).await
+    }
+
+    /// A proxy for `unit`'s object at `path`, without a property cache.
+    async fn unit_proxy_at(&self, unit: &str, op: Op, path: OwnedObjectPath) -> Result<UnitProxy<'static>, UnitError> {
         UnitProxy::builder(&self.conn)
             .path(path)
             .map_err(|e| UnitError::from_zbus(unit, op, e))?
@@ -335,13 +340,7 @@ impl Systemd {
             Err(e) if is_no_such_unit(&e) => return Ok("inactive".to_owned()),
             Err(e) => return Err(UnitError::from_zbus(unit, Op::Query, e)),
         };
-        let proxy = UnitProxy::builder(&self.conn)
-            .path(path)
-            .map_err(|e| UnitError::from_zbus(unit, Op::Query, e))?
-            .cache_properties(CacheProperties::No)
-            .build()
-            .await
-            .map_err(|e| UnitError::from_zbus(unit, Op::Query, e))?;
+        let proxy = self.unit_proxy_at(unit, Op::Query, path).await?;
         proxy.active_state().await.map_err(|e| UnitError::from_zbus(unit, Op::Query, e))
     }
 
