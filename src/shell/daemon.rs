@@ -22,7 +22,7 @@ use super::vip::{AddrEvent, AddrWatcher, Vip};
 use super::{garp, generation, notify};
 use crate::config::{self, Config};
 use crate::core::{Action, CommandError, Event, Input, Node, Op, OpError, Resource};
-use crate::dbus::{ApiEvent, ApiHandle, ApiRequest};
+use crate::dbus::{ApiEvent, ApiHandle, ApiRequest, LINK_AGE_SIGNAL_INTERVAL};
 use crate::wire::{self, Codec, Header, ReplayGuard, MSG_HEARTBEAT};
 
 #[derive(Clone, Debug)]
@@ -110,6 +110,7 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
         status_tx: None,
         events_tx: broadcast::channel(64).0,
         last_status: String::new(),
+        status_woke: None,
         opts: opts.clone(),
         cfg: cfg.clone(),
     };
@@ -287,6 +288,8 @@ struct Daemon {
     status_tx: Option<watch::Sender<crate::core::node::Status>>,
     events_tx: broadcast::Sender<ApiEvent>,
     last_status: String,
+    /// When the status watch last woke its receivers.
+    status_woke: Option<Instant>,
 }
 
 type ReplyTo = oneshot::Sender<Result<(), CommandError>>;
@@ -678,17 +681,44 @@ impl Daemon {
             notify::status(&line);
             self.last_status = line;
         }
-        if let Some(tx) = &self.status_tx {
-            tx.send_if_modified(|old| {
-                if *old != st {
-                    *old = st;
-                    true
-                } else {
-                    false
-                }
-            });
+        let Some(tx) = &self.status_tx else { return };
+        let now = Instant::now();
+        let woke = tx.send_if_modified(|old| {
+            if *old == st {
+                return false;
+            }
+            // Every frame moves a link's age. Readers see the new value at
+            // once; the D-Bus follower is woken for ages alone at most once
+            // per signal interval, or it would wake with every heartbeat.
+            let ages_only = same_but_link_ages(old, &st);
+            *old = st;
+            !ages_only || self.status_woke.is_none_or(|t| now.duration_since(t) >= LINK_AGE_SIGNAL_INTERVAL)
+        });
+        if woke {
+            self.status_woke = Some(now);
         }
     }
+}
+
+fn same_but_link_ages(a: &crate::core::node::Status, b: &crate::core::node::Status) -> bool {
+    let same_links = |x: &[(String, String, i64)], y: &[(String, String, i64)]| {
+        x.len() == y.len() && x.iter().zip(y).all(|(p, q)| p.0 == q.0 && p.1 == q.1)
+    };
+    let same_node = |x: &crate::core::node::NodeStatus, y: &crate::core::node::NodeStatus| {
+        x.name == y.name
+            && x.state == y.state
+            && x.local == y.local
+            && x.generation == y.generation
+            && x.ping == y.ping
+            && same_links(&x.links, &y.links)
+    };
+    a.cluster == b.cluster
+        && a.local == b.local
+        && a.generation == b.generation
+        && a.quorate == b.quorate
+        && a.groups == b.groups
+        && a.nodes.len() == b.nodes.len()
+        && a.nodes.iter().zip(&b.nodes).all(|(x, y)| same_node(x, y))
 }
 
 /// VIPs this node holds now; announcements stop the moment one is released,

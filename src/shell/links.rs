@@ -12,7 +12,7 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::AsRawFd;
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -112,17 +112,32 @@ fn describe(l: &Link) -> String {
 
 /// Addresses whose datagrams we drop as our own: the configured ones plus
 /// whatever this node has right now.
-type Own = Arc<RwLock<HashSet<IpAddr>>>;
+type Own = Arc<RwLock<OwnAddrs>>;
+
+#[derive(Default)]
+struct OwnAddrs {
+    addrs: HashSet<IpAddr>,
+    /// Shared by every link, so the address dump runs once a second and
+    /// not once per link.
+    refreshed: Option<Instant>,
+}
 
 fn refresh_own(own: &Own, fixed: &[IpAddr]) {
     let mut s: HashSet<IpAddr> = fixed.iter().copied().collect();
     s.extend(local_addrs());
-    *own.write().unwrap_or_else(|e| e.into_inner()) = s;
+    *own.write().unwrap_or_else(|e| e.into_inner()) = OwnAddrs { addrs: s, refreshed: Some(Instant::now()) };
+}
+
+fn refresh_own_if_stale(own: &Own, fixed: &[IpAddr]) {
+    let at = own.read().unwrap_or_else(|e| e.into_inner()).refreshed;
+    if at.is_none_or(|t| t.elapsed() >= RETRY) {
+        refresh_own(own, fixed);
+    }
 }
 
 fn is_own(own: &Own, a: IpAddr) -> bool {
     let a = a.to_canonical();
-    own.read().unwrap_or_else(|e| e.into_inner()).contains(&a)
+    own.read().unwrap_or_else(|e| e.into_inner()).addrs.contains(&a)
 }
 
 impl Links {
@@ -509,7 +524,7 @@ impl Supervisor {
                     if let Err(why) = iface_check(interface) {
                         return Some(why);
                     }
-                    refresh_own(&self.own, &self.fixed_own);
+                    refresh_own_if_stale(&self.own, &self.fixed_own);
                 }
             }
         }

@@ -4,7 +4,8 @@
 use std::ffi::{CStr, CString};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::cell::OnceCell;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 /// One address configured on an interface.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,6 +26,10 @@ fn cname(ifname: &str) -> io::Result<CString> {
 
 /// The interface's index; `ENODEV` when it does not exist.
 pub fn ifindex(ifname: &str) -> io::Result<u32> {
+    if let Ok(r) = ioctl(ifname, libc::SIOCGIFINDEX) {
+        // SAFETY: SIOCGIFINDEX fills ifru_ifindex.
+        return Ok(unsafe { r.ifr_ifru.ifru_ifindex } as u32);
+    }
     let c = cname(ifname)?;
     // SAFETY: c is a valid NUL-terminated string.
     let idx = unsafe { libc::if_nametoindex(c.as_ptr()) };
@@ -68,11 +73,27 @@ fn ioctl_sock() -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+thread_local! {
+    /// One socket per thread for every query: links check their interface
+    /// each second, and a socket per check was most of an idle daemon's
+    /// system calls. Per thread, because a socket answers for the network
+    /// namespace it was made in, and a thread may enter another one first.
+    static SOCK: OnceCell<OwnedFd> = const { OnceCell::new() };
+}
+
+fn with_ioctl_sock<T>(f: impl FnOnce(RawFd) -> T) -> io::Result<T> {
+    SOCK.with(|c| {
+        if c.get().is_none() {
+            let _ = c.set(ioctl_sock()?);
+        }
+        Ok(f(c.get().map_or(-1, |s| s.as_raw_fd())))
+    })
+}
+
 fn ioctl(ifname: &str, req: libc::Ioctl) -> io::Result<libc::ifreq> {
     let mut r = ifreq(ifname)?;
-    let s = ioctl_sock()?;
     // SAFETY: r is a valid ifreq for these SIOCGIF* requests.
-    if unsafe { libc::ioctl(s.as_raw_fd(), req, &mut r) } < 0 {
+    if with_ioctl_sock(|fd| unsafe { libc::ioctl(fd, req, &mut r) })? < 0 {
         return Err(io::Error::last_os_error());
     }
     Ok(r)
