@@ -156,13 +156,21 @@ pub async fn announce(ifname: &str, addr: IpAddr, count: u32, interval: Duration
         IpAddr::V6(ip) => (PacketSock::open(ifindex, ETH_P_IPV6, [0x33, 0x33, 0, 0, 0, 1]), unsolicited_na(mac, ip)),
     };
     let sock = sock.map_err(|e| io_err("opening a packet socket", e))?;
+    let mut sent = Ok(());
     for i in 0..count {
         if i > 0 {
             tokio::time::sleep(interval).await;
         }
-        sock.send(&packet).map_err(|e| io_err("sending", e))?;
+        sent = sock.send(&packet).map_err(|e| io_err("sending", e));
+        if sent.is_err() {
+            break;
+        }
     }
-    Ok(())
+    // Closing a packet socket waits for an RCU grace period
+    // (synchronize_net), 10-20 ms: on the daemon's one thread that held up
+    // the StartUnit of the failover that had just added the address.
+    tokio::task::spawn_blocking(move || drop(sock));
+    sent
 }
 
 #[cfg(test)]

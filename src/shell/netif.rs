@@ -1,10 +1,10 @@
 //! Small interface queries in the current network namespace: index, MAC,
 //! up/running flags and addresses (getifaddrs, SIOCGIF* ioctls).
 
+use std::cell::OnceCell;
 use std::ffi::{CStr, CString};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::cell::OnceCell;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 /// One address configured on an interface.
