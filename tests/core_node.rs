@@ -329,6 +329,87 @@ fn adopting_part_of_a_group_starts_only_the_rest() {
     assert_eq!(s.state(), Some(GroupState::Started));
 }
 
+#[test]
+fn adopting_a_later_resource_alone_fills_the_gap_first() {
+    // Only the unit was found active (a group left behind half-stopped):
+    // the VIP before it is started, nothing else, and the unit is not touched.
+    let c = cfg("n1");
+    let node = Node::new(c.clone(), "n1", 2, Duration::ZERO).expect("n1");
+    let mut s = Shell { node, now: Duration::ZERO, actions: Vec::new(), last_send: None, pending: Vec::new() };
+    s.feed(Duration::ZERO, Input::Adopt { group: "g1".into(), resource: 1 });
+    s.feed(Duration::ZERO, Input::Tick);
+    assert!(s.state().is_some_and(|st| st.holds()));
+    s.run_until(INITDEAD + DEADTIME);
+    let starts: Vec<usize> = s
+        .actions
+        .iter()
+        .filter_map(|(_, a)| if let Action::Start { resource, .. } = a { Some(*resource) } else { None })
+        .collect();
+    assert_eq!(starts, vec![0], "only the VIP should be started");
+    assert_eq!(s.state(), Some(GroupState::Started));
+}
+
+#[test]
+fn releasing_a_group_adopted_with_a_gap_stops_what_runs() {
+    // g1 belongs on n2. n1 restarts and finds only g1's unit active (the VIP
+    // is gone): when it hands the group to n2 it must stop that unit, not
+    // report the group stopped while the unit still runs.
+    let c = cfg("n2");
+    let node = Node::new(c.clone(), "n1", 2, Duration::ZERO).expect("n1");
+    let mut s = Shell { node, now: Duration::ZERO, actions: Vec::new(), last_send: None, pending: Vec::new() };
+    s.feed(Duration::ZERO, Input::Adopt { group: "g1".into(), resource: 1 });
+    s.feed(Duration::ZERO, Input::Tick);
+    let mut t = Duration::ZERO;
+    let mut stopped_reported_at = None;
+    for seq in 1..30 {
+        t += KEEPALIVE;
+        s.run_until(t);
+        let ack = s.last_seq();
+        s.feed(t, hb(1, seq, from_n2(&c, GroupState::Stopped, 2, ack)));
+        if stopped_reported_at.is_none() && s.state() == Some(GroupState::Stopped) {
+            stopped_reported_at = Some(t);
+        }
+    }
+    let stops: Vec<usize> = s
+        .actions
+        .iter()
+        .filter_map(|(_, a)| if let Action::Stop { resource, .. } = a { Some(*resource) } else { None })
+        .collect();
+    assert!(stopped_reported_at.is_some(), "n1 never gave g1 up");
+    assert_eq!(stops.first(), Some(&1), "the active unit was not stopped: stops {stops:?}");
+    assert!(!s.actions.iter().any(|(_, a)| matches!(a, Action::Start { .. })), "n1 started part of g1");
+}
+
+#[test]
+fn unit_dying_during_its_start_job_is_started_again() {
+    let c = cfg("n1");
+    let mut s = Shell::new(c.clone(), 1);
+    // Alone: after initdead n1 starts g1; the VIP comes up.
+    let mut t = INITDEAD + ms(10);
+    s.feed(t, Input::Tick);
+    assert_eq!(s.pending, vec![("g1".to_string(), 0, Op::Start)]);
+    let vip_done = Input::ResourceDone { group: "g1".into(), resource: 0, op: Op::Start, result: Ok(()) };
+    s.pending.clear();
+    s.feed(t + ms(5), vip_done);
+    assert_eq!(s.pending, vec![("g1".to_string(), 1, Op::Start)]);
+    // The unit dies while its start job is still running; then the job
+    // reports success, which is already out of date.
+    t = s.now + ms(1);
+    s.feed(t, Input::ResourceFailed { group: "g1".into(), resource: 1, reason: "exited".into() });
+    s.answer(Ok(()));
+    assert!(
+        s.events_since(t).iter().any(|e| matches!(e, Event::ResourceFailed { failcount: 1, .. })),
+        "{:?}",
+        s.events_since(t)
+    );
+    let unit_starts =
+        s.actions.iter().filter(|(at, a)| *at >= t && matches!(a, Action::Start { resource: 1, .. })).count();
+    assert_eq!(unit_starts, 1, "the unit was not started again");
+    s.run_until(s.now + DEADTIME);
+    assert_eq!(s.state(), Some(GroupState::Started));
+    assert_eq!(s.node.status().groups[0].failcount, 1);
+}
+
 // ------------------------------------------------------------ stop failure
 
 #[test]

@@ -1,11 +1,17 @@
 //! The simulator over many seeds: 2-, 3- and 5-node clusters with faults.
 //! `HBD_SEED=<n>` replays one seed (with its node count from HBD_NODES, default
-//! from the seed's range); `HBD_SEEDS=<n>` sets how many per size.
+//! from the seed's range); `HBD_SEEDS=<n>` sets how many per size and
+//! `HBD_SEED_FROM=<k>` where a sweep starts (seeds base+k..base+k+n), so a
+//! sweep beyond CI's range needs no code change.
 
 use hbd::sim::{Sim, SimOptions};
 
 fn seeds_per_size() -> u64 {
     std::env::var("HBD_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(700)
+}
+
+fn env_u64(name: &str) -> Option<u64> {
+    std::env::var(name).ok().and_then(|s| s.parse().ok())
 }
 
 fn run_range(nodes: usize, base: u64) {
@@ -23,7 +29,9 @@ fn run_range(nodes: usize, base: u64) {
         return;
     }
     let mut failures = Vec::new();
-    for i in 0..seeds_per_size() {
+    let from = env_u64("HBD_SEED_FROM").unwrap_or(0);
+    let max_failures = env_u64("HBD_MAX_FAILURES").unwrap_or(3) as usize;
+    for i in from..from + seeds_per_size() {
         // The seed encodes the node count, so a printed seed replays alone.
         let seed = base + i;
         let opts = SimOptions::from_seed(seed, nodes);
@@ -31,7 +39,7 @@ fn run_range(nodes: usize, base: u64) {
         if let Err(e) = sim.run() {
             eprintln!("{e}");
             failures.push(seed);
-            if failures.len() >= 3 {
+            if failures.len() >= max_failures {
                 break;
             }
         }

@@ -405,6 +405,32 @@ fn isolated_owner_gives_group_up_before_peer_takes_it() {
     assert_eq!(sim.runners("g1"), vec!["n2".to_string()]);
 }
 
+#[test]
+fn peer_that_left_and_returned_during_isolation_is_not_ignored() {
+    let mut sim = ping_cluster();
+    // n2 stops hbd cleanly: n1 knows it left and runs nothing.
+    sim.shutdown("n2");
+    advance_single_runner(&mut sim, secs(1));
+    assert!(sim.logged("n1", "peer-left"), "{:?}", events(&sim, "n1"));
+    // n1 is cut off and gives g1 up; meanwhile n2 boots, cannot hear n1,
+    // and after initdead takes g1 (it reaches the ping host).
+    sim.isolate_node("n1");
+    advance_single_runner(&mut sim, DEADTIME);
+    sim.boot_node("n2");
+    let took = wait_for(&mut sim, INITDEAD + secs(2), true, owner_is("n2"));
+    assert!(took.is_some(), "n2 did not take g1; n2 events: {:?}", events(&sim, "n2"));
+    // n1 reaches the ping host again a little before it hears n2. The n2
+    // it last knew had left; the one running g1 now is news to it, and it
+    // must wait to hear before it claims anything.
+    sim.set_ping_reach("n1", true);
+    advance_single_runner(&mut sim, ms(500));
+    sim.heal();
+    // Never two runners; with auto_failback g1 comes back to n1 through a
+    // hand-off.
+    let back = wait_for(&mut sim, DEADTIME + secs(3), true, owner_is("n1"));
+    assert!(back.is_some(), "g1 did not return to n1; n1 events: {:?}", events(&sim, "n1"));
+}
+
 // ------------------------------------------------------ 8. unit failure
 
 fn failcount(sim: &Sim, node: &str) -> u32 {

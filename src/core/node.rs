@@ -411,16 +411,21 @@ impl Node {
         }
         g.adopted[resource] = true;
         let n = g.adopted.len();
-        let prefix = g.adopted.iter().take_while(|a| **a).count();
+        // Everything up to the last active resource may be active: a stop
+        // must cover it even where an earlier one is down (a group left
+        // blocked, with some of its units stopped, by an hbd that exited).
+        let upto = g.adopted.iter().rposition(|a| *a).map_or(0, |i| i + 1);
         if g.adopted.iter().all(|a| *a) {
             g.state = GroupState::Started;
             g.running = n;
             g.resume_start = false;
         } else {
             // Something runs: report it held at once so no peer claims it,
-            // and finish the start (idempotent for what already runs).
+            // and finish the start (idempotent for what already runs): the
+            // gaps below the last active resource first, then the rest.
             g.state = GroupState::Starting;
-            g.running = prefix;
+            g.running = upto;
+            g.restart = (0..upto).filter(|&i| !g.adopted[i]).collect();
             g.resume_start = true;
         }
         g.owner_seen = Some(self.cfg.nodes[self.me].name.clone());
@@ -484,7 +489,10 @@ impl Node {
         let Some(gi) = self.groups.iter().position(|g| g.name == group) else { return };
         let threshold = self.cfg.cluster.migration_threshold;
         let g = &mut self.groups[gi];
-        if !matches!(g.state, GroupState::Started | GroupState::Starting) || resource >= g.running {
+        // A resource that dies while its own start job is still in flight
+        // counts too: the job's success, when it comes, is already stale.
+        let starting_it = g.busy == Some((resource, Op::Start));
+        if !matches!(g.state, GroupState::Started | GroupState::Starting) || (resource >= g.running && !starting_it) {
             return;
         }
         g.failcount += 1;
@@ -943,8 +951,10 @@ impl Node {
             let state = self.groups[gi].state;
             match state {
                 GroupState::Stopped => {
+                    // A peer that left before the isolation may have come
+                    // back meanwhile: only one heard since counts as known.
                     let hold = self.now < self.claim_hold_until
-                        && self.peers.iter().flatten().any(|p| p.state != PeerState::Up && p.state != PeerState::Left);
+                        && self.peers.iter().flatten().any(|p| p.state != PeerState::Up);
                     if settled && mine && !hold && self.may_claim(gi) {
                         let reason = self.reason_for_takeover(gi);
                         let g = &mut self.groups[gi];
@@ -1113,7 +1123,8 @@ impl Node {
                 g.stop_after_op = false;
                 g.state = GroupState::Stopping;
             }
-            if g.state == GroupState::Started && !g.restart.is_empty() {
+            let may_resume = !(g.resume_start && !settled);
+            if matches!(g.state, GroupState::Started | GroupState::Starting) && may_resume && !g.restart.is_empty() {
                 let r = g.restart.remove(0);
                 g.busy = Some((r, Op::Start));
                 let what = self.cfg.groups[gi].resources[r].clone();
@@ -1241,11 +1252,16 @@ impl Node {
                 .map(|g| GroupReport { name: g.name.clone(), state: g.state, failed: g.failed, failcount: g.failcount })
                 .collect(),
             intents: self.intents.values().cloned().collect(),
+            // A node that has not heard from every peer yet (or given up on
+            // it) acknowledges nothing: its `up` list would leave out a peer
+            // it is about to hear, one that may still hold the group, and a
+            // claimer cut off from that peer would take the ack as leave to
+            // start.
             acks: self
                 .peers
                 .iter()
                 .flatten()
-                .filter(|p| p.generation != 0)
+                .filter(|p| p.generation != 0 && self.settled())
                 .map(|p| Ack { node: p.name.clone(), generation: p.generation, seq: p.last_seq })
                 .collect(),
             up: self.peers.iter().flatten().filter(|p| p.is_member()).map(|p| p.name.clone()).collect(),

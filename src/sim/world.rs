@@ -548,8 +548,8 @@ impl Sim {
                 let l = self.rng.range(0, self.opts.links as u64 - 1) as usize;
                 let a = self.rng.range(0, n as u64 - 1) as usize;
                 let b = self.rng.range(0, n as u64 - 1) as usize;
-                if a != b && self.profile_allows_link_cut() {
-                    let v = !self.cut[l][a][b];
+                let v = !self.cut[l][a][b];
+                if a != b && (!v || self.profile_allows_link_cut(l, a, b)) {
                     self.cut[l][a][b] = v;
                     self.cut[l][b][a] = v;
                     self.say(format!(
@@ -608,11 +608,13 @@ impl Sim {
         }
     }
 
-    fn profile_allows_link_cut(&self) -> bool {
+    /// May link `l` between `a` and `b` be cut?
+    fn profile_allows_link_cut(&self, l: usize, a: usize, b: usize) -> bool {
         // In the ping tie-break profile a cut must isolate a node from the
-        // ping host too; a bare link cut between two nodes that both reach
-        // the ping host is a split brain nothing but fencing can solve.
-        self.opts.profile != Profile::PingTieBreak || self.opts.links > 1
+        // ping host too; cutting the last link between two nodes that both
+        // reach the ping host is a split brain nothing but fencing can solve.
+        self.opts.profile != Profile::PingTieBreak
+            || (0..self.opts.links).any(|o| o != l && !self.cut[o][a][b] && !self.cut[o][b][a])
     }
 
     fn random_partition(&mut self) {
