@@ -155,7 +155,7 @@ fn from_n2(cfg: &Config, state: GroupState, n1_gen: u64, ack: u64) -> Heartbeat 
         standby: false,
         leaving: false,
         ping: None,
-        groups: vec![GroupReport { name: "g1".into(), state, failed: false, failcount: 0 }],
+        groups: vec![GroupReport { name: "g1".into(), state, failed: false, failcount: 0, held_down: false }],
         intents: Vec::new(),
         acks: vec![Ack { node: "n1".into(), generation: n1_gen, seq: ack }],
         up: vec!["n1".into()],

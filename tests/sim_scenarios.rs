@@ -529,6 +529,62 @@ fn three_nodes_owner_dies_exactly_one_takes_over() {
 }
 
 #[test]
+fn failed_stop_keeps_group_down_also_on_a_node_that_booted_later() {
+    let mut sim = three_nodes();
+    // g1 is moved to n3, but n1's VIP will not go away: g1 is blocked on n1,
+    // and n1 then stops hbd, leaving the address up.
+    sim.fail_next_stop("n1", "g1", 0);
+    let moved = sim.command("n2", hbd::core::Command::Move { group: "g1".into(), node: "n3".into() });
+    assert_eq!(moved, Some(Ok(())));
+    advance_single_runner(&mut sim, secs(1));
+    assert!(sim.logged("n1", "stop-failed"), "{:?}", events(&sim, "n1"));
+    sim.shutdown("n1");
+    advance_single_runner(&mut sim, secs(1));
+    assert_eq!(sim.runners("g1"), vec!["n1".to_string()]);
+    // n3, where g1 is to go, reboots: it never hears n1's last word, only
+    // n2, which did.
+    sim.power_cut("n3");
+    advance_single_runner(&mut sim, ms(500));
+    sim.boot_node("n3");
+    // Well past n3's initdead n1 is dead to it, but g1 must stay down: it
+    // may still run on n1.
+    advance_single_runner(&mut sim, INITDEAD + DEADTIME * 2);
+    assert_eq!(sim.runners("g1"), vec!["n1".to_string()], "g1 started while blocked on n1");
+    let g = &sim.core("n3").unwrap().status().groups[0];
+    assert_eq!(g.state, "blocked", "{g:?}");
+    assert!(g.note.contains("n2 reports a failed stop") && g.note.contains("hactl cleanup g1"), "{g:?}");
+}
+
+#[test]
+fn command_given_after_a_restart_is_newer_than_one_given_before() {
+    use hbd::core::Command;
+    let mut sim = two_nodes();
+    // An operator on n2 pins g1 to n2; it moves there.
+    let r = sim.command("n2", Command::Move { group: "g1".into(), node: "n2".into() });
+    assert_eq!(r, Some(Ok(())));
+    assert!(wait_for(&mut sim, secs(2), true, owner_is("n2")).is_some());
+    // n2 reboots cut off from n1 and, alone, is told to pin g1 to n1.
+    sim.power_cut("n2");
+    sim.partition(&["n2"]);
+    advance(&mut sim, ms(500));
+    sim.boot_node("n2");
+    advance(&mut sim, ms(500));
+    let r = sim.command("n2", Command::Move { group: "g1".into(), node: "n1".into() });
+    assert_eq!(r, Some(Ok(())));
+    advance(&mut sim, INITDEAD);
+    // Both ran g1 meanwhile. Once they talk again the later command holds
+    // on both: g1 on n1 alone.
+    assert_eq!(sim.runners("g1").len(), 2);
+    sim.heal();
+    let took = wait_for(&mut sim, DEADTIME + secs(3), false, |s| {
+        s.owner("g1").as_deref() == Some("n1") && s.runners("g1").len() == 1
+    });
+    assert!(took.is_some(), "g1 not on n1; runners {:?}; n1 events: {:?}", sim.runners("g1"), events(&sim, "n1"));
+    advance_single_runner(&mut sim, secs(5));
+    assert_eq!(sim.runners("g1"), vec!["n1".to_string()]);
+}
+
+#[test]
 fn three_nodes_minority_gives_up_and_majority_runs() {
     let mut sim = three_nodes();
     let m = mark(&sim);

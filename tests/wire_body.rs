@@ -14,8 +14,14 @@ fn small() -> Heartbeat {
         leaving: true,
         ping: Some(2),
         groups: vec![
-            GroupReport { name: "web".into(), state: GroupState::Started, failed: false, failcount: 0 },
-            GroupReport { name: "db".into(), state: GroupState::Blocked, failed: true, failcount: 3 },
+            GroupReport {
+                name: "web".into(),
+                state: GroupState::Started,
+                failed: false,
+                failcount: 0,
+                held_down: false,
+            },
+            GroupReport { name: "db".into(), state: GroupState::Blocked, failed: true, failcount: 3, held_down: true },
         ],
         intents: vec![
             Intent { serial: 4, origin: "n1".into(), kind: IntentKind::Standby { node: "n2".into(), on: true } },
@@ -41,7 +47,13 @@ fn worst(nodes: usize, groups: usize, intents: usize) -> Heartbeat {
         leaving: true,
         ping: Some(u32::MAX),
         groups: (0..groups)
-            .map(|g| GroupReport { name: name('g', g), state: GroupState::Stopping, failed: true, failcount: u32::MAX })
+            .map(|g| GroupReport {
+                name: name('g', g),
+                state: GroupState::Stopping,
+                failed: true,
+                failcount: u32::MAX,
+                held_down: true,
+            })
             .collect(),
         intents: (0..intents)
             .map(|i| Intent {
@@ -145,8 +157,8 @@ fn hostile_bodies_are_malformed() {
     assert_malformed(&b, "unknown group state 6");
 
     let mut b = good.clone();
-    b[groups_at + 3] = 2; // failed flag
-    assert_malformed(&b, "not 0 or 1");
+    b[groups_at + 3] = 4; // group flags: an unknown bit
+    assert_malformed(&b, "unknown bits");
 
     // A huge announced count cannot make the decoder allocate or loop.
     let mut b = good[..groups_at].to_vec();
@@ -199,8 +211,9 @@ fn arb_kind() -> impl Strategy<Value = IntentKind> {
 }
 
 fn arb_heartbeat() -> impl Strategy<Value = Heartbeat> {
-    let group = (arb_name(), arb_state(), any::<bool>(), any::<u32>())
-        .prop_map(|(name, state, failed, failcount)| GroupReport { name, state, failed, failcount });
+    let group = (arb_name(), arb_state(), any::<bool>(), any::<u32>(), any::<bool>()).prop_map(
+        |(name, state, failed, failcount, held_down)| GroupReport { name, state, failed, failcount, held_down },
+    );
     let intent =
         (any::<u64>(), arb_name(), arb_kind()).prop_map(|(serial, origin, kind)| Intent { serial, origin, kind });
     let ack =

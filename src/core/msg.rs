@@ -68,6 +68,11 @@ pub struct GroupReport {
     /// The sender will not take this group (start failure or too many unit failures).
     pub failed: bool,
     pub failcount: u32,
+    /// The sender knows that a stop of this group failed on a node it cannot
+    /// hear now (that node's last word was "blocked"): nobody may start it
+    /// until it is fenced or cleaned up. Relayed so that a node which never
+    /// heard the blocked one (it booted later) keeps the group down too.
+    pub held_down: bool,
 }
 
 /// An operator's wish, replicated to every node; the highest serial wins.

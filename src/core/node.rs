@@ -74,6 +74,10 @@ impl Peer {
     fn group_state(&self, name: &str) -> GroupState {
         self.group(name).map_or(GroupState::Stopped, |g| g.state)
     }
+    /// A live peer relays that the group is blocked on a node it cannot hear.
+    fn holds_down(&self, name: &str) -> bool {
+        self.is_member() && self.group(name).is_some_and(|g| g.held_down)
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -182,6 +186,11 @@ pub struct Node {
     was_isolated: bool,
     /// (group, peer) pairs both running a group, already reported.
     split_seen: std::collections::BTreeSet<(usize, usize)>,
+    /// See [`Node::status_serial`].
+    status_serial: u64,
+    /// Something `status()` shows changed in this step: a frame went out
+    /// because of it (not a plain keepalive), or time alone changed it.
+    status_moved: bool,
     out: Vec<Action>,
 }
 
@@ -224,7 +233,13 @@ impl Node {
             peers,
             groups,
             intents: BTreeMap::new(),
-            lamport: 0,
+            // The Lamport clock must not go back when the node restarts:
+            // a restarted node that reused its old serials would issue
+            // intents equal in (serial, origin) to ones its peers already
+            // hold, with other content, and nodes would disagree forever.
+            // Starting above anything the earlier incarnations could have
+            // issued keeps it monotonic without persisting it.
+            lamport: generation.min(u64::from(u32::MAX)) << 32,
             seq: 0,
             next_send: now,
             send_now: true,
@@ -240,6 +255,8 @@ impl Node {
             claim_hold_until: now,
             was_isolated: false,
             split_seen: Default::default(),
+            status_serial: 0,
+            status_moved: false,
             out: Vec::new(),
             cfg,
         })
@@ -260,6 +277,7 @@ impl Node {
     /// Feed one input at time `now`; returns what the shell must do.
     pub fn handle(&mut self, now: Time, input: Input) -> Vec<Action> {
         self.now = now.max(self.now);
+        let routine = matches!(input, Input::Heartbeat { .. } | Input::Tick);
         match input {
             Input::Heartbeat { from, link, generation, seq, msg } => {
                 self.on_heartbeat(&from, link, generation, seq, msg)
@@ -287,7 +305,22 @@ impl Node {
             Input::Tick => {}
         }
         self.step();
+        // Whatever changes state either tells the peers at once or emits
+        // an action other than a keepalive: a frame or tick that did
+        // neither changed nothing `status()` shows but link ages.
+        if !routine || self.status_moved || self.out.iter().any(|a| !matches!(a, Action::Send { .. })) {
+            self.status_serial += 1;
+        }
+        self.status_moved = false;
         std::mem::take(&mut self.out)
+    }
+
+    /// Changes whenever something [`Node::status`] shows may have changed,
+    /// other than the ages of the links (the time since each peer's last
+    /// frame). A reader that rebuilds the status only when this changes, and
+    /// about once per keepalive for the ages, misses nothing else.
+    pub fn status_serial(&self) -> u64 {
+        self.status_serial
     }
 
     /// When the shell must call `handle(…, Input::Tick)` at the latest.
@@ -710,6 +743,7 @@ impl Node {
         if self.was_isolated && !isolated {
             self.claim_hold_until = self.now + self.cfg.cluster.deadtime;
         }
+        self.status_moved |= self.was_isolated != isolated;
         self.was_isolated = isolated;
         self.plan();
         // A claim that needs nobody's acknowledgement (no live peer left)
@@ -899,7 +933,7 @@ impl Node {
         }
         // A blocked stop anywhere we know of, even on a dead peer that has
         // not been fenced, keeps the group down everywhere.
-        if self.peers.iter().flatten().any(|p| p.group_state(gname) == GroupState::Blocked) {
+        if self.peers.iter().flatten().any(|p| p.group_state(gname) == GroupState::Blocked || p.holds_down(gname)) {
             return None;
         }
         let members = self.members();
@@ -945,16 +979,17 @@ impl Node {
 
     fn plan(&mut self) {
         let settled = self.settled();
+        // Just out of isolation, what this node believes of a peer it has
+        // not heard since is stale: one it thinks up may have declared it
+        // dead and taken over, one that left may have come back. Claim
+        // nothing, and start no claim, until it hears them or the hold ends.
+        let hold = self.now < self.claim_hold_until && self.peers.iter().flatten().any(|p| !self.recently_heard(p));
         for gi in 0..self.groups.len() {
             let desired = if settled { self.desired_owner(gi) } else { None };
             let mine = desired == Some(self.me);
             let state = self.groups[gi].state;
             match state {
                 GroupState::Stopped => {
-                    // A peer that left before the isolation may have come
-                    // back meanwhile: only one heard since counts as known.
-                    let hold = self.now < self.claim_hold_until
-                        && self.peers.iter().flatten().any(|p| p.state != PeerState::Up);
                     if settled && mine && !hold && self.may_claim(gi) {
                         let reason = self.reason_for_takeover(gi);
                         let g = &mut self.groups[gi];
@@ -968,7 +1003,7 @@ impl Node {
                     if !mine || self.claim_conflict(gi) {
                         self.groups[gi].state = GroupState::Stopped;
                         self.send_now = true;
-                    } else if self.claim_confirmed(gi) && self.fenced_for(gi) {
+                    } else if !hold && self.claim_confirmed(gi) && self.fenced_for(gi) {
                         let g = &mut self.groups[gi];
                         g.state = GroupState::Starting;
                         g.stop_after_op = false;
@@ -1008,6 +1043,9 @@ impl Node {
             let Some(p) = p else { return false };
             if !p.is_member() {
                 return false;
+            }
+            if p.holds_down(gname) {
+                return true;
             }
             match p.group_state(gname) {
                 GroupState::Stopped => false,
@@ -1123,7 +1161,7 @@ impl Node {
                 g.stop_after_op = false;
                 g.state = GroupState::Stopping;
             }
-            let may_resume = !(g.resume_start && !settled);
+            let may_resume = !g.resume_start || settled;
             if matches!(g.state, GroupState::Started | GroupState::Starting) && may_resume && !g.restart.is_empty() {
                 let r = g.restart.remove(0);
                 g.busy = Some((r, Op::Start));
@@ -1233,6 +1271,7 @@ impl Node {
         if !(self.send_now || self.now >= self.next_send) {
             return;
         }
+        self.status_moved |= self.send_now;
         self.send_now = false;
         self.seq += 1;
         self.next_send = self.now + self.cfg.cluster.keepalive;
@@ -1249,7 +1288,17 @@ impl Node {
             groups: self
                 .groups
                 .iter()
-                .map(|g| GroupReport { name: g.name.clone(), state: g.state, failed: g.failed, failcount: g.failcount })
+                .map(|g| GroupReport {
+                    name: g.name.clone(),
+                    state: g.state,
+                    failed: g.failed,
+                    failcount: g.failcount,
+                    held_down: self
+                        .peers
+                        .iter()
+                        .flatten()
+                        .any(|p| p.state != PeerState::Up && p.group_state(&g.name) == GroupState::Blocked),
+                })
                 .collect(),
             intents: self.intents.values().cloned().collect(),
             // A node that has not heard from every peer yet (or given up on
@@ -1417,6 +1466,7 @@ impl NodeGroupNote {
             .find(|p| p.group_state(&gc.name) == GroupState::Blocked)
             .map(|p| p.name.clone())
             .or_else(|| (node.groups[gi].state == GroupState::Blocked).then(|| node.name().to_string()));
+        let relayed_by = node.peers.iter().flatten().find(|p| p.holds_down(&gc.name)).map(|p| p.name.clone());
         let fence_wait = node.cfg.cluster.fencing == Fencing::Required
             && node.groups[gi].state == GroupState::Claiming
             && node
@@ -1433,6 +1483,11 @@ impl NodeGroupNote {
             )
         } else if let Some(n) = &blocked_on {
             format!("a stop failed on {n}; the group may still run there. Fix it, then: hactl cleanup {}", gc.name)
+        } else if let Some(n) = &relayed_by {
+            format!(
+                "{n} reports a failed stop on a node it cannot reach; the group may still run there. Fix it, then: hactl cleanup {}",
+                gc.name
+            )
         } else if fence_wait {
             "waiting for fencing of an unreachable node (hbd-fence@NODE.service)".to_string()
         } else if owner.is_none() && !node.quorate {
@@ -1444,7 +1499,7 @@ impl NodeGroupNote {
         } else {
             String::new()
         };
-        let state = if blocked_on.is_some() { GroupState::Blocked } else { state };
+        let state = if blocked_on.is_some() || relayed_by.is_some() { GroupState::Blocked } else { state };
         GroupStatus {
             name: gc.name.clone(),
             owner: owner.map(|o| node.cfg.nodes[o].name.clone()).unwrap_or_default(),

@@ -188,6 +188,12 @@ pub struct Sim {
     stop_failures: bool,
     /// Scripted start failures: (node, group, resource) whose next start fails.
     fail_starts: Vec<(usize, usize, usize)>,
+    /// Scripted stop failures, likewise.
+    fail_stops: Vec<(usize, usize, usize)>,
+    /// Per node: the core's status serial and its status (link ages zeroed)
+    /// after the last input, to check that the serial moves with the status.
+    last_status: Vec<Option<(u64, crate::core::node::Status)>>,
+    status_violation: Option<String>,
 }
 
 impl Sim {
@@ -220,6 +226,9 @@ impl Sim {
             replies: Vec::new(),
             stop_failures,
             fail_starts: Vec::new(),
+            fail_stops: Vec::new(),
+            last_status: vec![None; n],
+            status_violation: None,
             cfg,
             opts,
         };
@@ -346,6 +355,7 @@ impl Sim {
                     return Ok(());
                 }
                 let reachable = u32::from(self.nodes[node].ping_reach);
+                self.say(format!("{} ping probe: {reachable} reachable", self.cfg.nodes[node].name));
                 self.feed(node, Input::Ping { reachable });
             }
             Ev::Tick { node, inc } => {
@@ -375,6 +385,20 @@ impl Sim {
         let Some(core) = self.nodes[n].core.as_mut() else { return };
         let actions = core.handle(now, input);
         let deadline = core.next_deadline();
+        // The shell rebuilds the status only when the serial moves (and for
+        // link ages once a keepalive): it must move whenever the rest does.
+        let serial = core.status_serial();
+        let mut st = core.status();
+        st.nodes.iter_mut().flat_map(|n| n.links.iter_mut()).for_each(|l| l.2 = 0);
+        if let Some((old_serial, old)) = &self.last_status[n] {
+            if *old_serial == serial && *old != st && self.status_violation.is_none() {
+                self.status_violation = Some(format!(
+                    "{}: status changed without its serial moving: {old:?} -> {st:?}",
+                    self.cfg.nodes[n].name
+                ));
+            }
+        }
+        self.last_status[n] = Some((serial, st));
         self.apply(n, actions);
         if self.nodes[n].core.is_some() && self.nodes[n].next_tick.is_none_or(|t| deadline < t || t <= now) {
             self.nodes[n].next_tick = Some(deadline);
@@ -408,10 +432,15 @@ impl Sim {
                 }
                 Action::Stop { group, resource, .. } => {
                     let gi = self.cfg.group_index(&group).expect("group");
+                    let scripted = self.fail_stops.iter().position(|&f| f == (n, gi, resource));
+                    if let Some(i) = scripted {
+                        self.fail_stops.remove(i);
+                    }
                     let ok = !(self.stop_failures
                         && self.opts.faults
                         && self.now < self.opts.chaos
-                        && self.rng.chance(0.01));
+                        && self.rng.chance(0.01))
+                        && scripted.is_none();
                     self.say(format!("{name} stop {group}[{resource}]{}", if ok { "" } else { " (will fail)" }));
                     let d = Duration::from_millis(self.rng.range(1, MAX_OP_MS));
                     let inc = self.nodes[n].inc;
@@ -478,6 +507,7 @@ impl Sim {
         let name = self.cfg.nodes[n].name.clone();
         let core = Node::new(self.cfg.clone(), &name, self.nodes[n].generation, self.now).expect("node in config");
         self.nodes[n].core = Some(core);
+        self.last_status[n] = None;
         self.say(format!("{name} boots, generation {}", self.nodes[n].generation));
         self.recompute_connectivity();
         // The shell probes what already runs (after a graceful exit that
@@ -863,6 +893,9 @@ impl Sim {
     }
 
     fn check_safety(&self) -> Result<(), SimError> {
+        if let Some(v) = &self.status_violation {
+            return Err(self.fail(v.clone()));
+        }
         for g in &self.cfg.groups {
             let gi = self.cfg.group_index(&g.name).expect("group");
             let runners: Vec<usize> =
@@ -877,8 +910,17 @@ impl Sim {
                     g.name, names, self.opts.profile
                 )));
             }
+            // A node whose stop failed runs the group and says so (blocked,
+            // until an operator cleans up): two of them is a double fault
+            // no rule can undo, not a wrong decision.
+            let blocked = |v: usize| {
+                self.nodes[v].core.as_ref().and_then(|c| c.group_state(&g.name)) == Some(GroupState::Blocked)
+            };
             for (i, &a) in runners.iter().enumerate() {
                 for &b in &runners[i + 1..] {
+                    if blocked(a) && blocked(b) {
+                        continue;
+                    }
                     if let Some(since) = self.connected_since[a][b] {
                         if self.now >= since + self.heal_grace() {
                             return Err(self.fail(format!(
@@ -923,6 +965,14 @@ impl Sim {
         let v = self.idx(node);
         let gi = self.cfg.group_index(group).expect("group");
         self.fail_starts.push((v, gi, resource));
+    }
+
+    /// Make the next stop of `resource` of `group` on node `node` fail: the
+    /// resource keeps running there.
+    pub fn fail_next_stop(&mut self, node: &str, group: &str, resource: usize) {
+        let v = self.idx(node);
+        let gi = self.cfg.group_index(group).expect("group");
+        self.fail_stops.push((v, gi, resource));
     }
 }
 

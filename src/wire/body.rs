@@ -9,7 +9,8 @@
 //! [varint  ping]                      if 0x04 (a u32)
 //! varint   name count, then that many `str`: a table of every name
 //!          (node or group) the body mentions; `name#` below is an index in it
-//! varint   group count, each:  name#, u8 state code, u8 failed (0|1), varint failcount (u32)
+//! varint   group count, each:  name#, u8 state code, u8 flags (0x01 failed, 0x02 held
+//!            down: blocked on a node the sender cannot hear; others 0), varint failcount (u32)
 //! varint   intent count, each: varint serial, origin name#, u8 kind, then
 //!            1 Standby:          node name#, u8 on (0|1)
 //!            2 Location unpin:   group name#
@@ -53,6 +54,9 @@ pub const MAX_NAME: usize = 64;
 const F_STANDBY: u8 = 0x01;
 const F_LEAVING: u8 = 0x02;
 const F_PING: u8 = 0x04;
+
+const G_FAILED: u8 = 0x01;
+const G_HELD_DOWN: u8 = 0x02;
 
 const K_STANDBY: u8 = 1;
 const K_UNPIN: u8 = 2;
@@ -113,7 +117,7 @@ pub fn encode_heartbeat(hb: &Heartbeat) -> Vec<u8> {
     for g in &hb.groups {
         put_varint(&mut out, names.index(&g.name));
         out.push(g.state.code());
-        out.push(u8::from(g.failed));
+        out.push((u8::from(g.failed) * G_FAILED) | (u8::from(g.held_down) * G_HELD_DOWN));
         put_varint(&mut out, g.failcount.into());
     }
 
@@ -189,9 +193,18 @@ pub fn decode_heartbeat(body: &[u8]) -> Result<Heartbeat, WireError> {
         let gname = name(&mut r, "group name")?;
         let code = r.u8("group state")?;
         let state = GroupState::from_code(code).ok_or_else(|| bad(format!("unknown group state {code}")))?;
-        let failed = r.bool("group failed flag")?;
+        let flags = r.u8("group flags")?;
+        if flags & !(G_FAILED | G_HELD_DOWN) != 0 {
+            return Err(bad(format!("group flags 0x{flags:02x} has unknown bits")));
+        }
         let failcount = r.u32("failcount")?;
-        groups.push(GroupReport { name: gname, state, failed, failcount });
+        groups.push(GroupReport {
+            name: gname,
+            state,
+            failed: flags & G_FAILED != 0,
+            failcount,
+            held_down: flags & G_HELD_DOWN != 0,
+        });
     }
 
     let n = r.count("intent")?;
