@@ -122,6 +122,31 @@ impl Shell {
         self.now = self.now.max(until);
     }
 
+    /// n1 restarted (generation 2) and its shell found `resources` of g1
+    /// already active.
+    fn adopting(c: &Config, resources: &[usize]) -> Shell {
+        let node = Node::new(c.clone(), "n1", 2, Duration::ZERO).expect("n1");
+        let mut s = Shell { node, now: Duration::ZERO, actions: Vec::new(), last_send: None, pending: Vec::new() };
+        for &r in resources {
+            s.feed(Duration::ZERO, Input::Adopt { group: "g1".into(), resource: r });
+        }
+        s.feed(Duration::ZERO, Input::Tick);
+        s
+    }
+
+    /// Resources started (or stopped) so far, in order.
+    fn ops(&self, op: Op) -> Vec<usize> {
+        self.actions
+            .iter()
+            .filter_map(|(_, a)| match (a, op) {
+                (Action::Start { resource, .. }, Op::Start) | (Action::Stop { resource, .. }, Op::Stop) => {
+                    Some(*resource)
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
     fn state(&self) -> Option<GroupState> {
         self.node.group_state("g1")
     }
@@ -277,11 +302,7 @@ fn adopting_all_resources_starts_nothing() {
     // hbd restarted on the node that runs g1: the shell finds the VIP and
     // the unit active and reports them before anything else.
     let c = cfg("n1");
-    let node = Node::new(c.clone(), "n1", 2, Duration::ZERO).expect("n1");
-    let mut s = Shell { node, now: Duration::ZERO, actions: Vec::new(), last_send: None, pending: Vec::new() };
-    s.feed(Duration::ZERO, Input::Adopt { group: "g1".into(), resource: 0 });
-    s.feed(Duration::ZERO, Input::Adopt { group: "g1".into(), resource: 1 });
-    s.feed(Duration::ZERO, Input::Tick);
+    let mut s = Shell::adopting(&c, &[0, 1]);
     assert_eq!(s.state(), Some(GroupState::Started));
     // Every frame it sends says it holds the group (so no peer claims it),
     // and the last one says started.
@@ -311,21 +332,12 @@ fn adopting_all_resources_starts_nothing() {
 
 #[test]
 fn adopting_part_of_a_group_starts_only_the_rest() {
-    let c = cfg("n1");
-    let node = Node::new(c.clone(), "n1", 2, Duration::ZERO).expect("n1");
-    let mut s = Shell { node, now: Duration::ZERO, actions: Vec::new(), last_send: None, pending: Vec::new() };
     // Only the VIP was found up.
-    s.feed(Duration::ZERO, Input::Adopt { group: "g1".into(), resource: 0 });
-    s.feed(Duration::ZERO, Input::Tick);
+    let mut s = Shell::adopting(&cfg("n1"), &[0]);
     assert!(s.state().is_some_and(|st| st.holds()));
     s.run_until(INITDEAD + DEADTIME);
-    let starts: Vec<usize> = s
-        .actions
-        .iter()
-        .filter_map(|(_, a)| if let Action::Start { resource, .. } = a { Some(*resource) } else { None })
-        .collect();
-    assert_eq!(starts, vec![1], "only the unit should be started");
-    assert!(!s.actions.iter().any(|(_, a)| matches!(a, Action::Stop { .. })));
+    assert_eq!(s.ops(Op::Start), vec![1], "only the unit should be started");
+    assert!(s.ops(Op::Stop).is_empty());
     assert_eq!(s.state(), Some(GroupState::Started));
 }
 
@@ -333,19 +345,10 @@ fn adopting_part_of_a_group_starts_only_the_rest() {
 fn adopting_a_later_resource_alone_fills_the_gap_first() {
     // Only the unit was found active (a group left behind half-stopped):
     // the VIP before it is started, nothing else, and the unit is not touched.
-    let c = cfg("n1");
-    let node = Node::new(c.clone(), "n1", 2, Duration::ZERO).expect("n1");
-    let mut s = Shell { node, now: Duration::ZERO, actions: Vec::new(), last_send: None, pending: Vec::new() };
-    s.feed(Duration::ZERO, Input::Adopt { group: "g1".into(), resource: 1 });
-    s.feed(Duration::ZERO, Input::Tick);
+    let mut s = Shell::adopting(&cfg("n1"), &[1]);
     assert!(s.state().is_some_and(|st| st.holds()));
     s.run_until(INITDEAD + DEADTIME);
-    let starts: Vec<usize> = s
-        .actions
-        .iter()
-        .filter_map(|(_, a)| if let Action::Start { resource, .. } = a { Some(*resource) } else { None })
-        .collect();
-    assert_eq!(starts, vec![0], "only the VIP should be started");
+    assert_eq!(s.ops(Op::Start), vec![0], "only the VIP should be started");
     assert_eq!(s.state(), Some(GroupState::Started));
 }
 
@@ -355,10 +358,7 @@ fn releasing_a_group_adopted_with_a_gap_stops_what_runs() {
     // is gone): when it hands the group to n2 it must stop that unit, not
     // report the group stopped while the unit still runs.
     let c = cfg("n2");
-    let node = Node::new(c.clone(), "n1", 2, Duration::ZERO).expect("n1");
-    let mut s = Shell { node, now: Duration::ZERO, actions: Vec::new(), last_send: None, pending: Vec::new() };
-    s.feed(Duration::ZERO, Input::Adopt { group: "g1".into(), resource: 1 });
-    s.feed(Duration::ZERO, Input::Tick);
+    let mut s = Shell::adopting(&c, &[1]);
     let mut t = Duration::ZERO;
     let mut stopped_reported_at = None;
     for seq in 1..30 {
@@ -370,14 +370,10 @@ fn releasing_a_group_adopted_with_a_gap_stops_what_runs() {
             stopped_reported_at = Some(t);
         }
     }
-    let stops: Vec<usize> = s
-        .actions
-        .iter()
-        .filter_map(|(_, a)| if let Action::Stop { resource, .. } = a { Some(*resource) } else { None })
-        .collect();
+    let stops = s.ops(Op::Stop);
     assert!(stopped_reported_at.is_some(), "n1 never gave g1 up");
     assert_eq!(stops.first(), Some(&1), "the active unit was not stopped: stops {stops:?}");
-    assert!(!s.actions.iter().any(|(_, a)| matches!(a, Action::Start { .. })), "n1 started part of g1");
+    assert!(s.ops(Op::Start).is_empty(), "n1 started part of g1");
 }
 
 #[test]
