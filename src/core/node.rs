@@ -1175,7 +1175,7 @@ impl Node {
             }
             match g.state {
                 GroupState::Starting => {
-                    if g.resume_start && !settled {
+                    if !may_resume {
                         continue;
                     }
                     g.resume_start = false;
@@ -1280,6 +1280,7 @@ impl Node {
     }
 
     fn heartbeat(&self) -> Heartbeat {
+        let settled = self.settled();
         Heartbeat {
             config_hash: self.digest,
             standby: self.standby_of(self.name()),
@@ -1310,7 +1311,7 @@ impl Node {
                 .peers
                 .iter()
                 .flatten()
-                .filter(|p| p.generation != 0 && self.settled())
+                .filter(|p| p.generation != 0 && settled)
                 .map(|p| Ack { node: p.name.clone(), generation: p.generation, seq: p.last_seq })
                 .collect(),
             up: self.peers.iter().flatten().filter(|p| p.is_member()).map(|p| p.name.clone()).collect(),
