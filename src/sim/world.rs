@@ -417,11 +417,8 @@ impl Sim {
                     // Counted as running from the moment it is asked for.
                     self.nodes[n].running[gi][resource] = true;
                     let random_failure = self.opts.faults && self.now < self.opts.chaos && self.rng.chance(0.03);
-                    let scripted = self.fail_starts.iter().position(|&f| f == (n, gi, resource));
-                    if let Some(i) = scripted {
-                        self.fail_starts.remove(i);
-                    }
-                    let ok = !random_failure && scripted.is_none();
+                    let scripted = take_scripted(&mut self.fail_starts, (n, gi, resource));
+                    let ok = !random_failure && !scripted;
                     self.say(format!("{name} start {group}[{resource}]{}", if ok { "" } else { " (will fail)" }));
                     let d = Duration::from_millis(self.rng.range(1, MAX_OP_MS));
                     let inc = self.nodes[n].inc;
@@ -432,15 +429,10 @@ impl Sim {
                 }
                 Action::Stop { group, resource, .. } => {
                     let gi = self.cfg.group_index(&group).expect("group");
-                    let scripted = self.fail_stops.iter().position(|&f| f == (n, gi, resource));
-                    if let Some(i) = scripted {
-                        self.fail_stops.remove(i);
-                    }
-                    let ok = !(self.stop_failures
-                        && self.opts.faults
-                        && self.now < self.opts.chaos
-                        && self.rng.chance(0.01))
-                        && scripted.is_none();
+                    let scripted = take_scripted(&mut self.fail_stops, (n, gi, resource));
+                    let random_failure =
+                        self.stop_failures && self.opts.faults && self.now < self.opts.chaos && self.rng.chance(0.01);
+                    let ok = !random_failure && !scripted;
                     self.say(format!("{name} stop {group}[{resource}]{}", if ok { "" } else { " (will fail)" }));
                     let d = Duration::from_millis(self.rng.range(1, MAX_OP_MS));
                     let inc = self.nodes[n].inc;
@@ -973,6 +965,17 @@ impl Sim {
         let v = self.idx(node);
         let gi = self.cfg.group_index(group).expect("group");
         self.fail_stops.push((v, gi, resource));
+    }
+}
+
+/// Removes one scripted failure of (node, group, resource); whether there was one.
+fn take_scripted(list: &mut Vec<(usize, usize, usize)>, key: (usize, usize, usize)) -> bool {
+    match list.iter().position(|&f| f == key) {
+        Some(i) => {
+            list.remove(i);
+            true
+        }
+        None => false,
     }
 }
 
