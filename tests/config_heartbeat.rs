@@ -86,7 +86,7 @@ fn realistic_two_node_setup() {
         vec![
             // No prefix or interface in haresources: /24 and the first ucast/bcast link's interface.
             Resource::Vip { addr: "10.0.0.60".parse().unwrap(), prefix: 24, interface: "eth1".into() },
-            Resource::Unit { name: "httpd.service".into() },
+            Resource::unit("httpd.service"),
         ]
     );
     assert!(c.respawn.is_empty(), "ipfail is built in");
@@ -255,7 +255,7 @@ n1 MailTo::root
     assert_eq!(c.ping.hosts.len(), 2);
     let names: Vec<&str> = c.groups.iter().map(|g| g.name.as_str()).collect();
     assert_eq!(names, ["httpd", "drbd-promote-r0", "group3", "data"]);
-    let unit = |n: &str| Resource::Unit { name: n.into() };
+    let unit = |n: &str| Resource::unit(n);
     let vip = |a: &str, p: u8, i: &str| Resource::Vip { addr: a.parse().unwrap(), prefix: p, interface: i.into() };
     assert_eq!(c.groups[0].resources, [vip("10.0.0.60", 24, "eth0"), unit("httpd.service")]);
     assert_eq!(c.groups[0].preferred, "n1");

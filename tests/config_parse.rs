@@ -86,7 +86,7 @@ fn base_parses_with_defaults() {
         c.groups[0].resources,
         vec![
             Resource::Vip { addr: "10.0.0.60".parse().unwrap(), prefix: 24, interface: "eth0".into() },
-            Resource::Unit { name: "nginx.service".into() },
+            Resource::unit("nginx.service"),
         ]
     );
     assert!(c.respawn.is_empty());

@@ -2,8 +2,7 @@
 
 use ring::digest::{Context, SHA256};
 
-use super::{Config, Fencing};
-use crate::core::Resource;
+use super::{Config, Fencing, Resource};
 
 /// Length-prefixed, tagged encoding, so that no two different settings
 /// feed the same bytes to the hash.
@@ -65,9 +64,13 @@ impl Config {
                         e.u64(u64::from(*prefix));
                         e.str(interface);
                     }
-                    Resource::Unit { name } => {
+                    Resource::Unit { name, timeout } => {
                         e.str("unit");
                         e.str(name);
+                        if let Some(t) = timeout {
+                            e.str("timeout");
+                            e.dur(*t);
+                        }
                     }
                 }
             }

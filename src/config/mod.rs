@@ -5,16 +5,16 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::core::Resource;
-
 mod authkey;
 mod digest;
 mod error;
 pub mod heartbeat;
+mod resource;
 mod schema;
 
 pub use authkey::{generate_auth_keys, load_auth_keys, parse_auth_keys, MIN_SECRET_LEN};
 pub use error::ConfigError;
+pub use resource::Resource;
 pub use heartbeat::{import_heartbeat, import_heartbeat_texts, Import, ImportError, Unmapped};
 pub use schema::{load, parse, UNIT_SUFFIXES};
 
@@ -55,6 +55,9 @@ pub struct Cluster {
     pub auth_key: PathBuf,
     pub migration_threshold: u32,
     pub fencing: Fencing,
+    /// A group's fail count on a node expires this long after its last
+    /// failure (zero: never), as Pacemaker's `failure-timeout`.
+    pub failure_timeout: Duration,
 }
 
 #[derive(Clone, Debug, PartialEq)]

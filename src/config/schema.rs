@@ -14,8 +14,7 @@ use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
 use super::error::{line_col, ConfigError};
-use super::{Cluster, Config, Fencing, Garp, Group, Link, LinkKind, NodeConf, Ping, Respawn};
-use crate::core::Resource;
+use super::{Cluster, Config, Fencing, Garp, Group, Link, LinkKind, NodeConf, Ping, Resource, Respawn};
 
 /// Unit name suffixes systemd knows; a unit name must end in one of them.
 pub const UNIT_SUFFIXES: &[&str] = &[
@@ -41,6 +40,12 @@ pub(crate) const DEFAULT_MCAST_PORT: u16 = 694;
 pub(crate) const DEFAULT_MCAST_TTL: u32 = 1;
 pub(crate) const DEFAULT_BAUD: u32 = 19200;
 pub(crate) const DEFAULT_MIGRATION_THRESHOLD: u32 = 3;
+pub(crate) const DEFAULT_FAILURE_TIMEOUT: Duration = Duration::from_secs(600);
+pub(crate) const MAX_KEEPALIVE: Duration = Duration::from_secs(60);
+pub(crate) const MAX_DEADTIME: Duration = Duration::from_secs(600);
+pub(crate) const MAX_INITDEAD: Duration = Duration::from_secs(3600);
+/// The longest start/stop deadline a resource may set.
+pub(crate) const MAX_OP_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 
 impl Default for Garp {
     fn default() -> Self {
@@ -282,6 +287,7 @@ struct RawCluster {
     auth_key: Option<String>,
     migration_threshold: Option<u32>,
     fencing: Option<RawFencing>,
+    failure_timeout: Option<Dur>,
 }
 
 #[derive(Deserialize)]
@@ -362,6 +368,7 @@ struct RawResource {
     vip: Option<String>,
     interface: Option<String>,
     unit: Option<String>,
+    timeout: Option<Dur>,
 }
 
 #[derive(Deserialize)]
@@ -483,6 +490,18 @@ impl Ctx<'_> {
         if keepalive.is_zero() {
             return Err(self.bad(&k.k("keepalive"), &q(keepalive), "must be more than 0; e.g. \"200ms\""));
         }
+        // Upper bounds keep every sum of times the core forms far from
+        // overflowing, and nobody runs a heartbeat slower than these.
+        for (key, d, max) in [
+            ("keepalive", keepalive, MAX_KEEPALIVE),
+            ("warntime", warntime, MAX_DEADTIME),
+            ("deadtime", deadtime, MAX_DEADTIME),
+            ("initdead", initdead, MAX_INITDEAD),
+        ] {
+            if d > max {
+                return Err(self.bad(&k.k(key), &q(d), &format!("must be at most {}", fmt_dur(max))));
+            }
+        }
         if deadtime <= keepalive * 2 {
             return Err(self.bad(
                 &k.k("deadtime"),
@@ -531,6 +550,14 @@ impl Ctx<'_> {
             None | Some(RawFencing::Off) => Fencing::Off,
             Some(RawFencing::Required) => Fencing::Required,
         };
+        let failure_timeout = raw.failure_timeout.map_or(DEFAULT_FAILURE_TIMEOUT, |d| d.0);
+        if failure_timeout > MAX_OP_TIMEOUT * 1000 {
+            return Err(self.bad(
+                &k.k("failure_timeout"),
+                &q(failure_timeout),
+                "is too long; use \"0\" for fail counts that never expire",
+            ));
+        }
         Ok(Cluster {
             name,
             keepalive,
@@ -542,6 +569,7 @@ impl Ctx<'_> {
             auth_key,
             migration_threshold,
             fencing,
+            failure_timeout,
         })
     }
 
@@ -824,6 +852,12 @@ impl Ctx<'_> {
                             format!("{rk} has neither vip nor unit; write {{ vip = \"10.0.0.60/24\", interface = \"eth0\" }} or {{ unit = \"nginx.service\" }}"),
                         ))
                     }
+                    (Some(_), None) if r.timeout.is_some() => {
+                        return Err(self.err(
+                            &rk.k("timeout"),
+                            format!("{}: timeout only applies to a unit; remove it", rk.k("timeout")),
+                        ))
+                    }
                     (Some(vip), None) => {
                         let Some((addr, prefix)) = parse_vip(&vip) else {
                             return Err(self.bad(
@@ -853,7 +887,21 @@ impl Ctx<'_> {
                         if let Err(why) = check_unit(&unit) {
                             return Err(self.bad(&rk.k("unit"), "", &why));
                         }
-                        Resource::Unit { name: unit }
+                        let timeout = match r.timeout {
+                            None => None,
+                            Some(Dur(d)) if d.is_zero() || d > MAX_OP_TIMEOUT => {
+                                return Err(self.bad(
+                                    &rk.k("timeout"),
+                                    &format!("\"{}\"", fmt_dur(d)),
+                                    &format!(
+                                        "must be more than 0 and at most {}; leave it out to use the unit's own TimeoutStartSec=/TimeoutStopSec=",
+                                        fmt_dur(MAX_OP_TIMEOUT)
+                                    ),
+                                ))
+                            }
+                            Some(Dur(d)) => Some(d),
+                        };
+                        Resource::Unit { name: unit, timeout }
                     }
                 };
                 let same = |a: &Resource, b: &Resource| match (a, b) {
@@ -890,7 +938,7 @@ impl Ctx<'_> {
             if out.iter().any(|o| o.unit == unit) {
                 return Err(self.bad(&key, "", "is listed twice; remove one"));
             }
-            if let Some(g) = groups.iter().find(|g| g.resources.contains(&Resource::Unit { name: unit.clone() })) {
+            if let Some(g) = groups.iter().find(|g| g.resources.iter().any(|r| r.unit_name() == Some(unit.as_str()))) {
                 return Err(self.bad(
                     &key,
                     "",

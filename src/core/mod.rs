@@ -13,28 +13,48 @@ pub use node::Node;
 /// Monotonic time since an epoch the driver picks (its own start).
 pub type Time = Duration;
 
-/// One resource of a group, in start order.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum Resource {
-    /// A floating address `addr/prefix` on `interface`.
-    Vip { addr: std::net::IpAddr, prefix: u8, interface: String },
-    /// A systemd unit, e.g. "nginx.service".
-    Unit { name: String },
+pub use crate::config::Resource;
+
+/// A unit's state as systemd reports it: `ActiveState`, `SubState`, the
+/// unit's `Result` and, for services, the main process' exit status.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnitState {
+    pub active: String,
+    pub sub: String,
+    pub result: String,
+    pub exit_status: Option<i32>,
 }
 
-impl Resource {
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Resource::Vip { .. } => "vip",
-            Resource::Unit { .. } => "unit",
+impl UnitState {
+    /// `inactive` or `failed`: nothing of the unit runs.
+    pub fn is_down(&self) -> bool {
+        self.active == "inactive" || self.active == "failed"
+    }
+}
+
+impl std::fmt::Display for UnitState {
+    /// As `systemctl status` puts it: `active (running)`, `inactive (dead)`,
+    /// `failed (exit-code 143)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.active == "failed" {
+            match self.exit_status {
+                Some(n) if self.result == "exit-code" => write!(f, "failed (exit-code {n})"),
+                _ => write!(f, "failed ({})", self.result),
+            }
+        } else if self.sub.is_empty() {
+            f.write_str(&self.active)
+        } else {
+            write!(f, "{} ({})", self.active, self.sub)
         }
     }
-    pub fn name(&self) -> String {
-        match self {
-            Resource::Vip { addr, prefix, .. } => format!("{addr}/{prefix}"),
-            Resource::Unit { name } => name.clone(),
-        }
-    }
+}
+
+/// The deadlines systemd itself gives a unit's jobs (`TimeoutStartUSec`,
+/// `TimeoutStopUSec`); `None` is `infinity`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UnitTimeouts {
+    pub start: Option<Duration>,
+    pub stop: Option<Duration>,
 }
 
 /// Why a resource operation did not succeed (systemd's job results and our own).
@@ -119,6 +139,22 @@ pub enum Input {
         group: String,
         resource: usize,
         reason: String,
+    },
+    /// A unit of a group changed state (the first report of a watch is its
+    /// state when the watch began). From before hbd starts a unit until it
+    /// has stopped it, every report reaches the core, which decides what is
+    /// a failure: a unit going down that hbd did not stop is one.
+    UnitState {
+        group: String,
+        resource: usize,
+        state: UnitState,
+    },
+    /// systemd's own job timeouts of a group's unit, read at start and
+    /// reload: the core's deadlines for that unit's jobs follow them.
+    UnitTimeouts {
+        group: String,
+        resource: usize,
+        timeouts: UnitTimeouts,
     },
     /// How many ping hosts this node reaches now.
     Ping {
@@ -247,6 +283,12 @@ pub enum Event {
         resource: String,
         reason: String,
         failcount: u32,
+        /// `migration_threshold`: at this count the group moves.
+        threshold: u32,
+    },
+    /// Fail counts of a group on this node expired (`failure_timeout`).
+    FailuresExpired {
+        group: String,
     },
     StartFailed {
         group: String,
@@ -297,6 +339,7 @@ impl Event {
                 _ => "group-moved",
             },
             Event::ResourceFailed { .. } => "unit-failure",
+            Event::FailuresExpired { .. } => "failures-expired",
             Event::StartFailed { .. } => "start-failed",
             Event::StopFailed { .. } => "stop-failed",
             Event::FenceStarted { .. } => "fence-started",
@@ -327,6 +370,11 @@ pub enum Action {
         group: String,
         resource: usize,
         what: Resource,
+    },
+    /// Clear systemd's failed state and start limit of a group's unit
+    /// (`hactl cleanup`); nothing answers.
+    ResetFailed {
+        unit: String,
     },
     /// Start hbd-fence@NODE.service; answer with `Input::FenceDone`.
     Fence {

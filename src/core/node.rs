@@ -12,8 +12,19 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::msg::{Ack, GroupReport, GroupState, Heartbeat, Intent, IntentKind};
-use super::{Action, Command, CommandError, Event, Input, MoveReason, Op, OpError, Resource, Time};
+use super::{
+    Action, Command, CommandError, Event, Input, MoveReason, Op, OpError, Resource, Time, UnitState, UnitTimeouts,
+};
 use crate::config::{Config, Fencing};
+
+/// How long adding or removing an address may take.
+const VIP_OP_TIMEOUT: Duration = Duration::from_secs(10);
+/// Added to a unit's own job timeout: the bus round trips and the kill
+/// systemd sends when its own timeout runs out.
+const UNIT_OP_MARGIN: Duration = Duration::from_secs(5);
+/// systemd's `DefaultTimeoutStartSec=`/`DefaultTimeoutStopSec=`, used until
+/// the shell has read the unit's own.
+const SYSTEMD_DEFAULT_TIMEOUT: Duration = Duration::from_secs(90);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PeerState {
@@ -88,6 +99,14 @@ struct LocalGroup {
     running: usize,
     /// An operation is in flight for this resource.
     busy: Option<(usize, Op)>,
+    /// When the operation in flight is taken as failed (None: no deadline).
+    busy_until: Option<Time>,
+    /// Each resource's state as systemd last reported it (units only).
+    observed: Vec<Option<UnitState>>,
+    /// Each unit's own job timeouts, once the shell has read them.
+    timeouts: Vec<Option<UnitTimeouts>>,
+    /// When a resource of this group last failed here (for failure_timeout).
+    last_failure: Option<Time>,
     /// A stop was decided while a start was in flight.
     stop_after_op: bool,
     /// Adopted at start: resources found active before we decided anything.
@@ -191,6 +210,8 @@ pub struct Node {
     /// Something `status()` shows changed in this step: a frame went out
     /// because of it (not a plain keepalive), or time alone changed it.
     status_moved: bool,
+    /// See [`Node::pending_reload`].
+    pending_reload: Option<Box<Config>>,
     out: Vec<Action>,
 }
 
@@ -257,6 +278,7 @@ impl Node {
             split_seen: Default::default(),
             status_serial: 0,
             status_moved: false,
+            pending_reload: None,
             out: Vec::new(),
             cfg,
         })
@@ -291,6 +313,14 @@ impl Node {
             Input::Adopt { group, resource } => self.on_adopt(&group, resource),
             Input::ResourceDone { group, resource, op, result } => self.on_resource_done(&group, resource, op, result),
             Input::ResourceFailed { group, resource, reason } => self.on_resource_failed(&group, resource, reason),
+            Input::UnitState { group, resource, state } => self.on_unit_state(&group, resource, state),
+            Input::UnitTimeouts { group, resource, timeouts } => {
+                if let Some(g) = self.groups.iter_mut().find(|g| g.name == group) {
+                    if let Some(t) = g.timeouts.get_mut(resource) {
+                        *t = Some(timeouts);
+                    }
+                }
+            }
             Input::Ping { reachable } => self.on_ping(reachable),
             Input::FenceDone { node, ok } => self.on_fence_done(&node, ok),
             Input::Command { id, cmd } => {
@@ -354,6 +384,14 @@ impl Node {
             }
         }
         consider(self.claim_hold_until);
+        for g in &self.groups {
+            if let Some(t) = g.busy_until {
+                consider(t);
+            }
+            if let Some(t) = self.failures_expire_at(g) {
+                consider(t);
+            }
+        }
         if self.ping_raw != self.ping_eff {
             consider(self.ping_raw_since + self.ping_hold());
         }
@@ -471,6 +509,8 @@ impl Node {
             return;
         }
         self.groups[gi].busy = None;
+        self.groups[gi].busy_until = None;
+        let now = self.now;
         let rname = self.cfg.groups[gi].resources[resource].name();
         match (op, result) {
             (Op::Start, Ok(())) => {
@@ -483,6 +523,7 @@ impl Node {
             }
             (Op::Start, Err(e)) => {
                 let g = &mut self.groups[gi];
+                g.last_failure = Some(now);
                 if g.state == GroupState::Started {
                     // The restart of a failed resource failed: give the group up.
                     g.failed = true;
@@ -529,12 +570,14 @@ impl Node {
             return;
         }
         g.failcount += 1;
+        g.last_failure = Some(self.now);
         let rname = self.cfg.groups[gi].resources[resource].name();
         self.out.push(Action::Event(Event::ResourceFailed {
             group: group.to_string(),
             resource: rname,
             reason,
             failcount: g.failcount,
+            threshold,
         }));
         if g.failcount >= threshold {
             g.failed = true;
@@ -545,6 +588,111 @@ impl Node {
             g.restart.push(resource);
         }
         self.send_now = true;
+    }
+
+    /// The supervision contract: a unit of a group that goes down while hbd
+    /// has it up, and not because hbd stops it, has failed — stopped by
+    /// `systemctl stop`, by a dependency, or exited on its own.
+    fn on_unit_state(&mut self, group: &str, resource: usize, state: UnitState) {
+        let Some(gi) = self.groups.iter().position(|g| g.name == group) else { return };
+        let g = &mut self.groups[gi];
+        let Some(slot) = g.observed.get_mut(resource) else { return };
+        let prev = slot.replace(state.clone());
+        self.status_moved = true;
+        if !state.is_down() || !prev.is_some_and(|p| !p.is_down()) || g.busy == Some((resource, Op::Stop)) {
+            return;
+        }
+        let reason = if state.active == "failed" {
+            format!("it {state}")
+        } else {
+            "it was stopped outside hbd (by systemctl or a dependency)".to_string()
+        };
+        self.on_resource_failed(group, resource, reason);
+    }
+
+    /// When the fail counts of `g` expire, if they do.
+    fn failures_expire_at(&self, g: &LocalGroup) -> Option<Time> {
+        let ft = self.cfg.cluster.failure_timeout;
+        if ft.is_zero() || !(g.failcount > 0 || g.failed) {
+            return None;
+        }
+        g.last_failure.map(|t| t + ft)
+    }
+
+    /// Fail counts expire `failure_timeout` after the last failure, as
+    /// Pacemaker's do: a node is not shut out of a group for good by
+    /// failures long past. Not mid-transition: a release that is under way
+    /// finishes first.
+    fn expire_failures(&mut self) {
+        for gi in 0..self.groups.len() {
+            let g = &self.groups[gi];
+            let due = self.failures_expire_at(g).is_some_and(|t| self.now >= t);
+            if !due || !matches!(g.state, GroupState::Stopped | GroupState::Started) || g.busy.is_some() {
+                continue;
+            }
+            let g = &mut self.groups[gi];
+            g.failcount = 0;
+            g.failed = false;
+            g.last_failure = None;
+            self.out.push(Action::Event(Event::FailuresExpired { group: g.name.clone() }));
+            self.send_now = true;
+        }
+    }
+
+    /// An operation past its deadline has failed: a start that hangs
+    /// releases the group, a stop that hangs blocks it. The late answer,
+    /// if it ever comes, no longer matches and is dropped.
+    fn expire_ops(&mut self) {
+        for gi in 0..self.groups.len() {
+            let g = &self.groups[gi];
+            let (Some((r, op)), Some(t)) = (g.busy, g.busy_until) else { continue };
+            if self.now < t {
+                continue;
+            }
+            let what = self.cfg.groups[gi].resources[r].name();
+            let limit = self.op_timeout(gi, r, op).unwrap_or_default();
+            let verb = if op == Op::Start { "start" } else { "stop" };
+            let reason = format!(
+                "the {verb} of {what} did not finish within {} s (set timeout = \"…\" on the resource, or the unit's Timeout{}Sec=)",
+                limit.as_secs_f64().ceil() as u64,
+                if op == Op::Start { "Start" } else { "Stop" }
+            );
+            let name = g.name.clone();
+            self.on_resource_done(&name, r, op, Err(OpError(reason)));
+        }
+    }
+
+    /// The deadline of an operation on resource `r` of group `gi`: the
+    /// resource's own `timeout`, else the unit's systemd timeout plus a
+    /// margin for the bus and the kill that ends it. `None`: the unit's
+    /// timeout is `infinity`.
+    fn op_timeout(&self, gi: usize, r: usize, op: Op) -> Option<Duration> {
+        match &self.cfg.groups[gi].resources[r] {
+            Resource::Vip { .. } => Some(VIP_OP_TIMEOUT),
+            Resource::Unit { timeout: Some(t), .. } => Some(*t),
+            Resource::Unit { .. } => match self.groups[gi].timeouts[r] {
+                Some(t) => match op {
+                    Op::Start => t.start,
+                    Op::Stop => t.stop,
+                }
+                .map(|d| d.saturating_add(UNIT_OP_MARGIN)),
+                None => Some(SYSTEMD_DEFAULT_TIMEOUT + UNIT_OP_MARGIN),
+            },
+        }
+    }
+
+    /// Ask the shell for an operation and note its deadline.
+    fn begin_op(&mut self, gi: usize, r: usize, op: Op) {
+        let deadline = self.op_timeout(gi, r, op).map(|d| self.now.saturating_add(d));
+        let g = &mut self.groups[gi];
+        g.busy = Some((r, op));
+        g.busy_until = deadline;
+        let group = g.name.clone();
+        let what = self.cfg.groups[gi].resources[r].clone();
+        self.out.push(match op {
+            Op::Start => Action::Start { group, resource: r, what },
+            Op::Stop => Action::Stop { group, resource: r, what },
+        });
     }
 
     fn on_ping(&mut self, reachable: u32) {
@@ -656,6 +804,7 @@ impl Node {
                     .is_none_or(|n| n.resources != self.cfg.groups[i].resources)
         });
         if holding_changed {
+            let first = self.pending_reload.is_none();
             for (i, g) in self.groups.iter_mut().enumerate() {
                 let keep = cfg.groups.iter().any(|n| n.name == g.name && n.resources == self.cfg.groups[i].resources);
                 if !keep && g.state.holds() {
@@ -663,23 +812,42 @@ impl Node {
                     g.failed = true;
                 }
             }
-            // Apply the rest on a later reload once stopped; keep timings now.
-            self.cfg.cluster = cfg.cluster;
-            self.cfg.ping = cfg.ping;
-            self.cfg.garp = cfg.garp;
+            // Timings and ping hosts apply now; the groups once the changed
+            // ones have stopped (`step` applies the whole file then).
+            self.cfg.cluster = cfg.cluster.clone();
+            self.cfg.ping = cfg.ping.clone();
+            self.cfg.garp = cfg.garp.clone();
+            self.apply_ping_hosts();
+            self.pending_reload = Some(Box::new(cfg));
+            self.send_now |= first;
             return;
         }
+        self.pending_reload = None;
         self.groups = groups;
         self.digest = cfg.digest();
-        if cfg.ping.hosts.is_empty() {
+        self.cfg = cfg;
+        self.apply_ping_hosts();
+        self.send_now = true;
+    }
+
+    /// Ping hosts added or removed by a reload: with none, the node no
+    /// longer reports a count; with new ones, it assumes the worst until
+    /// the first probe answers.
+    fn apply_ping_hosts(&mut self) {
+        if self.cfg.ping.hosts.is_empty() {
             self.ping_raw = None;
             self.ping_eff = None;
         } else if self.ping_raw.is_none() {
             self.ping_raw = Some(0);
             self.ping_eff = Some(0);
+            self.ping_raw_since = self.now;
         }
-        self.cfg = cfg;
-        self.send_now = true;
+    }
+
+    /// The file a reload could not apply whole yet (a changed group was
+    /// still running): applied as soon as those groups have stopped.
+    pub fn pending_reload(&self) -> bool {
+        self.pending_reload.is_some()
     }
 
     fn merge_intent(&mut self, i: Intent) {
@@ -714,6 +882,17 @@ impl Node {
         g.cleanup_applied = serial;
         g.failcount = 0;
         g.failed = false;
+        g.last_failure = None;
+        // systemd keeps its own failed state and start limit: clear them
+        // too, or it keeps refusing what hbd now allows.
+        if let Some(gi) = self.cfg.group_index(group) {
+            for r in &self.cfg.groups[gi].resources {
+                if let Some(unit) = r.unit_name() {
+                    self.out.push(Action::ResetFailed { unit: unit.to_string() });
+                }
+            }
+        }
+        let Some(g) = self.groups.iter_mut().find(|g| g.name == group) else { return };
         if g.state == GroupState::Blocked {
             // Retry the stop that failed.
             g.state = GroupState::Stopping;
@@ -736,8 +915,13 @@ impl Node {
         if self.exited {
             return;
         }
+        if let Some(cfg) = self.pending_reload.clone() {
+            self.on_reload(*cfg);
+        }
         self.update_membership();
         self.update_ping();
+        self.expire_ops();
+        self.expire_failures();
         self.update_quorum();
         let isolated = self.isolated();
         if self.was_isolated && !isolated {
@@ -1164,9 +1348,7 @@ impl Node {
             let may_resume = !g.resume_start || settled;
             if matches!(g.state, GroupState::Started | GroupState::Starting) && may_resume && !g.restart.is_empty() {
                 let r = g.restart.remove(0);
-                g.busy = Some((r, Op::Start));
-                let what = self.cfg.groups[gi].resources[r].clone();
-                self.out.push(Action::Start { group: gname, resource: r, what });
+                self.begin_op(gi, r, Op::Start);
                 continue;
             }
             if !matches!(g.state, GroupState::Started | GroupState::Starting) {
@@ -1181,9 +1363,7 @@ impl Node {
                     g.resume_start = false;
                     if g.running < n {
                         let r = g.running;
-                        g.busy = Some((r, Op::Start));
-                        let what = self.cfg.groups[gi].resources[r].clone();
-                        self.out.push(Action::Start { group: gname, resource: r, what });
+                        self.begin_op(gi, r, Op::Start);
                     } else {
                         g.state = GroupState::Started;
                         self.out.push(Action::Event(Event::GroupStarted { group: gname }));
@@ -1193,9 +1373,7 @@ impl Node {
                 GroupState::Stopping => {
                     if g.running > 0 {
                         let r = g.running - 1;
-                        g.busy = Some((r, Op::Stop));
-                        let what = self.cfg.groups[gi].resources[r].clone();
-                        self.out.push(Action::Stop { group: gname, resource: r, what });
+                        self.begin_op(gi, r, Op::Stop);
                     } else {
                         g.state = GroupState::Stopped;
                         g.adopted.iter_mut().for_each(|a| *a = false);
@@ -1405,27 +1583,41 @@ impl Node {
                             && !matches!(self.state_of(n, gi), GroupState::Stopped | GroupState::Claiming)
                     })
                 };
-                let state = owner.map_or(GroupState::Stopped, |o| self.state_of(o, gi));
+                let mut state = owner.map_or(GroupState::Stopped, |o| self.state_of(o, gi));
+                // A group whose failed resource is being brought back is not
+                // fully started, whatever the peers are told.
+                let recovering = lg.busy.is_some_and(|(_, op)| op == Op::Start) || !lg.restart.is_empty();
+                if owner == Some(self.me) && state == GroupState::Started && recovering {
+                    state = GroupState::Starting;
+                }
                 let resources = gc
                     .resources
                     .iter()
                     .enumerate()
                     .map(|(ri, r)| {
                         let rs = match owner {
+                            // What systemd says, where hbd follows the unit.
+                            Some(o) if o == self.me && lg.observed[ri].is_some() => {
+                                lg.observed[ri].as_ref().map(|u| u.to_string()).unwrap_or_default()
+                            }
                             Some(o) if o == self.me => match lg.busy {
-                                Some((b, Op::Start)) if b == ri => "starting",
-                                Some((b, Op::Stop)) if b == ri => "stopping",
-                                _ if ri < lg.running => "started",
-                                _ => "stopped",
+                                Some((b, Op::Start)) if b == ri => "starting".to_string(),
+                                Some((b, Op::Stop)) if b == ri => "stopping".to_string(),
+                                _ if ri < lg.running => "started".to_string(),
+                                _ => "stopped".to_string(),
                             },
                             Some(_) => match state {
                                 GroupState::Started => "started",
                                 GroupState::Blocked => "blocked",
                                 _ => "unknown",
+                            }
+                            .to_string(),
+                            None => match &lg.observed[ri] {
+                                Some(u) if !u.is_down() => u.to_string(),
+                                _ => "stopped".to_string(),
                             },
-                            None => "stopped",
                         };
-                        (r.kind().to_string(), r.name(), rs.to_string())
+                        (r.kind().to_string(), r.name(), rs)
                     })
                     .collect();
                 let failcount = if owner.is_none_or(|o| o == self.me) {
@@ -1519,6 +1711,10 @@ fn new_group(name: &str, n: usize) -> LocalGroup {
         state: GroupState::Stopped,
         running: 0,
         busy: None,
+        busy_until: None,
+        observed: vec![None; n],
+        timeouts: vec![None; n],
+        last_failure: None,
         stop_after_op: false,
         adopted: vec![false; n],
         resume_start: false,
@@ -1544,14 +1740,4 @@ fn same_state(a: &Heartbeat, b: &Heartbeat) -> bool {
         && a.ping == b.ping
         && a.groups == b.groups
         && a.intents == b.intents
-}
-
-impl Resource {
-    /// Systemd unit name, if this resource is a unit.
-    pub fn unit(&self) -> Option<&str> {
-        match self {
-            Resource::Unit { name } => Some(name),
-            Resource::Vip { .. } => None,
-        }
-    }
 }

@@ -21,7 +21,7 @@ use super::systemd::Systemd;
 use super::vip::{AddrEvent, AddrWatcher, Vip};
 use super::{garp, generation, notify};
 use crate::config::{self, Config};
-use crate::core::{Action, CommandError, Event, Input, Node, Op, OpError, Resource};
+use crate::core::{Action, CommandError, Event, Input, Node, Op, OpError, Resource, UnitState};
 use crate::dbus::{ApiEvent, ApiHandle, ApiRequest, LINK_AGE_SIGNAL_INTERVAL};
 use crate::wire::{self, Codec, Header, ReplayGuard, MSG_HEARTBEAT};
 
@@ -38,6 +38,7 @@ pub struct Options {
 enum Done {
     Op { group: String, resource: usize, op: Op, result: Result<(), OpError> },
     Failed { group: String, resource: usize, reason: String },
+    Unit { group: String, resource: usize, state: UnitState },
     Fence { node: String, ok: bool },
     Respawn { unit: String },
 }
@@ -104,6 +105,9 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
         watches: HashMap::new(),
         owned_vips: HashSet::new(),
         held: Held::default(),
+        ping_tx: mpsc::channel(8).0,
+        ping_task: None,
+        respawns: HashMap::new(),
         replies: HashMap::new(),
         next_cmd: 1,
         bad_frames: HashMap::new(),
@@ -112,6 +116,7 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
         last_status: String::new(),
         status_woke: None,
         published: None,
+        reload_timeouts: Vec::new(),
         opts: opts.clone(),
         cfg: cfg.clone(),
     };
@@ -121,18 +126,28 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     // Adopt what already runs (hbd restarted under a healthy group) before
     // the core says anything, so peers never see us drop it.
     let mut node = Node::new(cfg.clone(), &name, gen, d.now()).map_err(|e| anyhow!(e))?;
+    for input in d.unit_timeouts(&cfg).await {
+        node.handle(d.now(), input);
+    }
     let mut adopt = Vec::new();
     for g in &cfg.groups {
         for (ri, r) in g.resources.iter().enumerate() {
-            let active = match r {
-                Resource::Vip { addr, interface, .. } => d.vip.present(*addr, interface).await.unwrap_or(false),
-                Resource::Unit { name } => d.systemd.active_state(name).await.is_ok_and(|s| s == "active"),
+            // Anything of a unit that may run counts: a unit left
+            // `activating` or `deactivating` by an hbd that died is taken
+            // on and then either finishes its start or is stopped.
+            let state = match r {
+                Resource::Vip { addr, interface, .. } => {
+                    d.vip.present(*addr, interface).await.unwrap_or(false).then(|| "present".to_string())
+                }
+                Resource::Unit { name, .. } => {
+                    d.systemd.active_state(name).await.ok().filter(|s| s != "inactive" && s != "failed")
+                }
             };
-            if active {
-                info!(HBD_EVENT = "adopt", HBD_GROUP = %g.name, "{} of group {} is already active; adopting it", r.name(), g.name);
+            if let Some(state) = state {
+                info!(HBD_EVENT = "adopt", HBD_GROUP = %g.name, "{} of group {} is already {state}; adopting it", r.name(), g.name);
                 adopt.push((g.name.clone(), ri, r.clone()));
             }
-            if let Resource::Unit { name } = r {
+            if let Resource::Unit { name, .. } = r {
                 if d.systemd.is_enabled(name).await.unwrap_or(false) {
                     warn!(HBD_EVENT = "unit-enabled", HBD_GROUP = %g.name, HBD_UNIT = %name,
                         "{name} belongs to group {} but is also enabled in systemd, so it starts at boot on every node; run: systemctl disable {name}", g.name);
@@ -160,16 +175,8 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
 
     // Ping hosts.
     let (ping_tx, mut ping_rx) = mpsc::channel::<u32>(8);
-    if !cfg.ping.hosts.is_empty() {
-        let mut mon = super::ping::PingMonitor::start(&cfg.ping).map_err(|e| anyhow!("{e}"))?;
-        tokio::spawn(async move {
-            while let Some(n) = mon.changed().await {
-                if ping_tx.send(n as u32).await.is_err() {
-                    break;
-                }
-            }
-        });
-    }
+    d.ping_tx = ping_tx;
+    d.start_ping(&cfg.ping).map_err(|e| anyhow!("{e}"))?;
 
     // Addresses that vanish under us.
     let (addr_tx, mut addr_rx) = mpsc::channel::<(IpAddr, u32)>(32);
@@ -192,6 +199,7 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     for r in &cfg.respawn {
         d.respawn(&r.unit);
     }
+    let mut respawn_units: Vec<String> = cfg.respawn.iter().map(|r| r.unit.clone()).collect();
 
     let mut hup = signal(SignalKind::hangup())?;
     let mut term = signal(SignalKind::terminate())?;
@@ -224,18 +232,29 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
                 None => bail!("all heartbeat link tasks ended"),
             },
             Some(done) = done_rx.recv() => match done {
-                Done::Op { group, resource, op, result } => Some(Input::ResourceDone { group, resource, op, result }),
+                Done::Op { group, resource, op, result } => {
+                    if op == Op::Stop && result.is_ok() {
+                        d.unwatch(&group, resource);
+                    }
+                    Some(Input::ResourceDone { group, resource, op, result })
+                }
                 Done::Failed { group, resource, reason } => Some(Input::ResourceFailed { group, resource, reason }),
+                Done::Unit { group, resource, state } => Some(Input::UnitState { group, resource, state }),
                 Done::Fence { node, ok } => Some(Input::FenceDone { node, ok }),
-                Done::Respawn { unit } => { d.respawn(&unit); None }
+                Done::Respawn { unit } => {
+                    if d.cfg.respawn.iter().any(|r| r.unit == unit) {
+                        d.respawn(&unit);
+                    }
+                    None
+                }
             },
             Some(n) = ping_rx.recv() => {
                 info!(HBD_EVENT = "ping", "{n} of {} ping hosts reachable", d.cfg.ping.hosts.len());
                 Some(Input::Ping { reachable: n })
             }
             Some((addr, _)) = addr_rx.recv() => { d.vip_vanished(addr); None }
-            Some(req) = api_rx.recv() => d.api(req),
-            _ = hup.recv() => d.reload().err().map(|e| {
+            Some(req) = api_rx.recv() => d.api(req).await,
+            _ = hup.recv() => d.reload().await.err().map(|e| {
                 warn!(HBD_EVENT = "reload-failed", "{e}");
                 None
             }).unwrap_or_else(|| d.take_reload()),
@@ -250,15 +269,23 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
             info!(HBD_EVENT = "stopping", "stopping: handing groups over to peers");
         }
         let Some(input) = input else { continue };
+        let reloaded = matches!(input, Input::Reload(_));
         let now = d.now();
-        let acts = d.node_mut().handle(now, input);
+        let mut acts = d.node_mut().handle(now, input);
+        if reloaded {
+            for t in std::mem::take(&mut d.reload_timeouts) {
+                acts.extend(d.node_mut().handle(now, t));
+            }
+        }
         if d.dispatch(acts) {
             break;
         }
         d.publish();
     }
-    for r in &cfg.respawn {
-        let _ = d.systemd.stop(&r.unit).await;
+    respawn_units = d.cfg.respawn.iter().map(|r| r.unit.clone()).chain(respawn_units).collect();
+    respawn_units.dedup();
+    for unit in &respawn_units {
+        let _ = d.systemd.stop(unit).await;
     }
     info!(HBD_EVENT = "exit", "hbd stopped");
     Ok(())
@@ -282,6 +309,10 @@ struct Daemon {
     watches: HashMap<(String, usize), JoinHandle<()>>,
     owned_vips: HashSet<(IpAddr, u8, String, String)>,
     held: Held,
+    ping_tx: mpsc::Sender<u32>,
+    ping_task: Option<JoinHandle<()>>,
+    /// The follower of each respawn unit.
+    respawns: HashMap<String, JoinHandle<()>>,
     replies: HashMap<u64, ReplyTo>,
     next_cmd: u64,
     /// (claimed sender, error kind) -> (last logged, suppressed since).
@@ -293,6 +324,8 @@ struct Daemon {
     status_woke: Option<Instant>,
     /// The core's status serial and the time of the last snapshot built.
     published: Option<(u64, Instant)>,
+    /// Unit timeouts read for a reload, fed to the core after it.
+    reload_timeouts: Vec<Input>,
 }
 
 type ReplyTo = oneshot::Sender<Result<(), CommandError>>;
@@ -399,7 +432,7 @@ impl Daemon {
         }
     }
 
-    fn api(&mut self, req: ApiRequest) -> Option<Input> {
+    async fn api(&mut self, req: ApiRequest) -> Option<Input> {
         match req {
             ApiRequest::Command { cmd, reply } => {
                 let id = self.next_cmd;
@@ -408,7 +441,7 @@ impl Daemon {
                 Some(Input::Command { id, cmd })
             }
             ApiRequest::Reload { reply } => {
-                let r = self.reload();
+                let r = self.reload().await;
                 if let Err(e) = &r {
                     warn!(HBD_EVENT = "reload-failed", "{e}");
                 }
@@ -421,7 +454,7 @@ impl Daemon {
 
     /// Validate the file again; the new config waits in `self.cfg` until
     /// `take_reload` hands it to the core.
-    fn reload(&mut self) -> anyhow::Result<()> {
+    async fn reload(&mut self) -> anyhow::Result<()> {
         let new = config::load(&self.opts.config)
             .map_err(|e| anyhow!("reload refused, keeping the running configuration: {e}"))?;
         if new.nodes != self.cfg.nodes || new.links != self.cfg.links || new.cluster.name != self.cfg.cluster.name {
@@ -429,7 +462,33 @@ impl Daemon {
         }
         let keys = config::load_auth_keys(&new.cluster.auth_key)
             .map_err(|e| anyhow!("reload refused, keeping the running configuration: {e}"))?;
+        if new.ping != self.cfg.ping {
+            self.start_ping(&new.ping)
+                .map_err(|e| anyhow!("reload refused, keeping the running configuration: {e}"))?;
+        }
         self.codec = Codec::new(&new.cluster.name, &keys);
+        // Respawn units follow the file at once: new ones start, dropped
+        // ones stop.
+        for r in &new.respawn {
+            if !self.respawns.contains_key(&r.unit) {
+                self.respawn(&r.unit);
+            }
+        }
+        let dropped: Vec<String> =
+            self.respawns.keys().filter(|u| !new.respawn.iter().any(|r| &r.unit == *u)).cloned().collect();
+        for unit in dropped {
+            if let Some(h) = self.respawns.remove(&unit) {
+                h.abort();
+            }
+            info!(HBD_EVENT = "respawn", HBD_UNIT = %unit, "{unit} is no longer a respawn unit; stopping it");
+            let sd = self.systemd.clone();
+            tokio::spawn(async move {
+                if let Err(e) = sd.stop(&unit).await {
+                    warn!(HBD_UNIT = %unit, "{e}");
+                }
+            });
+        }
+        self.reload_timeouts = self.unit_timeouts(&new).await;
         info!(
             HBD_EVENT = "reload",
             "configuration reloaded from {}; signing with key {}",
@@ -442,6 +501,44 @@ impl Daemon {
 
     fn take_reload(&mut self) -> Option<Input> {
         Some(Input::Reload(Box::new(self.cfg.clone())))
+    }
+
+    /// What systemd says each group unit's job timeouts are, as inputs.
+    async fn unit_timeouts(&self, cfg: &Config) -> Vec<Input> {
+        let mut out = Vec::new();
+        for g in &cfg.groups {
+            for (ri, r) in g.resources.iter().enumerate() {
+                let Resource::Unit { name, timeout: None } = r else { continue };
+                match self.systemd.timeouts(name).await {
+                    Ok(Some(timeouts)) => {
+                        out.push(Input::UnitTimeouts { group: g.name.clone(), resource: ri, timeouts })
+                    }
+                    Ok(None) => {}
+                    Err(e) => warn!(HBD_UNIT = %name, HBD_GROUP = %g.name, "cannot read the timeouts of {name}: {e}"),
+                }
+            }
+        }
+        out
+    }
+
+    /// (Re)start the ping monitor for these settings (none: stop it).
+    fn start_ping(&mut self, ping: &config::Ping) -> Result<(), super::ping::PingError> {
+        if let Some(t) = self.ping_task.take() {
+            t.abort();
+        }
+        if ping.hosts.is_empty() {
+            return Ok(());
+        }
+        let mut mon = super::ping::PingMonitor::start(ping)?;
+        let tx = self.ping_tx.clone();
+        self.ping_task = Some(tokio::spawn(async move {
+            while let Some(n) = mon.changed().await {
+                if tx.send(n as u32).await.is_err() {
+                    break;
+                }
+            }
+        }));
+        Ok(())
     }
 
     /// Carry out the core's actions. Returns true when the daemon must exit.
@@ -467,12 +564,21 @@ impl Daemon {
                     let tx = self.done_tx.clone();
                     tokio::spawn(async move {
                         let unit = format!("hbd-fence@{node}.service");
-                        let r = sd.start(&unit).await;
+                        let r = sd.fence(&unit).await;
                         // The core logs the failure itself (fence-failed); this is the detail.
                         if let Err(e) = &r {
                             info!(HBD_PEER = %node, "fence unit: {e}");
                         }
                         let _ = tx.send(Done::Fence { node, ok: r.is_ok() }).await;
+                    });
+                }
+                Action::ResetFailed { unit } => {
+                    let sd = self.systemd.clone();
+                    tokio::spawn(async move {
+                        match sd.reset_failed(&unit).await {
+                            Ok(()) => info!(HBD_UNIT = %unit, "reset systemd's failed state and start limit of {unit}"),
+                            Err(e) => warn!(HBD_UNIT = %unit, "{e}"),
+                        }
                     });
                 }
                 Action::Reply { id, result } => {
@@ -508,7 +614,9 @@ impl Daemon {
                 self.owned_vips.insert((*addr, *prefix, interface.clone(), group.to_string()));
                 self.hold(*addr, true);
             }
-            Resource::Unit { name } => self.watch_unit(group, resource, name),
+            Resource::Unit { name, .. } => {
+                self.watch_unit(group, resource, name);
+            }
         }
     }
 
@@ -534,10 +642,13 @@ impl Daemon {
                     let _ = tx.send(Done::Op { group, resource, op: Op::Start, result: r }).await;
                 });
             }
-            Resource::Unit { name } => {
+            Resource::Unit { name, .. } => {
                 let sd = self.systemd.clone();
-                self.watch_unit(&group, resource, &name);
+                // The watch exists before the start job: a unit that dies
+                // at once is seen dying, not found dead later or never.
+                let watching = self.watch_unit(&group, resource, &name);
                 tokio::spawn(async move {
+                    let _ = tokio::time::timeout(super::systemd::BUS_CALL_TIMEOUT, watching).await;
                     let r = sd.start(&name).await.map_err(|e| OpError(e.to_string()));
                     let _ = tx.send(Done::Op { group, resource, op: Op::Start, result: r }).await;
                 });
@@ -547,9 +658,8 @@ impl Daemon {
 
     fn stop(&mut self, group: String, resource: usize, what: Resource) {
         let tx = self.done_tx.clone();
-        if let Some(w) = self.watches.remove(&(group.clone(), resource)) {
-            w.abort();
-        }
+        // The unit stays watched until its stop is over: the core sees it
+        // go down, and a stop that fails leaves it watched.
         match what {
             Resource::Vip { addr, prefix, interface } => {
                 self.owned_vips.retain(|v| !(v.0 == addr && v.3 == group));
@@ -560,7 +670,7 @@ impl Daemon {
                     let _ = tx.send(Done::Op { group, resource, op: Op::Stop, result: r }).await;
                 });
             }
-            Resource::Unit { name } => {
+            Resource::Unit { name, .. } => {
                 let sd = self.systemd.clone();
                 tokio::spawn(async move {
                     let r = sd.stop(&name).await.map_err(|e| OpError(e.to_string()));
@@ -570,11 +680,15 @@ impl Daemon {
         }
     }
 
-    /// Follow an owned unit by signals; a failure goes to the core.
-    fn watch_unit(&mut self, group: &str, resource: usize, unit: &str) {
+    /// Follow a group unit by signals from before hbd starts it until hbd
+    /// has stopped it: every state change goes to the core, which decides
+    /// what is a failure. The receiver resolves once the watch is in place.
+    fn watch_unit(&mut self, group: &str, resource: usize, unit: &str) -> oneshot::Receiver<()> {
+        let (ready_tx, ready) = oneshot::channel();
         let key = (group.to_string(), resource);
         if self.watches.get(&key).is_some_and(|h| !h.is_finished()) {
-            return;
+            let _ = ready_tx.send(());
+            return ready;
         }
         let sd = self.systemd.clone();
         let tx = self.done_tx.clone();
@@ -587,20 +701,34 @@ impl Daemon {
                     return;
                 }
             };
+            let _ = ready_tx.send(());
             while let Some(ev) = w.next().await {
-                if ev.is_failure() {
-                    let reason = match &ev {
-                        super::systemd::UnitEvent::Failed { result } => format!("entered failed: {result}"),
-                        super::systemd::UnitEvent::Restarted { n_restarts, result, .. } => {
-                            format!("crashed ({result}), restarted by systemd ({n_restarts} restarts)")
-                        }
-                        _ => String::new(),
-                    };
-                    let _ = tx.send(Done::Failed { group: group.clone(), resource, reason }).await;
+                let input = match &ev {
+                    super::systemd::UnitEvent::State { .. } => {
+                        Done::Unit { group: group.clone(), resource, state: w.unit_state() }
+                    }
+                    // A restart systemd made per Restart= without passing
+                    // through `failed`: the state alone does not show it.
+                    super::systemd::UnitEvent::Restarted { n_restarts, result, new_failure: true } => Done::Failed {
+                        group: group.clone(),
+                        resource,
+                        reason: format!("it exited ({result}) and systemd restarted it ({n_restarts} restarts)"),
+                    },
+                    _ => continue,
+                };
+                if tx.send(input).await.is_err() {
+                    break;
                 }
             }
         });
         self.watches.insert(key, h);
+        ready
+    }
+
+    fn unwatch(&mut self, group: &str, resource: usize) {
+        if let Some(w) = self.watches.remove(&(group.to_string(), resource)) {
+            w.abort();
+        }
     }
 
     /// Something removed a VIP we hold: put it back.
@@ -644,11 +772,12 @@ impl Daemon {
         }
     }
 
-    fn respawn(&self, unit: &str) {
+    fn respawn(&mut self, unit: &str) {
         let sd = self.systemd.clone();
         let tx = self.done_tx.clone();
+        let key = unit.to_string();
         let unit = unit.to_string();
-        tokio::spawn(async move {
+        let h = tokio::spawn(async move {
             let mut w = match sd.watch(&unit).await {
                 Ok(w) => w,
                 Err(e) => {
@@ -674,6 +803,7 @@ impl Daemon {
                 }
             }
         });
+        self.respawns.insert(key, h);
     }
 
     /// Publish the snapshot for the API and systemd's status line.

@@ -55,9 +55,17 @@ pub fn log_event(e: &Event) {
                 "group {group} moved from {from} to {to} ({})", reason.as_str()
             )
         }
-        Event::ResourceFailed { group, resource, reason, failcount } => warn!(
-            HBD_EVENT = ev, HBD_GROUP = %group, HBD_UNIT = %resource,
-            "{resource} of group {group} failed ({reason}); failure {failcount}"
+        Event::ResourceFailed { group, resource, reason, failcount, threshold } => {
+            let next = if failcount >= threshold {
+                format!("failure {failcount} of {threshold} (migration_threshold): moving group {group} away")
+            } else {
+                format!("restarting it, failure {failcount} of {threshold}")
+            };
+            warn!(HBD_EVENT = ev, HBD_GROUP = %group, HBD_UNIT = %resource, "{resource} of group {group}: {reason}; {next}")
+        }
+        Event::FailuresExpired { group } => info!(
+            HBD_EVENT = ev, HBD_GROUP = %group,
+            "fail count of group {group} expired (failure_timeout); this node may run it again"
         ),
         Event::StartFailed { group, resource, reason } => warn!(
             HBD_EVENT = ev, HBD_GROUP = %group, HBD_UNIT = %resource,

@@ -29,6 +29,9 @@ use zbus::Connection;
 const DEST: &str = "org.freedesktop.systemd1";
 const NO_SUCH_UNIT: &str = "org.freedesktop.systemd1.NoSuchUnit";
 const UNIT_IFACE: &str = "org.freedesktop.systemd1.Unit";
+const SERVICE_IFACE: &str = "org.freedesktop.systemd1.Service";
+/// The longest hbd waits for systemd to answer one method call.
+pub const BUS_CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(25);
 
 /// `org.freedesktop.systemd1.Manager` (the subset hbd uses).
 #[zbus::proxy(
@@ -51,6 +54,8 @@ pub trait Manager {
     fn reset_failed_unit(&self, name: &str) -> zbus::Result<()>;
     /// `enabled`, `enabled-runtime`, `disabled`, `static`, `masked`, …
     fn get_unit_file_state(&self, file: &str) -> zbus::Result<String>;
+    /// The processes in a unit's cgroup: (cgroup path, pid, command line).
+    fn get_unit_processes(&self, name: &str) -> zbus::Result<Vec<(String, u32, String)>>;
 
     /// A job finished: id, job path, unit name, result
     /// (`done`, `canceled`, `timeout`, `failed`, `dependency`, `skipped`).
@@ -162,6 +167,11 @@ pub enum UnitError {
          check `systemctl status {unit}`"
     )]
     Disconnected { unit: String, op: Op },
+    #[error(
+        "{unit} is a Type={kind} unit; a fence unit must be Type=oneshot so that its result says \
+         whether the node was fenced: set Type=oneshot in `systemctl edit --full {unit}`"
+    )]
+    NotOneshot { unit: String, kind: String },
 }
 
 impl UnitError {
@@ -173,7 +183,8 @@ impl UnitError {
             | UnitError::StopFailed { unit, .. }
             | UnitError::Refused { unit, .. }
             | UnitError::Bus { unit, .. }
-            | UnitError::Disconnected { unit, .. } => unit,
+            | UnitError::Disconnected { unit, .. }
+            | UnitError::NotOneshot { unit, .. } => unit,
         }
     }
 
@@ -221,8 +232,15 @@ pub struct Systemd {
 
 impl Systemd {
     /// Connect to the system bus and `Subscribe` to systemd's signals.
+    /// Every method call on the connection has a deadline: a systemd that
+    /// does not answer must not hold a job of hbd's forever.
     pub async fn connect() -> Result<Systemd, SystemdError> {
-        let conn = Connection::system().await.map_err(|source| SystemdError::BusUnreachable { source })?;
+        let conn = zbus::connection::Builder::system()
+            .map_err(|source| SystemdError::BusUnreachable { source })?
+            .method_timeout(BUS_CALL_TIMEOUT)
+            .build()
+            .await
+            .map_err(|source| SystemdError::BusUnreachable { source })?;
         Self::with_connection(conn).await
     }
 
@@ -255,29 +273,107 @@ impl Systemd {
 
     /// Stop `unit` (job mode "replace") and wait for the job to finish.
     ///
-    /// A unit that is not loaded, inactive or already failed is `Ok`. systemd
-    /// finishes a stop job as `done` even when stopping failed (e.g. the
-    /// `ExecStop=` ran past `TimeoutStopSec=`) and leaves the unit `failed`;
-    /// that case is reported as [`UnitError::StopFailed`] with the unit's
-    /// `Result` (e.g. `timeout`).
+    /// A stop has failed only when the unit still has processes once its
+    /// stop job is over. A unit that exited non-zero on SIGTERM (status 143,
+    /// as a JVM does), or that systemd SIGKILLed at `TimeoutStopSec=`, ends
+    /// `failed` but has stopped: that is `Ok`. A unit that is not loaded is
+    /// `Ok`.
     pub async fn stop(&self, unit: &str) -> Result<(), UnitError> {
-        let before = self.active_state(unit).await?;
-        let was_down = before == "inactive" || before == "failed";
         let result = match self.run_job(unit, Op::Stop).await {
             Err(UnitError::NotFound { .. }) => return Ok(()),
             r => r?,
         };
-        if result != "done" {
-            return Err(UnitError::JobFailed { unit: unit.to_owned(), op: Op::Stop, result });
-        }
-        if was_down {
+        let left = self.processes(unit).await?;
+        let state = self.active_state(unit).await?;
+        if left == 0 && (state == "inactive" || state == "failed") {
+            if result != "done" || state == "failed" {
+                let why = self.unit_result(unit).await.unwrap_or_else(|_| "unknown".to_owned());
+                tracing::info!(HBD_UNIT = unit, "{unit} stopped (job {result}, unit result '{why}', no process left)");
+            }
             return Ok(());
         }
-        if self.active_state(unit).await? == "failed" {
-            let result = self.unit_result(unit).await.unwrap_or_else(|_| "unknown".to_owned());
-            return Err(UnitError::StopFailed { unit: unit.to_owned(), result });
+        if result != "done" && left == 0 {
+            return Err(UnitError::JobFailed { unit: unit.to_owned(), op: Op::Stop, result });
+        }
+        let why = self.unit_result(unit).await.unwrap_or_else(|_| "unknown".to_owned());
+        Err(UnitError::StopFailed {
+            unit: unit.to_owned(),
+            result: format!("{why}; {left} process(es) left, unit {state}, stop job {result}"),
+        })
+    }
+
+    /// How many processes `unit`'s cgroup holds (0 for a unit not loaded).
+    pub async fn processes(&self, unit: &str) -> Result<usize, UnitError> {
+        match self.manager.get_unit_processes(unit).await {
+            Ok(p) => Ok(p.len()),
+            Err(e) if is_no_such_unit(&e) => Ok(0),
+            Err(e) => Err(UnitError::from_zbus(unit, Op::Query, e)),
+        }
+    }
+
+    /// Run a fence unit and say whether it fenced: only a `Type=oneshot`
+    /// unit whose start finished with `Result=success` has. For any other
+    /// type a finished start job only means a process was started.
+    pub async fn fence(&self, unit: &str) -> Result<(), UnitError> {
+        let kind = self.service_type(unit).await?;
+        if kind != "oneshot" {
+            return Err(UnitError::NotOneshot { unit: unit.to_owned(), kind });
+        }
+        // A fence unit left failed by an earlier try would refuse to run
+        // once its start limit is hit.
+        self.reset_failed(unit).await?;
+        self.start(unit).await?;
+        let result = self.unit_result(unit).await?;
+        if result != "success" {
+            return Err(UnitError::JobFailed { unit: unit.to_owned(), op: Op::Start, result });
         }
         Ok(())
+    }
+
+    /// A service's `Type=` (`simple`, `oneshot`, `notify`, …); "" for other
+    /// unit types.
+    pub async fn service_type(&self, unit: &str) -> Result<String, UnitError> {
+        if type_interface(unit) != Some(SERVICE_IFACE) {
+            return Ok(String::new());
+        }
+        self.service_str(unit, "Type").await
+    }
+
+    async fn service_str(&self, unit: &str, name: &str) -> Result<String, UnitError> {
+        let path = self.manager.load_unit(unit).await.map_err(|e| UnitError::from_zbus(unit, Op::Query, e))?;
+        let props = self.properties(unit, path, Op::Query).await?;
+        let v = props
+            .get(zbus::names::InterfaceName::from_static_str_unchecked(SERVICE_IFACE), name)
+            .await
+            .map_err(|e| UnitError::from_zbus(unit, Op::Query, e.into()))?;
+        Ok(String::try_from(v).unwrap_or_default())
+    }
+
+    /// The unit's own job timeouts (`TimeoutStartUSec`, `TimeoutStopUSec`;
+    /// `TimeoutUSec` for mounts, swaps and sockets); `None` for infinity.
+    pub async fn timeouts(&self, unit: &str) -> Result<Option<crate::core::UnitTimeouts>, UnitError> {
+        let Some(iface) = type_interface(unit) else {
+            return Ok(None);
+        };
+        let path = self.manager.load_unit(unit).await.map_err(|e| UnitError::from_zbus(unit, Op::Query, e))?;
+        let props = self.properties(unit, path, Op::Query).await?;
+        let iface = zbus::names::InterfaceName::from_static_str_unchecked(iface);
+        let get = |name: &'static str| {
+            let props = props.clone();
+            let iface = iface.clone();
+            async move { props.get(iface, name).await.ok().and_then(|v| u64::try_from(v).ok()) }
+        };
+        let usec = |v: Option<u64>| match v {
+            Some(u64::MAX) | None => None,
+            Some(us) => Some(std::time::Duration::from_micros(us)),
+        };
+        let (start, stop) = if iface.as_str() == SERVICE_IFACE {
+            (get("TimeoutStartUSec").await, get("TimeoutStopUSec").await)
+        } else {
+            let t = get("TimeoutUSec").await;
+            (t, t)
+        };
+        Ok(Some(crate::core::UnitTimeouts { start: usec(start), stop: usec(stop) }))
     }
 
     /// Issue a job and wait for its `JobRemoved`; returns the job result.
@@ -437,10 +533,14 @@ impl Systemd {
         let type_iface = type_interface(unit);
         let mut n_restarts = None;
         let mut result = None;
-        if type_iface == Some("org.freedesktop.systemd1.Service") {
-            let svc = zbus::names::InterfaceName::from_static_str_unchecked("org.freedesktop.systemd1.Service");
-            n_restarts = props.get(svc.clone(), "NRestarts").await.ok().and_then(|v| u32::try_from(v).ok());
-            result = props.get(svc, "Result").await.ok().and_then(|v| String::try_from(v).ok());
+        let mut exit_status = None;
+        if let Some(iface) = type_iface {
+            let ti = zbus::names::InterfaceName::from_static_str_unchecked(iface);
+            result = props.get(ti.clone(), "Result").await.ok().and_then(|v| String::try_from(v).ok());
+            if iface == SERVICE_IFACE {
+                n_restarts = props.get(ti.clone(), "NRestarts").await.ok().and_then(|v| u32::try_from(v).ok());
+                exit_status = props.get(ti, "ExecMainStatus").await.ok().and_then(|v| i32::try_from(v).ok());
+            }
         }
         let mut pending = VecDeque::new();
         pending.push_back(UnitEvent::State { active_state: active_state.clone(), sub_state: sub_state.clone() });
@@ -453,6 +553,7 @@ impl Systemd {
                 sub_state,
                 n_restarts,
                 result,
+                exit_status,
                 failed_reported: false,
                 pending,
             },
@@ -509,6 +610,8 @@ struct Tracker {
     sub_state: String,
     n_restarts: Option<u32>,
     result: Option<String>,
+    /// The main process' last exit status (services).
+    exit_status: Option<i32>,
     /// A `Failed` was reported and no restart or fresh start since.
     failed_reported: bool,
     pending: VecDeque<UnitEvent>,
@@ -534,6 +637,13 @@ fn value_u32(v: &Value<'_>) -> Option<u32> {
     }
 }
 
+fn value_i32(v: &Value<'_>) -> Option<i32> {
+    match v {
+        Value::I32(n) => Some(*n),
+        _ => None,
+    }
+}
+
 impl UnitWatch {
     /// The unit being watched.
     pub fn unit(&self) -> &str {
@@ -548,6 +658,16 @@ impl UnitWatch {
     /// The last `NRestarts` seen (services only).
     pub fn n_restarts(&self) -> Option<u32> {
         self.t.n_restarts
+    }
+
+    /// The unit's state as last seen, for the core.
+    pub fn unit_state(&self) -> crate::core::UnitState {
+        crate::core::UnitState {
+            active: self.t.active_state.clone(),
+            sub: self.t.sub_state.clone(),
+            result: self.t.result.clone().unwrap_or_default(),
+            exit_status: self.t.exit_status,
+        }
     }
 
     /// The next event; `None` when the bus connection is gone.
@@ -584,6 +704,9 @@ impl Tracker {
             // Unit interface's, so Result is known when ActiveState arrives.
             if let Some(r) = get("Result").and_then(value_str) {
                 self.result = Some(r);
+            }
+            if let Some(n) = get("ExecMainStatus").and_then(value_i32) {
+                self.exit_status = Some(n);
             }
             if let Some(n) = get("NRestarts").and_then(value_u32) {
                 let before = self.n_restarts.replace(n);
@@ -632,6 +755,7 @@ mod tests {
             sub_state: "running".into(),
             n_restarts: n,
             result: Some("success".into()),
+            exit_status: None,
             failed_reported: false,
             pending: VecDeque::new(),
         }

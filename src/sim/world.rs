@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use super::Rng;
 use crate::config::{Cluster, Config, Fencing, Garp, Group, Link, LinkKind, NodeConf, Ping};
-use crate::core::{Action, Command, GroupState, Heartbeat, Input, Node, Op, OpError, Resource, Time};
+use crate::core::{
+    Action, Command, GroupState, Heartbeat, Input, Node, Op, OpError, Resource, Time, UnitState, UnitTimeouts,
+};
 
 /// What the run may assume, and so which safety property it checks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -116,12 +118,22 @@ const WARNTIME: Duration = Duration::from_millis(800);
 const DEADTIME: Duration = Duration::from_millis(2000);
 const INITDEAD: Duration = Duration::from_millis(4000);
 const MAX_OP_MS: u64 = 60;
+/// The job timeouts the simulated systemd gives units without their own.
+const UNIT_TIMEOUT: Duration = Duration::from_secs(2);
+/// The `timeout` some simulated resources set themselves.
+const RESOURCE_TIMEOUT: Duration = Duration::from_secs(3);
+/// By when the core has given up on any job hung during the chaos: the
+/// longest deadline (a unit's own timeout and the core's margin).
+const HANG_DEADLINE: Duration = Duration::from_secs(8);
 const MAX_DELAY_MS: u64 = 8;
 
 #[derive(Debug)]
 enum Ev {
     Deliver { to: usize, inc: u64, from: usize, link: usize, gen: u64, seq: u64, msg: Box<Heartbeat> },
     OpDone { node: usize, inc: u64, group: usize, res: usize, op: Op, ok: bool },
+    /// A unit job that never finishes (systemd stuck, an ExecStop= that
+    /// hangs): nothing answers, the core's deadline must.
+    OpHangs { node: usize, inc: u64, group: usize, res: usize, op: Op },
     FenceDone { node: usize, inc: u64, target: usize, ok: bool },
     Ping { node: usize, inc: u64 },
     Tick { node: usize, inc: u64 },
@@ -190,6 +202,9 @@ pub struct Sim {
     fail_starts: Vec<(usize, usize, usize)>,
     /// Scripted stop failures, likewise.
     fail_stops: Vec<(usize, usize, usize)>,
+    /// Scripted jobs that never finish.
+    hang_starts: Vec<(usize, usize, usize)>,
+    hang_stops: Vec<(usize, usize, usize)>,
     /// Per node: the core's status serial and its status (link ages zeroed)
     /// after the last input, to check that the serial moves with the status.
     last_status: Vec<Option<(u64, crate::core::node::Status)>>,
@@ -227,6 +242,8 @@ impl Sim {
             stop_failures,
             fail_starts: Vec::new(),
             fail_stops: Vec::new(),
+            hang_starts: Vec::new(),
+            hang_stops: Vec::new(),
             last_status: vec![None; n],
             status_violation: None,
             cfg,
@@ -273,7 +290,13 @@ impl Sim {
         let start = Duration::from_millis(MAX_OP_MS * self.opts.resources as u64 * 2);
         // The heal itself, a fence of a node still thought dead and its
         // reboot, initdead, then detection and a start.
-        Duration::from_secs(1) + Duration::from_secs(3) + INITDEAD + 2 * DEADTIME + start + Duration::from_secs(2)
+        Duration::from_secs(1)
+            + HANG_DEADLINE
+            + Duration::from_secs(3)
+            + INITDEAD
+            + 2 * DEADTIME
+            + start
+            + Duration::from_secs(2)
     }
 
     fn schedule(&mut self, at: Time, ev: Ev) {
@@ -329,9 +352,35 @@ impl Sim {
                     (Op::Stop, true) => self.nodes[node].running[group][res] = false,
                     _ => {}
                 }
-                let result = if ok { Ok(()) } else { Err(OpError(format!("simulated {op:?} failure"))) };
+                // systemd reports the unit's new state before the job's end.
+                let state = match (op, ok) {
+                    (Op::Start, true) => Some(unit_state("active", "running", "success", Some(0))),
+                    (Op::Start, false) => Some(unit_state("failed", "failed", "exit-code", Some(1))),
+                    // A JVM exits 143 on SIGTERM: failed, yet stopped.
+                    (Op::Stop, true) if self.rng.chance(0.3) => {
+                        Some(unit_state("failed", "failed", "exit-code", Some(143)))
+                    }
+                    (Op::Stop, true) => Some(unit_state("inactive", "dead", "success", Some(0))),
+                    (Op::Stop, false) => None,
+                };
                 let g = self.cfg.groups[group].name.clone();
+                if let (Some(state), true) = (state, self.is_unit(group, res)) {
+                    self.feed(node, Input::UnitState { group: g.clone(), resource: res, state });
+                }
+                let result = if ok { Ok(()) } else { Err(OpError(format!("simulated {op:?} failure"))) };
                 self.feed(node, Input::ResourceDone { group: g, resource: res, op, result });
+            }
+            Ev::OpHangs { node, inc, group, res, op } => {
+                // The job is stuck: a start leaves the unit activating, a
+                // stop leaves its processes behind.
+                if self.nodes[node].inc == inc && self.nodes[node].core.is_some() && self.is_unit(group, res) {
+                    let state = match op {
+                        Op::Start => unit_state("activating", "start", "success", None),
+                        Op::Stop => unit_state("deactivating", "stop-sigterm", "success", None),
+                    };
+                    let g = self.cfg.groups[group].name.clone();
+                    self.feed(node, Input::UnitState { group: g, resource: res, state });
+                }
             }
             Ev::FenceDone { node, inc, target, ok } => {
                 if ok {
@@ -398,6 +447,23 @@ impl Sim {
                 ));
             }
         }
+        // What the node says runs, runs: a unit it shows active or started
+        // has processes.
+        if self.status_violation.is_none() {
+            let me = &self.cfg.nodes[n].name;
+            for (gi, g) in st.groups.iter().enumerate() {
+                if &g.owner != me {
+                    continue;
+                }
+                for (ri, (kind, name, state)) in g.resources.iter().enumerate() {
+                    let claims_up = state == "started" || state.starts_with("active");
+                    if kind == "unit" && claims_up && !self.nodes[n].running[gi][ri] {
+                        self.status_violation =
+                            Some(format!("{me}: status says {name} of {} is {state:?}, but it does not run", g.name));
+                    }
+                }
+            }
+        }
         self.last_status[n] = Some((serial, st));
         self.apply(n, actions);
         if self.nodes[n].core.is_some() && self.nodes[n].next_tick.is_none_or(|t| deadline < t || t <= now) {
@@ -416,30 +482,45 @@ impl Sim {
                     let gi = self.cfg.group_index(&group).expect("group");
                     // Counted as running from the moment it is asked for.
                     self.nodes[n].running[gi][resource] = true;
-                    let random_failure = self.opts.faults && self.now < self.opts.chaos && self.rng.chance(0.03);
+                    let chaos = self.opts.faults && self.now < self.opts.chaos;
+                    let random_failure = chaos && self.rng.chance(0.03);
                     let scripted = take_scripted(&mut self.fail_starts, (n, gi, resource));
+                    let hangs = take_scripted(&mut self.hang_starts, (n, gi, resource))
+                        || (chaos && self.is_unit(gi, resource) && self.rng.chance(0.01));
                     let ok = !random_failure && !scripted;
-                    self.say(format!("{name} start {group}[{resource}]{}", if ok { "" } else { " (will fail)" }));
                     let d = Duration::from_millis(self.rng.range(1, MAX_OP_MS));
                     let inc = self.nodes[n].inc;
-                    self.schedule(
-                        self.now + d,
-                        Ev::OpDone { node: n, inc, group: gi, res: resource, op: Op::Start, ok },
-                    );
+                    if hangs {
+                        self.say(format!("{name} start {group}[{resource}] (hangs)"));
+                        self.schedule(self.now + d, Ev::OpHangs { node: n, inc, group: gi, res: resource, op: Op::Start });
+                    } else {
+                        self.say(format!("{name} start {group}[{resource}]{}", if ok { "" } else { " (will fail)" }));
+                        self.schedule(
+                            self.now + d,
+                            Ev::OpDone { node: n, inc, group: gi, res: resource, op: Op::Start, ok },
+                        );
+                    }
                 }
                 Action::Stop { group, resource, .. } => {
                     let gi = self.cfg.group_index(&group).expect("group");
                     let scripted = take_scripted(&mut self.fail_stops, (n, gi, resource));
-                    let random_failure =
-                        self.stop_failures && self.opts.faults && self.now < self.opts.chaos && self.rng.chance(0.01);
+                    let chaos = self.stop_failures && self.opts.faults && self.now < self.opts.chaos;
+                    let random_failure = chaos && self.rng.chance(0.01);
+                    let hangs = take_scripted(&mut self.hang_stops, (n, gi, resource))
+                        || (chaos && self.is_unit(gi, resource) && self.rng.chance(0.005));
                     let ok = !random_failure && !scripted;
-                    self.say(format!("{name} stop {group}[{resource}]{}", if ok { "" } else { " (will fail)" }));
                     let d = Duration::from_millis(self.rng.range(1, MAX_OP_MS));
                     let inc = self.nodes[n].inc;
-                    self.schedule(
-                        self.now + d,
-                        Ev::OpDone { node: n, inc, group: gi, res: resource, op: Op::Stop, ok },
-                    );
+                    if hangs {
+                        self.say(format!("{name} stop {group}[{resource}] (hangs)"));
+                        self.schedule(self.now + d, Ev::OpHangs { node: n, inc, group: gi, res: resource, op: Op::Stop });
+                    } else {
+                        self.say(format!("{name} stop {group}[{resource}]{}", if ok { "" } else { " (will fail)" }));
+                        self.schedule(
+                            self.now + d,
+                            Ev::OpDone { node: n, inc, group: gi, res: resource, op: Op::Stop, ok },
+                        );
+                    }
                 }
                 Action::Fence { node } => {
                     let target = self.idx(&node);
@@ -450,6 +531,7 @@ impl Sim {
                     self.schedule(self.now + d, Ev::FenceDone { node: n, inc, target, ok });
                 }
                 Action::Reply { id, result } => self.replies.push((id, result)),
+                Action::ResetFailed { .. } => {}
                 Action::Event(e) => {
                     let line = format!("{} {:?}", e.event(), e);
                     self.say(format!("{name} {line}"));
@@ -502,13 +584,27 @@ impl Sim {
         self.last_status[n] = None;
         self.say(format!("{name} boots, generation {}", self.nodes[n].generation));
         self.recompute_connectivity();
-        // The shell probes what already runs (after a graceful exit that
-        // left a blocked group) and reports it before anything else.
+        // The shell reads each unit's own job timeouts (where the resource
+        // sets none), then probes what already runs (after a graceful exit
+        // that left a blocked group, or a hung job) and reports it before
+        // anything else — a unit may be found still `activating`.
         for gi in 0..self.cfg.groups.len() {
             for ri in 0..self.cfg.groups[gi].resources.len() {
+                let g = self.cfg.groups[gi].name.clone();
+                if matches!(self.cfg.groups[gi].resources[ri], Resource::Unit { timeout: None, .. }) {
+                    let timeouts = UnitTimeouts { start: Some(UNIT_TIMEOUT), stop: Some(UNIT_TIMEOUT) };
+                    self.feed(n, Input::UnitTimeouts { group: g.clone(), resource: ri, timeouts });
+                }
                 if self.nodes[n].running[gi][ri] {
-                    let g = self.cfg.groups[gi].name.clone();
-                    self.feed(n, Input::Adopt { group: g, resource: ri });
+                    self.feed(n, Input::Adopt { group: g.clone(), resource: ri });
+                    if self.is_unit(gi, ri) {
+                        let state = if self.rng.chance(0.3) {
+                            unit_state("activating", "start", "success", None)
+                        } else {
+                            unit_state("active", "running", "success", None)
+                        };
+                        self.feed(n, Input::UnitState { group: g, resource: ri, state });
+                    }
                 }
             }
         }
@@ -607,10 +703,39 @@ impl Sim {
                 }
                 if !cands.is_empty() {
                     let (v, gi, ri) = *self.rng.pick(&cands);
-                    self.nodes[v].running[gi][ri] = false;
                     let g = self.cfg.groups[gi].name.clone();
-                    self.say(format!("{} unit {g}[{ri}] dies", self.cfg.nodes[v].name));
-                    self.feed(v, Input::ResourceFailed { group: g, resource: ri, reason: "simulated crash".into() });
+                    let who = self.cfg.nodes[v].name.clone();
+                    let kind = if self.is_unit(gi, ri) { self.rng.range(0, 2) } else { 3 };
+                    match kind {
+                        // `systemctl stop`, or a unit it depends on stopped.
+                        0 if self.is_unit(gi, ri) => {
+                            self.nodes[v].running[gi][ri] = false;
+                            self.say(format!("{who} unit {g}[{ri}] stopped outside hbd"));
+                            let state = unit_state("inactive", "dead", "success", Some(0));
+                            self.feed(v, Input::UnitState { group: g, resource: ri, state });
+                        }
+                        // It exits with an error and stays failed.
+                        1 if self.is_unit(gi, ri) => {
+                            self.nodes[v].running[gi][ri] = false;
+                            self.say(format!("{who} unit {g}[{ri}] exits 1"));
+                            let state = unit_state("failed", "failed", "exit-code", Some(1));
+                            self.feed(v, Input::UnitState { group: g, resource: ri, state });
+                        }
+                        // It crashes and systemd's Restart= brings it back at
+                        // once (a restart loop if it keeps doing so).
+                        2 if self.is_unit(gi, ri) => {
+                            self.say(format!("{who} unit {g}[{ri}] crashes, systemd restarts it"));
+                            let reason = "it exited (signal) and systemd restarted it".to_string();
+                            self.feed(v, Input::ResourceFailed { group: g, resource: ri, reason });
+                        }
+                        // A VIP removed and not re-added.
+                        _ => {
+                            self.nodes[v].running[gi][ri] = false;
+                            self.say(format!("{who} resource {g}[{ri}] dies"));
+                            let reason = "simulated crash".to_string();
+                            self.feed(v, Input::ResourceFailed { group: g, resource: ri, reason });
+                        }
+                    }
                 }
             }
             9 if !self.cfg.ping.hosts.is_empty() && self.opts.profile != Profile::PingTieBreak => {
@@ -737,8 +862,11 @@ impl Sim {
             self.boot(v);
         }
         // Once the nodes have heard each other, so that the operator's
-        // commands are the newest everywhere.
+        // commands are the newest everywhere; and again once every job
+        // still hanging from the chaos has met its deadline (a stop that
+        // hung blocks its group until cleaned up).
         self.schedule(self.now + Duration::from_secs(1), Ev::HealCommands);
+        self.schedule(self.now + Duration::from_secs(1) + HANG_DEADLINE, Ev::HealCommands);
     }
 
     fn heal_commands(&mut self) {
@@ -814,11 +942,40 @@ impl Sim {
         self.set_ping(v, reach);
     }
 
+    /// `systemctl stop` of a group's unit on node `name`, behind hbd's back.
+    pub fn stop_unit_outside(&mut self, name: &str, group: &str, resource: usize) {
+        let v = self.idx(name);
+        let gi = self.cfg.group_index(group).expect("group");
+        self.nodes[v].running[gi][resource] = false;
+        let state = unit_state("inactive", "dead", "success", Some(0));
+        self.feed(v, Input::UnitState { group: group.into(), resource, state });
+    }
+
+    /// Make the next start (or stop) of a resource on `node` hang forever.
+    pub fn hang_next(&mut self, node: &str, group: &str, resource: usize, op: Op) {
+        let key = (self.idx(node), self.cfg.group_index(group).expect("group"), resource);
+        match op {
+            Op::Start => self.hang_starts.push(key),
+            Op::Stop => self.hang_stops.push(key),
+        }
+    }
+
+    /// Whether `resource` of `group` runs on node `name` (as systemd sees it).
+    pub fn is_running(&self, name: &str, group: &str, resource: usize) -> bool {
+        self.nodes[self.idx(name)].running[self.cfg.group_index(group).expect("group")][resource]
+    }
+
+    fn is_unit(&self, gi: usize, ri: usize) -> bool {
+        matches!(self.cfg.groups[gi].resources[ri], Resource::Unit { .. })
+    }
+
+    /// A group's unit crashes on node `name` and stays failed.
     pub fn fail_unit(&mut self, name: &str, group: &str, resource: usize) {
         let v = self.idx(name);
         let gi = self.cfg.group_index(group).expect("group");
         self.nodes[v].running[gi][resource] = false;
-        self.feed(v, Input::ResourceFailed { group: group.into(), resource, reason: "crashed".into() });
+        let state = unit_state("failed", "failed", "signal", None);
+        self.feed(v, Input::UnitState { group: group.into(), resource, state });
     }
 
     /// Issue an operator command at node `at`; returns its reply.
@@ -968,6 +1125,10 @@ impl Sim {
     }
 }
 
+fn unit_state(active: &str, sub: &str, result: &str, exit_status: Option<i32>) -> UnitState {
+    UnitState { active: active.into(), sub: sub.into(), result: result.into(), exit_status }
+}
+
 /// Removes one scripted failure of (node, group, resource); whether there was one.
 fn take_scripted(list: &mut Vec<(usize, usize, usize)>, key: (usize, usize, usize)) -> bool {
     match list.iter().position(|&f| f == key) {
@@ -998,7 +1159,8 @@ fn sim_config(o: &SimOptions) -> Config {
                             interface: "eth0".into(),
                         }
                     } else {
-                        Resource::Unit { name: format!("svc{g}-{r}.service") }
+                        let timeout = (r % 2 == 0).then_some(RESOURCE_TIMEOUT);
+                        Resource::Unit { name: format!("svc{g}-{r}.service"), timeout }
                     }
                 })
                 .collect(),
@@ -1018,6 +1180,7 @@ fn sim_config(o: &SimOptions) -> Config {
             auto_failback: o.auto_failback,
             auth_key: PathBuf::from("/dev/null"),
             migration_threshold: 3,
+            failure_timeout: Duration::from_secs(30),
             fencing: if o.profile == Profile::Fencing { Fencing::Required } else { Fencing::Off },
         },
         nodes,
