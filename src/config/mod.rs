@@ -14,8 +14,8 @@ mod schema;
 
 pub use authkey::{generate_auth_keys, load_auth_keys, parse_auth_keys, MIN_SECRET_LEN};
 pub use error::ConfigError;
-pub use resource::Resource;
 pub use heartbeat::{import_heartbeat, import_heartbeat_texts, Import, ImportError, Unmapped};
+pub use resource::Resource;
 pub use schema::{load, parse, UNIT_SUFFIXES};
 
 /// The default location of the configuration file.

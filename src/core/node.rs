@@ -1200,6 +1200,9 @@ impl Node {
                     if settled && !mine {
                         let reason = self.reason_for_release(gi, desired);
                         let g = &mut self.groups[gi];
+                        if g.stop_after_op {
+                            continue;
+                        }
                         g.release_reason = reason;
                         self.out.push(Action::Event(Event::Release { group: g.name.clone(), reason }));
                         if g.busy.is_some() {
@@ -1338,6 +1341,17 @@ impl Node {
             let n = self.cfg.groups[gi].resources.len();
             let gname = self.groups[gi].name.clone();
             let g = &mut self.groups[gi];
+            // systemd's StopUnit ("replace") cancels a unit's start job: a
+            // release need not wait for the start to end, and a start that
+            // hangs must not keep a node running past its lease (one without
+            // quorum, say). The start's late answer no longer matches.
+            if let Some((r, Op::Start)) = g.busy {
+                if g.stop_after_op && self.cfg.groups[gi].resources[r].unit_name().is_some() {
+                    g.busy = None;
+                    g.busy_until = None;
+                    g.running = g.running.max(r + 1);
+                }
+            }
             if g.busy.is_some() {
                 continue;
             }

@@ -129,15 +129,51 @@ const MAX_DELAY_MS: u64 = 8;
 
 #[derive(Debug)]
 enum Ev {
-    Deliver { to: usize, inc: u64, from: usize, link: usize, gen: u64, seq: u64, msg: Box<Heartbeat> },
-    OpDone { node: usize, inc: u64, group: usize, res: usize, op: Op, ok: bool },
+    Deliver {
+        to: usize,
+        inc: u64,
+        from: usize,
+        link: usize,
+        gen: u64,
+        seq: u64,
+        msg: Box<Heartbeat>,
+    },
+    OpDone {
+        node: usize,
+        inc: u64,
+        group: usize,
+        res: usize,
+        op: Op,
+        ok: bool,
+        job: u64,
+    },
     /// A unit job that never finishes (systemd stuck, an ExecStop= that
     /// hangs): nothing answers, the core's deadline must.
-    OpHangs { node: usize, inc: u64, group: usize, res: usize, op: Op },
-    FenceDone { node: usize, inc: u64, target: usize, ok: bool },
-    Ping { node: usize, inc: u64 },
-    Tick { node: usize, inc: u64 },
-    Restart { node: usize },
+    OpHangs {
+        node: usize,
+        inc: u64,
+        group: usize,
+        res: usize,
+        op: Op,
+        job: u64,
+    },
+    FenceDone {
+        node: usize,
+        inc: u64,
+        target: usize,
+        ok: bool,
+    },
+    Ping {
+        node: usize,
+        inc: u64,
+    },
+    Tick {
+        node: usize,
+        inc: u64,
+    },
+    Restart {
+        node: usize,
+    },
     Fault,
     Heal,
     HealCommands,
@@ -177,6 +213,8 @@ struct SimNode {
     ping_reach: bool,
     /// Resources that really run here: [group][resource].
     running: Vec<Vec<bool>>,
+    /// The newest job asked for each resource: [group][resource].
+    job: Vec<Vec<u64>>,
 }
 
 pub struct Sim {
@@ -228,6 +266,7 @@ impl Sim {
                     next_tick: None,
                     ping_reach: true,
                     running: cfg.groups.iter().map(|g| vec![false; g.resources.len()]).collect(),
+                    job: cfg.groups.iter().map(|g| vec![0; g.resources.len()]).collect(),
                 })
                 .collect(),
             cut: vec![vec![vec![false; n]; n]; l],
@@ -343,8 +382,16 @@ impl Sim {
                 let name = self.cfg.nodes[from].name.clone();
                 self.feed(to, Input::Heartbeat { from: name, link, generation: gen, seq, msg: *msg });
             }
-            Ev::OpDone { node, inc, group, res, op, ok } => {
+            Ev::OpDone { node, inc, group, res, op, ok, job } => {
                 if self.nodes[node].inc != inc || self.nodes[node].core.is_none() {
+                    return Ok(());
+                }
+                if self.nodes[node].job[group][res] != job {
+                    // A later job replaced this one (a stop cancels a start
+                    // job): systemd reports it `canceled`, nothing changed.
+                    let g = self.cfg.groups[group].name.clone();
+                    let result = Err(OpError("job canceled".into()));
+                    self.feed(node, Input::ResourceDone { group: g, resource: res, op, result });
                     return Ok(());
                 }
                 match (op, ok) {
@@ -370,10 +417,14 @@ impl Sim {
                 let result = if ok { Ok(()) } else { Err(OpError(format!("simulated {op:?} failure"))) };
                 self.feed(node, Input::ResourceDone { group: g, resource: res, op, result });
             }
-            Ev::OpHangs { node, inc, group, res, op } => {
+            Ev::OpHangs { node, inc, group, res, op, job } => {
                 // The job is stuck: a start leaves the unit activating, a
                 // stop leaves its processes behind.
-                if self.nodes[node].inc == inc && self.nodes[node].core.is_some() && self.is_unit(group, res) {
+                if self.nodes[node].inc == inc
+                    && self.nodes[node].core.is_some()
+                    && self.nodes[node].job[group][res] == job
+                    && self.is_unit(group, res)
+                {
                     let state = match op {
                         Op::Start => unit_state("activating", "start", "success", None),
                         Op::Stop => unit_state("deactivating", "stop-sigterm", "success", None),
@@ -490,14 +541,18 @@ impl Sim {
                     let ok = !random_failure && !scripted;
                     let d = Duration::from_millis(self.rng.range(1, MAX_OP_MS));
                     let inc = self.nodes[n].inc;
+                    let job = self.new_job(n, gi, resource);
                     if hangs {
                         self.say(format!("{name} start {group}[{resource}] (hangs)"));
-                        self.schedule(self.now + d, Ev::OpHangs { node: n, inc, group: gi, res: resource, op: Op::Start });
+                        self.schedule(
+                            self.now + d,
+                            Ev::OpHangs { node: n, inc, group: gi, res: resource, op: Op::Start, job },
+                        );
                     } else {
                         self.say(format!("{name} start {group}[{resource}]{}", if ok { "" } else { " (will fail)" }));
                         self.schedule(
                             self.now + d,
-                            Ev::OpDone { node: n, inc, group: gi, res: resource, op: Op::Start, ok },
+                            Ev::OpDone { node: n, inc, group: gi, res: resource, op: Op::Start, ok, job },
                         );
                     }
                 }
@@ -511,14 +566,18 @@ impl Sim {
                     let ok = !random_failure && !scripted;
                     let d = Duration::from_millis(self.rng.range(1, MAX_OP_MS));
                     let inc = self.nodes[n].inc;
+                    let job = self.new_job(n, gi, resource);
                     if hangs {
                         self.say(format!("{name} stop {group}[{resource}] (hangs)"));
-                        self.schedule(self.now + d, Ev::OpHangs { node: n, inc, group: gi, res: resource, op: Op::Stop });
+                        self.schedule(
+                            self.now + d,
+                            Ev::OpHangs { node: n, inc, group: gi, res: resource, op: Op::Stop, job },
+                        );
                     } else {
                         self.say(format!("{name} stop {group}[{resource}]{}", if ok { "" } else { " (will fail)" }));
                         self.schedule(
                             self.now + d,
-                            Ev::OpDone { node: n, inc, group: gi, res: resource, op: Op::Stop, ok },
+                            Ev::OpDone { node: n, inc, group: gi, res: resource, op: Op::Stop, ok, job },
                         );
                     }
                 }
@@ -710,6 +769,8 @@ impl Sim {
                         // `systemctl stop`, or a unit it depends on stopped.
                         0 if self.is_unit(gi, ri) => {
                             self.nodes[v].running[gi][ri] = false;
+                            // Its stop job replaces any start job of hbd's.
+                            self.new_job(v, gi, ri);
                             self.say(format!("{who} unit {g}[{ri}] stopped outside hbd"));
                             let state = unit_state("inactive", "dead", "success", Some(0));
                             self.feed(v, Input::UnitState { group: g, resource: ri, state });
@@ -717,6 +778,7 @@ impl Sim {
                         // It exits with an error and stays failed.
                         1 if self.is_unit(gi, ri) => {
                             self.nodes[v].running[gi][ri] = false;
+                            self.new_job(v, gi, ri);
                             self.say(format!("{who} unit {g}[{ri}] exits 1"));
                             let state = unit_state("failed", "failed", "exit-code", Some(1));
                             self.feed(v, Input::UnitState { group: g, resource: ri, state });
@@ -947,6 +1009,7 @@ impl Sim {
         let v = self.idx(name);
         let gi = self.cfg.group_index(group).expect("group");
         self.nodes[v].running[gi][resource] = false;
+        self.new_job(v, gi, resource);
         let state = unit_state("inactive", "dead", "success", Some(0));
         self.feed(v, Input::UnitState { group: group.into(), resource, state });
     }
@@ -965,6 +1028,12 @@ impl Sim {
         self.nodes[self.idx(name)].running[self.cfg.group_index(group).expect("group")][resource]
     }
 
+    fn new_job(&mut self, n: usize, gi: usize, ri: usize) -> u64 {
+        self.next_id += 1;
+        self.nodes[n].job[gi][ri] = self.next_id;
+        self.next_id
+    }
+
     fn is_unit(&self, gi: usize, ri: usize) -> bool {
         matches!(self.cfg.groups[gi].resources[ri], Resource::Unit { .. })
     }
@@ -974,6 +1043,7 @@ impl Sim {
         let v = self.idx(name);
         let gi = self.cfg.group_index(group).expect("group");
         self.nodes[v].running[gi][resource] = false;
+        self.new_job(v, gi, resource);
         let state = unit_state("failed", "failed", "signal", None);
         self.feed(v, Input::UnitState { group: group.into(), resource, state });
     }
