@@ -599,7 +599,7 @@ impl Node {
         let Some(slot) = g.observed.get_mut(resource) else { return };
         let prev = slot.replace(state.clone());
         self.status_moved = true;
-        if !state.is_down() || !prev.is_some_and(|p| !p.is_down()) || g.busy == Some((resource, Op::Stop)) {
+        if !state.is_down() || prev.is_none_or(|p| p.is_down()) || g.busy == Some((resource, Op::Stop)) {
             return;
         }
         let reason = if state.active == "failed" {
