@@ -243,6 +243,8 @@ pub struct Sim {
     /// Scripted jobs that never finish.
     hang_starts: Vec<(usize, usize, usize)>,
     hang_stops: Vec<(usize, usize, usize)>,
+    /// Scripted units that exit with status 143 on their next stop.
+    exit_143: Vec<(usize, usize, usize)>,
     /// Per node: the core's status serial and its status (link ages zeroed)
     /// after the last input, to check that the serial moves with the status.
     last_status: Vec<Option<(u64, crate::core::node::Status)>>,
@@ -283,6 +285,7 @@ impl Sim {
             fail_stops: Vec::new(),
             hang_starts: Vec::new(),
             hang_stops: Vec::new(),
+            exit_143: Vec::new(),
             last_status: vec![None; n],
             status_violation: None,
             cfg,
@@ -404,7 +407,10 @@ impl Sim {
                     (Op::Start, true) => Some(unit_state("active", "running", "success", Some(0))),
                     (Op::Start, false) => Some(unit_state("failed", "failed", "exit-code", Some(1))),
                     // A JVM exits 143 on SIGTERM: failed, yet stopped.
-                    (Op::Stop, true) if self.rng.chance(0.3) => {
+                    (Op::Stop, true)
+                        if take_scripted(&mut self.exit_143, (node, group, res))
+                            || (self.opts.faults && self.rng.chance(0.3)) =>
+                    {
                         Some(unit_state("failed", "failed", "exit-code", Some(143)))
                     }
                     (Op::Stop, true) => Some(unit_state("inactive", "dead", "success", Some(0))),
@@ -1021,6 +1027,13 @@ impl Sim {
             Op::Start => self.hang_starts.push(key),
             Op::Stop => self.hang_stops.push(key),
         }
+    }
+
+    /// Make the unit exit with status 143 on its next stop (as a JVM does
+    /// on SIGTERM): systemd marks it failed, yet it has stopped.
+    pub fn exit_143_on_next_stop(&mut self, node: &str, group: &str, resource: usize) {
+        let key = (self.idx(node), self.cfg.group_index(group).expect("group"), resource);
+        self.exit_143.push(key);
     }
 
     /// Whether `resource` of `group` runs on node `name` (as systemd sees it).

@@ -1,0 +1,154 @@
+//! The supervision contract, scripted over the simulator's model of
+//! systemd: units stopped behind hbd's back, non-zero exits on SIGTERM,
+//! jobs that never finish, fail counts that expire. Each script asserts
+//! what an operator sees: where the group runs, what status says of the
+//! unit, what the node logged.
+//!
+//! Scripted cluster: n1, n2; group g1 preferred on n1 = a VIP, then unit
+//! svc0-1.service (the simulated systemd gives its jobs 2 s; hbd adds a
+//! 5 s margin); migration_threshold 3; failure_timeout 30 s.
+
+use std::time::Duration;
+
+use hbd::core::{Command, Op};
+use hbd::sim::{Sim, SimOptions};
+
+const INITDEAD: Duration = Duration::from_secs(4);
+const STEP: Duration = Duration::from_millis(10);
+/// The unit's own 2 s job timeout plus hbd's margin.
+const JOB_DEADLINE: Duration = Duration::from_secs(7);
+
+fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+fn advance(sim: &mut Sim, d: Duration) {
+    let end = sim.now() + d;
+    while sim.now() < end {
+        if let Err(e) = sim.advance(STEP.min(end - sim.now())) {
+            panic!("{e}");
+        }
+        let r = sim.runners("g1");
+        assert!(r.len() <= 1, "g1 runs on {r:?} at t={:?}", sim.now());
+    }
+}
+
+fn wait_for(sim: &mut Sim, timeout: Duration, cond: impl Fn(&Sim) -> bool) -> bool {
+    let end = sim.now() + timeout;
+    while !cond(sim) {
+        if sim.now() >= end {
+            return false;
+        }
+        advance(sim, STEP);
+    }
+    true
+}
+
+fn owner_is(name: &'static str) -> impl Fn(&Sim) -> bool {
+    move |s: &Sim| s.owner("g1").as_deref() == Some(name)
+}
+
+fn two_nodes() -> Sim {
+    let mut sim = Sim::new(SimOptions::scripted(2));
+    sim.start_all();
+    assert!(wait_for(&mut sim, INITDEAD + secs(1), owner_is("n1")), "g1 not on n1 after start");
+    advance(&mut sim, secs(1));
+    sim
+}
+
+/// (group state, unit state) as `hactl status` on `node` shows them.
+fn shown(sim: &Sim, node: &str) -> (String, String) {
+    let g = sim.core(node).unwrap().status().groups.remove(0);
+    (g.state, g.resources[1].2.clone())
+}
+
+fn events(sim: &Sim, node: &str) -> Vec<String> {
+    sim.log[sim.node_names().iter().position(|n| n == node).unwrap()].clone()
+}
+
+fn logged(sim: &Sim, node: &str, needle: &str) -> bool {
+    events(sim, node).iter().any(|l| l.contains(needle))
+}
+
+#[test]
+fn unit_stopped_outside_hbd_is_restarted_then_moves_at_the_threshold() {
+    let mut sim = two_nodes();
+    assert_eq!(shown(&sim, "n1"), ("started".into(), "active (running)".into()));
+    for n in 1..=2u32 {
+        sim.stop_unit_outside("n1", "g1", 1);
+        // Status says the truth at once: the unit is down, the group is
+        // being brought back.
+        let (group, unit) = shown(&sim, "n1");
+        assert_eq!(unit, "inactive (dead)");
+        assert_eq!(group, "starting");
+        assert!(logged(&sim, "n1", "stopped outside hbd"), "{:?}", events(&sim, "n1"));
+        let back = |s: &Sim| shown(s, "n1") == ("started".into(), "active (running)".into());
+        assert!(wait_for(&mut sim, secs(1), back), "not restarted after stop {n}: {:?}", shown(&sim, "n1"));
+        assert!(sim.is_running("n1", "g1", 1));
+        assert_eq!(sim.core("n1").unwrap().status().groups[0].failcount, n);
+    }
+    // The third reaches migration_threshold: the group moves to n2.
+    sim.stop_unit_outside("n1", "g1", 1);
+    assert!(wait_for(&mut sim, secs(3), owner_is("n2")), "g1 did not move: {:?}", events(&sim, "n1"));
+    assert!(!sim.is_running("n1", "g1", 1));
+}
+
+#[test]
+fn unit_exiting_143_on_sigterm_has_stopped_and_the_move_goes_on() {
+    let mut sim = two_nodes();
+    sim.exit_143_on_next_stop("n1", "g1", 1);
+    assert_eq!(sim.command("n1", Command::Move { group: "g1".into(), node: "n2".into() }), Some(Ok(())));
+    assert!(wait_for(&mut sim, secs(3), owner_is("n2")), "g1 did not move: {:?}", events(&sim, "n1"));
+    assert!(!logged(&sim, "n1", "stop-failed"), "{:?}", events(&sim, "n1"));
+    let g = sim.core("n2").unwrap().status().groups.remove(0);
+    assert_eq!((g.owner.as_str(), g.state.as_str()), ("n2", "started"));
+    assert!(g.note.is_empty(), "{}", g.note);
+}
+
+#[test]
+fn a_start_that_hangs_is_a_start_failure_at_its_deadline() {
+    let mut sim = two_nodes();
+    sim.hang_next("n2", "g1", 1, Op::Start);
+    assert_eq!(sim.command("n1", Command::Move { group: "g1".into(), node: "n2".into() }), Some(Ok(())));
+    advance(&mut sim, secs(2));
+    assert_eq!(shown(&sim, "n2"), ("starting".into(), "activating (start)".into()));
+    // At the deadline n2 gives the start up, stops the unit and releases
+    // the group, which goes back to n1.
+    assert!(wait_for(&mut sim, JOB_DEADLINE, |s| logged(s, "n2", "did not finish within 7 s")), "{:?}", events(&sim, "n2"));
+    assert!(wait_for(&mut sim, secs(3), owner_is("n1")), "g1 not back on n1: {:?}", events(&sim, "n2"));
+    assert!(!sim.is_running("n2", "g1", 1));
+}
+
+#[test]
+fn a_stop_that_hangs_blocks_the_group_until_cleanup() {
+    let mut sim = two_nodes();
+    sim.hang_next("n1", "g1", 1, Op::Stop);
+    assert_eq!(sim.command("n1", Command::Move { group: "g1".into(), node: "n2".into() }), Some(Ok(())));
+    assert!(wait_for(&mut sim, JOB_DEADLINE + secs(1), |s| logged(s, "n1", "stop-failed")), "{:?}", events(&sim, "n1"));
+    advance(&mut sim, secs(3));
+    // Never started elsewhere while its processes may still run on n1.
+    assert_eq!(sim.runners("g1"), vec!["n1".to_string()]);
+    let g = sim.core("n2").unwrap().status().groups.remove(0);
+    assert_eq!(g.state, "blocked");
+    assert!(g.note.contains("hactl cleanup g1"), "{}", g.note);
+    // The operator cleans up: the stop is retried and the move completes.
+    assert_eq!(sim.command("n2", Command::Cleanup { group: "g1".into() }), Some(Ok(())));
+    assert!(wait_for(&mut sim, secs(3), owner_is("n2")), "{:?}", events(&sim, "n1"));
+}
+
+#[test]
+fn fail_counts_expire_after_failure_timeout() {
+    let mut sim = two_nodes();
+    for _ in 0..3 {
+        sim.fail_unit("n1", "g1", 1);
+        advance(&mut sim, secs(1));
+    }
+    assert!(wait_for(&mut sim, secs(3), owner_is("n2")), "g1 did not move at the threshold");
+    // n1 is failed for g1 for failure_timeout (30 s) after its last
+    // failure; then the preferred node takes it back (auto_failback).
+    advance(&mut sim, secs(20));
+    assert_eq!(sim.owner("g1").as_deref(), Some("n2"));
+    assert!(wait_for(&mut sim, secs(15), owner_is("n1")), "{:?}", events(&sim, "n1"));
+    assert!(logged(&sim, "n1", "failures-expired"));
+    assert_eq!(sim.core("n1").unwrap().status().groups[0].failcount, 0);
+}
