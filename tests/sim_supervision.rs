@@ -114,7 +114,11 @@ fn a_start_that_hangs_is_a_start_failure_at_its_deadline() {
     assert_eq!(shown(&sim, "n2"), ("starting".into(), "activating (start)".into()));
     // At the deadline n2 gives the start up, stops the unit and releases
     // the group, which goes back to n1.
-    assert!(wait_for(&mut sim, JOB_DEADLINE, |s| logged(s, "n2", "did not finish within 7 s")), "{:?}", events(&sim, "n2"));
+    assert!(
+        wait_for(&mut sim, JOB_DEADLINE, |s| logged(s, "n2", "did not finish within 7 s")),
+        "{:?}",
+        events(&sim, "n2")
+    );
     assert!(wait_for(&mut sim, secs(3), owner_is("n1")), "g1 not back on n1: {:?}", events(&sim, "n2"));
     assert!(!sim.is_running("n2", "g1", 1));
 }

@@ -30,6 +30,11 @@ impl UnitState {
     pub fn is_down(&self) -> bool {
         self.active == "inactive" || self.active == "failed"
     }
+    /// Up, or on its way up: not down, and not waiting for systemd's
+    /// `Restart=` (`activating (auto-restart)` follows a death).
+    pub fn is_up(&self) -> bool {
+        !self.is_down() && self.sub != "auto-restart"
+    }
 }
 
 impl std::fmt::Display for UnitState {

@@ -103,6 +103,10 @@ struct LocalGroup {
     busy_until: Option<Time>,
     /// Each resource's state as systemd last reported it (units only).
     observed: Vec<Option<UnitState>>,
+    /// Resources this node last knew to be up here (adopted or started,
+    /// and not failed or stopped since): what status shows where systemd
+    /// has not reported a state.
+    up: Vec<bool>,
     /// Each unit's own job timeouts, once the shell has read them.
     timeouts: Vec<Option<UnitTimeouts>>,
     /// When a resource of this group last failed here (for failure_timeout).
@@ -481,6 +485,7 @@ impl Node {
             return;
         }
         g.adopted[resource] = true;
+        g.up[resource] = true;
         let n = g.adopted.len();
         // Everything up to the last active resource may be active: a stop
         // must cover it even where an earlier one is down (a group left
@@ -515,6 +520,7 @@ impl Node {
         match (op, result) {
             (Op::Start, Ok(())) => {
                 let g = &mut self.groups[gi];
+                g.up[resource] = true;
                 if g.state == GroupState::Started {
                     // A restart of a failed resource finished.
                     return;
@@ -523,6 +529,7 @@ impl Node {
             }
             (Op::Start, Err(e)) => {
                 let g = &mut self.groups[gi];
+                g.up[resource] = false;
                 g.last_failure = Some(now);
                 if g.state == GroupState::Started {
                     // The restart of a failed resource failed: give the group up.
@@ -544,6 +551,7 @@ impl Node {
             }
             (Op::Stop, Ok(())) => {
                 let g = &mut self.groups[gi];
+                g.up[resource] = false;
                 g.running = resource;
             }
             (Op::Stop, Err(e)) => {
@@ -570,6 +578,7 @@ impl Node {
             return;
         }
         g.failcount += 1;
+        g.up[resource] = false;
         g.last_failure = Some(self.now);
         let rname = self.cfg.groups[gi].resources[resource].name();
         self.out.push(Action::Event(Event::ResourceFailed {
@@ -599,7 +608,7 @@ impl Node {
         let Some(slot) = g.observed.get_mut(resource) else { return };
         let prev = slot.replace(state.clone());
         self.status_moved = true;
-        if !state.is_down() || prev.is_none_or(|p| p.is_down()) || g.busy == Some((resource, Op::Stop)) {
+        if !state.is_down() || !prev.is_some_and(|p| p.is_up()) || g.busy == Some((resource, Op::Stop)) {
             return;
         }
         let reason = if state.active == "failed" {
@@ -1617,7 +1626,7 @@ impl Node {
                             Some(o) if o == self.me => match lg.busy {
                                 Some((b, Op::Start)) if b == ri => "starting".to_string(),
                                 Some((b, Op::Stop)) if b == ri => "stopping".to_string(),
-                                _ if ri < lg.running => "started".to_string(),
+                                _ if ri < lg.running && lg.up[ri] => "started".to_string(),
                                 _ => "stopped".to_string(),
                             },
                             Some(_) => match state {
@@ -1727,6 +1736,7 @@ fn new_group(name: &str, n: usize) -> LocalGroup {
         busy: None,
         busy_until: None,
         observed: vec![None; n],
+        up: vec![false; n],
         timeouts: vec![None; n],
         last_failure: None,
         stop_after_op: false,

@@ -258,7 +258,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             println!("hbd reloaded its configuration");
             Ok(())
         }
-        Cmd::Config(ConfigCmd::Check { file, auth_key }) => config_check(&file, auth_key.as_deref()),
+        Cmd::Config(ConfigCmd::Check { file, auth_key }) => config_check(&file, auth_key.as_deref()).await,
         Cmd::Config(ConfigCmd::ImportHeartbeat { dir, output, authkey, force }) => {
             import_heartbeat(&dir, output.as_deref(), authkey.as_deref(), force)
         }
@@ -496,11 +496,14 @@ fn list_or(items: &[String], none: &str) -> String {
 
 // ------------------------------------------------------------------ config
 
-fn config_check(file: &Path, auth_key: Option<&Path>) -> Result<()> {
+async fn config_check(file: &Path, auth_key: Option<&Path>) -> Result<()> {
     let mut ok = true;
     let key_path = match crate::config::load(file) {
         Ok(cfg) => {
             println!("{}: ok ({})", file.display(), output::config_summary(&cfg));
+            if cfg.cluster.fencing == crate::config::Fencing::Required {
+                check_fence_unit(&cfg).await;
+            }
             Some(auth_key.map_or(cfg.cluster.auth_key.clone(), Path::to_path_buf))
         }
         Err(e) => {
@@ -526,6 +529,36 @@ fn config_check(file: &Path, auth_key: Option<&Path>) -> Result<()> {
         Ok(())
     } else {
         Err(Failure::Reported)
+    }
+}
+
+/// With fencing = "required", a node counts as fenced only when its fence
+/// unit is a oneshot that finished with Result=success: warn (on a machine
+/// with systemd) when the installed fence unit cannot say so.
+async fn check_fence_unit(cfg: &crate::config::Config) {
+    let Some(node) = cfg.nodes.first() else { return };
+    let unit = format!("hbd-fence@{}.service", node.name);
+    let Ok(sd) = tokio::time::timeout(Duration::from_secs(5), crate::shell::systemd::Systemd::connect()).await else {
+        return;
+    };
+    let Ok(sd) = sd else { return };
+    match sd.load_state(&unit).await.as_deref() {
+        Ok("loaded") => {}
+        Ok(_) => {
+            eprintln!(
+                "hactl: warning: fencing = \"required\" but hbd-fence@.service is not installed on this machine; \
+                 no unreachable node can be fenced, so its groups stay down (see hbd.toml(5), fencing)"
+            );
+            return;
+        }
+        Err(_) => return,
+    }
+    match sd.service_type(&unit).await {
+        Ok(kind) if kind != "oneshot" => eprintln!(
+            "hactl: warning: hbd-fence@.service is Type={kind}; a fence unit must be Type=oneshot, \
+             so that its result says whether the node was fenced: hbd refuses to count it as fenced"
+        ),
+        _ => {}
     }
 }
 

@@ -330,6 +330,11 @@ impl Systemd {
         Ok(())
     }
 
+    /// The unit's `LoadState` (`loaded`, `not-found`, `masked`, …).
+    pub async fn load_state(&self, unit: &str) -> Result<String, UnitError> {
+        self.unit_proxy(unit, Op::Query).await?.load_state().await.map_err(|e| UnitError::from_zbus(unit, Op::Query, e))
+    }
+
     /// A service's `Type=` (`simple`, `oneshot`, `notify`, …); "" for other
     /// unit types.
     pub async fn service_type(&self, unit: &str) -> Result<String, UnitError> {

@@ -215,6 +215,8 @@ struct SimNode {
     running: Vec<Vec<bool>>,
     /// The newest job asked for each resource: [group][resource].
     job: Vec<Vec<u64>>,
+    /// A stop job of that resource hangs: [group][resource].
+    stop_hangs: Vec<Vec<bool>>,
 }
 
 pub struct Sim {
@@ -269,6 +271,7 @@ impl Sim {
                     ping_reach: true,
                     running: cfg.groups.iter().map(|g| vec![false; g.resources.len()]).collect(),
                     job: cfg.groups.iter().map(|g| vec![0; g.resources.len()]).collect(),
+                    stop_hangs: cfg.groups.iter().map(|g| vec![false; g.resources.len()]).collect(),
                 })
                 .collect(),
             cut: vec![vec![vec![false; n]; n]; l],
@@ -575,6 +578,7 @@ impl Sim {
                     let job = self.new_job(n, gi, resource);
                     if hangs {
                         self.say(format!("{name} stop {group}[{resource}] (hangs)"));
+                        self.nodes[n].stop_hangs[gi][resource] = true;
                         self.schedule(
                             self.now + d,
                             Ev::OpHangs { node: n, inc, group: gi, res: resource, op: Op::Stop, job },
@@ -695,6 +699,9 @@ impl Sim {
         for g in self.nodes[n].running.iter_mut() {
             g.iter_mut().for_each(|r| *r = false);
         }
+        for g in self.nodes[n].stop_hangs.iter_mut() {
+            g.iter_mut().for_each(|r| *r = false);
+        }
         self.recompute_connectivity();
     }
 
@@ -760,7 +767,8 @@ impl Sim {
                 for &v in &up {
                     for (gi, g) in self.nodes[v].running.iter().enumerate() {
                         for (ri, r) in g.iter().enumerate() {
-                            if *r {
+                            // (one whose stop hangs stays as it is)
+                            if *r && !self.nodes[v].stop_hangs[gi][ri] {
                                 cands.push((v, gi, ri));
                             }
                         }
@@ -791,9 +799,26 @@ impl Sim {
                         }
                         // It crashes and systemd's Restart= brings it back at
                         // once (a restart loop if it keeps doing so).
-                        2 if self.is_unit(gi, ri) => {
+                        // systemd 252 passes it through failed, then
+                        // auto-restart, dead, start: one failure.
+                        2 if self.is_unit(gi, ri) && self.rng.chance(0.5) => {
                             self.say(format!("{who} unit {g}[{ri}] crashes, systemd restarts it"));
-                            let reason = "it exited (signal) and systemd restarted it".to_string();
+                            for (a, sub, result) in [
+                                ("failed", "failed", "signal"),
+                                ("activating", "auto-restart", "signal"),
+                                ("inactive", "dead", "signal"),
+                                ("activating", "start", "success"),
+                                ("active", "running", "success"),
+                            ] {
+                                let state = unit_state(a, sub, result, None);
+                                self.feed(v, Input::UnitState { group: g.clone(), resource: ri, state });
+                            }
+                        }
+                        // Restart=always after a clean exit: no failed
+                        // state, only systemd's restart counter shows it.
+                        2 if self.is_unit(gi, ri) => {
+                            self.say(format!("{who} unit {g}[{ri}] exits 0, systemd restarts it"));
+                            let reason = "it exited (success) and systemd restarted it".to_string();
                             self.feed(v, Input::ResourceFailed { group: g, resource: ri, reason });
                         }
                         // A VIP removed and not re-added.
@@ -1042,6 +1067,7 @@ impl Sim {
     }
 
     fn new_job(&mut self, n: usize, gi: usize, ri: usize) -> u64 {
+        self.nodes[n].stop_hangs[gi][ri] = false;
         self.next_id += 1;
         self.nodes[n].job[gi][ri] = self.next_id;
         self.next_id
@@ -1148,9 +1174,18 @@ impl Sim {
             let blocked = |v: usize| {
                 self.nodes[v].core.as_ref().and_then(|c| c.group_state(&g.name)) == Some(GroupState::Blocked)
             };
+            // A node whose stop hangs cannot stop sooner than the stop's
+            // deadline: the double run lasts until then, and it says so.
+            let stop_hangs = |v: usize| {
+                self.nodes[v].stop_hangs[gi].iter().any(|h| *h)
+                    && matches!(
+                        self.nodes[v].core.as_ref().and_then(|c| c.group_state(&g.name)),
+                        Some(GroupState::Stopping | GroupState::Blocked)
+                    )
+            };
             for (i, &a) in runners.iter().enumerate() {
                 for &b in &runners[i + 1..] {
-                    if blocked(a) && blocked(b) {
+                    if (blocked(a) && blocked(b)) || stop_hangs(a) || stop_hangs(b) {
                         continue;
                     }
                     if let Some(since) = self.connected_since[a][b] {

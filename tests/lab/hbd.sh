@@ -53,6 +53,8 @@ hbd_cluster_up() {
     shift
     lab_up "$n" "$@" || return 1
     hbd_install_all "$n"
+    # a test's own units and files, before hbd first looks at them
+    if declare -F hbd_before_start >/dev/null; then hbd_before_start || return 1; fi
     local i
     for ((i = 1; i <= n; i++)); do lab_exec "n$i" systemctl start hbd & done
     wait

@@ -256,7 +256,15 @@ _lab_nspawn_start() { # NODE: start its nspawn in the background (setsid)
     rm -f "$d/pid1"
     echo booting >"$d/power"
     echo "=== boot $(date +%T.%N)" >>"$d/console.log"
-    _lab_spawn systemd-nspawn "${args[@]}" </dev/null >>"$d/console.log" 2>&1 &
+    # Every machine in a cgroup of its own (see ../shared/LAB.md): machines
+    # started from one shell would otherwise share one subtree, and one's
+    # system.slice/web.service would be the other's too.
+    # shellcheck disable=SC2016  # expanded by the inner bash
+    _lab_spawn bash -c 'cg=$1; shift
+        for h in /sys/fs/cgroup/*/; do
+            [[ -e $h/cgroup.procs ]] && mkdir -p "$h$cg" 2>/dev/null && echo $$ >"$h$cg/cgroup.procs" 2>/dev/null
+        done
+        exec "$@"' lab-cgroup "$(_lab_cgroup "$n")" systemd-nspawn "${args[@]}" </dev/null >>"$d/console.log" 2>&1 &
     echo $! >"$d/nspawn.pid"
     disown $!
 }
@@ -333,12 +341,26 @@ _lab_kill_nspawns() { # RUNID NSPAWN_PID...: SIGKILL the machines of these
     return 0
 }
 
+_lab_cgroup() { echo "$LAB_RUN-$1"; } # NODE: its cgroup's name
+# _lab_rm_cgroups PREFIX: remove machine cgroups named PREFIX* (depth-first;
+# the machines must be dead)
+_lab_rm_cgroups() {
+    local h c
+    for h in /sys/fs/cgroup/*/; do
+        for c in "$h$1"*; do
+            [[ -d $c ]] && find "$c" -depth -type d -exec rmdir {} + 2>/dev/null
+        done
+    done
+    return 0
+}
+
 _lab_kill_machine() { # NODE: SIGKILL PID 1, wait for nspawn to go
     local n=$1 d p np; d=$(lab_node_dir "$n")
     np=$(cat "$d/nspawn.pid" 2>/dev/null)
     p=$(cat "$d/pid1" 2>/dev/null)
     [[ -n $p ]] && _lab_is_machine_pid1 "$p" && kill -9 "$p" 2>/dev/null
     [[ -n $np ]] && _lab_kill_nspawns "$LAB_RUN/$n" $np
+    _lab_rm_cgroups "$(_lab_cgroup "$n")"
     rm -f "$d/pid1"
     echo down >"$d/power"
 }
@@ -657,8 +679,9 @@ _lab_destroy_run() { # RUNID: remove everything of that run
     for l in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1); do
         [[ $l == "$id"* ]] && ip link del "$l" 2>/dev/null
     done
-    # 5. directories
+    # 5. directories, and the machines' cgroups
     rm -rf "${LAB_ROOT:?}/$id" /run/systemd/nspawn/propagate/"$id"-* 2>/dev/null
+    _lab_rm_cgroups "$id-"
     return 0
 }
 
@@ -750,6 +773,7 @@ lab_check_clean() {
     fi
     for p in $(_lab_socat_pids "$pat"); do left+=("socat pid $p"); done
     for x in "$LAB_ROOT"/"$pat"*; do [[ -e $x ]] && left+=("dir $x"); done
+    for x in /sys/fs/cgroup/*/"$pat"*; do [[ -d $x ]] && left+=("cgroup $x"); done
     ((${#left[@]} == 0)) && return 0
     printf 'lab leftover: %s\n' "${left[@]}" | sort -u >&2
     return 1

@@ -1,0 +1,224 @@
+#!/usr/bin/env bash
+# The supervision contract on real systemd machines: what hbd says is what
+# runs. Units stopped behind hbd's back, units that exit 143 on SIGTERM,
+# jobs that hang, a unit found activating when hbd starts, a fence unit
+# that is not a oneshot, systemd's start limit after cleanup, a reload that
+# adds ping hosts. Each scenario in a freshly booted two-node cluster.
+#   tests/lab/supervision.sh            all scenarios
+#   tests/lab/supervision.sh NAME...    some (see the list at the end)
+# Ends with "N passed, M failed"; exit status 0 only if nothing failed.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/lab.sh"
+source "$here/hbd.sh"
+source "$here/scenario_lib.sh"
+SCENARIOS_LABEL="lab supervision"
+
+# unit NAME: write a unit file from stdin and install it on every node.
+unit() {
+    cat >"$LAB_DIR/$1"
+    lab_install_unit "$LAB_DIR/$1"
+}
+# group_json NODE GROUP FIELD: a field of a group in `hactl status --json`.
+group_json() {
+    status_json "$1" | python3 -c 'import json,sys; g=[g for g in json.load(sys.stdin)["groups"] if g["name"]==sys.argv[1]][0]; print(g[sys.argv[2]])' "$2" "$3"
+}
+# unit_json NODE GROUP UNIT: that unit's state in `hactl status --json`.
+unit_json() {
+    status_json "$1" | python3 -c 'import json,sys; g=[g for g in json.load(sys.stdin)["groups"] if g["name"]==sys.argv[1]][0]; print([r["state"] for r in g["resources"] if r["name"]==sys.argv[2]][0])' "$2" "$3"
+}
+is_active() { lab_exec "$1" systemctl is-active -q "$2"; }
+active_state() { lab_exec "$1" systemctl show -P ActiveState "$2"; }
+# status_truthful NODE GROUP UNIT: hactl never shows the unit active while
+# systemd says it is not (sampled for SECONDS, default 3).
+status_truthful() {
+    local end=$((SECONDS + ${4:-3})) shown real
+    while ((SECONDS < end)); do
+        shown=$(unit_json "$1" "$2" "$3")
+        real=$(active_state "$1" "$3")
+        if [[ $shown == active* || $shown == started ]] && [[ $real != active ]]; then
+            # the state may have changed between the two reads: read again
+            sleep 0.3
+            shown=$(unit_json "$1" "$2" "$3")
+            real=$(active_state "$1" "$3")
+            if [[ $shown == active* || $shown == started ]] && [[ $real != active ]]; then
+                echo "  (hactl says $3 is '$shown', systemd says '$real')"
+                return 1
+            fi
+        fi
+        sleep 0.2
+    done
+}
+
+# ------------------------------------------------------------------ scenarios
+
+sc_stop_outside() {
+    hbd_cluster_up 2 || return 1
+    check "n1 serves the VIP" hbd_wait_owner n1 15 || return 1
+    local i
+    for i in 1 2; do
+        lab_exec n1 systemctl stop web.service
+        check "stop $i: hactl status tells the truth while web.service is down" status_truthful n1 web web.service 2
+        check "stop $i: web.service runs again on n1 within 10 s" lab_wait_for 10 is_active n1 web.service
+        check "stop $i: the VIP answers from n1 again" hbd_wait_owner n1 10
+    done
+    check "the journal says it plainly" journal_has n1 "web.service of group web: it was stopped outside hbd (by systemctl or a dependency); restarting it, failure 2 of 3"
+    check "hactl status shows systemd's state: active (running)" eval '[[ $(unit_json n1 web web.service) == "active (running)" ]]'
+    lab_exec n1 systemctl stop web.service
+    check "third stop (migration_threshold 3): web moves to n2" hbd_wait_owner n2 10
+    check "web.service is not running on n1" eval '! is_active n1 web.service'
+}
+
+sc_exit_143() {
+    hbd_before_start() {
+        # As a JVM does: exit status 143 on SIGTERM.
+        unit app.service <<'EOF'
+[Service]
+ExecStart=/bin/sh -c 'trap "exit 143" TERM; while :; do sleep 0.1; done'
+EOF
+    }
+    HBD_EXTRA='[[group]]
+name = "app"
+preferred = "n1"
+resources = [{ unit = "app.service" }]' hbd_cluster_up 2 || return 1
+    check "app runs on n1" lab_wait_for 15 is_active n1 app.service || return 1
+    check "hactl move app n2 --wait succeeds" eval 'lab_hactl n1 move app n2 --wait >/dev/null'
+    check "app.service runs on n2" lab_wait_for 5 is_active n2 app.service
+    check "on n1 systemd says failed (exit 143) ..." eval '[[ $(active_state n1 app.service) == failed ]]'
+    check "... and hbd took it as stopped: the group is started on n2, not blocked" eval '[[ $(group_json n2 app state) == started && $(group_json n2 app owner) == n2 ]]'
+    check "n1 logged no failed stop" eval '[[ -z $(hbd_events n1 stop-failed) ]]'
+    check "it moves back just as well" eval 'lab_hactl n1 move app n1 --wait >/dev/null && is_active n1 app.service'
+}
+
+sc_hung_start() {
+    hbd_before_start() {
+        # Never says READY=1; systemd itself would wait forever.
+        unit slow.service <<'EOF'
+[Service]
+Type=notify
+TimeoutStartSec=infinity
+ExecStart=/bin/sleep infinity
+EOF
+    }
+    HBD_EXTRA='[[group]]
+name = "slow"
+preferred = "n1"
+resources = [{ unit = "slow.service", timeout = "3s" }]' hbd_cluster_up 2 || return 1
+    check "slow.service is activating on n1" lab_wait_for 15 eval '[[ $(active_state n1 slow.service) == activating ]]' || return 1
+    check "hactl status says so (activating), not started" eval '[[ $(unit_json n1 slow slow.service) == activating* ]]'
+    check "after its 3 s deadline n1 logs the start as failed" lab_wait_for 8 eval 'hbd_events n1 start-failed | grep -q "did not finish within 3 s"'
+    check "n1 stopped it (systemd cancels the start job)" lab_wait_for 5 eval '[[ $(active_state n1 slow.service) == inactive ]]'
+    check "n2 tries next and gives up at its deadline too" lab_wait_for 12 eval 'hbd_events n2 start-failed | grep -q "did not finish"'
+    check "the group runs nowhere and status says why" lab_wait_for 8 eval '[[ $(group_json n1 slow state) != started && $(group_json n1 slow note) == *"hactl cleanup"* ]]'
+    check "web was not disturbed" hbd_wait_owner n1 3
+}
+
+sc_hung_stop() {
+    hbd_before_start() {
+        unit stuck.service <<'EOF'
+[Service]
+ExecStart=/bin/sleep infinity
+ExecStop=/bin/sleep infinity
+TimeoutStopSec=infinity
+EOF
+    }
+    HBD_EXTRA='[[group]]
+name = "stuck"
+preferred = "n1"
+resources = [{ unit = "stuck.service", timeout = "3s" }]' hbd_cluster_up 2 || return 1
+    check "stuck runs on n1" lab_wait_for 15 is_active n1 stuck.service || return 1
+    lab_hactl n1 move stuck n2 >/dev/null
+    check "after its 3 s deadline the stop counts as failed" lab_wait_for 8 eval '[[ -n $(hbd_events n1 stop-failed) ]]'
+    check "the group is blocked, with what to do" eval '[[ $(group_json n2 stuck state) == blocked && $(group_json n2 stuck note) == *"hactl cleanup stuck"* ]]'
+    check "it is never started on n2 while n1 may run it" eval '! is_active n2 stuck.service && sleep 3 && ! is_active n2 stuck.service'
+    check "hbd on n1 still answers and heartbeats: n2 sees n1 up" eval 'status_json n2 | grep -q "\"name\": *\"n1\"" && [[ $(lab_hactl n2 status) == *"n1"*"up"* ]]'
+    # The operator ends the stuck stop, then cleans up.
+    lab_exec n1 systemctl kill -s KILL stuck.service
+    check "after the operator's fix and hactl cleanup the move completes" eval 'lab_wait_for 5 eval "[[ \$(active_state n1 stuck.service) != active && \$(active_state n1 stuck.service) != deactivating ]]" && lab_hactl n1 cleanup stuck && lab_wait_for 10 is_active n2 stuck.service'
+}
+
+sc_adopt_activating() {
+    hbd_before_start() {
+        # Takes 4 s to become ready.
+        unit late.service <<'EOF'
+[Service]
+Type=notify
+NotifyAccess=all
+ExecStart=/bin/sh -c 'sleep 4; systemd-notify --ready; exec sleep infinity'
+EOF
+    }
+    HBD_EXTRA='[[group]]
+name = "late"
+preferred = "n1"
+resources = [{ unit = "late.service" }]' hbd_cluster_up 2 || return 1
+    check "late runs on n1" lab_wait_for 20 is_active n1 late.service || return 1
+    # hbd dies and, while it is away, the unit is restarting: the new hbd
+    # finds it activating.
+    lab_exec n1 systemctl kill -s KILL hbd.service
+    lab_exec n1 systemctl restart --no-block late.service
+    check "the new hbd adopts the activating unit" lab_wait_for 10 journal_has n1 "late.service of group late is already activating; adopting it"
+    check "late.service becomes active on n1" lab_wait_for 10 is_active n1 late.service
+    check "hactl status agrees: active (running)" lab_wait_for 3 eval '[[ $(unit_json n1 late late.service) == "active (running)" ]]'
+    check "it never ran on n2" eval '[[ $(active_state n2 late.service) == inactive ]] && [[ -z $(lab_journal n2 -u late.service -o cat --no-pager 2>/dev/null | grep -i started) ]]'
+}
+
+sc_fence_not_oneshot() {
+    hbd_before_start() {
+        # A fence agent written as a simple service: its start job ends as
+        # soon as it forks, which proves nothing.
+        unit hbd-fence@.service <<'EOF'
+[Service]
+Type=simple
+ExecStart=/bin/sleep 30
+EOF
+    }
+    HBD_FENCING=required hbd_cluster_up 2 || return 1
+    check "n1 serves the VIP" hbd_wait_owner n1 20 || return 1
+    check "hactl config check warns that the fence unit is not a oneshot" eval 'lab_hactl n2 config check 2>&1 | grep -q "hbd-fence@.*Type=oneshot"'
+    lab_block_hb n1 both
+    check "n2 refuses the fence (fence-failed)" lab_wait_for 10 event_has n2 fence-failed
+    check "... saying it must be Type=oneshot" eval 'lab_journal n2 -u hbd -o cat --no-pager | grep -q "must be Type=oneshot"'
+    check "n2 does not take the VIP unfenced" eval '[[ $(count_owners) == 1 ]] && sleep 3 && ! lab_nsexec n2 ip -4 addr show dev eth0 | grep -q "inet $HBD_VIP/"'
+}
+
+sc_cleanup_start_limit() {
+    hbd_before_start() {
+        local n
+        for n in "${LAB_NODES[@]}"; do
+            mkdir -p "$(lab_node_dir "$n")/system/web.service.d"
+            printf '[Unit]\nStartLimitIntervalSec=120\nStartLimitBurst=3\n' >"$(lab_node_dir "$n")/system/web.service.d/limit.conf"
+            lab_exec "$n" systemctl daemon-reload
+        done
+    }
+    hbd_cluster_up 2 || return 1
+    check "n1 serves the VIP" hbd_wait_owner n1 15 || return 1
+    local i
+    for i in 1 2 3; do
+        lab_exec n1 systemctl kill -s KILL web.service
+        sleep 1.5
+    done
+    check "three crashes: web moves to n2" hbd_wait_owner n2 10
+    check "systemd's start limit now refuses web.service on n1" eval '! lab_exec n1 systemctl start web.service 2>/dev/null; [[ $(lab_exec n1 systemctl show -P Result web.service) == start-limit-hit ]]'
+    check "hactl cleanup web" eval 'lab_hactl n2 cleanup web'
+    check "cleanup reset systemd's failed state on n1" lab_wait_for 5 eval '[[ $(active_state n1 web.service) != failed ]]'
+    check "auto_failback: web runs on n1 again" hbd_wait_owner n1 15
+}
+
+sc_reload_ping() {
+    hbd_cluster_up 2 || return 1
+    check "n1 serves the VIP" hbd_wait_owner n1 15 || return 1
+    local n f
+    for n in n1 n2; do
+        f=$(lab_node_dir "$n")/etc-hbd/hbd.toml
+        printf '\n[ping]\nhosts = ["10.77.0.1"]\ninterval = "500ms"\ntimeout = "500ms"\n' >>"$f"
+        check "hactl reload on $n with a [ping] section added" eval "lab_hactl $n reload >/dev/null"
+    done
+    check "the ping monitor runs: n2 reaches 1 ping host" lab_wait_for 10 eval 'status_json n2 | python3 -c "import json,sys; d=json.load(sys.stdin); exit(0 if [n for n in d[\"nodes\"] if n[\"name\"]==\"n2\"][0][\"ping_hosts\"]==1 else 1)"'
+    local t0; t0=$(date +%s%3N)
+    lab_power_cut n1
+    check "n1 power cut: n2 takes over" hbd_wait_owner n2 6
+    echo "  (failover took $(ms_since "$t0") ms)"
+}
+
+ALL=(stop_outside exit_143 hung_start hung_stop adopt_activating fence_not_oneshot cleanup_start_limit reload_ping)
+run_scenarios "$@"
