@@ -156,3 +156,33 @@ fn fail_counts_expire_after_failure_timeout() {
     assert!(logged(&sim, "n1", "failures-expired"));
     assert_eq!(sim.core("n1").unwrap().status().groups[0].failcount, 0);
 }
+
+#[test]
+fn after_a_split_brain_heals_only_the_keeper_announces_the_vip() {
+    let mut sim = two_nodes();
+    sim.partition(&["n1"]);
+    advance_any(&mut sim, secs(3));
+    let mut both = sim.runners("g1");
+    both.sort();
+    assert_eq!(both, vec!["n1".to_string(), "n2".to_string()], "no split brain to heal");
+    let before: Vec<usize> = ["n1", "n2"].iter().map(|n| announces(&sim, n)).collect();
+    sim.heal();
+    advance_any(&mut sim, secs(4));
+    let keeper = sim.owner("g1").expect("one owner after the heal");
+    let loser = if keeper == "n1" { "n2" } else { "n1" };
+    let after: Vec<usize> = ["n1", "n2"].iter().map(|n| announces(&sim, n)).collect();
+    let (k, l) = if keeper == "n1" { (0, 1) } else { (1, 0) };
+    assert!(after[k] > before[k], "the keeper {keeper} did not announce the VIP again");
+    assert_eq!(after[l], before[l], "{loser}, which gave g1 up, announced it: {:?}", events(&sim, loser));
+}
+
+fn announces(sim: &Sim, node: &str) -> usize {
+    events(sim, node).iter().filter(|l| l.as_str() == "announce g1").count()
+}
+
+/// Advance without the single-runner assertion (a split brain is the point).
+fn advance_any(sim: &mut Sim, d: Duration) {
+    if let Err(e) = sim.advance(d) {
+        panic!("{e}");
+    }
+}

@@ -381,6 +381,11 @@ pub enum Action {
     ResetFailed {
         unit: String,
     },
+    /// Announce the group's VIPs again (gratuitous ARP / unsolicited NA):
+    /// a peer came back and this node keeps the group.
+    Announce {
+        group: String,
+    },
     /// Start hbd-fence@NODE.service; answer with `Input::FenceDone`.
     Fence {
         node: String,

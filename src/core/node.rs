@@ -216,6 +216,8 @@ pub struct Node {
     status_moved: bool,
     /// See [`Node::pending_reload`].
     pending_reload: Option<Box<Config>>,
+    /// A peer came up in this step (see `announce_after_heal`).
+    peer_came_up: bool,
     out: Vec<Action>,
 }
 
@@ -283,6 +285,7 @@ impl Node {
             status_serial: 0,
             status_moved: false,
             pending_reload: None,
+            peer_came_up: false,
             out: Vec::new(),
             cfg,
         })
@@ -451,6 +454,7 @@ impl Node {
             p.fenced = false;
             p.fence_retry_at = None;
             events.push(Event::PeerUp { peer: from.to_string(), generation });
+            self.peer_came_up = true;
         }
         if seq > p.last_seq {
             p.last_seq = seq;
@@ -774,7 +778,8 @@ impl Node {
             }
         }
         for kind in kinds {
-            self.lamport += 1;
+            // Saturating: a serial taken from a peer may be anything.
+            self.lamport = self.lamport.saturating_add(1);
             let i = Intent { serial: self.lamport, origin: me.clone(), kind };
             self.merge_intent(i);
         }
@@ -944,6 +949,7 @@ impl Node {
         self.plan();
         self.drive_resources();
         self.observe_owners();
+        self.announce_after_heal();
         self.maybe_send();
         if self.leaving
             && self
@@ -956,6 +962,21 @@ impl Node {
             self.maybe_send();
             self.exited = true;
             self.out.push(Action::Exit);
+        }
+    }
+
+    /// A peer came back (a partition healed): tell the LAN again where the
+    /// VIPs are — from the side that keeps each group only. The side that
+    /// gives a group up has already begun to stop it this step, and a late
+    /// announcement from it would pull the clients back to it.
+    fn announce_after_heal(&mut self) {
+        if !std::mem::take(&mut self.peer_came_up) {
+            return;
+        }
+        for g in &self.groups {
+            if g.state == GroupState::Started && !g.stop_after_op {
+                self.out.push(Action::Announce { group: g.name.clone() });
+            }
         }
     }
 

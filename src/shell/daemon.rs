@@ -572,6 +572,7 @@ impl Daemon {
                         let _ = tx.send(Done::Fence { node, ok: r.is_ok() }).await;
                     });
                 }
+                Action::Announce { group } => self.reannounce(&group),
                 Action::ResetFailed { unit } => {
                     let sd = self.systemd.clone();
                     tokio::spawn(async move {
@@ -588,18 +589,13 @@ impl Daemon {
                 }
                 Action::Event(e) => {
                     log_event(&e);
-                    match &e {
-                        Event::GroupMoved { group, from, to, reason } => {
-                            let _ = self.events_tx.send(ApiEvent::GroupMoved {
-                                group: group.clone(),
-                                from: from.clone(),
-                                to: to.clone(),
-                                reason: reason.as_str().to_string(),
-                            });
-                        }
-                        // After a partition heals, tell the LAN again where our VIPs are.
-                        Event::PeerUp { .. } => self.reannounce(),
-                        _ => {}
+                    if let Event::GroupMoved { group, from, to, reason } = &e {
+                        let _ = self.events_tx.send(ApiEvent::GroupMoved {
+                            group: group.clone(),
+                            from: from.clone(),
+                            to: to.clone(),
+                            reason: reason.as_str().to_string(),
+                        });
                     }
                 }
                 Action::Exit => exit = true,
@@ -756,9 +752,12 @@ impl Daemon {
         });
     }
 
-    fn reannounce(&self) {
-        for (addr, _, iface, _) in &self.owned_vips {
-            announce(iface.clone(), *addr, self.cfg.garp.clone(), self.held.clone());
+    /// Announce a group's VIPs again (the core asks after a partition heals).
+    fn reannounce(&self, group: &str) {
+        for (addr, _, iface, g) in &self.owned_vips {
+            if g == group {
+                announce(iface.clone(), *addr, self.cfg.garp.clone(), self.held.clone());
+            }
         }
     }
 

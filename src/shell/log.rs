@@ -32,7 +32,6 @@
 use std::io::IsTerminal;
 use std::path::Path;
 
-use tracing_journald::{Priority, PriorityMappings};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::EnvFilter;
@@ -57,18 +56,6 @@ fn filter() -> (EnvFilter, Option<String>) {
     }
 }
 
-/// syslog priorities as Heartbeat used them: INFO is `info` (6), not
-/// tracing-journald's default `notice` (5); DEBUG and TRACE are `debug` (7).
-fn priorities() -> PriorityMappings {
-    PriorityMappings {
-        error: Priority::Error,
-        warn: Priority::Warning,
-        info: Priority::Informational,
-        debug: Priority::Debug,
-        trace: Priority::Debug,
-    }
-}
-
 /// Install the global subscriber for node `node`: the journal if
 /// [`JOURNAL_SOCKET`] exists and accepts entries, else stderr. Calling it
 /// again is harmless (the first subscriber stays). Returns the backend used.
@@ -77,12 +64,10 @@ pub fn init(node: &str) -> Backend {
     let mut backend = Backend::Stderr;
     let mut journal_error = None;
     if Path::new(JOURNAL_SOCKET).exists() {
-        match tracing_journald::layer() {
+        // Through a bounded queue and a writer thread: a stalled journald
+        // must never hold up the loop that sends heartbeats.
+        match super::journald::Layer::new(JOURNAL_SOCKET, node) {
             Ok(layer) => {
-                let layer = layer
-                    .with_field_prefix(None)
-                    .with_priority_mappings(priorities())
-                    .with_custom_fields([("HBD_NODE", node.as_bytes())]);
                 if tracing_subscriber::registry().with(filter().0).with(layer).try_init().is_ok() {
                     backend = Backend::Journal;
                 }

@@ -5,6 +5,7 @@ pub mod daemon;
 pub mod garp;
 pub mod generation;
 pub mod journal;
+pub mod journald;
 pub mod links;
 pub mod log;
 pub mod netif;

@@ -217,6 +217,8 @@ struct SimNode {
     job: Vec<Vec<u64>>,
     /// A stop job of that resource hangs: [group][resource].
     stop_hangs: Vec<Vec<bool>>,
+    /// The job in flight for each resource, if any: [group][resource].
+    pending: Vec<Vec<Option<Op>>>,
 }
 
 pub struct Sim {
@@ -272,6 +274,7 @@ impl Sim {
                     running: cfg.groups.iter().map(|g| vec![false; g.resources.len()]).collect(),
                     job: cfg.groups.iter().map(|g| vec![0; g.resources.len()]).collect(),
                     stop_hangs: cfg.groups.iter().map(|g| vec![false; g.resources.len()]).collect(),
+                    pending: cfg.groups.iter().map(|g| vec![None; g.resources.len()]).collect(),
                 })
                 .collect(),
             cut: vec![vec![vec![false; n]; n]; l],
@@ -391,6 +394,9 @@ impl Sim {
             Ev::OpDone { node, inc, group, res, op, ok, job } => {
                 if self.nodes[node].inc != inc || self.nodes[node].core.is_none() {
                     return Ok(());
+                }
+                if self.nodes[node].job[group][res] == job {
+                    self.nodes[node].pending[group][res] = None;
                 }
                 if self.nodes[node].job[group][res] != job {
                     // A later job replaced this one (a stop cancels a start
@@ -551,6 +557,7 @@ impl Sim {
                     let d = Duration::from_millis(self.rng.range(1, MAX_OP_MS));
                     let inc = self.nodes[n].inc;
                     let job = self.new_job(n, gi, resource);
+                    self.nodes[n].pending[gi][resource] = Some(Op::Start);
                     if hangs {
                         self.say(format!("{name} start {group}[{resource}] (hangs)"));
                         self.schedule(
@@ -576,6 +583,7 @@ impl Sim {
                     let d = Duration::from_millis(self.rng.range(1, MAX_OP_MS));
                     let inc = self.nodes[n].inc;
                     let job = self.new_job(n, gi, resource);
+                    self.nodes[n].pending[gi][resource] = Some(Op::Stop);
                     if hangs {
                         self.say(format!("{name} stop {group}[{resource}] (hangs)"));
                         self.nodes[n].stop_hangs[gi][resource] = true;
@@ -601,6 +609,10 @@ impl Sim {
                 }
                 Action::Reply { id, result } => self.replies.push((id, result)),
                 Action::ResetFailed { .. } => {}
+                Action::Announce { group } => {
+                    self.say(format!("{name} announces the VIPs of {group}"));
+                    self.log[n].push(format!("announce {group}"));
+                }
                 Action::Event(e) => {
                     let line = format!("{} {:?}", e.event(), e);
                     self.say(format!("{name} {line}"));
@@ -702,6 +714,9 @@ impl Sim {
         for g in self.nodes[n].stop_hangs.iter_mut() {
             g.iter_mut().for_each(|r| *r = false);
         }
+        for g in self.nodes[n].pending.iter_mut() {
+            g.iter_mut().for_each(|r| *r = None);
+        }
         self.recompute_connectivity();
     }
 
@@ -782,17 +797,15 @@ impl Sim {
                     match kind {
                         // `systemctl stop`, or a unit it depends on stopped.
                         0 if self.is_unit(gi, ri) => {
-                            self.nodes[v].running[gi][ri] = false;
                             // Its stop job replaces any start job of hbd's.
-                            self.new_job(v, gi, ri);
+                            self.goes_down(v, gi, ri);
                             self.say(format!("{who} unit {g}[{ri}] stopped outside hbd"));
                             let state = unit_state("inactive", "dead", "success", Some(0));
                             self.feed(v, Input::UnitState { group: g, resource: ri, state });
                         }
                         // It exits with an error and stays failed.
                         1 if self.is_unit(gi, ri) => {
-                            self.nodes[v].running[gi][ri] = false;
-                            self.new_job(v, gi, ri);
+                            self.goes_down(v, gi, ri);
                             self.say(format!("{who} unit {g}[{ri}] exits 1"));
                             let state = unit_state("failed", "failed", "exit-code", Some(1));
                             self.feed(v, Input::UnitState { group: g, resource: ri, state });
@@ -1039,8 +1052,7 @@ impl Sim {
     pub fn stop_unit_outside(&mut self, name: &str, group: &str, resource: usize) {
         let v = self.idx(name);
         let gi = self.cfg.group_index(group).expect("group");
-        self.nodes[v].running[gi][resource] = false;
-        self.new_job(v, gi, resource);
+        self.goes_down(v, gi, resource);
         let state = unit_state("inactive", "dead", "success", Some(0));
         self.feed(v, Input::UnitState { group: group.into(), resource, state });
     }
@@ -1066,6 +1078,16 @@ impl Sim {
         self.nodes[self.idx(name)].running[self.cfg.group_index(group).expect("group")][resource]
     }
 
+    /// The unit goes down on its own: a start job in flight is replaced
+    /// (reported canceled); a stop job in flight simply completes.
+    fn goes_down(&mut self, n: usize, gi: usize, ri: usize) {
+        self.nodes[n].running[gi][ri] = false;
+        if self.nodes[n].pending[gi][ri] != Some(Op::Stop) {
+            self.new_job(n, gi, ri);
+            self.nodes[n].pending[gi][ri] = None;
+        }
+    }
+
     fn new_job(&mut self, n: usize, gi: usize, ri: usize) -> u64 {
         self.nodes[n].stop_hangs[gi][ri] = false;
         self.next_id += 1;
@@ -1081,8 +1103,7 @@ impl Sim {
     pub fn fail_unit(&mut self, name: &str, group: &str, resource: usize) {
         let v = self.idx(name);
         let gi = self.cfg.group_index(group).expect("group");
-        self.nodes[v].running[gi][resource] = false;
-        self.new_job(v, gi, resource);
+        self.goes_down(v, gi, resource);
         let state = unit_state("failed", "failed", "signal", None);
         self.feed(v, Input::UnitState { group: group.into(), resource, state });
     }
