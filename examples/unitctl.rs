@@ -52,6 +52,7 @@ async fn main() -> ExitCode {
                 "log test from unitctl"
             );
             println!("{backend:?}");
+            hbd::shell::journald::flush(Duration::from_secs(1));
             return ExitCode::SUCCESS;
         }
         "notify-test" => return notify_test().await,

@@ -33,6 +33,7 @@ fn units_on_real_systemd() {
     // released its build lock by the time tests run).
     let status = Command::new(env!("CARGO"))
         .args(["build", "--quiet", "--example", "unitctl"])
+        .args(cfg!(not(debug_assertions)).then_some("--release"))
         .current_dir(manifest)
         .env("CARGO_TARGET_DIR", unitctl_path().parent().unwrap().parent().unwrap().parent().unwrap())
         .status()

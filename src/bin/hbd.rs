@@ -37,7 +37,10 @@ fn main() {
         state_dir: args.state_dir.to_string_lossy().split(':').next().map(PathBuf::from).unwrap_or_default(),
         dbus: !args.no_dbus,
     };
-    if let Err(e) = rt.block_on(hbd::shell::daemon::run(opts)) {
+    let result = rt.block_on(hbd::shell::daemon::run(opts));
+    // The journal writer's queue: the last lines say why hbd stopped.
+    hbd::shell::journald::flush(std::time::Duration::from_secs(1));
+    if let Err(e) = result {
         eprintln!("hbd: {e:#}");
         let config = e.downcast_ref::<hbd::shell::daemon::ConfigProblem>().is_some();
         std::process::exit(if config { 78 } else { 1 });

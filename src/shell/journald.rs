@@ -21,6 +21,18 @@ use tracing_subscriber::layer::Context;
 /// Entries waiting for the writer thread at most.
 pub const QUEUE_LEN: usize = 1024;
 
+/// Entries queued and not yet sent, for [`flush`].
+static IN_FLIGHT: AtomicU64 = AtomicU64::new(0);
+
+/// Wait (at most `limit`) until every queued entry has been sent: before
+/// the process exits, or its last words are lost.
+pub fn flush(limit: std::time::Duration) {
+    let end = std::time::Instant::now() + limit;
+    while IN_FLIGHT.load(Ordering::Acquire) > 0 && std::time::Instant::now() < end {
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+}
+
 /// The layer; see the module documentation.
 pub struct Layer {
     queue: SyncSender<Vec<u8>>,
@@ -59,6 +71,7 @@ fn writer(sock: UnixDatagram, rx: Receiver<Vec<u8>>, dropped: Arc<AtomicU64>) {
     let mut reported = 0;
     while let Ok(entry) = rx.recv() {
         let _ = sock.send(&entry);
+        IN_FLIGHT.fetch_sub(1, Ordering::AcqRel);
         let now = dropped.load(Ordering::Relaxed);
         if now > reported {
             let mut e = Vec::new();
@@ -151,9 +164,11 @@ impl<S: Subscriber> tracing_subscriber::Layer<S> for Layer {
         event.record(&mut fields);
         let message = std::mem::take(&mut fields.message);
         put_field(&mut out, "MESSAGE", message.as_bytes());
+        IN_FLIGHT.fetch_add(1, Ordering::AcqRel);
         match self.queue.try_send(out) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+                IN_FLIGHT.fetch_sub(1, Ordering::AcqRel);
                 self.dropped.fetch_add(1, Ordering::Relaxed);
             }
         }

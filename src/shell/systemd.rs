@@ -146,10 +146,10 @@ pub enum UnitError {
     )]
     JobFailed { unit: String, op: Op, result: String },
     #[error(
-        "stop of {unit} failed (unit result '{result}'); processes may be left behind; \
-         see `journalctl -u {unit}`, clean up, then `systemctl reset-failed {unit}`"
+        "stop of {unit} failed: {detail}; see `journalctl -u {unit}` and `systemctl status {unit}`, \
+         end what is left, then `systemctl reset-failed {unit}`"
     )]
-    StopFailed { unit: String, result: String },
+    StopFailed { unit: String, detail: String },
     #[error("systemd refused to {op} {unit}: {message} ({name}); see `systemctl status {unit}`")]
     Refused { unit: String, op: Op, name: String, message: String },
     #[error(
@@ -298,7 +298,9 @@ impl Systemd {
         let why = self.unit_result(unit).await.unwrap_or_else(|_| "unknown".to_owned());
         Err(UnitError::StopFailed {
             unit: unit.to_owned(),
-            result: format!("{why}; {left} process(es) left, unit {state}, stop job {result}"),
+            detail: format!(
+                "{left} process(es) still in its cgroup after the stop job (job {result}, unit {state}, result '{why}')"
+            ),
         })
     }
 
@@ -855,8 +857,8 @@ mod tests {
         assert!(s.contains("'failed'"), "{s}");
         assert!(s.contains("journalctl -u web.service"), "{s}");
         assert_eq!(e.unit(), "web.service");
-        let e = UnitError::StopFailed { unit: "db.service".into(), result: "timeout".into() };
-        assert!(e.to_string().contains("timeout"));
+        let e = UnitError::StopFailed { unit: "db.service".into(), detail: "2 process(es) still in its cgroup".into() };
+        assert!(e.to_string().contains("2 process(es) still"));
         assert!(e.to_string().contains("reset-failed db.service"));
     }
 }
