@@ -551,3 +551,35 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn failure_timeout_and_unit_timeouts() {
+    let c = parse(BASE).unwrap();
+    assert_eq!(c.cluster.failure_timeout, std::time::Duration::from_secs(600), "default 10min");
+    let c = parse(&with("deadtime = \"2s\"", "deadtime = \"2s\"\nfailure_timeout = \"0s\"")).unwrap();
+    assert!(c.cluster.failure_timeout.is_zero(), "0 = never expire");
+    let c = parse(&with("{ unit = \"nginx.service\" }", "{ unit = \"nginx.service\", timeout = \"90s\" }")).unwrap();
+    assert_eq!(
+        c.groups[0].resources[1],
+        hbd::config::Resource::Unit { name: "nginx.service".into(), timeout: Some(std::time::Duration::from_secs(90)) }
+    );
+    let msg = parse(&with("{ unit = \"nginx.service\" }", "{ unit = \"nginx.service\", timeout = \"0s\" }"))
+        .expect_err("zero timeout")
+        .to_string();
+    assert!(msg.contains("timeout") && msg.contains("must be more than 0"), "{msg}");
+    let msg = parse(&with("interface = \"eth0\" },", "interface = \"eth0\", timeout = \"5s\" },"))
+        .expect_err("timeout on a vip")
+        .to_string();
+    assert!(msg.contains("timeout only applies to a unit"), "{msg}");
+}
+
+/// Times beyond any sane heartbeat are refused before sums of them could
+/// overflow in the daemon.
+#[test]
+fn rejects_times_beyond_their_bounds() {
+    let msg =
+        parse(&with("keepalive = \"200ms\"", "keepalive = \"2min\"")).expect_err("keepalive of 2 min").to_string();
+    assert!(msg.contains("cluster.keepalive") && msg.contains("at most 1m"), "{msg}");
+    let msg = parse(&with("deadtime = \"2s\"", "deadtime = \"1000000000s\"")).expect_err("huge deadtime").to_string();
+    assert!(msg.contains("at most"), "{msg}");
+}

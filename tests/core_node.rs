@@ -481,3 +481,50 @@ fn peer_reporting_blocked_keeps_group_down_here() {
     assert_eq!(s.node.peer_state("n2").map(|p| p.as_str()), Some("dead"));
     assert_eq!(s.starts_since(Duration::ZERO), 0);
 }
+
+#[test]
+fn cleanup_resets_systemds_failed_state_of_the_groups_units() {
+    let c = cfg("n1");
+    let mut s = Shell::new(c, 1);
+    s.run_until(INITDEAD + ms(500));
+    let t = s.now + ms(10);
+    s.feed(t, Input::Command { id: 1, cmd: Command::Cleanup { group: "g1".into() } });
+    let resets: Vec<String> = s
+        .actions
+        .iter()
+        .filter(|(at, _)| *at >= t)
+        .filter_map(|(_, a)| if let Action::ResetFailed { unit } = a { Some(unit.clone()) } else { None })
+        .collect();
+    assert_eq!(resets, vec!["svc.service".to_string()]);
+}
+
+/// A reload that changes a running group is applied whole, once the group
+/// has stopped: never the timings now and the groups never.
+#[test]
+fn reload_changing_a_running_group_applies_whole_once_it_stopped() {
+    let c = cfg("n1");
+    let mut s = Shell::new(c.clone(), 1);
+    s.run_until(INITDEAD + ms(500));
+    assert_eq!(s.state(), Some(GroupState::Started));
+    let mut new = c.clone();
+    new.groups[0].resources[1] = hbd::config::Resource::unit("other.service");
+    new.cluster.migration_threshold = 7;
+    s.feed(s.now + ms(10), Input::Reload(Box::new(new.clone())));
+    assert!(s.node.pending_reload(), "the changed group still runs: the file waits");
+    // The old definition is stopped (svc.service, the VIP) ...
+    s.run_until(s.now + ms(500));
+    assert!(!s.node.pending_reload(), "not applied once the group stopped");
+    assert_eq!(s.node.config().groups, new.groups);
+    assert_eq!(s.node.config().cluster.migration_threshold, 7);
+    // ... and what runs from now on is the new one.
+    s.run_until(s.now + DEADTIME * 3);
+    let started_other = s.actions.iter().any(|(_, a)| {
+        matches!(a, Action::Start { what: hbd::config::Resource::Unit { name, .. }, .. } if name == "other.service")
+    });
+    let stopped_svc = s.actions.iter().any(|(_, a)| {
+        matches!(a, Action::Stop { what: hbd::config::Resource::Unit { name, .. }, .. } if name == "svc.service")
+    });
+    assert!(stopped_svc, "the old unit was not stopped");
+    assert!(started_other, "the new unit was not started");
+    assert_eq!(s.state(), Some(GroupState::Started));
+}

@@ -445,25 +445,19 @@ t_stop_hang() {
     lab_exec n1 systemctl start hbd & lab_exec n2 systemctl start hbd & wait
     check "n1 serves the VIP" hbd_wait_owner n1 20 || return 1
     check "hang.service runs on n1" lab_wait_for 10 lab_exec n1 systemctl is-active -q hang.service
-    say "hactl move web n2: the stop of hang.service will time out (TimeoutStopSec=3s)"
+    # systemd kills what is left when TimeoutStopSec= runs out: the unit
+    # ends failed (Result=timeout) but nothing of it runs, so it has stopped
+    # and the hand-off goes on. (A stop that leaves processes, or outlives
+    # hbd's own deadline, blocks the group: tests/lab/supervision.sh
+    # sc_hung_stop.)
+    say "hactl move web n2: hang.service's ExecStop hangs until systemd kills it (TimeoutStopSec=3s)"
     lab_hactl n1 move web n2 >/dev/null
-    check "the stop fails: group web is blocked (hactl status on n1)" lab_wait_for 20 eval '[[ $(json_group n1 state) == blocked ]]'
-    local note; note=$(json_group n1 note)
-    echo "  (note: $note)"
-    check "hactl status says why and names hactl cleanup" eval '[[ $note == *"stop failed"* && $note == *"hactl cleanup web"* ]]'
-    check "n2's status shows it blocked too" lab_wait_for 5 eval '[[ $(json_group n2 state) == blocked ]]'
-    check "the journal has the stop failure" event_has n1 stop-failed
-    say "watching n2 for 20 s: it must not start the group"
-    local end=$((SECONDS + 20)) started=0
-    while ((SECONDS < end)); do
-        if holds_vip n2 || lab_exec n2 systemctl is-active -q web.service || lab_exec n2 systemctl is-active -q hang.service; then started=1; break; fi
-        sleep 0.5
-    done
-    check "the group was never started on n2" eval '((started == 0))'
-    check "hactl cleanup web (as root on n2)" eval "lab_hactl n2 cleanup web >/dev/null"
-    check "after cleanup the move proceeds: n2 serves" hbd_wait_owner n2 30
+    check "the move completes after the kill: n2 serves" hbd_wait_owner n2 15
+    check "on n1 hang.service ended failed (timeout), with nothing left running" eval '[[ $(lab_exec n1 systemctl show -P Result hang.service) == timeout && $(lab_exec n1 systemctl show -P ActiveState hang.service) == failed ]]'
+    check "hbd logged no failed stop" eval '[[ -z $(hbd_events n1 stop-failed) ]]'
     check "hang.service runs on n2, not on n1" eval 'lab_exec n2 systemctl is-active -q hang.service && ! lab_exec n1 systemctl is-active -q hang.service'
     check "exactly one node holds the VIP" eval '[[ $(count_owners) == 1 ]]'
+    check "hactl status on n2: web started, no note" eval '[[ $(json_group n2 state) == started && -z $(json_group n2 note) ]]'
 }
 
 # state_case NAME PATH-WORD: start hbd on n1 (only) after the state dir was broken
