@@ -209,6 +209,8 @@ pub struct Node {
     /// The current version has not been sent yet.
     state_dirty: bool,
     last_state_send: Option<Time>,
+    /// Send the state now whatever the interval (the goodbye).
+    flush_state: bool,
     /// No beat went to the serial links before this time.
     next_serial: Time,
     /// Why this node cannot send (a message did not fit a frame): it gives
@@ -293,6 +295,7 @@ impl Node {
             chunks: Vec::new(),
             state_dirty: false,
             last_state_send: None,
+            flush_state: false,
             next_serial: now,
             mute: None,
             ping_raw,
@@ -532,14 +535,20 @@ impl Node {
     }
 
     fn apply_state(&mut self, idx: usize, version: u64, state: State) {
-        let Some(p) = self.peers[idx].as_mut() else { return };
+        if self.peers[idx].is_none() {
+            return;
+        }
+        // Intents first: a cleanup the peer relays vouches for what dead
+        // peers ran before it, never for the state the peer reports now
+        // (it may arrive before the beat that marks the peer up again).
+        for i in state.intents {
+            self.merge_intent(i);
+        }
+        let p = self.peers[idx].as_mut().expect("peer");
         p.view = Some(PeerView { version, groups: state.groups.into_iter().map(|g| (g.name.clone(), g)).collect() });
         // Answer at once: a peer waiting on our acknowledgement of its
         // claim should not wait a keepalive.
         self.send_now = true;
-        for i in state.intents {
-            self.merge_intent(i);
-        }
     }
 
     /// A message could not be sealed: peers may not hear us. Give every
@@ -890,6 +899,7 @@ impl Node {
         {
             // Say goodbye with the final state, then let the shell exit.
             self.send_now = true;
+            self.flush_state = true;
             self.maybe_send();
             self.exited = true;
             self.out.push(Action::Exit);
@@ -1437,6 +1447,7 @@ impl Node {
         }
         if self.state_due() {
             self.state_dirty = false;
+            self.flush_state = false;
             self.last_state_send = Some(now);
             for c in self.chunks.clone() {
                 self.seq += 1;
@@ -1457,6 +1468,9 @@ impl Node {
     fn state_due(&self) -> bool {
         if self.chunks.is_empty() {
             return false;
+        }
+        if self.flush_state {
+            return true;
         }
         let since = self.last_state_send.map(|t| self.now.saturating_sub(t));
         if since.is_some_and(|d| d < self.state_interval()) {
@@ -1512,11 +1526,16 @@ impl Node {
             settled: self.settled(),
             ping: self.ping_eff,
             state_version: self.state_version,
+            // Only peers heard as members: an acknowledgement must come with
+            // the acked node in `up` (a state can arrive, in chunks, before
+            // the beat that makes its sender a member again), or a claimer
+            // could take it while another claimer, cut off from it, also
+            // counts on us.
             acks: self
                 .peers
                 .iter()
                 .flatten()
-                .filter(|p| p.generation != 0)
+                .filter(|p| p.generation != 0 && p.is_member())
                 .map(|p| Ack {
                     node: p.name.clone(),
                     generation: p.generation,
@@ -1707,6 +1726,10 @@ impl NodeGroupNote {
             "this node reaches no ping host and hears no peer".to_string()
         } else if owner.is_none() && node.settled() && node.desired_owner(gi).is_none() {
             "no node may run it (standby, failed or unreachable); see hactl cleanup".to_string()
+        } else if let Some(Intent { kind: IntentKind::Location { node: Some(n), .. }, origin, .. }) =
+            node.intents.get(&IntentKey::Location(gc.name.clone()))
+        {
+            format!("pinned to {n} by hactl move or takeover on {origin}; hactl move --clear {} to release", gc.name)
         } else {
             String::new()
         };
