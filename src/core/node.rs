@@ -1456,13 +1456,13 @@ impl Node {
         }
     }
 
-    /// The shortest time between two sends of the whole state: none to
-    /// speak of for a state of one chunk, a keepalive for 16 chunks or more,
+    /// The shortest time between two sends of the whole state: none for a
+    /// state of one chunk (like a beat), a keepalive for 16 chunks or more,
     /// so that a busy node with many groups sends its state at most once a
     /// keepalive while it changes.
     fn state_interval(&self) -> Duration {
         let n = self.chunks.len().clamp(1, 16) as u32;
-        self.cfg.cluster.keepalive * n / 16
+        self.cfg.cluster.keepalive * (n - 1) / 15
     }
 
     fn state_due(&self) -> bool {
