@@ -582,7 +582,8 @@ const LAN: &str = "[[link]]\nname = \"lan\"\ntype = \"bcast\"\ninterface = \"eth
 #[test]
 fn the_largest_carried_cluster_is_accepted() {
     // 32 nodes, 1,000 groups, longest names, a serial link at 19,200 baud.
-    let serial = format!("{LAN}[[link]]\nname = \"null-modem\"\ntype = \"serial\"\ndevice = \"/dev/ttyS0\"\nbaud = 19200\n");
+    let serial =
+        format!("{LAN}[[link]]\nname = \"null-modem\"\ntype = \"serial\"\ndevice = \"/dev/ttyS0\"\nbaud = 19200\n");
     let c = parse(&big(32, 1000, &serial)).unwrap();
     assert_eq!((c.nodes.len(), c.groups.len()), (32, 1000));
 }

@@ -24,7 +24,13 @@ fn long(prefix: &str, i: usize) -> String {
 fn small_state() -> State {
     State {
         groups: vec![
-            GroupReport { name: "web".into(), state: GroupState::Started, failed: false, failcount: 0, held_down: false },
+            GroupReport {
+                name: "web".into(),
+                state: GroupState::Started,
+                failed: false,
+                failcount: 0,
+                held_down: false,
+            },
             GroupReport { name: "db".into(), state: GroupState::Blocked, failed: true, failcount: 3, held_down: true },
         ],
         intents: vec![
@@ -60,7 +66,11 @@ fn small_beat() -> Beat {
 fn worst_state(nodes: &[String], groups: &[String]) -> State {
     let mut intents: Vec<Intent> = nodes
         .iter()
-        .map(|n| Intent { serial: u64::MAX, origin: n.clone(), kind: IntentKind::Standby { node: n.clone(), on: true } })
+        .map(|n| Intent {
+            serial: u64::MAX,
+            origin: n.clone(),
+            kind: IntentKind::Standby { node: n.clone(), on: true },
+        })
         .collect();
     for (i, g) in groups.iter().enumerate() {
         let origin = nodes[i % nodes.len()].clone();
@@ -226,7 +236,13 @@ fn a_frame_with_an_unknown_field_is_accepted() {
     // A state with an unknown field, a group record with an extra trailing
     // member, and an intent of an unknown kind.
     let s = State {
-        groups: vec![GroupReport { name: "web".into(), state: GroupState::Started, failed: false, failcount: 2, held_down: false }],
+        groups: vec![GroupReport {
+            name: "web".into(),
+            state: GroupState::Started,
+            failed: false,
+            failcount: 2,
+            held_down: false,
+        }],
         intents: vec![],
     };
     // names: "web"; groups: record [len 5: name#0, state 3, flags 0, failcount 2, extra 9];

@@ -458,7 +458,13 @@ impl Ctx<'_> {
 
     /// What the wire format can carry: refuse a file beyond it before it is
     /// deployed, naming the limit (see src/wire/body.rs).
-    fn limits(&self, cluster: &Cluster, nodes: &[NodeConf], links: &[Link], groups: &[Group]) -> Result<(), ConfigError> {
+    fn limits(
+        &self,
+        cluster: &Cluster,
+        nodes: &[NodeConf],
+        links: &[Link],
+        groups: &[Group],
+    ) -> Result<(), ConfigError> {
         use crate::wire;
         if nodes.len() > wire::MAX_NODES {
             return Err(self.err(

@@ -213,6 +213,7 @@ pub struct Node {
     flush_state: bool,
     /// No beat went to the serial links before this time.
     next_serial: Time,
+    names: Names,
     /// Why this node cannot send (a message did not fit a frame): it gives
     /// its groups up and claims none.
     mute: Option<String>,
@@ -298,6 +299,7 @@ impl Node {
             flush_state: false,
             next_serial: now,
             mute: None,
+            names: Names::of(&cfg),
             ping_raw,
             // Until the first probe answers, assume the worst: a node that
             // reaches nothing does not take groups from one that does.
@@ -811,8 +813,9 @@ impl Node {
         }
         self.cfg = cfg;
         // Intents for groups or nodes the new file no longer has go.
-        let cfg = &self.cfg;
-        self.intents.retain(|_, i| intent_applies(cfg, &i.kind));
+        self.names = Names::of(&self.cfg);
+        let names = &self.names;
+        self.intents.retain(|_, i| names.applies(&i.kind));
         // A reload is the operator's answer to a message too large to send.
         self.mute = None;
         self.send_now = true;
@@ -822,7 +825,7 @@ impl Node {
         self.lamport = self.lamport.max(i.serial);
         // One intent per key (the newest wins), and only for what the
         // configuration has: the number held is bounded by it, not by history.
-        if !intent_applies(&self.cfg, &i.kind) {
+        if !self.names.applies(&i.kind) {
             return;
         }
         let key = intent_key(&i.kind);
@@ -1264,9 +1267,7 @@ impl Node {
         if from != self.me {
             match self.peers[from].as_ref() {
                 Some(p) if p.state == PeerState::Dead || p.state == PeerState::Unknown => return MoveReason::Failover,
-                Some(p) if p.state == PeerState::Left || p.leaving() => {
-                    return MoveReason::Leave
-                }
+                Some(p) if p.state == PeerState::Left || p.leaving() => return MoveReason::Leave,
                 _ => {}
             }
         } else if self.leaving {
@@ -1486,7 +1487,9 @@ impl Node {
         since.is_none_or(|d| d >= self.cfg.cluster.keepalive)
             && self.peers.iter().flatten().filter(|p| p.is_member()).any(|p| {
                 p.beat.as_ref().is_some_and(|b| {
-                    !b.acks.iter().any(|a| a.node == me && a.generation == self.generation && a.version >= self.state_version)
+                    !b.acks
+                        .iter()
+                        .any(|a| a.node == me && a.generation == self.generation && a.version >= self.state_version)
                 })
             })
     }
@@ -1766,14 +1769,31 @@ fn new_group(name: &str, n: usize) -> LocalGroup {
     }
 }
 
-/// Whether an intent is about groups and nodes the configuration has.
-fn intent_applies(cfg: &Config, k: &IntentKind) -> bool {
-    match k {
-        IntentKind::Standby { node, .. } => cfg.node_index(node).is_some(),
-        IntentKind::Location { group, node } => {
-            cfg.group_index(group).is_some() && node.as_ref().is_none_or(|n| cfg.node_index(n).is_some())
+/// The configuration's node and group names, for lookups that must not be
+/// linear in the number of groups (a state carries an intent per group).
+#[derive(Default)]
+struct Names {
+    nodes: std::collections::HashSet<String>,
+    groups: std::collections::HashSet<String>,
+}
+
+impl Names {
+    fn of(cfg: &Config) -> Names {
+        Names {
+            nodes: cfg.nodes.iter().map(|n| n.name.clone()).collect(),
+            groups: cfg.groups.iter().map(|g| g.name.clone()).collect(),
         }
-        IntentKind::Cleanup { group } => cfg.group_index(group).is_some(),
+    }
+
+    /// Whether an intent is about groups and nodes the configuration has.
+    fn applies(&self, k: &IntentKind) -> bool {
+        match k {
+            IntentKind::Standby { node, .. } => self.nodes.contains(node),
+            IntentKind::Location { group, node } => {
+                self.groups.contains(group) && node.as_ref().is_none_or(|n| self.nodes.contains(n))
+            }
+            IntentKind::Cleanup { group } => self.groups.contains(group),
+        }
     }
 }
 

@@ -20,10 +20,10 @@ use super::links::{LinkEvent, Links};
 use super::systemd::Systemd;
 use super::vip::{AddrEvent, AddrWatcher, Vip};
 use super::{garp, generation, notify};
+use crate::config::LinkKind;
 use crate::config::{self, Config};
 use crate::core::{Action, CommandError, Event, Input, Node, Op, OpError, Resource};
 use crate::dbus::{ApiEvent, ApiHandle, ApiRequest, LINK_AGE_SIGNAL_INTERVAL};
-use crate::config::LinkKind;
 use crate::wire::{self, Codec, Header, ReplayGuard};
 
 #[derive(Clone, Debug)]

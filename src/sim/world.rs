@@ -898,8 +898,7 @@ impl Sim {
         if let Some(v) = &self.status_violation {
             return Err(self.fail(v.clone()));
         }
-        for g in &self.cfg.groups {
-            let gi = self.cfg.group_index(&g.name).expect("group");
+        for (gi, g) in self.cfg.groups.iter().enumerate() {
             let runners: Vec<usize> =
                 (0..self.nodes.len()).filter(|&v| self.nodes[v].running[gi].iter().any(|r| *r)).collect();
             if runners.len() < 2 {

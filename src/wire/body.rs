@@ -184,7 +184,8 @@ pub fn encode_beat<S: AsRef<str>>(b: &Beat, nodes: &[S]) -> Vec<u8> {
     let mut out = Vec::with_capacity(64);
     field(&mut out, B_CONFIG, &b.config_hash.to_be_bytes());
     let mut flags = 0;
-    for (on, f) in [(b.standby, F_STANDBY), (b.leaving, F_LEAVING), (b.idle, F_IDLE), (b.settled, F_SETTLED), (b.full, F_FULL)]
+    for (on, f) in
+        [(b.standby, F_STANDBY), (b.leaving, F_LEAVING), (b.idle, F_IDLE), (b.settled, F_SETTLED), (b.full, F_FULL)]
     {
         if on {
             flags |= f;

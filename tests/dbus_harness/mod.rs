@@ -235,10 +235,8 @@ async fn drive(
                     Action::Send { seq, msg, .. } => {
                         for j in (0..nodes.len()).filter(|&j| j != i) {
                             let from = names[i].clone();
-                            queue.push_back((
-                                j,
-                                Input::Frame { from, link: 0, generation: gen, seq, msg: msg.clone() },
-                            ));
+                            queue
+                                .push_back((j, Input::Frame { from, link: 0, generation: gen, seq, msg: msg.clone() }));
                         }
                     }
                     Action::Start { group, resource, .. } => {
