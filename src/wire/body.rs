@@ -323,7 +323,7 @@ pub fn encode_state(s: &State) -> Vec<u8> {
         rec.clear();
         put_varint(&mut rec, names.index(&g.name));
         rec.push(g.state.code());
-        put_varint(&mut rec, u64::from(g.failed) * G_FAILED | u64::from(g.held_down) * G_HELD_DOWN);
+        put_varint(&mut rec, (u64::from(g.failed) * G_FAILED) | (u64::from(g.held_down) * G_HELD_DOWN));
         put_varint(&mut rec, g.failcount.into());
         put_varint(&mut f, rec.len() as u64);
         f.extend_from_slice(&rec);
