@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the hand-made seeds of fuzz/corpus/<target>/seed-* (run from anywhere).
 
-The frame, heartbeat-body and serial encodings follow src/wire/ (frame.rs,
+The frame, body (beat, state, chunk) and serial encodings follow src/wire/ (frame.rs,
 body.rs, serial.rs); frames are sealed for cluster CLUSTER with key 1 = KEY,
 the values in fuzz/src/lib.rs, so the frame_open target opens them.
 tests/fuzz_regressions.rs checks that the frame seeds really open.
@@ -27,9 +27,34 @@ def varint(v):
     return bytes(out)
 
 
-def heartbeat(config_hash=0, standby=False, leaving=False, ping=None, groups=(), intents=(), acks=(), up=()):
-    """groups: (name, state 0-5, failed, failcount); intents: (serial, origin, kind tuple);
-    acks: (node, generation, seq); up: names."""
+def field(tag, value):
+    return varint(tag) + varint(len(value)) + value
+
+
+NODES = ["n1", "n2", "n3"]
+
+
+def beat(config_hash=0, standby=False, leaving=False, idle=False, settled=True, ping=None, version=1, acks=(), up=(), full=True):
+    """A beat body (src/wire/body.rs); acks: (node, generation, version); nodes are indexes in NODES."""
+    out = field(1, struct.pack(">Q", config_hash))
+    flags = (1 if standby else 0) | (2 if leaving else 0) | (4 if idle else 0) | (8 if settled else 0) | (16 if full else 0)
+    out += field(2, varint(flags))
+    if ping is not None:
+        out += field(3, varint(ping))
+    out += field(4, varint(version))
+    if full:
+        out += field(5, hashlib.sha256("".join(n + "\n" for n in NODES).encode()).digest()[:4])
+        a = b"".join(varint(NODES.index(n)) + varint(g) + varint(v) for n, g, v in acks)
+        out += field(6, a)
+        bits = 0
+        for n in up:
+            bits |= 1 << NODES.index(n)
+        out += field(7, bytes([bits]))
+    return out
+
+
+def state(groups=(), intents=()):
+    """A state body; groups: (name, state 0-5, flags, failcount); intents: (serial, origin, kind tuple)."""
     names = []
 
     def add(n):
@@ -43,48 +68,35 @@ def heartbeat(config_hash=0, standby=False, leaving=False, ping=None, groups=(),
         for n in kind[1:]:
             if isinstance(n, str):
                 add(n)
-    for a in acks:
-        add(a[0])
-    for n in up:
-        add(n)
     idx = names.index
-    out = bytearray(struct.pack(">Q", config_hash))
-    flags = (1 if standby else 0) | (2 if leaving else 0) | (4 if ping is not None else 0)
-    out.append(flags)
-    if ping is not None:
-        out += varint(ping)
-    out += varint(len(names))
-    for n in names:
-        b = n.encode()
-        out += varint(len(b)) + b
-    out += varint(len(groups))
-    for name, state, failed, failcount in groups:
-        out += varint(idx(name)) + bytes([state, int(failed)]) + varint(failcount)
-    out += varint(len(intents))
+    out = field(1, b"".join(varint(len(n.encode())) + n.encode() for n in names))
+    recs = b""
+    for name, st, flags, failcount in groups:
+        r = varint(idx(name)) + bytes([st]) + varint(flags) + varint(failcount)
+        recs += varint(len(r)) + r
+    out += field(2, recs)
+    recs = b""
     for serial, origin, kind in intents:
-        out += varint(serial) + varint(idx(origin))
-        k = kind[0]
-        out.append(k)
-        if k == 1:  # standby node on
-            out += varint(idx(kind[1])) + bytes([int(kind[2])])
-        elif k == 2:  # unpin group
-            out += varint(idx(kind[1]))
-        elif k == 3:  # pin group node
-            out += varint(idx(kind[1])) + varint(idx(kind[2]))
-        else:  # cleanup group
-            out += varint(idx(kind[1]))
-    out += varint(len(acks))
-    for node, gen, seq in acks:
-        out += varint(idx(node)) + varint(gen) + varint(seq)
-    out += varint(len(up))
-    for n in up:
-        out += varint(idx(n))
-    return bytes(out)
+        r = varint(serial) + varint(idx(origin)) + bytes([kind[0]])
+        if kind[0] == 1:
+            r += varint(idx(kind[1])) + bytes([int(kind[2])])
+        elif kind[0] == 3:
+            r += varint(idx(kind[1])) + varint(idx(kind[2]))
+        else:
+            r += varint(idx(kind[1]))
+        recs += varint(len(r)) + r
+    out += field(3, recs)
+    return out
+
+
+def chunk(version, index, count, data):
+    digest = hashlib.sha256(data).digest()[:8] if count == 1 else bytes(8)
+    return field(1, varint(version)) + field(2, varint(index)) + field(3, varint(count)) + field(4, digest) + field(5, data)
 
 
 def seal(sender, generation, seq, msg_type, body, key_id=1, key=KEY, cluster=CLUSTER):
     f = bytearray(b"HBD1")
-    f.append(1)
+    f.append(2)
     f += hashlib.sha256(cluster).digest()[:8]
     s = sender.encode()
     f.append(len(s))
@@ -123,31 +135,28 @@ def serial(frame):
     return b"\0" + cobs(frame + struct.pack(">I", zlib.crc32(frame))) + b"\0"
 
 
+SMALL_STATE = state(
+    groups=[("web", 3, 0, 0), ("db", 5, 3, 3)],
+    intents=[
+        (4, "n1", (1, "n2", True)),
+        (5, "n2", (3, "web", "n1")),
+        (6, "n2", (2, "db")),
+        (7, "n1", (4, "db")),
+    ],
+)
+
+# (body, message type): beats are type 2, state chunks type 3.
 BODIES = {
-    "empty": heartbeat(),
-    "small": heartbeat(
-        config_hash=0x0123456789ABCDEF,
-        leaving=True,
-        ping=2,
-        groups=[("web", 3, False, 0), ("db", 5, True, 3)],
-        intents=[
-            (4, "n1", (1, "n2", True)),
-            (5, "n2", (3, "web", "n1")),
-            (6, "n2", (2, "db")),
-            (7, "n1", (4, "db")),
-        ],
-        acks=[("n2", 3, 100000)],
-        up=["n1", "n2"],
+    "empty": (beat(settled=False, full=False), 2),
+    "small": (beat(config_hash=0x0123456789ABCDEF, leaving=True, ping=2, version=17, acks=[("n2", 3, 100000)], up=["n2"]), 2),
+    "standby": (beat(config_hash=2**64 - 1, standby=True, ping=0, up=["n1"]), 2),
+    "big": (
+        beat(config_hash=7, ping=2**32 - 1, version=2**64 - 1, acks=[(n, 2**64 - 1, 2**63 + i) for i, n in enumerate(NODES)], up=NODES),
+        2,
     ),
-    "standby": heartbeat(config_hash=2**64 - 1, standby=True, ping=0, groups=[("web", 1, False, 0)], up=["n1"]),
-    "big": heartbeat(
-        config_hash=7,
-        ping=2**32 - 1,
-        groups=[("g%02d" % i, i % 6, i % 2 == 1, 2**32 - 1) for i in range(8)],
-        intents=[(2**64 - 1, "node-%d" % (i % 5), (3, "g%02d" % (i % 8), "node-%d" % ((i + 1) % 5))) for i in range(10)],
-        acks=[("node-%d" % i, 2**64 - 1, 2**63 + i) for i in range(5)],
-        up=["node-%d" % i for i in range(5)],
-    ),
+    "state": (SMALL_STATE, 0),
+    "chunk": (chunk(3, 0, 1, SMALL_STATE), 3),
+    "unknown-field": (field(40, b"from a newer release") + beat(version=2) + field(41, b"\xff"), 2),
 }
 
 
@@ -160,20 +169,21 @@ def write(target, name, data):
 
 def main():
     frames = {}
-    for i, (name, body) in enumerate(BODIES.items()):
-        frames[name] = seal("n%d" % (i % 2 + 1), 1700000000 + i, 42 + i, 1, body)
+    for i, (name, (body, msg_type)) in enumerate(BODIES.items()):
         write("heartbeat_body", name, body)
+        if msg_type:
+            frames[name] = seal("n%d" % (i % 2 + 1), 1700000000 + i, 42 + i, msg_type, body)
     frames["other-type"] = seal("node-with-a-long-name", 1, 1, 7, b"opaque")
-    frames["long-sender"] = seal("x" * 64, 2**64 - 1, 2**64 - 1, 1, BODIES["small"])
+    frames["long-sender"] = seal("x" * 64, 2**64 - 1, 2**64 - 1, 2, BODIES["small"][0])
     frames["max-body"] = seal("a", 0, 0, 2, bytes(range(256)) * 4 + bytes(1400 - 66 - 1 - 1024))
-    frames["key-2"] = seal("n1", 1, 1, 1, BODIES["empty"], key_id=2, key=b"another-key-0123456789")
+    frames["key-2"] = seal("n1", 1, 1, 2, BODIES["empty"][0], key_id=2, key=b"another-key-0123456789")
 
     for name, f in frames.items():
         # Mode 0: a frame as received.
         write("frame_open", "frame-" + name, b"\x00" + f)
-    for name, body in BODIES.items():
+    for name, (body, msg_type) in BODIES.items():
         # Mode 3 (seal, printable sender): sender length, sender, generation, sequence, type, body.
-        write("frame_open", "seal-" + name, b"\x03\x02n1" + struct.pack(">QQB", 5, 6, 1) + body)
+        write("frame_open", "seal-" + name, b"\x03\x02n1" + struct.pack(">QQB", 5, 6, msg_type) + body)
     write("frame_open", "seal-raw-sender", b"\x01\x05node1" + struct.pack(">QQB", 0, 0, 9) + b"body")
 
     # Serial, mode 0: a stream as read from the tty; some noise, chunk sizes 7 and 1.

@@ -583,3 +583,54 @@ fn rejects_times_beyond_their_bounds() {
     let msg = parse(&with("deadtime = \"2s\"", "deadtime = \"1000000000s\"")).expect_err("huge deadtime").to_string();
     assert!(msg.contains("at most"), "{msg}");
 }
+
+/// A cluster of `nodes` nodes and `groups` groups, every name 63 characters
+/// long (the longest the schema allows), with `extra` appended to [cluster].
+fn big(nodes: usize, groups: usize, links: &str) -> String {
+    let long = |p: &str, i: usize| {
+        let s = format!("{p}{i}-");
+        format!("{s}{}", "x".repeat(63 - s.len()))
+    };
+    let mut t = String::from("[cluster]\nname = \"t\"\nkeepalive = \"200ms\"\ndeadtime = \"2s\"\n\n");
+    for n in 0..nodes {
+        t += &format!("[[node]]\nname = \"{}\"\n", long("node", n));
+    }
+    t += links;
+    for g in 0..groups {
+        t += &format!(
+            "[[group]]\nname = \"{}\"\npreferred = \"{}\"\nresources = [{{ vip = \"10.{}.{}.{}/16\", interface = \"eth0\" }}]\n",
+            long("group", g),
+            long("node", g % nodes),
+            g / 65536,
+            (g / 256) % 256,
+            g % 256
+        );
+    }
+    t
+}
+
+const LAN: &str = "[[link]]\nname = \"lan\"\ntype = \"bcast\"\ninterface = \"eth0\"\n";
+
+#[test]
+fn the_largest_carried_cluster_is_accepted() {
+    // 32 nodes, 1,000 groups, longest names, a serial link at 19,200 baud.
+    let serial =
+        format!("{LAN}[[link]]\nname = \"null-modem\"\ntype = \"serial\"\ndevice = \"/dev/ttyS0\"\nbaud = 19200\n");
+    let c = parse(&big(32, 1000, &serial)).unwrap();
+    assert_eq!((c.nodes.len(), c.groups.len()), (32, 1000));
+}
+
+#[test]
+fn rejects_what_cannot_be_carried_naming_the_limit() {
+    let msg = parse(&big(33, 2, LAN)).unwrap_err().to_string();
+    assert!(msg.contains("33 nodes; a cluster has at most 32"), "{msg}");
+    assert_eq!(parse(&big(33, 2, LAN)).unwrap_err().key(), Some("node[32]"));
+
+    let msg = parse(&big(2, 3000, LAN)).unwrap_err().to_string();
+    assert!(msg.contains("3000 groups need up to") && msg.contains("more than the limit of 306000 bytes"), "{msg}");
+    assert!(msg.contains("groups with names of 63 characters fit"), "{msg}");
+
+    let slow = format!("{LAN}[[link]]\nname = \"m\"\ntype = \"serial\"\ndevice = \"/dev/ttyS0\"\nbaud = 2400\n");
+    let msg = parse(&big(2, 1, &slow)).unwrap_err().to_string();
+    assert!(msg.contains("link[1].baud = 2400 is too slow for keepalive = 200ms"), "{msg}");
+}

@@ -7,7 +7,10 @@ use std::time::Duration;
 
 use hbd::config::{self, Config};
 use hbd::core::msg::Ack;
-use hbd::core::{Action, Command, Event, GroupReport, GroupState, Heartbeat, Input, Node, Op, OpError, Time};
+use hbd::core::{
+    Action, Beat, Command, Event, GroupReport, GroupState, Input, Message, Node, Op, OpError, State, Time,
+};
+use hbd::wire;
 
 const KEEPALIVE: Duration = Duration::from_millis(200);
 const DEADTIME: Duration = Duration::from_secs(2);
@@ -163,32 +166,73 @@ impl Shell {
             .collect()
     }
 
-    fn last_seq(&self) -> u64 {
+    /// The version of n1's state its newest beat announced.
+    fn last_version(&self) -> u64 {
         self.actions
             .iter()
             .rev()
-            .find_map(|(_, a)| if let Action::Send { seq, .. } = a { Some(*seq) } else { None })
+            .find_map(|(_, a)| match a {
+                Action::Send { msg: Message::Beat(b), .. } => Some(b.state_version),
+                _ => None,
+            })
             .unwrap_or(0)
+    }
+
+    /// The states n1 sent, in order (each fits one chunk here).
+    fn sent_states(&self) -> Vec<State> {
+        self.actions
+            .iter()
+            .filter_map(|(_, a)| match a {
+                Action::Send { msg: Message::Chunk(c), .. } => {
+                    assert_eq!(c.count, 1);
+                    Some(wire::decode_state(&c.data).unwrap())
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn feed_all(&mut self, at: Time, inputs: Vec<Input>) {
+        for i in inputs {
+            self.feed(at, i);
+        }
     }
 }
 
-/// A heartbeat from n2 reporting g1 in `state`, acknowledging n1's frames up
-/// to `ack` (generation `n1_gen`) and hearing n1.
-fn from_n2(cfg: &Config, state: GroupState, n1_gen: u64, ack: u64) -> Heartbeat {
-    Heartbeat {
+/// What n2 says: a beat acknowledging n1's state up to version `ack`
+/// (generation `n1_gen`) and hearing n1, and its state reporting g1 in `state`.
+fn from_n2(cfg: &Config, state: GroupState, n1_gen: u64, ack: u64) -> (Beat, State) {
+    let beat = Beat {
         config_hash: cfg.digest(),
         standby: false,
         leaving: false,
+        idle: state == GroupState::Stopped,
+        settled: true,
         ping: None,
+        state_version: 0,
+        acks: vec![Ack { node: "n1".into(), generation: n1_gen, version: ack }],
+        up: vec!["n1".into()],
+        full: true,
+    };
+    let state = State {
         groups: vec![GroupReport { name: "g1".into(), state, failed: false, failcount: 0, held_down: false }],
         intents: Vec::new(),
-        acks: vec![Ack { node: "n1".into(), generation: n1_gen, seq: ack }],
-        up: vec!["n1".into()],
-    }
+    };
+    (beat, state)
 }
 
-fn hb(generation: u64, seq: u64, msg: Heartbeat) -> Input {
-    Input::Heartbeat { from: "n2".into(), link: 0, generation, seq, msg }
+/// n2's frames numbered `seq`: its state as version `seq`, in chunks, then
+/// the beat that announces that version.
+fn hb(generation: u64, seq: u64, (mut beat, state): (Beat, State)) -> Vec<Input> {
+    beat.state_version = seq;
+    let frame = |msg| Input::Frame { from: "n2".into(), link: 0, generation, seq, msg };
+    let mut out: Vec<Input> = wire::split_state(seq, &wire::encode_state(&state))
+        .unwrap()
+        .into_iter()
+        .map(|c| frame(Message::Chunk(c)))
+        .collect();
+    out.push(frame(Message::Beat(beat)));
+    out
 }
 
 // ------------------------------------------------------------- deadlines
@@ -206,8 +250,8 @@ fn deadline_is_never_past_and_keepalives_keep_their_interval() {
     for (i, gap) in [7u64, 190, 3, 250, 120, 1, 60, 199, 201, 90].iter().cycle().take(60).enumerate() {
         t += ms(*gap);
         s.run_until(t);
-        let ack = s.last_seq();
-        s.feed(t, hb(1, i as u64 + 1, from_n2(&c, GroupState::Stopped, 1, ack)));
+        let ack = s.last_version();
+        s.feed_all(t, hb(1, i as u64 + 1, from_n2(&c, GroupState::Stopped, 1, ack)));
     }
     s.run_until(t + DEADTIME + ms(500));
     assert_eq!(s.node.peer_state("n2").map(|p| p.as_str()), Some("dead"));
@@ -228,14 +272,14 @@ fn lower_generation_frames_are_ignored_and_reported_once() {
     let c = cfg("n2");
     let mut s = Shell::new(c.clone(), 1);
     // n2 (generation 5) runs g1.
-    s.feed(ms(10), hb(5, 1, from_n2(&c, GroupState::Started, 1, 0)));
+    s.feed_all(ms(10), hb(5, 1, from_n2(&c, GroupState::Started, 1, 0)));
     assert_eq!(s.node.status().groups[0].owner, "n2");
     let t0 = ms(20);
     // Frames of an older n2 (generation 4) say g1 stopped, again and again.
     let mut t = t0;
     for seq in 100..120 {
         t += ms(50);
-        s.feed(t, hb(4, seq, from_n2(&c, GroupState::Stopped, 1, 0)));
+        s.feed_all(t, hb(4, seq, from_n2(&c, GroupState::Stopped, 1, 0)));
         // They change nothing…
         assert_eq!(s.node.status().groups[0].owner, "n2");
         assert_eq!(s.node.status().groups[0].state, "started");
@@ -248,7 +292,7 @@ fn lower_generation_frames_are_ignored_and_reported_once() {
     while t < ms(10) + DEADTIME + ms(100) {
         t += ms(50);
         s.run_until(t);
-        s.feed(t, hb(4, 200, from_n2(&c, GroupState::Stopped, 1, 0)));
+        s.feed_all(t, hb(4, 200, from_n2(&c, GroupState::Stopped, 1, 0)));
     }
     assert_eq!(s.node.peer_state("n2").map(|p| p.as_str()), Some("dead"));
 }
@@ -257,9 +301,9 @@ fn lower_generation_frames_are_ignored_and_reported_once() {
 fn higher_generation_is_a_restart() {
     let c = cfg("n2");
     let mut s = Shell::new(c.clone(), 1);
-    s.feed(ms(10), hb(1, 7, from_n2(&c, GroupState::Started, 1, 0)));
+    s.feed_all(ms(10), hb(1, 7, from_n2(&c, GroupState::Started, 1, 0)));
     // n2 restarted: new generation, sequence starts again at 1.
-    s.feed(ms(20), hb(2, 1, from_n2(&c, GroupState::Stopped, 1, 0)));
+    s.feed_all(ms(20), hb(2, 1, from_n2(&c, GroupState::Stopped, 1, 0)));
     assert!(s.events_since(ms(20)).contains(&Event::PeerRestarted { peer: "n2".into(), generation: 2 }));
     assert_eq!(s.node.status().groups[0].owner, "", "the restarted peer's new report was not applied");
     let n2 = s.node.status().nodes.into_iter().find(|n| n.name == "n2").unwrap();
@@ -277,20 +321,20 @@ fn old_and_duplicate_sequence_numbers_do_not_change_state() {
         let g = &s.node.status().groups[0];
         (g.owner.clone(), g.state.clone())
     };
-    s.feed(ms(10), hb(1, 5, from_n2(&c, GroupState::Started, 1, 0)));
+    s.feed_all(ms(10), hb(1, 5, from_n2(&c, GroupState::Started, 1, 0)));
     assert_eq!(owner(&s), ("n2".into(), "started".into()));
     // An old frame (replayed or reordered) says stopped: ignored.
-    s.feed(ms(20), hb(1, 3, from_n2(&c, GroupState::Stopped, 1, 0)));
+    s.feed_all(ms(20), hb(1, 3, from_n2(&c, GroupState::Stopped, 1, 0)));
     assert_eq!(owner(&s), ("n2".into(), "started".into()));
     // A duplicate of the newest sequence number with other content: ignored.
-    s.feed(ms(30), hb(1, 5, from_n2(&c, GroupState::Stopped, 1, 0)));
+    s.feed_all(ms(30), hb(1, 5, from_n2(&c, GroupState::Stopped, 1, 0)));
     assert_eq!(owner(&s), ("n2".into(), "started".into()));
     // The next frame is applied.
-    s.feed(ms(40), hb(1, 6, from_n2(&c, GroupState::Stopping, 1, 0)));
+    s.feed_all(ms(40), hb(1, 6, from_n2(&c, GroupState::Stopping, 1, 0)));
     assert_eq!(owner(&s), ("n2".into(), "stopping".into()));
     // And an exact duplicate of an applied frame changes nothing either.
     let before = s.node.status();
-    s.feed(ms(50), hb(1, 6, from_n2(&c, GroupState::Stopping, 1, 0)));
+    s.feed_all(ms(50), hb(1, 6, from_n2(&c, GroupState::Stopping, 1, 0)));
     let after = s.node.status();
     assert_eq!(before.groups, after.groups);
 }
@@ -306,11 +350,7 @@ fn adopting_all_resources_starts_nothing() {
     assert_eq!(s.state(), Some(GroupState::Started));
     // Every frame it sends says it holds the group (so no peer claims it),
     // and the last one says started.
-    let frames: Vec<Heartbeat> = s
-        .actions
-        .iter()
-        .filter_map(|(_, a)| if let Action::Send { msg, .. } = a { Some(msg.clone()) } else { None })
-        .collect();
+    let frames = s.sent_states();
     assert!(!frames.is_empty());
     assert!(frames.iter().all(|f| f.groups[0].state.holds()), "{frames:?}");
     assert_eq!(frames.last().unwrap().groups[0].state, GroupState::Started);
@@ -320,8 +360,8 @@ fn adopting_all_resources_starts_nothing() {
     for seq in 1..60 {
         t += KEEPALIVE;
         s.run_until(t);
-        let ack = s.last_seq();
-        s.feed(t, hb(1, seq, from_n2(&c, GroupState::Stopped, 2, ack)));
+        let ack = s.last_version();
+        s.feed_all(t, hb(1, seq, from_n2(&c, GroupState::Stopped, 2, ack)));
     }
     s.run_until(t + INITDEAD);
     let ops: Vec<&Action> =
@@ -364,8 +404,8 @@ fn releasing_a_group_adopted_with_a_gap_stops_what_runs() {
     for seq in 1..30 {
         t += KEEPALIVE;
         s.run_until(t);
-        let ack = s.last_seq();
-        s.feed(t, hb(1, seq, from_n2(&c, GroupState::Stopped, 2, ack)));
+        let ack = s.last_version();
+        s.feed_all(t, hb(1, seq, from_n2(&c, GroupState::Stopped, 2, ack)));
         if stopped_reported_at.is_none() && s.state() == Some(GroupState::Stopped) {
             stopped_reported_at = Some(t);
         }
@@ -432,8 +472,8 @@ fn stop_failure_blocks_group_until_cleanup() {
     for seq in 1..20 {
         t += KEEPALIVE;
         s.run_until(t);
-        let ack = s.last_seq();
-        s.feed(t, hb(1, seq, from_n2(&c, GroupState::Stopped, 1, ack)));
+        let ack = s.last_version();
+        s.feed_all(t, hb(1, seq, from_n2(&c, GroupState::Stopped, 1, ack)));
     }
     s.run_until(t + DEADTIME * 3);
     assert_eq!(s.state(), Some(GroupState::Blocked));
@@ -470,8 +510,8 @@ fn peer_reporting_blocked_keeps_group_down_here() {
     for seq in 1..40 {
         t += KEEPALIVE;
         s.run_until(t);
-        let ack = s.last_seq();
-        s.feed(t, hb(1, seq, from_n2(&c, GroupState::Blocked, 1, ack)));
+        let ack = s.last_version();
+        s.feed_all(t, hb(1, seq, from_n2(&c, GroupState::Blocked, 1, ack)));
     }
     assert_eq!(s.starts_since(Duration::ZERO), 0);
     assert_eq!(s.state(), Some(GroupState::Stopped));

@@ -110,7 +110,25 @@ async fn standby_move_and_errors() {
     let out = hactl(&bus.address, &[], &["move", "db-1", "n1", "--wait"]).await;
     let so = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{so}{}", text(&out.stderr));
-    assert!(so.ends_with("db-1: started on n1 (preferred: n-2)\n"), "{so}");
+    assert!(
+        so.ends_with(
+            "db-1: started on n1 (preferred: n-2); pinned to n1 by hactl move or takeover on n1; hactl move --clear db-1 to release\n"
+        ),
+        "{so}"
+    );
+    // Removing the pin: the group follows its preferred node again
+    // (auto_failback), by either spelling.
+    let out = hactl(&bus.address, &[], &["move", "--clear", "db-1"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "db-1: placement removed; it follows its preferred node again\n");
+    let st = cl.wait_for("db-1 back on n-2", |s| s.groups.iter().any(|g| g.name == "db-1" && g.owner == "n-2")).await;
+    assert!(st.groups.iter().all(|g| g.note.is_empty()), "{st:?}");
+    let out = hactl(&bus.address, &[], &["unmove", "db-1"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = hactl(&bus.address, &[], &["move", "db-1"]).await;
+    assert_eq!(out.status.code(), Some(2), "a move without a node is a usage error");
+    let out = hactl(&bus.address, &[], &["unmove", "nope"]).await;
+    assert_eq!(out.status.code(), Some(1));
 
     for args in [&["move", "nope", "n1"][..], &["standby", "n9"], &["cleanup", "nope"]] {
         let out = hactl(&bus.address, &[], args).await;
@@ -267,6 +285,18 @@ async fn config_check() {
     let out = hactl("", &[], &["config", "check", dir.path().join("missing.toml").to_str().unwrap()]).await;
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("cannot read"));
+
+    // A file beyond what the heartbeats can carry: refused, the limit named.
+    let mut many = text_conf.clone();
+    for n in 3..=33 {
+        many = many.replacen("\n[[node]]\n", &format!("\n[[node]]\nname = \"n{n}\"\n[[node]]\n"), 1);
+    }
+    let too_big = dir.path().join("too-big.toml");
+    std::fs::write(&too_big, many).unwrap();
+    let out = hactl("", &[], &["config", "check", too_big.to_str().unwrap()]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let e = text(&out.stderr);
+    assert!(e.contains("33 nodes; a cluster has at most 32"), "{e}");
 }
 
 #[tokio::test]

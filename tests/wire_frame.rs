@@ -2,7 +2,7 @@
 //! properties over arbitrary and mutated input.
 
 use hbd::config::AuthKeys;
-use hbd::wire::{peek_sender, Codec, Header, KeyIds, WireError, FRAME_OVERHEAD, MAX_BODY, MAX_FRAME, MSG_HEARTBEAT};
+use hbd::wire::{peek_sender, Codec, Header, KeyIds, WireError, FRAME_OVERHEAD, MAX_BODY, MAX_FRAME, MSG_BEAT};
 use proptest::prelude::*;
 
 fn keys(list: &[(u8, &str)]) -> AuthKeys {
@@ -14,7 +14,7 @@ fn codec() -> Codec {
 }
 
 fn header(sender: &str) -> Header {
-    Header { sender: sender.into(), generation: 7, seq: 42, msg_type: MSG_HEARTBEAT }
+    Header { sender: sender.into(), generation: 7, seq: 42, msg_type: MSG_BEAT }
 }
 
 fn sample() -> Vec<u8> {
@@ -36,13 +36,13 @@ fn round_trip() {
 fn layout_is_as_documented() {
     let f = sample();
     assert_eq!(&f[..4], b"HBD1");
-    assert_eq!(f[4], 1);
+    assert_eq!(f[4], 2);
     assert_eq!(f[5..13], hbd::wire::cluster_hash("demo"));
     assert_eq!(f[13], 2);
     assert_eq!(&f[14..16], b"n1");
     assert_eq!(f[16..24], 7u64.to_be_bytes());
     assert_eq!(f[24..32], 42u64.to_be_bytes());
-    assert_eq!(f[32], MSG_HEARTBEAT);
+    assert_eq!(f[32], MSG_BEAT);
     assert_eq!(f[33..35], 10u16.to_be_bytes());
     assert_eq!(&f[35..45], b"hello body");
     assert_eq!(f[45], 1);
@@ -132,8 +132,8 @@ fn unknown_key_id() {
 #[test]
 fn version_2_is_unknown_version() {
     let mut f = sample();
-    f[4] = 2;
-    assert_eq!(codec().open(&f), Err(WireError::UnknownVersion(2)));
+    f[4] = 3;
+    assert_eq!(codec().open(&f), Err(WireError::UnknownVersion(3)));
 }
 
 #[test]

@@ -9,8 +9,8 @@ use std::path::Path;
 
 use hbd::config::{import_heartbeat_texts, parse, parse_auth_keys, AuthKeys, MIN_SECRET_LEN};
 use hbd::wire::{
-    decode_heartbeat, encode_heartbeat, encode_serial, peek_sender, Codec, Header, SerialDecoder, WireError,
-    FRAME_OVERHEAD, MAX_FRAME, MAX_SENDER, MSG_HEARTBEAT,
+    decode_beat, decode_chunk, decode_message, decode_state, encode_beat, encode_chunk, encode_serial, encode_state,
+    peek_sender, Codec, Header, SerialDecoder, WireError, FRAME_OVERHEAD, MAX_FRAME, MAX_SENDER,
 };
 
 /// The cluster name the `frame_open` seeds are sealed for.
@@ -22,10 +22,12 @@ fn codec() -> Codec {
     Codec::new(CLUSTER, &AuthKeys { keys: vec![(1, KEY.to_vec())] })
 }
 
+/// The node list the bodies are decoded against.
+pub const NODES: [&str; 3] = ["n1", "n2", "n3"];
+
 fn check_body(msg_type: u8, body: &[u8]) {
-    if msg_type == MSG_HEARTBEAT {
-        heartbeat_body(body);
-    }
+    let _ = decode_message(msg_type, body, &NODES);
+    heartbeat_body(body);
 }
 
 /// `Codec::open` on arbitrary bytes, and seal → open on fuzzer-chosen header
@@ -37,7 +39,7 @@ fn check_body(msg_type: u8, body: &[u8]) {
 /// * bit 0 set: the rest is header fields (sender length, sender, 8-byte
 ///   generation, 8-byte sequence, type) and a body, sealed with the valid key
 ///   (so the fuzzer gets past the tag check), then opened; the body is
-///   decoded as a heartbeat. Bit 1 maps the sender bytes to printable ASCII
+///   decoded as a beat, a state and a chunk. Bit 1 maps the sender bytes to printable ASCII
 ///   so that most inputs make a sealable header; bits 2-7 pick a byte to
 ///   corrupt, which must make `open` fail.
 pub fn frame_open(data: &[u8]) {
@@ -110,15 +112,27 @@ pub fn frame_open(data: &[u8]) {
     assert_eq!(other_secret.open(&frame), Err(WireError::BadTag { id: 1 }));
 }
 
-/// `decode_heartbeat` on arbitrary bytes. Whatever decodes must re-encode to
-/// a body that decodes to the same heartbeat, and the encoding is canonical:
-/// encoding that again gives the same bytes.
+/// The body decoders (beat, state, state chunk) on arbitrary bytes.
+/// Whatever decodes must re-encode to a body that decodes to the same
+/// message (fields a node does not know are dropped on the way), and that
+/// encoding is canonical: encoding it again gives the same bytes.
 pub fn heartbeat_body(data: &[u8]) {
-    let Ok(hb) = decode_heartbeat(data) else { return };
-    let enc = encode_heartbeat(&hb);
-    let again = decode_heartbeat(&enc).expect("an encoded heartbeat must decode");
-    assert_eq!(again, hb);
-    assert_eq!(encode_heartbeat(&again), enc);
+    if let Ok(b) = decode_beat(data, &NODES) {
+        let enc = encode_beat(&b, &NODES);
+        let again = decode_beat(&enc, &NODES).expect("an encoded beat must decode");
+        assert_eq!(again, b);
+        assert_eq!(encode_beat(&again, &NODES), enc);
+    }
+    if let Ok(s) = decode_state(data) {
+        let enc = encode_state(&s);
+        let again = decode_state(&enc).expect("an encoded state must decode");
+        assert_eq!(again, s);
+        assert_eq!(encode_state(&again), enc);
+    }
+    if let Ok(c) = decode_chunk(data) {
+        let enc = encode_chunk(&c);
+        assert_eq!(decode_chunk(&enc).expect("an encoded chunk must decode"), c);
+    }
 }
 
 fn records(mut data: &[u8]) -> Vec<&[u8]> {

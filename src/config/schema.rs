@@ -459,7 +459,74 @@ impl Ctx<'_> {
         let garp = self.garp(raw.garp)?;
         let groups = self.groups(raw.group, &nodes)?;
         let respawn = self.respawn(raw.respawn, &groups)?;
+        self.limits(&cluster, &nodes, &links, &groups)?;
         Ok(Config { path: self.path.to_path_buf(), cluster, nodes, links, ping, garp, groups, respawn })
+    }
+
+    /// What the wire format can carry: refuse a file beyond it before it is
+    /// deployed, naming the limit (see src/wire/body.rs).
+    fn limits(
+        &self,
+        cluster: &Cluster,
+        nodes: &[NodeConf],
+        links: &[Link],
+        groups: &[Group],
+    ) -> Result<(), ConfigError> {
+        use crate::wire;
+        if nodes.len() > wire::MAX_NODES {
+            return Err(self.err(
+                &Key::root("node").i(wire::MAX_NODES),
+                format!(
+                    "node: {} nodes; a cluster has at most {} (every heartbeat acknowledges each peer and must fit one frame)",
+                    nodes.len(),
+                    wire::MAX_NODES
+                ),
+            ));
+        }
+        let bound = wire::state_bound(nodes.iter().map(|n| n.name.as_str()), groups.iter().map(|g| g.name.as_str()));
+        if bound > wire::MAX_STATE {
+            // How many groups with names of 63 characters would fit.
+            let long = "x".repeat(63);
+            let fit = (0..=groups.len())
+                .rev()
+                .find(|&g| {
+                    wire::state_bound(nodes.iter().map(|n| n.name.as_str()), (0..g).map(|_| long.as_str()))
+                        <= wire::MAX_STATE
+                })
+                .unwrap_or(0);
+            return Err(self.err(
+                &Key::root("group"),
+                format!(
+                    "group: {} groups need up to {bound} bytes of replicated state per node, more than the limit of {} bytes ({} chunks of {}); use fewer groups or shorter names (with {} nodes, {fit} groups with names of 63 characters fit)",
+                    groups.len(),
+                    wire::MAX_STATE,
+                    wire::MAX_CHUNKS,
+                    wire::CHUNK_DATA,
+                    nodes.len()
+                ),
+            ));
+        }
+        // A serial link carries the liveness-only beat, one per keepalive,
+        // and may use at most half the line for it.
+        let longest = nodes.iter().map(|n| n.name.len()).max().unwrap_or(0);
+        let beat = wire::serial_len(wire::FRAME_OVERHEAD + longest + wire::LIVENESS_BEAT_MAX);
+        for (i, l) in links.iter().enumerate() {
+            let LinkKind::Serial { baud, .. } = l.kind else { continue };
+            // 10 bits a byte (8N1).
+            let takes = Duration::from_micros(beat as u64 * 10 * 1_000_000 / u64::from(baud));
+            if takes * 2 > cluster.keepalive {
+                return Err(self.bad(
+                    &Key::root("link").i(i).k("baud"),
+                    &baud.to_string(),
+                    &format!(
+                        "is too slow for keepalive = {}: a heartbeat takes up to {beat} bytes ({} ms at {baud} baud) and may use at most half the line; raise baud or keepalive",
+                        fmt_dur(cluster.keepalive),
+                        takes.as_millis()
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     fn cluster(&self, raw: Option<RawCluster>) -> Result<Cluster, ConfigError> {

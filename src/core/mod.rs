@@ -7,7 +7,7 @@ pub mod node;
 
 use std::time::Duration;
 
-pub use msg::{GroupReport, GroupState, Heartbeat, Intent, IntentKind};
+pub use msg::{Ack, Beat, Chunk, GroupReport, GroupState, Intent, IntentKind, Message, State};
 pub use node::Node;
 
 /// Monotonic time since an epoch the driver picks (its own start).
@@ -89,6 +89,11 @@ pub enum Command {
         group: String,
         node: String,
     },
+    /// Remove an operator's placement of `group` (`hactl move --clear`):
+    /// it follows `preferred` and `auto_failback` again.
+    ClearMove {
+        group: String,
+    },
     Cleanup {
         group: String,
     },
@@ -109,14 +114,21 @@ pub enum CommandError {
 /// Everything the core reacts to.
 #[derive(Clone, Debug)]
 pub enum Input {
-    /// A verified, in-order heartbeat from `from`, received on link `link`
-    /// (index into the configured links).
-    Heartbeat {
+    /// A verified, not replayed message from `from`, received on link
+    /// `link` (index into the configured links) in a frame numbered
+    /// (`generation`, `seq`).
+    Frame {
         from: String,
         link: usize,
         generation: u64,
         seq: u64,
-        msg: Heartbeat,
+        msg: Message,
+    },
+    /// The shell could not seal a message into a frame (it would exceed the
+    /// frame size): peers may stop hearing this node, so it gives up its
+    /// groups and claims none until restarted or reloaded.
+    SendFailed {
+        reason: String,
     },
     /// A frame named configured peer `from` but failed authentication (bad
     /// tag, unknown key). Before that peer has ever been heard properly, it
@@ -318,6 +330,11 @@ pub enum Event {
         node: String,
         on: bool,
     },
+    /// A message could not be sealed into a frame; the node stopped
+    /// claiming and gives its groups up.
+    SendFailed {
+        reason: String,
+    },
 }
 
 impl Event {
@@ -351,6 +368,7 @@ impl Event {
             Event::FenceFailed { .. } => "fence-failed",
             Event::Fenced { .. } => "fenced",
             Event::StandbyChanged { .. } => "standby",
+            Event::SendFailed { .. } => "send-failed",
         }
     }
 }
@@ -358,12 +376,14 @@ impl Event {
 /// What the shell must do.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Action {
-    /// Send this heartbeat on every link with this sequence number (the
-    /// shell adds the generation). The core numbers frames itself because
-    /// peers acknowledge them by number.
+    /// Send this message as one frame with this sequence number (the shell
+    /// adds the generation) on every link that takes it:
+    /// [`Message::for_link`] says which (`serial`: a beat that may also go,
+    /// in liveness-only form, on serial links).
     Send {
         seq: u64,
-        msg: Heartbeat,
+        msg: Message,
+        serial: bool,
     },
     /// Start / stop resource `resource` of `group`; answer with `Input::ResourceDone`.
     Start {

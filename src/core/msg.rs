@@ -1,6 +1,8 @@
-//! The one message nodes exchange: a heartbeat that carries the sender's
-//! whole state. State, not commands, travels, so a lost or reordered frame
-//! costs nothing that the next heartbeat does not repair.
+//! What nodes exchange: a small [`Beat`] every keepalive (liveness,
+//! acknowledgements, the version of the sender's state) and the sender's
+//! [`State`] in bounded [`Chunk`]s when it changes or a peer lacks it.
+//! State, not commands, travels, so a lost or reordered frame costs nothing
+//! that the next one does not repair.
 
 use serde::{Deserialize, Serialize};
 
@@ -95,28 +97,92 @@ pub struct Intent {
     pub kind: IntentKind,
 }
 
-/// A peer's acknowledgement that it has seen our frames up to a point.
+/// A peer's acknowledgement that it has applied our state up to a version.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ack {
     pub node: String,
     pub generation: u64,
-    pub seq: u64,
+    /// The newest version of that node's state (see [`Beat::state_version`])
+    /// applied here, complete.
+    pub version: u64,
 }
 
+/// The small message every node sends every keepalive on every link: it
+/// carries liveness and acknowledgements, never the groups, so its size
+/// depends on the number of nodes only (see `wire::body` for the bound).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Heartbeat {
+pub struct Beat {
     /// Hash of the sender's configuration, to warn when nodes disagree.
     pub config_hash: u64,
     pub standby: bool,
     /// The sender is shutting down and gives its groups away.
     pub leaving: bool,
+    /// The sender holds no group in any form (with `leaving`: it has left).
+    pub idle: bool,
+    /// The sender has heard every peer or given up on it: only then do its
+    /// acknowledgements count for a claim.
+    pub settled: bool,
     /// Ping hosts the sender reaches (None: no ping hosts configured).
     pub ping: Option<u32>,
-    pub groups: Vec<GroupReport>,
-    pub intents: Vec<Intent>,
-    /// The newest (generation, sequence) the sender has accepted from each peer.
+    /// Version of the sender's [`State`] at the time of this beat, counted
+    /// from 1 within the sender's generation; it grows whenever the state
+    /// changes. The state itself travels in [`Chunk`]s.
+    pub state_version: u64,
+    /// For each peer the sender has heard: the newest version of that
+    /// peer's state it has applied.
     pub acks: Vec<Ack>,
     /// Peers the sender hears now. A claim waits while a peer hears a node
     /// the claimer does not: that node may still run the group.
     pub up: Vec<String>,
+    /// False for the liveness-only form sent on serial links: `acks` and
+    /// `up` were left out and say nothing.
+    pub full: bool,
+}
+
+impl Beat {
+    /// The form sent on serial links: liveness only, size independent of the
+    /// cluster's size.
+    pub fn liveness_only(&self) -> Beat {
+        Beat { acks: Vec::new(), up: Vec::new(), full: false, ..self.clone() }
+    }
+}
+
+/// A node's replicated state: what it does with each group, and the
+/// operator intents it knows. Sent in chunks, applied only when complete.
+#[derive(Clone, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct State {
+    pub groups: Vec<GroupReport>,
+    pub intents: Vec<Intent>,
+}
+
+/// One piece of the encoded [`State`] of version `version`: `data` is bytes
+/// `index * CHUNK_DATA ..` of the encoding (`wire::encode_state`), which is
+/// `count` chunks long and has digest `digest`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Chunk {
+    pub version: u64,
+    pub index: u32,
+    pub count: u32,
+    pub digest: u64,
+    pub data: Vec<u8>,
+}
+
+/// What travels between nodes; each is one frame.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Message {
+    Beat(Beat),
+    Chunk(Chunk),
+}
+
+impl Message {
+    /// What goes out on a link: everything on UDP links; on serial links
+    /// only the beats marked for them (`serial`), in their liveness-only
+    /// form. The shell and the simulator both use this.
+    pub fn for_link(&self, serial_link: bool, serial: bool) -> Option<Message> {
+        match self {
+            _ if !serial_link => Some(self.clone()),
+            Message::Beat(b) if serial => Some(Message::Beat(b.liveness_only())),
+            _ => None,
+        }
+    }
 }

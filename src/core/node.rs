@@ -8,14 +8,15 @@
 //! that, plus stopping before the new owner starts, is what keeps a group
 //! from running twice while nodes can talk.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use super::msg::{Ack, GroupReport, GroupState, Heartbeat, Intent, IntentKind};
+use super::msg::{Ack, Beat, Chunk, GroupReport, GroupState, Intent, IntentKind, Message, State};
 use super::{
     Action, Command, CommandError, Event, Input, MoveReason, Op, OpError, Resource, Time, UnitState, UnitTimeouts,
 };
 use crate::config::{Config, Fencing};
+use crate::wire;
 
 /// How long adding or removing an address may take.
 const VIP_OP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -58,13 +59,20 @@ struct Peer {
     name: String,
     state: PeerState,
     generation: u64,
+    /// Sequence number of the newest full beat applied.
     last_seq: u64,
     last_heard: Option<Time>,
     links: Vec<PeerLink>,
     late_reported: bool,
-    /// Newest report applied. Kept after death: a dead peer's last word on a
-    /// blocked group still counts.
-    report: Option<Heartbeat>,
+    /// Newest full beat applied (this generation).
+    beat: Option<Beat>,
+    /// Newest complete state applied. Kept after death: a dead peer's last
+    /// word on a blocked group still counts.
+    view: Option<PeerView>,
+    /// Chunks of a newer state being collected.
+    asm: Option<wire::Assembly>,
+    /// A state completed before the beat that announces its generation.
+    pending: Option<(u64, u64, State)>,
     /// Fenced since it was last heard (fencing = "required").
     fenced: bool,
     fence_in_flight: bool,
@@ -75,12 +83,32 @@ struct Peer {
     unverified_at: Option<Time>,
 }
 
+/// A peer's state as applied here: one version, complete.
+#[derive(Clone, Debug)]
+struct PeerView {
+    version: u64,
+    groups: HashMap<String, GroupReport>,
+}
+
 impl Peer {
     fn is_member(&self) -> bool {
         self.state == PeerState::Up
     }
     fn group(&self, name: &str) -> Option<&GroupReport> {
-        self.report.as_ref()?.groups.iter().find(|g| g.name == name)
+        self.view.as_ref()?.groups.get(name)
+    }
+    fn leaving(&self) -> bool {
+        self.beat.as_ref().is_some_and(|b| b.leaving)
+    }
+    fn ping(&self) -> Option<u32> {
+        self.beat.as_ref().and_then(|b| b.ping)
+    }
+    /// Forget what the peer ran (it restarted, or was fenced).
+    fn forget(&mut self) {
+        self.beat = None;
+        self.view = None;
+        self.asm = None;
+        self.pending = None;
     }
     fn group_state(&self, name: &str) -> GroupState {
         self.group(name).map_or(GroupState::Stopped, |g| g.state)
@@ -120,7 +148,8 @@ struct LocalGroup {
     failcount: u32,
     failed: bool,
     cleanup_applied: u64,
-    claim_seq: u64,
+    /// First version of our state that shows the claim.
+    claim_version: u64,
     claim_reason: MoveReason,
     release_reason: MoveReason,
     /// The node last seen running this group (for GroupMoved).
@@ -195,6 +224,22 @@ pub struct Node {
     seq: u64,
     next_send: Time,
     send_now: bool,
+    /// Version of our state, from 1 within this generation.
+    state_version: u64,
+    /// The state of `state_version`, and its chunks.
+    last_state: Option<State>,
+    chunks: Vec<Chunk>,
+    /// The current version has not been sent yet.
+    state_dirty: bool,
+    last_state_send: Option<Time>,
+    /// Send the state now whatever the interval (the goodbye).
+    flush_state: bool,
+    /// No beat went to the serial links before this time.
+    next_serial: Time,
+    names: Names,
+    /// Why this node cannot send (a message did not fit a frame): it gives
+    /// its groups up and claims none.
+    mute: Option<String>,
     ping_raw: Option<u32>,
     ping_eff: Option<u32>,
     ping_raw_since: Time,
@@ -239,7 +284,10 @@ impl Node {
                     last_heard: None,
                     links: vec![PeerLink { last: None, up: false }; cfg.links.len()],
                     late_reported: false,
-                    report: None,
+                    beat: None,
+                    view: None,
+                    asm: None,
+                    pending: None,
                     fenced: false,
                     fence_in_flight: false,
                     fence_retry_at: None,
@@ -270,6 +318,15 @@ impl Node {
             seq: 0,
             next_send: now,
             send_now: true,
+            state_version: 0,
+            last_state: None,
+            chunks: Vec::new(),
+            state_dirty: false,
+            last_state_send: None,
+            flush_state: false,
+            next_serial: now,
+            mute: None,
+            names: Names::of(&cfg),
             ping_raw,
             // Until the first probe answers, assume the worst: a node that
             // reaches nothing does not take groups from one that does.
@@ -306,11 +363,13 @@ impl Node {
     /// Feed one input at time `now`; returns what the shell must do.
     pub fn handle(&mut self, now: Time, input: Input) -> Vec<Action> {
         self.now = now.max(self.now);
-        let routine = matches!(input, Input::Heartbeat { .. } | Input::Tick);
+        let routine = matches!(input, Input::Frame { .. } | Input::Tick);
         match input {
-            Input::Heartbeat { from, link, generation, seq, msg } => {
-                self.on_heartbeat(&from, link, generation, seq, msg)
+            Input::Frame { from, link, generation, seq, msg: Message::Beat(b) } => {
+                self.on_beat(&from, link, generation, seq, b)
             }
+            Input::Frame { from, generation, msg: Message::Chunk(c), .. } => self.on_chunk(&from, generation, c),
+            Input::SendFailed { reason } => self.go_mute(reason),
             Input::Unverified { from } => {
                 let now = self.now;
                 if let Some(p) = self.cfg.node_index(&from).and_then(|i| self.peers[i].as_mut()) {
@@ -399,6 +458,11 @@ impl Node {
                 consider(t);
             }
         }
+        if self.state_dirty {
+            if let Some(t) = self.last_state_send {
+                consider(t + self.state_interval());
+            }
+        }
         if self.ping_raw != self.ping_eff {
             consider(self.ping_raw_since + self.ping_hold());
         }
@@ -411,7 +475,7 @@ impl Node {
 
     // ---------------------------------------------------------------- inputs
 
-    fn on_heartbeat(&mut self, from: &str, link: usize, generation: u64, seq: u64, msg: Heartbeat) {
+    fn on_beat(&mut self, from: &str, link: usize, generation: u64, seq: u64, msg: Beat) {
         let now = self.now;
         let Some(idx) = self.cfg.node_index(from) else { return };
         let link_name = self.cfg.links.get(link).map(|l| l.name.clone());
@@ -437,7 +501,11 @@ impl Node {
             p.last_seq = 0;
             p.mismatch_warned = false;
             // A restarted peer has lost what it ran, unless it says otherwise.
-            p.report = None;
+            let asm = p.asm.take().filter(|a| a.generation == generation);
+            let pending = p.pending.take().filter(|x| x.0 == generation);
+            p.forget();
+            p.asm = asm;
+            p.pending = pending;
         }
         p.last_heard = Some(now);
         p.late_reported = false;
@@ -449,36 +517,96 @@ impl Node {
             pl.up = true;
             events.push(Event::LinkUp { peer: from.to_string(), link: link_name });
         }
-        if p.state != PeerState::Up && !(msg.leaving && all_stopped(&msg)) {
+        if p.state != PeerState::Up && !(msg.leaving && msg.idle) {
             p.state = PeerState::Up;
             p.fenced = false;
             p.fence_retry_at = None;
             events.push(Event::PeerUp { peer: from.to_string(), generation });
             self.peer_came_up = true;
         }
-        if seq > p.last_seq {
+        // The liveness-only form (serial links) says nothing more.
+        if msg.full && seq > p.last_seq {
             p.last_seq = seq;
             if msg.config_hash != self.digest && !p.mismatch_warned {
                 p.mismatch_warned = true;
                 events.push(Event::ConfigMismatch { peer: from.to_string() });
             }
-            let changed = p.report.as_ref().is_none_or(|r| !same_state(r, &msg));
-            if msg.leaving && all_stopped(&msg) && p.state != PeerState::Left {
+            if msg.leaving && msg.idle && p.state != PeerState::Left {
                 p.state = PeerState::Left;
                 events.push(Event::PeerLeft { peer: from.to_string() });
             }
-            let intents = msg.intents.clone();
-            p.report = Some(msg);
-            if changed {
-                // Answer at once: a peer waiting on our acknowledgement of
-                // its claim should not wait a keepalive.
+            let moved = p.beat.as_ref().is_none_or(|o| {
+                (o.standby, o.leaving, o.idle, o.ping) != (msg.standby, msg.leaving, msg.idle, msg.ping)
+            });
+            p.beat = Some(msg);
+            if moved {
+                // What the peer says changed: placement may follow, and
+                // status shows it.
                 self.send_now = true;
-            }
-            for i in intents {
-                self.merge_intent(i);
             }
         }
         self.out.extend(events.into_iter().map(Action::Event));
+        let p = self.peers[idx].as_mut().expect("peer");
+        if let Some((g, version, state)) = p.pending.take() {
+            if g == p.generation && p.view.as_ref().is_none_or(|s| s.version < version) {
+                self.apply_state(idx, version, state);
+            }
+        }
+    }
+
+    /// A piece of a peer's state: collect it, and apply the state once it
+    /// is complete. Only whole states are applied, one version at a time.
+    fn on_chunk(&mut self, from: &str, generation: u64, c: Chunk) {
+        let Some(idx) = self.cfg.node_index(from) else { return };
+        let Some(p) = self.peers[idx].as_mut() else { return };
+        if generation < p.generation
+            || (generation == p.generation && p.view.as_ref().is_some_and(|s| s.version >= c.version))
+        {
+            return;
+        }
+        match &p.asm {
+            Some(a) if a.matches(generation, &c) => {}
+            Some(a) if (a.generation, a.version) > (generation, c.version) => return,
+            _ => p.asm = Some(wire::Assembly::new(generation, &c)),
+        }
+        let version = c.version;
+        let Some(bytes) = p.asm.as_mut().and_then(|a| a.add(c)) else { return };
+        p.asm = None;
+        // The frames were authenticated; a state that does not decode is a
+        // bug of the sender, and waiting for its next version is all we can do.
+        let Ok(state) = wire::decode_state(&bytes) else { return };
+        if generation == p.generation {
+            self.apply_state(idx, version, state);
+        } else {
+            p.pending = Some((generation, version, state));
+        }
+    }
+
+    fn apply_state(&mut self, idx: usize, version: u64, state: State) {
+        if self.peers[idx].is_none() {
+            return;
+        }
+        // Intents first: a cleanup the peer relays vouches for what dead
+        // peers ran before it, never for the state the peer reports now
+        // (it may arrive before the beat that marks the peer up again).
+        for i in state.intents {
+            self.merge_intent(i);
+        }
+        let p = self.peers[idx].as_mut().expect("peer");
+        p.view = Some(PeerView { version, groups: state.groups.into_iter().map(|g| (g.name.clone(), g)).collect() });
+        // Answer at once: a peer waiting on our acknowledgement of its
+        // claim should not wait a keepalive.
+        self.send_now = true;
+    }
+
+    /// A message could not be sealed: peers may not hear us. Give every
+    /// group up and claim none, loudly.
+    fn go_mute(&mut self, reason: String) {
+        if self.mute.is_none() {
+            self.out.push(Action::Event(Event::SendFailed { reason: reason.clone() }));
+            self.mute = Some(reason);
+            self.send_now = true;
+        }
     }
 
     fn on_adopt(&mut self, group: &str, resource: usize) {
@@ -727,7 +855,7 @@ impl Node {
         if ok {
             p.fenced = true;
             // A fenced node runs nothing: its last word no longer blocks.
-            p.report = None;
+            p.forget();
             self.out.push(Action::Event(Event::Fenced { peer: node.to_string() }));
         } else {
             p.fence_retry_at = Some(now + deadtime);
@@ -771,6 +899,11 @@ impl Node {
                 check_node(&self.cfg, &node)?;
                 self.need_quorum()?;
                 kinds.push(IntentKind::Location { group, node: Some(node) });
+            }
+            Command::ClearMove { group } => {
+                check_group(&self.cfg, &group)?;
+                self.need_quorum()?;
+                kinds.push(IntentKind::Location { group, node: None });
             }
             Command::Cleanup { group } => {
                 check_group(&self.cfg, &group)?;
@@ -840,6 +973,12 @@ impl Node {
         self.groups = groups;
         self.digest = cfg.digest();
         self.cfg = cfg;
+        // Intents for groups or nodes the new file no longer has go.
+        self.names = Names::of(&self.cfg);
+        let names = &self.names;
+        self.intents.retain(|_, i| names.applies(&i.kind));
+        // A reload is the operator's answer to a message too large to send.
+        self.mute = None;
         self.apply_ping_hosts();
         self.send_now = true;
     }
@@ -866,6 +1005,11 @@ impl Node {
 
     fn merge_intent(&mut self, i: Intent) {
         self.lamport = self.lamport.max(i.serial);
+        // One intent per key (the newest wins), and only for what the
+        // configuration has: the number held is bounded by it, not by history.
+        if !self.names.applies(&i.kind) {
+            return;
+        }
         let key = intent_key(&i.kind);
         let newer = match self.intents.get(&key) {
             None => true,
@@ -914,10 +1058,8 @@ impl Node {
         // The operator vouches that dead peers no longer run it.
         for p in self.peers.iter_mut().flatten() {
             if p.state != PeerState::Up {
-                if let Some(r) = p.report.as_mut() {
-                    for gr in r.groups.iter_mut().filter(|gr| gr.name == group) {
-                        gr.state = GroupState::Stopped;
-                    }
+                if let Some(gr) = p.view.as_mut().and_then(|s| s.groups.get_mut(group)) {
+                    gr.state = GroupState::Stopped;
                 }
             }
         }
@@ -959,6 +1101,7 @@ impl Node {
         {
             // Say goodbye with the final state, then let the shell exit.
             self.send_now = true;
+            self.flush_state = true;
             self.maybe_send();
             self.exited = true;
             self.out.push(Action::Exit);
@@ -1102,7 +1245,7 @@ impl Node {
         if n == self.me {
             self.ping_eff
         } else {
-            self.peers[n].as_ref().and_then(|p| p.report.as_ref()).and_then(|r| r.ping)
+            self.peers[n].as_ref().and_then(|p| p.ping())
         }
     }
 
@@ -1120,11 +1263,10 @@ impl Node {
             return false;
         }
         let (leaving, failed) = if n == self.me {
-            (self.leaving, self.groups[gi].failed)
+            (self.leaving || self.mute.is_some(), self.groups[gi].failed)
         } else {
             let p = self.peers[n].as_ref().expect("peer");
-            let r = p.report.as_ref();
-            (r.is_some_and(|r| r.leaving), p.group(&self.cfg.groups[gi].name).is_some_and(|g| g.failed))
+            (p.leaving(), p.group(&self.cfg.groups[gi].name).is_some_and(|g| g.failed))
         };
         if leaving || failed {
             return false;
@@ -1208,7 +1350,8 @@ impl Node {
                         let reason = self.reason_for_takeover(gi);
                         let g = &mut self.groups[gi];
                         g.state = GroupState::Claiming;
-                        g.claim_seq = self.seq + 1;
+                        // The claim shows from the next version of our state on.
+                        g.claim_version = self.state_version + 1;
                         g.claim_reason = reason;
                         self.send_now = true;
                     }
@@ -1273,14 +1416,21 @@ impl Node {
         })
     }
 
+    /// Every live peer has applied a state of ours that shows the claim, and
+    /// said so in a beat sent with the very state of its own that we hold
+    /// (so what it holds is known as of after it saw the claim), settled and
+    /// hearing no node we do not.
     fn claim_confirmed(&self, gi: usize) -> bool {
         let me = &self.cfg.nodes[self.me].name;
-        let claim = self.groups[gi].claim_seq;
+        let claim = self.groups[gi].claim_version;
         let hears = |n: &str| n == me || self.peers.iter().flatten().any(|p| p.name == n && p.is_member());
         self.peers.iter().flatten().filter(|p| p.is_member()).all(|p| {
-            p.report.as_ref().is_some_and(|r| {
-                r.acks.iter().any(|a| &a.node == me && a.generation == self.generation && a.seq >= claim)
-                    && r.up.iter().all(|n| hears(n))
+            p.beat.as_ref().is_some_and(|b| {
+                b.full
+                    && b.settled
+                    && p.view.as_ref().is_some_and(|s| s.version == b.state_version)
+                    && b.acks.iter().any(|a| &a.node == me && a.generation == self.generation && a.version >= claim)
+                    && b.up.iter().all(|n| hears(n))
             })
         })
     }
@@ -1334,9 +1484,7 @@ impl Node {
         if from != self.me {
             match self.peers[from].as_ref() {
                 Some(p) if p.state == PeerState::Dead || p.state == PeerState::Unknown => return MoveReason::Failover,
-                Some(p) if p.state == PeerState::Left || p.report.as_ref().is_some_and(|r| r.leaving) => {
-                    return MoveReason::Leave
-                }
+                Some(p) if p.state == PeerState::Left || p.leaving() => return MoveReason::Leave,
                 _ => {}
             }
         } else if self.leaving {
@@ -1489,25 +1637,87 @@ impl Node {
         }
     }
 
+    /// What goes out: a beat every keepalive or at once when something
+    /// changed, and our state in chunks when it changed (not more often
+    /// than [`Node::state_interval`]) or when a peer we hear lacks it.
     fn maybe_send(&mut self) {
-        if !(self.send_now || self.now >= self.next_send) {
-            return;
+        let now = self.now;
+        let st = self.local_state();
+        if self.last_state.as_ref() != Some(&st) {
+            self.state_version += 1;
+            match wire::split_state(self.state_version, &wire::encode_state(&st)) {
+                Ok(chunks) => self.chunks = chunks,
+                Err(e) => {
+                    self.chunks.clear();
+                    self.go_mute(e.to_string());
+                }
+            }
+            self.last_state = Some(st);
+            self.state_dirty = true;
+            self.send_now = true;
         }
-        self.status_moved |= self.send_now;
-        self.send_now = false;
-        self.seq += 1;
-        self.next_send = self.now + self.cfg.cluster.keepalive;
-        let msg = self.heartbeat();
-        self.out.push(Action::Send { seq: self.seq, msg });
+        if self.send_now || now >= self.next_send {
+            self.status_moved |= self.send_now;
+            self.send_now = false;
+            self.seq += 1;
+            self.next_send = now + self.cfg.cluster.keepalive;
+            let serial = now >= self.next_serial;
+            if serial {
+                self.next_serial = now + self.cfg.cluster.keepalive;
+            }
+            let msg = Message::Beat(self.beat());
+            self.out.push(Action::Send { seq: self.seq, msg, serial });
+        }
+        if self.state_due() {
+            self.state_dirty = false;
+            self.flush_state = false;
+            self.last_state_send = Some(now);
+            for c in self.chunks.clone() {
+                self.seq += 1;
+                self.out.push(Action::Send { seq: self.seq, msg: Message::Chunk(c), serial: false });
+            }
+        }
     }
 
-    fn heartbeat(&self) -> Heartbeat {
-        let settled = self.settled();
-        Heartbeat {
-            config_hash: self.digest,
-            standby: self.standby_of(self.name()),
-            leaving: self.leaving,
-            ping: self.ping_eff,
+    /// The shortest time between two sends of the whole state: none for a
+    /// state of one chunk (like a beat), a keepalive for 16 chunks or more,
+    /// so that a busy node with many groups sends its state at most once a
+    /// keepalive while it changes.
+    fn state_interval(&self) -> Duration {
+        let n = self.chunks.len().clamp(1, 16) as u32;
+        self.cfg.cluster.keepalive * (n - 1) / 15
+    }
+
+    fn state_due(&self) -> bool {
+        if self.chunks.is_empty() {
+            return false;
+        }
+        if self.flush_state {
+            return true;
+        }
+        let since = self.last_state_send.map(|t| self.now.saturating_sub(t));
+        if since.is_some_and(|d| d < self.state_interval()) {
+            return false;
+        }
+        if self.state_dirty {
+            return true;
+        }
+        // A peer we hear has not applied our current state (chunks lost, or
+        // it just came up): send it again, at most once a keepalive. What it
+        // already collected stays, so each round fills the gaps.
+        let me = self.name();
+        since.is_none_or(|d| d >= self.cfg.cluster.keepalive)
+            && self.peers.iter().flatten().filter(|p| p.is_member()).any(|p| {
+                p.beat.as_ref().is_some_and(|b| {
+                    !b.acks
+                        .iter()
+                        .any(|a| a.node == me && a.generation == self.generation && a.version >= self.state_version)
+                })
+            })
+    }
+
+    fn local_state(&self) -> State {
+        State {
             groups: self
                 .groups
                 .iter()
@@ -1524,19 +1734,41 @@ impl Node {
                 })
                 .collect(),
             intents: self.intents.values().cloned().collect(),
+        }
+    }
+
+    fn beat(&self) -> Beat {
+        Beat {
+            config_hash: self.digest,
+            standby: self.standby_of(self.name()),
+            leaving: self.leaving,
+            idle: self.groups.iter().all(|g| g.state == GroupState::Stopped),
             // A node that has not heard from every peer yet (or given up on
-            // it) acknowledges nothing: its `up` list would leave out a peer
-            // it is about to hear, one that may still hold the group, and a
-            // claimer cut off from that peer would take the ack as leave to
-            // start.
+            // it) acknowledges nothing a claim may count on: its `up` list
+            // would leave out a peer it is about to hear, one that may still
+            // hold the group, and a claimer cut off from that peer would take
+            // the ack as leave to start.
+            settled: self.settled(),
+            ping: self.ping_eff,
+            state_version: self.state_version,
+            // Only peers heard as members: an acknowledgement must come with
+            // the acked node in `up` (a state can arrive, in chunks, before
+            // the beat that makes its sender a member again), or a claimer
+            // could take it while another claimer, cut off from it, also
+            // counts on us.
             acks: self
                 .peers
                 .iter()
                 .flatten()
-                .filter(|p| p.generation != 0 && settled)
-                .map(|p| Ack { node: p.name.clone(), generation: p.generation, seq: p.last_seq })
+                .filter(|p| p.generation != 0 && p.is_member())
+                .map(|p| Ack {
+                    node: p.name.clone(),
+                    generation: p.generation,
+                    version: p.view.as_ref().map_or(0, |s| s.version),
+                })
                 .collect(),
             up: self.peers.iter().flatten().filter(|p| p.is_member()).map(|p| p.name.clone()).collect(),
+            full: true,
         }
     }
 
@@ -1588,7 +1820,7 @@ impl Node {
                 let state = match p.state {
                     PeerState::Unknown if p.unverified_at.is_some() => "unverified",
                     PeerState::Up if self.standby_of(&n.name) => "standby",
-                    PeerState::Up if p.report.as_ref().is_some_and(|r| r.leaving) => "leaving",
+                    PeerState::Up if p.leaving() => "leaving",
                     s => s.as_str(),
                 };
                 NodeStatus {
@@ -1605,7 +1837,7 @@ impl Node {
                             (lc.name.clone(), if l.up { "up" } else { "down" }.to_string(), age)
                         })
                         .collect(),
-                    ping: p.report.as_ref().and_then(|r| r.ping),
+                    ping: p.ping(),
                 }
             })
             .collect();
@@ -1733,6 +1965,10 @@ impl NodeGroupNote {
             "this node reaches no ping host and hears no peer".to_string()
         } else if owner.is_none() && node.settled() && node.desired_owner(gi).is_none() {
             "no node may run it (standby, failed or unreachable); see hactl cleanup".to_string()
+        } else if let Some(Intent { kind: IntentKind::Location { node: Some(n), .. }, origin, .. }) =
+            node.intents.get(&IntentKey::Location(gc.name.clone()))
+        {
+            format!("pinned to {n} by hactl move or takeover on {origin}; hactl move --clear {} to release", gc.name)
         } else {
             String::new()
         };
@@ -1766,7 +2002,7 @@ fn new_group(name: &str, n: usize) -> LocalGroup {
         failcount: 0,
         failed: false,
         cleanup_applied: 0,
-        claim_seq: 0,
+        claim_version: 0,
         claim_reason: MoveReason::Start,
         release_reason: MoveReason::Move,
         owner_seen: None,
@@ -1774,15 +2010,30 @@ fn new_group(name: &str, n: usize) -> LocalGroup {
     }
 }
 
-fn all_stopped(h: &Heartbeat) -> bool {
-    h.groups.iter().all(|g| g.state == GroupState::Stopped)
+/// The configuration's node and group names, for lookups that must not be
+/// linear in the number of groups (a state carries an intent per group).
+#[derive(Default)]
+struct Names {
+    nodes: std::collections::HashSet<String>,
+    groups: std::collections::HashSet<String>,
 }
 
-/// Whether two reports say the same apart from acknowledgements.
-fn same_state(a: &Heartbeat, b: &Heartbeat) -> bool {
-    a.standby == b.standby
-        && a.leaving == b.leaving
-        && a.ping == b.ping
-        && a.groups == b.groups
-        && a.intents == b.intents
+impl Names {
+    fn of(cfg: &Config) -> Names {
+        Names {
+            nodes: cfg.nodes.iter().map(|n| n.name.clone()).collect(),
+            groups: cfg.groups.iter().map(|g| g.name.clone()).collect(),
+        }
+    }
+
+    /// Whether an intent is about groups and nodes the configuration has.
+    fn applies(&self, k: &IntentKind) -> bool {
+        match k {
+            IntentKind::Standby { node, .. } => self.nodes.contains(node),
+            IntentKind::Location { group, node } => {
+                self.groups.contains(group) && node.as_ref().is_none_or(|n| self.nodes.contains(n))
+            }
+            IntentKind::Cleanup { group } => self.groups.contains(group),
+        }
+    }
 }

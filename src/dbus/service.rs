@@ -124,6 +124,16 @@ impl Manager {
         self.shared.command(conn, &hdr, Command::Move { group, node }).await
     }
 
+    /// Remove the operator's placement of GROUP (MoveGroup, Takeover): it follows its preferred node and auto_failback again.
+    async fn clear_move(
+        &self,
+        group: String,
+        #[zbus(connection)] conn: &Connection,
+        #[zbus(header)] hdr: Header<'_>,
+    ) -> Result<(), ApiError> {
+        self.shared.command(conn, &hdr, Command::ClearMove { group }).await
+    }
+
     /// Forget the failures of GROUP (fail counts, failed nodes, a blocked stop) so that it may run again.
     async fn clear_failures(
         &self,

@@ -80,18 +80,28 @@ pub enum Cmd {
         /// The node; default: this node.
         node: Option<String>,
     },
-    /// Move a group to a node.
+    /// Move a group to a node; with --clear, remove that placement again.
     Move {
         /// The group.
         group: String,
-        /// The node to run it on.
-        node: String,
+        /// The node to run it on (not with --clear).
+        #[arg(required_unless_present = "clear", conflicts_with = "clear")]
+        node: Option<String>,
+        /// Remove the group's placement (set by move or takeover): it follows
+        /// its preferred node and auto_failback again.
+        #[arg(long, conflicts_with = "wait")]
+        clear: bool,
         /// Wait until the group is started on NODE.
         #[arg(long)]
         wait: bool,
         /// Give up waiting after this many seconds.
         #[arg(long, value_name = "SECONDS", default_value_t = 60)]
         timeout: u64,
+    },
+    /// Remove a group's placement (same as move --clear GROUP).
+    Unmove {
+        /// The group.
+        group: String,
     },
     /// Forget a group's failures (fail counts, failed nodes, a blocked stop) so it may run again.
     Cleanup {
@@ -239,7 +249,15 @@ pub async fn run(cli: Cli) -> Result<()> {
             println!("{}: taking over all groups", node_label(&node));
             Ok(())
         }
-        Cmd::Move { group, node, wait, timeout } => move_group(group, node, wait, timeout).await,
+        Cmd::Move { group, clear: true, .. } | Cmd::Unmove { group } => {
+            let conn = client::connect().await?;
+            client::call_manager(&conn, "ClearMove", &(group.as_str(),)).await?;
+            println!("{group}: placement removed; it follows its preferred node again");
+            Ok(())
+        }
+        Cmd::Move { group, node, wait, timeout, .. } => {
+            move_group(group, node.unwrap_or_default(), wait, timeout).await
+        }
         Cmd::Cleanup { group } => {
             let conn = client::connect().await?;
             client::call_manager(&conn, "ClearFailures", &(group.as_str(),)).await?;

@@ -13,17 +13,18 @@ use anyhow::{anyhow, bail, Context};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use super::journal::{log_event, status_line};
 use super::links::{LinkEvent, Links};
 use super::systemd::Systemd;
 use super::vip::{AddrEvent, AddrWatcher, Vip};
 use super::{garp, generation, notify};
+use crate::config::LinkKind;
 use crate::config::{self, Config};
 use crate::core::{Action, CommandError, Event, Input, Node, Op, OpError, Resource, UnitState};
 use crate::dbus::{ApiEvent, ApiHandle, ApiRequest, LINK_AGE_SIGNAL_INTERVAL};
-use crate::wire::{self, Codec, Header, ReplayGuard, MSG_HEARTBEAT};
+use crate::wire::{self, Codec, Header, ReplayGuard};
 
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -118,6 +119,8 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
         published: None,
         reload_timeouts: Vec::new(),
         opts: opts.clone(),
+        node_names: cfg.nodes.iter().map(|n| n.name.clone()).collect(),
+        send_failed: None,
         cfg: cfg.clone(),
     };
     let (done_tx, mut done_rx) = mpsc::channel::<Done>(256);
@@ -280,6 +283,17 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
         if d.dispatch(acts) {
             break;
         }
+        let mut exit = false;
+        // Bounded: the core reports the failure once and sends nothing more
+        // at the same instant.
+        for _ in 0..3 {
+            let Some(reason) = d.send_failed.take() else { break };
+            let acts = d.node_mut().handle(now, Input::SendFailed { reason });
+            exit |= d.dispatch(acts);
+        }
+        if exit {
+            break;
+        }
         d.publish();
     }
     respawn_units = d.cfg.respawn.iter().map(|r| r.unit.clone()).chain(respawn_units).collect();
@@ -326,6 +340,10 @@ struct Daemon {
     published: Option<(u64, Instant)>,
     /// Unit timeouts read for a reload, fed to the core after it.
     reload_timeouts: Vec<Input>,
+    /// The configured node names, in file order (beats refer to them by index).
+    node_names: Vec<String>,
+    /// A message could not be sealed; the core is told after the dispatch.
+    send_failed: Option<String>,
 }
 
 type ReplyTo = oneshot::Sender<Result<(), CommandError>>;
@@ -398,11 +416,10 @@ impl Daemon {
             );
             return None;
         }
-        if h.msg_type != MSG_HEARTBEAT {
-            return None;
-        }
-        match wire::decode_heartbeat(&body) {
-            Ok(msg) => Some(Input::Heartbeat { from: h.sender, link, generation: h.generation, seq: h.seq, msg }),
+        match wire::decode_message(h.msg_type, &body, &self.node_names) {
+            // A message type this release does not know: skipped.
+            Ok(None) => None,
+            Ok(Some(msg)) => Some(Input::Frame { from: h.sender, link, generation: h.generation, seq: h.seq, msg }),
             Err(e) => {
                 self.bad_frame(&h.sender, link, "body", &e.to_string());
                 None
@@ -546,15 +563,29 @@ impl Daemon {
         let mut exit = false;
         for a in acts {
             match a {
-                Action::Send { seq, msg } => {
-                    let body = wire::encode_heartbeat(&msg);
-                    let h =
-                        Header { sender: self.me.clone(), generation: self.generation, seq, msg_type: MSG_HEARTBEAT };
-                    match self.codec.seal(&h, &body) {
-                        Ok(frame) => {
-                            self.links.send(&frame);
+                Action::Send { seq, msg, serial } => {
+                    // The core says what goes where: UDP links take every
+                    // message, serial links the beats marked for them, in
+                    // their liveness-only form.
+                    for serial_link in [false, true] {
+                        let on = |i: usize| matches!(self.cfg.links[i].kind, LinkKind::Serial { .. }) == serial_link;
+                        if !(0..self.cfg.links.len()).any(on) {
+                            continue;
                         }
-                        Err(e) => warn!("cannot send heartbeat: {e}"),
+                        let Some(m) = msg.for_link(serial_link, serial) else { continue };
+                        let (msg_type, body) = wire::encode_message(&m, &self.node_names);
+                        let h = Header { sender: self.me.clone(), generation: self.generation, seq, msg_type };
+                        match self.codec.seal(&h, &body) {
+                            Ok(frame) => {
+                                self.links.send_where(&frame, on);
+                            }
+                            Err(e) => {
+                                // Never a quiet warning while peers declare
+                                // us dead: the core gives its groups up.
+                                error!(HBD_EVENT = "send-failed", "cannot seal a frame for the peers: {e}");
+                                self.send_failed.get_or_insert_with(|| e.to_string());
+                            }
+                        }
                     }
                 }
                 Action::Start { group, resource, what } => self.start(group, resource, what),

@@ -1,7 +1,7 @@
 //! One journal line per core event, with the structured fields operators
 //! filter on: `journalctl -u hbd HBD_EVENT=failover`.
 
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use crate::core::node::Status;
 use crate::core::Event;
@@ -86,6 +86,10 @@ pub fn log_event(e: &Event) {
         Event::StandbyChanged { node, on } => info!(
             HBD_EVENT = ev, HBD_PEER = %node,
             "node {node} {}", if *on { "is in standby" } else { "left standby" }
+        ),
+        Event::SendFailed { reason } => error!(
+            HBD_EVENT = ev,
+            "cannot send to peers: {reason}; this node gives its groups up and claims none until hbd is restarted or reloaded"
         ),
     }
 }

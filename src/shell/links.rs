@@ -200,8 +200,16 @@ impl Links {
     /// Sends `frame` on every link that is up. Never blocks; a link that
     /// fails is recorded in the report (and in [`Links::last_error`]).
     pub fn send(&self, frame: &[u8]) -> SendReport {
+        self.send_where(frame, |_| true)
+    }
+
+    /// Like [`Links::send`], on the links `on(index)` picks only.
+    pub fn send_where(&self, frame: &[u8], on: impl Fn(usize) -> bool) -> SendReport {
         let mut rep = SendReport::default();
         for (i, slot) in self.slots.iter().enumerate() {
+            if !on(i) {
+                continue;
+            }
             let tx = {
                 let g = slot.tx.lock().unwrap_or_else(|e| e.into_inner());
                 match &*g {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use super::Rng;
 use crate::config::{Cluster, Config, Fencing, Garp, Group, Link, LinkKind, NodeConf, Ping};
 use crate::core::{
-    Action, Command, GroupState, Heartbeat, Input, Node, Op, OpError, Resource, Time, UnitState, UnitTimeouts,
+    Action, Command, GroupState, Input, Message, Node, Op, OpError, Resource, Time, UnitState, UnitTimeouts,
 };
 
 /// What the run may assume, and so which safety property it checks.
@@ -136,7 +136,7 @@ enum Ev {
         link: usize,
         gen: u64,
         seq: u64,
-        msg: Box<Heartbeat>,
+        msg: Box<Message>,
     },
     OpDone {
         node: usize,
@@ -389,7 +389,7 @@ impl Sim {
                     return Ok(());
                 }
                 let name = self.cfg.nodes[from].name.clone();
-                self.feed(to, Input::Heartbeat { from: name, link, generation: gen, seq, msg: *msg });
+                self.feed(to, Input::Frame { from: name, link, generation: gen, seq, msg: *msg });
             }
             Ev::OpDone { node, inc, group, res, op, ok, job } => {
                 if self.nodes[node].inc != inc || self.nodes[node].core.is_none() {
@@ -543,7 +543,7 @@ impl Sim {
         let name = self.cfg.nodes[n].name.clone();
         for a in actions {
             match a {
-                Action::Send { seq, msg } => self.send(n, seq, msg),
+                Action::Send { seq, msg, serial } => self.send(n, seq, msg, serial),
                 Action::Start { group, resource, .. } => {
                     let gi = self.cfg.group_index(&group).expect("group");
                     // Counted as running from the moment it is asked for.
@@ -629,9 +629,19 @@ impl Sim {
         }
     }
 
-    fn send(&mut self, from: usize, seq: u64, msg: Heartbeat) {
+    fn send(&mut self, from: usize, seq: u64, msg: Message, serial: bool) {
         let gen = self.nodes[from].generation;
+        // What the shell would seal: every message must fit one frame.
+        let names: Vec<&str> = self.cfg.nodes.iter().map(|n| n.name.as_str()).collect();
+        let (_, body) = crate::wire::encode_message(&msg, &names);
+        let max = crate::wire::MAX_FRAME - crate::wire::FRAME_OVERHEAD - names[from].len();
+        if body.len() > max && self.status_violation.is_none() {
+            self.status_violation =
+                Some(format!("{}: a {}-byte message does not fit one frame ({max})", names[from], body.len()));
+        }
         for link in 0..self.opts.links {
+            let serial_link = matches!(self.cfg.links[link].kind, LinkKind::Serial { .. });
+            let Some(msg) = msg.for_link(serial_link, serial) else { continue };
             for to in 0..self.nodes.len() {
                 if to == from || self.cut[link][from][to] || self.nodes[to].core.is_none() {
                     continue;
@@ -1175,8 +1185,7 @@ impl Sim {
         if let Some(v) = &self.status_violation {
             return Err(self.fail(v.clone()));
         }
-        for g in &self.cfg.groups {
-            let gi = self.cfg.group_index(&g.name).expect("group");
+        for (gi, g) in self.cfg.groups.iter().enumerate() {
             let runners: Vec<usize> =
                 (0..self.nodes.len()).filter(|&v| self.nodes[v].running[gi].iter().any(|r| *r)).collect();
             if runners.len() < 2 {
@@ -1293,7 +1302,7 @@ fn sim_config(o: &SimOptions) -> Config {
                 .map(|r| {
                     if r == 0 {
                         Resource::Vip {
-                            addr: std::net::IpAddr::from([10, 77, 0, 60 + g as u8]),
+                            addr: std::net::IpAddr::from([10, 77, (g / 100) as u8, 60 + (g % 100) as u8]),
                             prefix: 24,
                             interface: "eth0".into(),
                         }

@@ -1,77 +1,303 @@
-//! Binary encoding of a [`Heartbeat`], the body of a [`MSG_HEARTBEAT`] frame.
+//! Binary encoding of the messages carried in frames: a [`Beat`]
+//! ([`MSG_BEAT`]) and a [`Chunk`] of a node's encoded [`State`]
+//! ([`MSG_STATE`]).
 //!
-//! Layout (version 1 of the frame format), `varint` = unsigned LEB128 in its
-//! shortest form, `str` = varint byte length + UTF-8 bytes:
+//! # Fields, and what a node does not know
+//!
+//! Every body is a sequence of fields `varint tag, varint length, bytes`
+//! (`varint` = unsigned LEB128, shortest form not required). A decoder skips
+//! fields whose tag it does not know, and ignores flag bits it does not
+//! know; records inside a field (a group, an intent) start with their own
+//! length, and bytes after the parts a node knows are skipped. A newer
+//! release can therefore add fields and record members without breaking an
+//! older one; only a change of meaning needs a new frame format version
+//! (see [`VERSION`](super::VERSION)), which a node refuses loudly.
+//!
+//! ## Beat (every keepalive, every link)
 //!
 //! ```text
-//! u64 BE   config_hash
-//! u8       flags: 0x01 standby, 0x02 leaving, 0x04 ping present (others 0)
-//! [varint  ping]                      if 0x04 (a u32)
-//! varint   name count, then that many `str`: a table of every name
-//!          (node or group) the body mentions; `name#` below is an index in it
-//! varint   group count, each:  name#, u8 state code, u8 flags (0x01 failed, 0x02 held
-//!            down: blocked on a node the sender cannot hear; others 0), varint failcount (u32)
-//! varint   intent count, each: varint serial, origin name#, u8 kind, then
-//!            1 Standby:          node name#, u8 on (0|1)
-//!            2 Location unpin:   group name#
-//!            3 Location pin:     group name#, node name#
-//!            4 Cleanup:          group name#
-//! varint   ack count, each:    node name#, varint generation, varint seq
-//! varint   up count, each:     node name# (peers the sender hears)
+//! 1  config hash       8 bytes BE                           required
+//! 2  flags             varint: 0x01 standby, 0x02 leaving,  required
+//!                      0x04 idle (holds no group), 0x08 settled,
+//!                      0x10 full (acks and up are meaningful)
+//! 3  ping              varint (a u32); absent: no ping hosts
+//! 4  state version     varint                               required
+//! 5  nodes hash        4 bytes: [`nodes_hash`] of the sender's node list
+//! 6  acks              repeated: varint node index, varint generation, varint version
+//! 7  up                bitmap: bit i (LSB first) = node index i is heard
 //! ```
 //!
-//! Nothing may follow. Each name is sent once however often it is referenced.
+//! Nodes in acks and up are indexes in the sender's `[[node]]` list, which
+//! keeps a beat small; a receiver whose node list hashes differently
+//! ignores them (the beat then counts for liveness only, and the sender's
+//! acknowledgements never confirm a claim: fail-safe).
 //!
-//! # Size bound
+//! ## State (the blob cut into chunks)
 //!
-//! With `N` distinct node names, `G` groups, `I` intents, `A` acks, `U` peers
-//! heard and every name at most [`MAX_NAME`] = 64 bytes, the body is at most
-//! `19 + (N + G) * 65 + 8 G + 14 I + 21 A + U` bytes even with every integer
-//! at its maximum. For 5 nodes, 8 groups, 10 intents, 5 acks and 5 peers that
-//! is 1178 bytes, within [`MAX_BODY`] (1270), so such a heartbeat always fits one
-//! frame whatever the sender's name. Realistic heartbeats (short names, small
-//! counters) are far smaller. [`encode_heartbeat`] itself never fails: a
-//! heartbeat too large for one frame is reported by
-//! [`Codec::seal`](super::Codec::seal) as [`WireError::BodyTooLarge`].
+//! ```text
+//! 1  names     repeated str (varint length + UTF-8): every node or group name
+//!              used below; `name#` is an index in this table
+//! 2  groups    repeated record: varint length, then name#, u8 state, varint flags
+//!              (0x01 failed, 0x02 held down), varint failcount (u32)
+//! 3  intents   repeated record: varint length, then varint serial, origin name#, u8 kind:
+//!                1 Standby: node name#, u8 on (0|1)     2 Unpin: group name#
+//!                3 Pin: group name#, node name#         4 Cleanup: group name#
+//!              (a record of an unknown kind is skipped)
+//! ```
+//!
+//! ## Chunk
+//!
+//! ```text
+//! 1  version   varint     2  index  varint     3  count  varint (1..=MAX_CHUNKS)
+//! 4  digest    8 bytes: [`state_digest`] of the whole encoded state
+//! 5  data      at most CHUNK_DATA bytes: bytes index*CHUNK_DATA.. of the state
+//! ```
+//!
+//! # Size bounds
+//!
+//! A beat is at most [`beat_bound`]`(N)` bytes for `N` nodes (698 for 32,
+//! within [`MAX_BODY`]); its liveness-only form, sent on serial links, at
+//! most [`LIVENESS_BEAT_MAX`] whatever the cluster. A state is at most
+//! [`state_bound`] bytes for a configuration (with every intent it can
+//! hold: a standby per node, a pin and a cleanup per group; 110,603 bytes
+//! for 32 nodes and 1,000 groups with 63-character names: 93 chunks); a
+//! configuration whose bound exceeds [`MAX_STATE`] is refused by
+//! validation. Every chunk fits one frame whatever the sender's name.
 //!
 //! Decoding never panics, and no count or length field is trusted: each is
 //! checked against the bytes that remain before anything is read or
-//! allocated. A name referenced several times is cloned per reference, so
-//! the worst case is quadratic in the body size: under 2 MiB for the largest
-//! body a frame can carry (and bodies are only decoded once their frame has
-//! been authenticated).
+//! allocated.
 //!
-//! [`MSG_HEARTBEAT`]: super::MSG_HEARTBEAT
 //! [`MAX_BODY`]: super::MAX_BODY
+//! [`MSG_BEAT`]: super::MSG_BEAT
+//! [`MSG_STATE`]: super::MSG_STATE
+
+use ring::digest;
 
 use super::error::WireError;
-use crate::core::msg::{Ack, GroupReport, GroupState, Heartbeat, Intent, IntentKind};
+use super::frame::{MAX_BODY, MSG_BEAT, MSG_STATE};
+use crate::core::msg::{Ack, Beat, Chunk, GroupReport, GroupState, Intent, IntentKind, Message, State};
 
-/// Longest node or group name the size bound above assumes. The wire format
-/// itself carries longer names; configuration should not allow them.
+/// Longest node or group name the size bounds assume. The wire format
+/// itself carries longer names; configuration does not allow them.
 pub const MAX_NAME: usize = 64;
+/// Most nodes a cluster may have: a beat acknowledges every peer.
+pub const MAX_NODES: usize = 32;
+/// Bytes of state data in one chunk: with the chunk's other fields it fits
+/// [`MAX_BODY`] whatever the sender's name.
+pub const CHUNK_DATA: usize = 1200;
+/// Most chunks one state may take.
+pub const MAX_CHUNKS: usize = 255;
+/// Largest encoded state.
+pub const MAX_STATE: usize = CHUNK_DATA * MAX_CHUNKS;
+/// Largest liveness-only beat body (the form sent on serial links).
+pub const LIVENESS_BEAT_MAX: usize = 10 + 3 + 7 + 12;
 
-const F_STANDBY: u8 = 0x01;
-const F_LEAVING: u8 = 0x02;
-const F_PING: u8 = 0x04;
+const F_STANDBY: u64 = 0x01;
+const F_LEAVING: u64 = 0x02;
+const F_IDLE: u64 = 0x04;
+const F_SETTLED: u64 = 0x08;
+const F_FULL: u64 = 0x10;
 
-const G_FAILED: u8 = 0x01;
-const G_HELD_DOWN: u8 = 0x02;
+const G_FAILED: u64 = 0x01;
+const G_HELD_DOWN: u64 = 0x02;
 
 const K_STANDBY: u8 = 1;
 const K_UNPIN: u8 = 2;
 const K_PIN: u8 = 3;
 const K_CLEANUP: u8 = 4;
 
-/// Encodes a heartbeat. Total: every `Heartbeat` has an encoding, and
-/// [`decode_heartbeat`] returns it unchanged. See the module docs for the
-/// size bound.
-pub fn encode_heartbeat(hb: &Heartbeat) -> Vec<u8> {
+const B_CONFIG: u64 = 1;
+const B_FLAGS: u64 = 2;
+const B_PING: u64 = 3;
+const B_VERSION: u64 = 4;
+const B_NODES: u64 = 5;
+const B_ACKS: u64 = 6;
+const B_UP: u64 = 7;
+
+const S_NAMES: u64 = 1;
+const S_GROUPS: u64 = 2;
+const S_INTENTS: u64 = 3;
+
+const C_VERSION: u64 = 1;
+const C_INDEX: u64 = 2;
+const C_COUNT: u64 = 3;
+const C_DIGEST: u64 = 4;
+const C_DATA: u64 = 5;
+
+const _: () = assert!(CHUNK_DATA + 40 <= MAX_BODY);
+
+/// Largest beat body for a cluster of `nodes` nodes, every integer at its
+/// maximum.
+pub const fn beat_bound(nodes: usize) -> usize {
+    let peers = nodes.saturating_sub(1);
+    let acks = peers * (1 + 10 + 10);
+    LIVENESS_BEAT_MAX + 6 + (1 + 2 + acks) + (1 + 1 + nodes.div_ceil(8))
+}
+
+/// Largest encoded state of a node of a cluster with these node and group
+/// names, with every intent it can hold and every integer at its maximum.
+pub fn state_bound<'a>(nodes: impl IntoIterator<Item = &'a str>, groups: impl IntoIterator<Item = &'a str>) -> usize {
+    let (mut n, mut g, mut names) = (0usize, 0usize, 0usize);
+    for x in nodes {
+        n += 1;
+        names += varint_len(x.len() as u64) + x.len();
+    }
+    for x in groups {
+        g += 1;
+        names += varint_len(x.len() as u64) + x.len();
+    }
+    let idx = varint_len((n + g) as u64);
+    let field = |body: usize| 1 + varint_len(body as u64) + body;
+    let groups = g * (1 + idx + 1 + 1 + 5);
+    let intents = n * (1 + 10 + idx + 1 + idx + 1) + g * (1 + 10 + idx + 1 + idx + idx) + g * (1 + 10 + idx + 1 + idx);
+    field(names) + field(groups) + field(intents)
+}
+
+/// First 4 bytes of SHA-256 over the node names, each followed by a newline.
+pub fn nodes_hash<S: AsRef<str>>(nodes: &[S]) -> u32 {
+    let mut ctx = digest::Context::new(&digest::SHA256);
+    for n in nodes {
+        ctx.update(n.as_ref().as_bytes());
+        ctx.update(b"\n");
+    }
+    let d = ctx.finish();
+    let mut h = [0u8; 4];
+    h.copy_from_slice(&d.as_ref()[..4]);
+    u32::from_be_bytes(h)
+}
+
+/// First 8 bytes of SHA-256 of an encoded state.
+pub fn state_digest(state: &[u8]) -> u64 {
+    let d = digest::digest(&digest::SHA256, state);
+    let mut h = [0u8; 8];
+    h.copy_from_slice(&d.as_ref()[..8]);
+    u64::from_be_bytes(h)
+}
+
+// ------------------------------------------------------------------ beat
+
+/// Encodes a beat; `nodes` is the sender's node list (acks and up refer to
+/// it by index; names not in it are left out).
+pub fn encode_beat<S: AsRef<str>>(b: &Beat, nodes: &[S]) -> Vec<u8> {
+    let index = |n: &str| nodes.iter().position(|x| x.as_ref() == n);
+    let mut out = Vec::with_capacity(64);
+    field(&mut out, B_CONFIG, &b.config_hash.to_be_bytes());
+    let mut flags = 0;
+    for (on, f) in
+        [(b.standby, F_STANDBY), (b.leaving, F_LEAVING), (b.idle, F_IDLE), (b.settled, F_SETTLED), (b.full, F_FULL)]
+    {
+        if on {
+            flags |= f;
+        }
+    }
+    field_varint(&mut out, B_FLAGS, flags);
+    if let Some(p) = b.ping {
+        field_varint(&mut out, B_PING, p.into());
+    }
+    field_varint(&mut out, B_VERSION, b.state_version);
+    if b.full {
+        field(&mut out, B_NODES, &nodes_hash(nodes).to_be_bytes());
+        let mut acks = Vec::new();
+        for a in &b.acks {
+            if let Some(i) = index(&a.node) {
+                put_varint(&mut acks, i as u64);
+                put_varint(&mut acks, a.generation);
+                put_varint(&mut acks, a.version);
+            }
+        }
+        field(&mut out, B_ACKS, &acks);
+        let mut up = vec![0u8; nodes.len().div_ceil(8)];
+        for n in &b.up {
+            if let Some(i) = index(n) {
+                up[i / 8] |= 1 << (i % 8);
+            }
+        }
+        field(&mut out, B_UP, &up);
+    }
+    out
+}
+
+/// Decodes a beat; `nodes` is the receiver's node list. Unknown fields and
+/// flags are skipped. If the sender's node list differs (its hash), or the
+/// beat is the liveness-only form, the result has `full == false` and no
+/// acks or up.
+pub fn decode_beat<S: AsRef<str>>(body: &[u8], nodes: &[S]) -> Result<Beat, WireError> {
+    let bad = |w: String| WireError::Malformed(format!("beat: {w}"));
+    let (mut config, mut flags, mut ping, mut version, mut hash, mut acks_f, mut up_f) =
+        (None, None, None, None, None, None, None);
+    for f in fields(body).map_err(bad)? {
+        let (tag, v) = f;
+        match tag {
+            B_CONFIG => config = Some(fixed::<8>(v, "config hash").map_err(bad)?),
+            B_FLAGS => flags = Some(whole_varint(v, "flags").map_err(bad)?),
+            B_PING => {
+                let p = whole_varint(v, "ping").map_err(bad)?;
+                ping = Some(u32::try_from(p).map_err(|_| bad(format!("ping count {p} overflows 32 bits")))?);
+            }
+            B_VERSION => version = Some(whole_varint(v, "state version").map_err(bad)?),
+            B_NODES => hash = Some(u32::from_be_bytes(fixed::<4>(v, "nodes hash").map_err(bad)?)),
+            B_ACKS => acks_f = Some(v),
+            B_UP => up_f = Some(v),
+            _ => {}
+        }
+    }
+    let config = config.ok_or_else(|| bad("no config hash".into()))?;
+    let flags = flags.ok_or_else(|| bad("no flags".into()))?;
+    let state_version = version.ok_or_else(|| bad("no state version".into()))?;
+    let mut b = Beat {
+        config_hash: u64::from_be_bytes(config),
+        standby: flags & F_STANDBY != 0,
+        leaving: flags & F_LEAVING != 0,
+        idle: flags & F_IDLE != 0,
+        settled: flags & F_SETTLED != 0,
+        ping,
+        state_version,
+        acks: Vec::new(),
+        up: Vec::new(),
+        full: false,
+    };
+    if flags & F_FULL == 0 || hash != Some(nodes_hash(nodes)) {
+        return Ok(b);
+    }
+    let name = |i: u64| -> Result<String, WireError> {
+        usize::try_from(i)
+            .ok()
+            .and_then(|i| nodes.get(i))
+            .map(|n| n.as_ref().to_string())
+            .ok_or_else(|| bad(format!("node index {i}, but the cluster has {} nodes", nodes.len())))
+    };
+    if let Some(a) = acks_f {
+        let mut r = Reader { b: a, at: 0 };
+        while r.remaining() > 0 {
+            let node = name(r.varint("ack node").map_err(bad)?)?;
+            let generation = r.varint("ack generation").map_err(bad)?;
+            let version = r.varint("ack version").map_err(bad)?;
+            b.acks.push(Ack { node, generation, version });
+        }
+    }
+    if let Some(u) = up_f {
+        for (byte, bits) in u.iter().enumerate() {
+            for bit in 0..8 {
+                if bits & (1 << bit) != 0 {
+                    b.up.push(name((byte * 8 + bit) as u64)?);
+                }
+            }
+        }
+    }
+    b.full = true;
+    Ok(b)
+}
+
+// ----------------------------------------------------------------- state
+
+/// Encodes a state. Deterministic: equal states give equal bytes.
+pub fn encode_state(s: &State) -> Vec<u8> {
     let mut names = Names::default();
-    for g in &hb.groups {
+    for g in &s.groups {
         names.add(&g.name);
     }
-    for i in &hb.intents {
+    for i in &s.intents {
         names.add(&i.origin);
         match &i.kind {
             IntentKind::Standby { node, .. } => names.add(node),
@@ -84,202 +310,297 @@ pub fn encode_heartbeat(hb: &Heartbeat) -> Vec<u8> {
             IntentKind::Cleanup { group } => names.add(group),
         }
     }
-    for a in &hb.acks {
-        names.add(&a.node);
-    }
-    for n in &hb.up {
-        names.add(n);
-    }
-
     let mut out = Vec::with_capacity(256);
-    out.extend_from_slice(&hb.config_hash.to_be_bytes());
-    let mut flags = 0;
-    if hb.standby {
-        flags |= F_STANDBY;
-    }
-    if hb.leaving {
-        flags |= F_LEAVING;
-    }
-    if hb.ping.is_some() {
-        flags |= F_PING;
-    }
-    out.push(flags);
-    if let Some(p) = hb.ping {
-        put_varint(&mut out, p.into());
-    }
-
-    put_varint(&mut out, names.list.len() as u64);
+    let mut f = Vec::new();
     for n in &names.list {
-        put_str(&mut out, n);
+        put_str(&mut f, n);
     }
+    field(&mut out, S_NAMES, &f);
 
-    put_varint(&mut out, hb.groups.len() as u64);
-    for g in &hb.groups {
-        put_varint(&mut out, names.index(&g.name));
-        out.push(g.state.code());
-        out.push((u8::from(g.failed) * G_FAILED) | (u8::from(g.held_down) * G_HELD_DOWN));
-        put_varint(&mut out, g.failcount.into());
+    f.clear();
+    let mut rec = Vec::new();
+    for g in &s.groups {
+        rec.clear();
+        put_varint(&mut rec, names.index(&g.name));
+        rec.push(g.state.code());
+        put_varint(&mut rec, (u64::from(g.failed) * G_FAILED) | (u64::from(g.held_down) * G_HELD_DOWN));
+        put_varint(&mut rec, g.failcount.into());
+        put_varint(&mut f, rec.len() as u64);
+        f.extend_from_slice(&rec);
     }
+    field(&mut out, S_GROUPS, &f);
 
-    put_varint(&mut out, hb.intents.len() as u64);
-    for i in &hb.intents {
-        put_varint(&mut out, i.serial);
-        put_varint(&mut out, names.index(&i.origin));
+    f.clear();
+    for i in &s.intents {
+        rec.clear();
+        put_varint(&mut rec, i.serial);
+        put_varint(&mut rec, names.index(&i.origin));
         match &i.kind {
             IntentKind::Standby { node, on } => {
-                out.push(K_STANDBY);
-                put_varint(&mut out, names.index(node));
-                out.push(u8::from(*on));
+                rec.push(K_STANDBY);
+                put_varint(&mut rec, names.index(node));
+                rec.push(u8::from(*on));
             }
             IntentKind::Location { group, node: None } => {
-                out.push(K_UNPIN);
-                put_varint(&mut out, names.index(group));
+                rec.push(K_UNPIN);
+                put_varint(&mut rec, names.index(group));
             }
             IntentKind::Location { group, node: Some(node) } => {
-                out.push(K_PIN);
-                put_varint(&mut out, names.index(group));
-                put_varint(&mut out, names.index(node));
+                rec.push(K_PIN);
+                put_varint(&mut rec, names.index(group));
+                put_varint(&mut rec, names.index(node));
             }
             IntentKind::Cleanup { group } => {
-                out.push(K_CLEANUP);
-                put_varint(&mut out, names.index(group));
+                rec.push(K_CLEANUP);
+                put_varint(&mut rec, names.index(group));
             }
         }
+        put_varint(&mut f, rec.len() as u64);
+        f.extend_from_slice(&rec);
     }
-
-    put_varint(&mut out, hb.acks.len() as u64);
-    for a in &hb.acks {
-        put_varint(&mut out, names.index(&a.node));
-        put_varint(&mut out, a.generation);
-        put_varint(&mut out, a.seq);
-    }
-
-    put_varint(&mut out, hb.up.len() as u64);
-    for n in &hb.up {
-        put_varint(&mut out, names.index(n));
-    }
+    field(&mut out, S_INTENTS, &f);
     out
 }
 
-/// Decodes a heartbeat body. Any input that is not exactly one encoding
-/// (bad tag values, out-of-range indexes, non-shortest varints, invalid
-/// UTF-8, trailing bytes, truncation) is a [`WireError::Malformed`].
-pub fn decode_heartbeat(body: &[u8]) -> Result<Heartbeat, WireError> {
-    let mut r = Reader { b: body, at: 0 };
-    let config_hash = r.u64_be("config hash")?;
-    let flags = r.u8("flags")?;
-    if flags & !(F_STANDBY | F_LEAVING | F_PING) != 0 {
-        return Err(bad(format!("unknown flags {flags:#04x}")));
+/// Decodes a state. Unknown fields, flag bits, trailing record bytes and
+/// intents of unknown kinds are skipped; anything else that does not
+/// follow the layout is a [`WireError::Malformed`].
+pub fn decode_state(body: &[u8]) -> Result<State, WireError> {
+    let bad = |w: String| WireError::Malformed(format!("state: {w}"));
+    let (mut names_f, mut groups_f, mut intents_f) = (None, None, None);
+    for (tag, v) in fields(body).map_err(bad)? {
+        match tag {
+            S_NAMES => names_f = Some(v),
+            S_GROUPS => groups_f = Some(v),
+            S_INTENTS => intents_f = Some(v),
+            _ => {}
+        }
     }
-    let ping = if flags & F_PING != 0 { Some(r.u32("ping count")?) } else { None };
-
-    let n = r.count("name")?;
     let mut names = Vec::new();
-    for _ in 0..n {
-        names.push(r.str()?);
+    if let Some(v) = names_f {
+        let mut r = Reader { b: v, at: 0 };
+        while r.remaining() > 0 {
+            names.push(r.str().map_err(bad)?);
+        }
     }
     let name = |r: &mut Reader, what: &str| -> Result<String, WireError> {
-        let i = r.varint(what)?;
+        let i = r.varint(what).map_err(bad)?;
         usize::try_from(i)
             .ok()
             .and_then(|i| names.get(i))
             .cloned()
             .ok_or_else(|| bad(format!("{what} refers to name #{i}, but only {} are listed", names.len())))
     };
-
-    let n = r.count("group")?;
-    let mut groups = Vec::new();
-    for _ in 0..n {
-        let gname = name(&mut r, "group name")?;
-        let code = r.u8("group state")?;
-        let state = GroupState::from_code(code).ok_or_else(|| bad(format!("unknown group state {code}")))?;
-        let flags = r.u8("group flags")?;
-        if flags & !(G_FAILED | G_HELD_DOWN) != 0 {
-            return Err(bad(format!("group flags 0x{flags:02x} has unknown bits")));
+    let mut s = State::default();
+    if let Some(v) = groups_f {
+        let mut outer = Reader { b: v, at: 0 };
+        while outer.remaining() > 0 {
+            let mut r = outer.record("group").map_err(bad)?;
+            let gname = name(&mut r, "group name")?;
+            let code = r.u8("group state").map_err(bad)?;
+            let state = GroupState::from_code(code).ok_or_else(|| bad(format!("unknown group state {code}")))?;
+            let flags = r.varint("group flags").map_err(bad)?;
+            let failcount = r.varint("failcount").map_err(bad)?;
+            let failcount = u32::try_from(failcount).map_err(|_| bad(format!("failcount {failcount} overflows")))?;
+            s.groups.push(GroupReport {
+                name: gname,
+                state,
+                failed: flags & G_FAILED != 0,
+                failcount,
+                held_down: flags & G_HELD_DOWN != 0,
+            });
         }
-        let failcount = r.u32("failcount")?;
-        groups.push(GroupReport {
-            name: gname,
-            state,
-            failed: flags & G_FAILED != 0,
-            failcount,
-            held_down: flags & G_HELD_DOWN != 0,
-        });
     }
-
-    let n = r.count("intent")?;
-    let mut intents = Vec::new();
-    for _ in 0..n {
-        let serial = r.varint("intent serial")?;
-        let origin = name(&mut r, "intent origin")?;
-        let kind = match r.u8("intent kind")? {
-            K_STANDBY => {
-                let node = name(&mut r, "standby node")?;
-                let on = r.bool("standby flag")?;
-                IntentKind::Standby { node, on }
-            }
-            K_UNPIN => IntentKind::Location { group: name(&mut r, "location group")?, node: None },
-            K_PIN => {
-                let group = name(&mut r, "location group")?;
-                let node = name(&mut r, "location node")?;
-                IntentKind::Location { group, node: Some(node) }
-            }
-            K_CLEANUP => IntentKind::Cleanup { group: name(&mut r, "cleanup group")? },
-            k => return Err(bad(format!("unknown intent kind {k}"))),
-        };
-        intents.push(Intent { serial, origin, kind });
+    if let Some(v) = intents_f {
+        let mut outer = Reader { b: v, at: 0 };
+        while outer.remaining() > 0 {
+            let mut r = outer.record("intent").map_err(bad)?;
+            let serial = r.varint("intent serial").map_err(bad)?;
+            let origin = name(&mut r, "intent origin")?;
+            let kind = match r.u8("intent kind").map_err(bad)? {
+                K_STANDBY => {
+                    let node = name(&mut r, "standby node")?;
+                    let on = match r.u8("standby flag").map_err(bad)? {
+                        0 => false,
+                        1 => true,
+                        v => return Err(bad(format!("standby flag is {v}, not 0 or 1"))),
+                    };
+                    IntentKind::Standby { node, on }
+                }
+                K_UNPIN => IntentKind::Location { group: name(&mut r, "location group")?, node: None },
+                K_PIN => {
+                    let group = name(&mut r, "location group")?;
+                    let node = name(&mut r, "location node")?;
+                    IntentKind::Location { group, node: Some(node) }
+                }
+                K_CLEANUP => IntentKind::Cleanup { group: name(&mut r, "cleanup group")? },
+                _ => continue,
+            };
+            s.intents.push(Intent { serial, origin, kind });
+        }
     }
-
-    let n = r.count("ack")?;
-    let mut acks = Vec::new();
-    for _ in 0..n {
-        let node = name(&mut r, "ack node")?;
-        let generation = r.varint("ack generation")?;
-        let seq = r.varint("ack sequence")?;
-        acks.push(Ack { node, generation, seq });
-    }
-
-    let n = r.count("up")?;
-    let mut up = Vec::new();
-    for _ in 0..n {
-        up.push(name(&mut r, "up node")?);
-    }
-
-    if r.at != body.len() {
-        return Err(bad(format!("{} bytes after the last peer", body.len() - r.at)));
-    }
-    Ok(Heartbeat {
-        config_hash,
-        standby: flags & F_STANDBY != 0,
-        leaving: flags & F_LEAVING != 0,
-        ping,
-        groups,
-        intents,
-        acks,
-        up,
-    })
+    Ok(s)
 }
 
-fn bad(what: String) -> WireError {
-    WireError::Malformed(format!("heartbeat body: {what}"))
+/// Cuts an encoded state of version `version` into chunks of at most
+/// [`CHUNK_DATA`] bytes (an empty state is one empty chunk). Fails if it
+/// would take more than [`MAX_CHUNKS`].
+pub fn split_state(version: u64, state: &[u8]) -> Result<Vec<Chunk>, WireError> {
+    let count = state.len().div_ceil(CHUNK_DATA).max(1);
+    if count > MAX_CHUNKS {
+        return Err(WireError::StateTooLarge { len: state.len(), max: MAX_STATE });
+    }
+    let digest = state_digest(state);
+    Ok((0..count)
+        .map(|i| Chunk {
+            version,
+            index: i as u32,
+            count: count as u32,
+            digest,
+            data: state[i * CHUNK_DATA..((i + 1) * CHUNK_DATA).min(state.len())].to_vec(),
+        })
+        .collect())
 }
 
-/// The name table of one body, in first-use order.
+/// Collects the chunks of one state version and hands back the whole
+/// encoding once every chunk is in and the digest matches. Memory is
+/// bounded by `count` ≤ [`MAX_CHUNKS`] chunks of ≤ [`CHUNK_DATA`] bytes.
+#[derive(Clone, Debug)]
+pub struct Assembly {
+    pub generation: u64,
+    pub version: u64,
+    count: u32,
+    digest: u64,
+    parts: Vec<Option<Vec<u8>>>,
+    have: usize,
+}
+
+impl Assembly {
+    /// An assembly for the state that `first` belongs to.
+    pub fn new(generation: u64, first: &Chunk) -> Assembly {
+        Assembly {
+            generation,
+            version: first.version,
+            count: first.count,
+            digest: first.digest,
+            parts: vec![None; first.count as usize],
+            have: 0,
+        }
+    }
+
+    /// Whether `c` (of `generation`) belongs to this assembly.
+    pub fn matches(&self, generation: u64, c: &Chunk) -> bool {
+        self.generation == generation && self.version == c.version && self.count == c.count && self.digest == c.digest
+    }
+
+    /// Adds a chunk that [`Assembly::matches`]; returns the whole state when
+    /// this completed it (and its digest is right), else None.
+    pub fn add(&mut self, c: Chunk) -> Option<Vec<u8>> {
+        let slot = self.parts.get_mut(c.index as usize)?;
+        if slot.is_none() {
+            *slot = Some(c.data);
+            self.have += 1;
+        }
+        if self.have < self.parts.len() {
+            return None;
+        }
+        let whole: Vec<u8> = self.parts.iter().flatten().flatten().copied().collect();
+        (state_digest(&whole) == self.digest).then_some(whole)
+    }
+
+    /// Chunks still missing.
+    pub fn missing(&self) -> usize {
+        self.parts.len() - self.have
+    }
+}
+
+// ----------------------------------------------------------------- chunk
+
+pub fn encode_chunk(c: &Chunk) -> Vec<u8> {
+    let mut out = Vec::with_capacity(c.data.len() + 40);
+    field_varint(&mut out, C_VERSION, c.version);
+    field_varint(&mut out, C_INDEX, c.index.into());
+    field_varint(&mut out, C_COUNT, c.count.into());
+    field(&mut out, C_DIGEST, &c.digest.to_be_bytes());
+    field(&mut out, C_DATA, &c.data);
+    out
+}
+
+pub fn decode_chunk(body: &[u8]) -> Result<Chunk, WireError> {
+    let bad = |w: String| WireError::Malformed(format!("state chunk: {w}"));
+    let (mut version, mut index, mut count, mut dig, mut data) = (None, None, None, None, None);
+    for (tag, v) in fields(body).map_err(bad)? {
+        match tag {
+            C_VERSION => version = Some(whole_varint(v, "version").map_err(bad)?),
+            C_INDEX => index = Some(whole_varint(v, "index").map_err(bad)?),
+            C_COUNT => count = Some(whole_varint(v, "count").map_err(bad)?),
+            C_DIGEST => dig = Some(u64::from_be_bytes(fixed::<8>(v, "digest").map_err(bad)?)),
+            C_DATA => data = Some(v),
+            _ => {}
+        }
+    }
+    let (Some(version), Some(index), Some(count), Some(digest), Some(data)) = (version, index, count, dig, data) else {
+        return Err(bad("a required field is missing".into()));
+    };
+    if count == 0 || count > MAX_CHUNKS as u64 || index >= count {
+        return Err(bad(format!("chunk {index} of {count} (at most {MAX_CHUNKS} chunks)")));
+    }
+    if data.len() > CHUNK_DATA {
+        return Err(bad(format!("{} data bytes (at most {CHUNK_DATA})", data.len())));
+    }
+    Ok(Chunk { version, index: index as u32, count: count as u32, digest, data: data.to_vec() })
+}
+
+// -------------------------------------------------------------- messages
+
+/// The frame type and body of a message; `nodes` is the sender's node list.
+pub fn encode_message<S: AsRef<str>>(m: &Message, nodes: &[S]) -> (u8, Vec<u8>) {
+    match m {
+        Message::Beat(b) => (MSG_BEAT, encode_beat(b, nodes)),
+        Message::Chunk(c) => (MSG_STATE, encode_chunk(c)),
+    }
+}
+
+/// Decodes the body of a frame of type `msg_type`; `nodes` is the
+/// receiver's node list. A type this node does not know is `Ok(None)`:
+/// skipped, like an unknown field.
+pub fn decode_message<S: AsRef<str>>(msg_type: u8, body: &[u8], nodes: &[S]) -> Result<Option<Message>, WireError> {
+    match msg_type {
+        MSG_BEAT => decode_beat(body, nodes).map(|b| Some(Message::Beat(b))),
+        MSG_STATE => decode_chunk(body).map(|c| Some(Message::Chunk(c))),
+        _ => Ok(None),
+    }
+}
+
+// ---------------------------------------------------------------- helpers
+
+/// The name table of one state, in first-use order.
 #[derive(Default)]
 struct Names<'a> {
     list: Vec<&'a str>,
+    at: std::collections::HashMap<&'a str, u64>,
 }
 
 impl<'a> Names<'a> {
     fn add(&mut self, n: &'a str) {
-        if !self.list.contains(&n) {
+        if !self.at.contains_key(n) {
+            self.at.insert(n, self.list.len() as u64);
             self.list.push(n);
         }
     }
     fn index(&self, n: &str) -> u64 {
         // Every name was added before it is looked up.
-        self.list.iter().position(|x| *x == n).unwrap_or(0) as u64
+        self.at.get(n).copied().unwrap_or(0)
     }
+}
+
+fn varint_len(mut v: u64) -> usize {
+    let mut n = 1;
+    while v >= 0x80 {
+        v >>= 7;
+        n += 1;
+    }
+    n
 }
 
 fn put_varint(out: &mut Vec<u8>, mut v: u64) {
@@ -295,82 +616,289 @@ fn put_str(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(s.as_bytes());
 }
 
+fn field(out: &mut Vec<u8>, tag: u64, v: &[u8]) {
+    put_varint(out, tag);
+    put_varint(out, v.len() as u64);
+    out.extend_from_slice(v);
+}
+
+fn field_varint(out: &mut Vec<u8>, tag: u64, v: u64) {
+    let mut b = Vec::with_capacity(10);
+    put_varint(&mut b, v);
+    field(out, tag, &b);
+}
+
+/// Splits a body into (tag, value) fields.
+fn fields(body: &[u8]) -> Result<Vec<(u64, &[u8])>, String> {
+    let mut r = Reader { b: body, at: 0 };
+    let mut out = Vec::new();
+    while r.remaining() > 0 {
+        let tag = r.varint("field tag")?;
+        let len = r.varint("field length")?;
+        let len = usize::try_from(len).map_err(|_| "field length overflows".to_string())?;
+        out.push((tag, r.take(len, "field")?));
+    }
+    Ok(out)
+}
+
+fn fixed<const N: usize>(v: &[u8], what: &str) -> Result<[u8; N], String> {
+    v.try_into().map_err(|_| format!("{what} is {} bytes, not {N}", v.len()))
+}
+
+fn whole_varint(v: &[u8], what: &str) -> Result<u64, String> {
+    let mut r = Reader { b: v, at: 0 };
+    let x = r.varint(what)?;
+    if r.remaining() != 0 {
+        return Err(format!("{what}: {} bytes after the number", r.remaining()));
+    }
+    Ok(x)
+}
+
 struct Reader<'a> {
     b: &'a [u8],
     at: usize,
 }
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
     fn remaining(&self) -> usize {
         self.b.len() - self.at
     }
 
-    fn take(&mut self, n: usize, what: &str) -> Result<&[u8], WireError> {
+    fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], String> {
         if n > self.remaining() {
-            return Err(bad(format!("ends inside the {what}")));
+            return Err(format!("ends inside the {what}"));
         }
         let s = &self.b[self.at..self.at + n];
         self.at += n;
         Ok(s)
     }
 
-    fn u8(&mut self, what: &str) -> Result<u8, WireError> {
+    fn u8(&mut self, what: &str) -> Result<u8, String> {
         Ok(self.take(1, what)?[0])
     }
 
-    fn bool(&mut self, what: &str) -> Result<bool, WireError> {
-        match self.u8(what)? {
-            0 => Ok(false),
-            1 => Ok(true),
-            v => Err(bad(format!("{what} is {v}, not 0 or 1"))),
-        }
-    }
-
-    fn u64_be(&mut self, what: &str) -> Result<u64, WireError> {
-        let mut a = [0u8; 8];
-        a.copy_from_slice(self.take(8, what)?);
-        Ok(u64::from_be_bytes(a))
-    }
-
-    /// Unsigned LEB128, shortest form only.
-    fn varint(&mut self, what: &str) -> Result<u64, WireError> {
+    /// Unsigned LEB128 of at most 64 bits.
+    fn varint(&mut self, what: &str) -> Result<u64, String> {
         let mut v: u64 = 0;
         for i in 0..10 {
             let byte = self.u8(what)?;
-            let bits = u64::from(byte & 0x7f);
             if i == 9 && byte > 1 {
-                return Err(bad(format!("{what} overflows 64 bits")));
+                return Err(format!("{what} overflows 64 bits"));
             }
-            v |= bits << (7 * i);
+            v |= u64::from(byte & 0x7f) << (7 * i);
             if byte & 0x80 == 0 {
-                if byte == 0 && i > 0 {
-                    return Err(bad(format!("{what} is not in shortest form")));
-                }
                 return Ok(v);
             }
         }
-        Err(bad(format!("{what} overflows 64 bits")))
+        Err(format!("{what} overflows 64 bits"))
     }
 
-    fn u32(&mut self, what: &str) -> Result<u32, WireError> {
-        let v = self.varint(what)?;
-        u32::try_from(v).map_err(|_| bad(format!("{what} {v} overflows 32 bits")))
+    /// A length-prefixed record; the rest of it, after what the caller
+    /// reads, is skipped.
+    fn record(&mut self, what: &str) -> Result<Reader<'a>, String> {
+        let len = self.varint(&format!("{what} record length"))?;
+        let len = usize::try_from(len).map_err(|_| format!("{what} record length overflows"))?;
+        Ok(Reader { b: self.take(len, what)?, at: 0 })
     }
 
-    /// A count of entries that take at least one byte each: never more than
-    /// the bytes left, so a forged count cannot make us loop or allocate.
-    fn count(&mut self, what: &str) -> Result<usize, WireError> {
-        let n = self.varint(&format!("{what} count"))?;
-        match usize::try_from(n) {
-            Ok(n) if n <= self.remaining() => Ok(n),
-            _ => Err(bad(format!("{n} {what}s announced, only {} bytes left", self.remaining()))),
-        }
-    }
-
-    fn str(&mut self) -> Result<String, WireError> {
+    fn str(&mut self) -> Result<String, String> {
         let len = self.varint("name length")?;
-        let len = usize::try_from(len).map_err(|_| bad("name length overflows".into()))?;
+        let len = usize::try_from(len).map_err(|_| "name length overflows".to_string())?;
         let bytes = self.take(len, "name")?;
-        String::from_utf8(bytes.to_vec()).map_err(|_| bad("a name is not valid UTF-8".into()))
+        String::from_utf8(bytes.to_vec()).map_err(|_| "a name is not valid UTF-8".to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn long(prefix: &str, i: usize) -> String {
+        let s = format!("{prefix}{i}-");
+        format!("{s}{}", "x".repeat(63 - s.len()))
+    }
+
+    #[test]
+    fn bounds_hold_for_the_largest_cluster() {
+        let nodes: Vec<String> = (0..MAX_NODES).map(|i| long("n", i)).collect();
+        let groups: Vec<String> = (0..1000).map(|i| long("g", i)).collect();
+        // Worst-case state: every group reported with the largest counters,
+        // a standby per node, a pin and a cleanup per group, all with the
+        // largest serials.
+        let s = State {
+            groups: groups
+                .iter()
+                .map(|g| GroupReport {
+                    name: g.clone(),
+                    state: GroupState::Blocked,
+                    failed: true,
+                    failcount: u32::MAX,
+                    held_down: true,
+                })
+                .collect(),
+            intents: nodes
+                .iter()
+                .map(|n| Intent {
+                    serial: u64::MAX,
+                    origin: n.clone(),
+                    kind: IntentKind::Standby { node: n.clone(), on: true },
+                })
+                .chain(groups.iter().enumerate().flat_map(|(i, g)| {
+                    let o = nodes[i % nodes.len()].clone();
+                    [
+                        Intent {
+                            serial: u64::MAX,
+                            origin: o.clone(),
+                            kind: IntentKind::Location { group: g.clone(), node: Some(nodes[(i + 1) % 32].clone()) },
+                        },
+                        Intent { serial: u64::MAX, origin: o, kind: IntentKind::Cleanup { group: g.clone() } },
+                    ]
+                }))
+                .collect(),
+        };
+        let enc = encode_state(&s);
+        let bound = state_bound(nodes.iter().map(|s| s.as_str()), groups.iter().map(|s| s.as_str()));
+        assert!(enc.len() <= bound, "{} > {bound}", enc.len());
+        assert_eq!(bound, 110_603, "the module docs quote this bound");
+        assert!(bound <= MAX_STATE);
+        assert_eq!(decode_state(&enc).unwrap(), s);
+        let chunks = split_state(u64::MAX, &enc).unwrap();
+        assert_eq!(chunks.len(), enc.len().div_ceil(CHUNK_DATA));
+        for c in &chunks {
+            assert!(encode_chunk(c).len() <= MAX_BODY, "chunk {} does not fit a frame", c.index);
+            assert_eq!(decode_chunk(&encode_chunk(c)).unwrap(), *c);
+        }
+
+        let beat = Beat {
+            config_hash: u64::MAX,
+            standby: true,
+            leaving: true,
+            idle: true,
+            settled: true,
+            ping: Some(u32::MAX),
+            state_version: u64::MAX,
+            acks: nodes[1..].iter().map(|n| Ack { node: n.clone(), generation: u64::MAX, version: u64::MAX }).collect(),
+            up: nodes[1..].to_vec(),
+            full: true,
+        };
+        let b = encode_beat(&beat, &nodes);
+        assert!(b.len() <= beat_bound(MAX_NODES), "{} > {}", b.len(), beat_bound(MAX_NODES));
+        assert_eq!(beat_bound(MAX_NODES), 698, "the module docs quote this bound");
+        assert!(beat_bound(MAX_NODES) <= MAX_BODY);
+        assert_eq!(decode_beat(&b, &nodes).unwrap(), beat);
+        let l = encode_beat(&beat.liveness_only(), &nodes);
+        assert!(l.len() <= LIVENESS_BEAT_MAX, "{}", l.len());
+        assert_eq!(decode_beat(&l, &nodes).unwrap(), beat.liveness_only());
+    }
+
+    #[test]
+    fn chunks_reassemble_in_any_order_with_duplicates() {
+        let data: Vec<u8> = (0..10_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let mut chunks = split_state(3, &data).unwrap();
+        assert_eq!(chunks.len(), 9);
+        chunks.reverse();
+        chunks.insert(3, chunks[5].clone());
+        let mut a = Assembly::new(1, &chunks[0]);
+        let mut got = None;
+        for c in chunks {
+            assert!(a.matches(1, &c));
+            assert!(got.is_none(), "completed early");
+            got = a.add(c);
+        }
+        assert_eq!(got.unwrap(), data);
+    }
+
+    #[test]
+    fn assembly_refuses_a_wrong_digest_and_other_versions() {
+        let data = vec![5u8; 3000];
+        let chunks = split_state(1, &data).unwrap();
+        let other = split_state(2, &data).unwrap();
+        let a = Assembly::new(1, &chunks[0]);
+        assert!(!a.matches(1, &other[1]));
+        assert!(!a.matches(2, &chunks[1]));
+        let mut forged = chunks.clone();
+        forged[2].data[0] ^= 1;
+        let mut a = Assembly::new(1, &forged[0]);
+        let mut done = None;
+        for c in forged {
+            done = a.add(c);
+        }
+        assert_eq!(done, None);
+        assert_eq!(split_state(1, &[]).unwrap().len(), 1);
+        assert!(split_state(1, &vec![0; MAX_STATE + 1]).is_err());
+    }
+
+    #[test]
+    fn unknown_fields_flags_and_record_bytes_are_skipped() {
+        let nodes = ["n1", "n2"];
+        let beat = Beat {
+            config_hash: 9,
+            standby: false,
+            leaving: false,
+            idle: true,
+            settled: true,
+            ping: None,
+            state_version: 4,
+            acks: vec![Ack { node: "n2".into(), generation: 3, version: 2 }],
+            up: vec!["n2".into()],
+            full: true,
+        };
+        let mut b = encode_beat(&beat, &nodes);
+        // A field from the future, in the middle and at the end.
+        let mut extra = Vec::new();
+        field(&mut extra, 99, b"from a newer release");
+        b.splice(0..0, extra.iter().copied());
+        b.extend_from_slice(&extra);
+        assert_eq!(decode_beat(&b, &nodes).unwrap(), beat);
+
+        let s = State {
+            groups: vec![GroupReport {
+                name: "web".into(),
+                state: GroupState::Started,
+                failed: false,
+                failcount: 1,
+                held_down: false,
+            }],
+            intents: vec![],
+        };
+        let mut e = encode_state(&s);
+        field(&mut e, 42, &[1, 2, 3]);
+        assert_eq!(decode_state(&e).unwrap(), s);
+    }
+
+    #[test]
+    fn a_foreign_node_list_makes_a_beat_liveness_only() {
+        let beat = Beat {
+            config_hash: 1,
+            standby: false,
+            leaving: false,
+            idle: false,
+            settled: true,
+            ping: Some(2),
+            state_version: 7,
+            acks: vec![Ack { node: "n1".into(), generation: 1, version: 1 }],
+            up: vec!["n1".into()],
+            full: true,
+        };
+        let b = encode_beat(&beat, &["n1", "n2"]);
+        assert_eq!(decode_beat(&b, &["n1", "n2", "n3"]).unwrap(), beat.liveness_only());
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        let mut x: u64 = 1;
+        for len in 0..300 {
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x as u8
+                })
+                .collect();
+            let _ = decode_beat(&bytes, &["a", "b"]);
+            let _ = decode_state(&bytes);
+            let _ = decode_chunk(&bytes);
+        }
     }
 }

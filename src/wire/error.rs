@@ -58,6 +58,11 @@ pub enum WireError {
          (too many groups or intents, or names too long)"
     )]
     BodyTooLarge { len: usize, max: usize },
+    #[error(
+        "state of {len} bytes exceeds the {max}-byte limit of one state transfer \
+         (too many groups, or names too long; hactl config check names the limit)"
+    )]
+    StateTooLarge { len: usize, max: usize },
     /// `Codec::seal` with an empty key list.
     #[error("cannot sign frames: the auth key file holds no keys")]
     NoSigningKey,

@@ -1,23 +1,31 @@
 //! The authenticated frame.
 //!
-//! Layout (big-endian, version 1):
+//! Layout (big-endian, version 2):
 //!
 //! | offset      | size | field                                              |
 //! |-------------|------|----------------------------------------------------|
 //! | 0           | 4    | magic `b"HBD1"`                                    |
-//! | 4           | 1    | format version (1)                                 |
+//! | 4           | 1    | format version (2)                                 |
 //! | 5           | 8    | first 8 bytes of SHA-256(cluster name)             |
 //! | 13          | 1    | sender name length `n` (1..=64)                    |
 //! | 14          | n    | sender node name, printable ASCII                  |
 //! | 14+n        | 8    | generation                                         |
 //! | 22+n        | 8    | sequence                                           |
-//! | 30+n        | 1    | message type (1 = heartbeat)                       |
+//! | 30+n        | 1    | message type (2 = beat, 3 = state chunk)           |
 //! | 31+n        | 2    | body length `b`                                    |
 //! | 33+n        | b    | body                                               |
 //! | 33+n+b      | 1    | auth key ID                                        |
 //! | 34+n+b      | 32   | HMAC-SHA256 over bytes `0 .. 34+n+b`               |
 //!
 //! A frame is therefore `66 + n + b` bytes, at most [`MAX_FRAME`].
+//!
+//! Versions: the version byte fixes this layout and the meaning of the
+//! message types; a node accepts only the version it speaks and says so
+//! loudly otherwise (version 1, hbd 0.1, sent the whole state in every
+//! heartbeat and is not compatible). Within a version, bodies are made of
+//! tagged fields that a node skips when it does not know them, and message
+//! types it does not know are ignored, so a release can add to them and
+//! still run next to the previous one during a rolling upgrade.
 
 use ring::{digest, hmac};
 
@@ -25,7 +33,7 @@ use super::error::{KeyIds, WireError};
 use crate::config::AuthKeys;
 
 pub const MAGIC: [u8; 4] = *b"HBD1";
-pub const VERSION: u8 = 1;
+pub const VERSION: u8 = 2;
 /// Largest frame: fits one UDP datagram on a 1500-byte Ethernet MTU
 /// (1500 - 20 IPv4 - 8 UDP = 1472; IPv6 leaves 1452) with room to spare.
 pub const MAX_FRAME: usize = 1400;
@@ -36,8 +44,10 @@ pub const FRAME_OVERHEAD: usize = 4 + 1 + 8 + 1 + 8 + 8 + 1 + 2 + 1 + TAG_LEN;
 /// Largest body that fits a frame whatever the sender's name (1270 bytes).
 /// A sender with a shorter name may seal up to `MAX_FRAME - FRAME_OVERHEAD - name length`.
 pub const MAX_BODY: usize = MAX_FRAME - FRAME_OVERHEAD - MAX_SENDER;
-/// Message type of a frame whose body is a [`crate::core::msg::Heartbeat`].
-pub const MSG_HEARTBEAT: u8 = 1;
+/// Message type of a frame whose body is a [`crate::core::msg::Beat`].
+pub const MSG_BEAT: u8 = 2;
+/// Message type of a frame whose body is a [`crate::core::msg::Chunk`] of a state.
+pub const MSG_STATE: u8 = 3;
 
 const TAG_LEN: usize = 32;
 const HASH_LEN: usize = 8;

@@ -21,6 +21,12 @@ const CRC_LEN: usize = 4;
 /// Anything longer between two delimiters is noise: drop it and resync.
 const MAX_BUFFER: usize = MAX_FRAME * 2;
 
+/// Most bytes [`encode_serial`] makes of a frame of `frame_len` bytes.
+pub const fn serial_len(frame_len: usize) -> usize {
+    let payload = frame_len + CRC_LEN;
+    2 + payload + payload / 254 + 1
+}
+
 /// Encodes one frame for a serial link.
 pub fn encode_serial(frame: &[u8]) -> Vec<u8> {
     let mut payload = Vec::with_capacity(frame.len() + CRC_LEN);

@@ -232,13 +232,11 @@ async fn drive(
             let gen = nodes[i].generation();
             for a in nodes[i].handle(now, input) {
                 match a {
-                    Action::Send { seq, msg } => {
+                    Action::Send { seq, msg, .. } => {
                         for j in (0..nodes.len()).filter(|&j| j != i) {
                             let from = names[i].clone();
-                            queue.push_back((
-                                j,
-                                Input::Heartbeat { from, link: 0, generation: gen, seq, msg: msg.clone() },
-                            ));
+                            queue
+                                .push_back((j, Input::Frame { from, link: 0, generation: gen, seq, msg: msg.clone() }));
                         }
                     }
                     Action::Start { group, resource, .. } => {
