@@ -28,6 +28,11 @@ unit_json() {
     status_json "$1" | python3 -c 'import json,sys; g=[g for g in json.load(sys.stdin)["groups"] if g["name"]==sys.argv[1]][0]; print([r["state"] for r in g["resources"] if r["name"]==sys.argv[2]][0])' "$2" "$3"
 }
 is_active() { lab_exec "$1" systemctl is-active -q "$2"; }
+# unit_group NAME UNIT [OPTIONS]: a group of one unit, preferred on n1, as
+# TOML for HBD_EXTRA (OPTIONS: more keys of the resource, e.g. timeout)
+unit_group() {
+    printf '[[group]]\nname = "%s"\npreferred = "n1"\nresources = [{ unit = "%s"%s }]\n' "$1" "$2" "${3:+, $3}"
+}
 active_state() { lab_exec "$1" systemctl show -P ActiveState "$2"; }
 # status_truthful NODE GROUP UNIT: hactl never shows the unit active while
 # systemd says it is not (sampled for SECONDS, default 3).
@@ -77,10 +82,7 @@ sc_exit_143() {
 ExecStart=/bin/sh -c 'trap "exit 143" TERM; while :; do sleep 0.1; done'
 EOF
     }
-    HBD_EXTRA='[[group]]
-name = "app"
-preferred = "n1"
-resources = [{ unit = "app.service" }]' hbd_cluster_up 2 || return 1
+    HBD_EXTRA=$(unit_group app app.service) hbd_cluster_up 2 || return 1
     check "app runs on n1" lab_wait_for 15 is_active n1 app.service || return 1
     check "hactl move app n2 --wait succeeds" eval 'lab_hactl n1 move app n2 --wait >/dev/null'
     check "app.service runs on n2" lab_wait_for 5 is_active n2 app.service
@@ -100,10 +102,7 @@ TimeoutStartSec=infinity
 ExecStart=/bin/sleep infinity
 EOF
     }
-    HBD_EXTRA='[[group]]
-name = "slow"
-preferred = "n1"
-resources = [{ unit = "slow.service", timeout = "3s" }]' hbd_cluster_up 2 || return 1
+    HBD_EXTRA=$(unit_group slow slow.service 'timeout = "3s"') hbd_cluster_up 2 || return 1
     check "slow.service is activating on n1" lab_wait_for 15 eval '[[ $(active_state n1 slow.service) == activating ]]' || return 1
     check "hactl status says so (activating), not started" eval '[[ $(unit_json n1 slow slow.service) == activating* ]]'
     check "after its 3 s deadline n1 logs the start as failed" lab_wait_for 8 eval 'hbd_events n1 start-failed | grep -q "did not finish within 3 s"'
@@ -122,10 +121,7 @@ ExecStop=/bin/sleep infinity
 TimeoutStopSec=infinity
 EOF
     }
-    HBD_EXTRA='[[group]]
-name = "stuck"
-preferred = "n1"
-resources = [{ unit = "stuck.service", timeout = "3s" }]' hbd_cluster_up 2 || return 1
+    HBD_EXTRA=$(unit_group stuck stuck.service 'timeout = "3s"') hbd_cluster_up 2 || return 1
     check "stuck runs on n1" lab_wait_for 15 is_active n1 stuck.service || return 1
     lab_hactl n1 move stuck n2 >/dev/null
     check "after its 3 s deadline the stop counts as failed" lab_wait_for 8 eval '[[ -n $(hbd_events n1 stop-failed) ]]'
@@ -147,10 +143,7 @@ NotifyAccess=all
 ExecStart=/bin/sh -c 'sleep 4; systemd-notify --ready; exec sleep infinity'
 EOF
     }
-    HBD_EXTRA='[[group]]
-name = "late"
-preferred = "n1"
-resources = [{ unit = "late.service" }]' hbd_cluster_up 2 || return 1
+    HBD_EXTRA=$(unit_group late late.service) hbd_cluster_up 2 || return 1
     check "late runs on n1" lab_wait_for 20 is_active n1 late.service || return 1
     # hbd dies and, while it is away, the unit is restarting: the new hbd
     # finds it activating.
