@@ -219,6 +219,8 @@ struct SimNode {
     stop_hangs: Vec<Vec<bool>>,
     /// The job in flight for each resource, if any: [group][resource].
     pending: Vec<Vec<Option<Op>>>,
+    /// A stop of the group failed here since it last ran nothing of it.
+    stop_failed: Vec<bool>,
 }
 
 pub struct Sim {
@@ -275,6 +277,7 @@ impl Sim {
                     job: cfg.groups.iter().map(|g| vec![0; g.resources.len()]).collect(),
                     stop_hangs: cfg.groups.iter().map(|g| vec![false; g.resources.len()]).collect(),
                     pending: cfg.groups.iter().map(|g| vec![None; g.resources.len()]).collect(),
+                    stop_failed: vec![false; cfg.groups.len()],
                 })
                 .collect(),
             cut: vec![vec![vec![false; n]; n]; l],
@@ -409,7 +412,11 @@ impl Sim {
                 match (op, ok) {
                     (Op::Start, false) => self.nodes[node].running[group][res] = false,
                     (Op::Stop, true) => self.nodes[node].running[group][res] = false,
+                    (Op::Stop, false) => self.nodes[node].stop_failed[group] = true,
                     _ => {}
+                }
+                if self.nodes[node].running[group].iter().all(|r| !*r) {
+                    self.nodes[node].stop_failed[group] = false;
                 }
                 // systemd reports the unit's new state before the job's end.
                 let state = match (op, ok) {
@@ -727,6 +734,7 @@ impl Sim {
         for g in self.nodes[n].pending.iter_mut() {
             g.iter_mut().for_each(|r| *r = None);
         }
+        self.nodes[n].stop_failed.iter_mut().for_each(|f| *f = false);
         self.recompute_connectivity();
     }
 
@@ -1199,10 +1207,11 @@ impl Sim {
                 )));
             }
             // A node whose stop failed runs the group and says so (blocked,
-            // until an operator cleans up): two of them is a double fault
-            // no rule can undo, not a wrong decision.
+            // until an operator cleans up, then retrying the stop): two of
+            // them is a double fault no rule can undo, not a wrong decision.
             let blocked = |v: usize| {
                 self.nodes[v].core.as_ref().and_then(|c| c.group_state(&g.name)) == Some(GroupState::Blocked)
+                    || self.nodes[v].stop_failed[gi]
             };
             // A node whose stop hangs cannot stop sooner than the stop's
             // deadline: the double run lasts until then, and it says so.
