@@ -7,7 +7,7 @@ pub mod node;
 
 use std::time::Duration;
 
-pub use msg::{Ack, Beat, Chunk, GroupReport, GroupState, Intent, IntentKind, Message, State};
+pub use msg::{Ack, Beat, Chunk, GroupReport, GroupState, Intent, IntentKind, Message, Serial, State};
 pub use node::Node;
 
 /// Monotonic time since an epoch the driver picks (its own start).
@@ -378,12 +378,12 @@ impl Event {
 pub enum Action {
     /// Send this message as one frame with this sequence number (the shell
     /// adds the generation) on every link that takes it:
-    /// [`Message::for_link`] says which (`serial`: a beat that may also go,
-    /// in liveness-only form, on serial links).
+    /// [`Message::for_link`] says which (`serial`: whether and how it also
+    /// goes on serial links).
     Send {
         seq: u64,
         msg: Message,
-        serial: bool,
+        serial: Serial,
     },
     /// Start / stop resource `resource` of `group`; answer with `Input::ResourceDone`.
     Start {

@@ -174,14 +174,27 @@ pub enum Message {
     Chunk(Chunk),
 }
 
+/// Whether, and in what form, a message also goes on serial links.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Serial {
+    /// UDP links only.
+    No,
+    /// A beat, in its liveness-only form.
+    Liveness,
+    /// As it is (a small cluster whose state fits one frame and whose
+    /// serial lines can carry it: like hbd 0.1, a serial link alone then
+    /// runs the cluster).
+    Whole,
+}
+
 impl Message {
     /// What goes out on a link: everything on UDP links; on serial links
-    /// only the beats marked for them (`serial`), in their liveness-only
-    /// form. The shell and the simulator both use this.
-    pub fn for_link(&self, serial_link: bool, serial: bool) -> Option<Message> {
-        match self {
+    /// what `serial` says. The shell and the simulator both use this.
+    pub fn for_link(&self, serial_link: bool, serial: Serial) -> Option<Message> {
+        match (self, serial) {
             _ if !serial_link => Some(self.clone()),
-            Message::Beat(b) if serial => Some(Message::Beat(b.liveness_only())),
+            (_, Serial::Whole) => Some(self.clone()),
+            (Message::Beat(b), Serial::Liveness) => Some(Message::Beat(b.liveness_only())),
             _ => None,
         }
     }

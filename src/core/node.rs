@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use super::msg::{Ack, Beat, Chunk, GroupReport, GroupState, Intent, IntentKind, Message, State};
+use super::msg::{Ack, Beat, Chunk, GroupReport, GroupState, Intent, IntentKind, Message, Serial, State};
 use super::{
     Action, Command, CommandError, Event, Input, MoveReason, Op, OpError, Resource, Time, UnitState, UnitTimeouts,
 };
@@ -237,6 +237,8 @@ pub struct Node {
     /// No beat went to the serial links before this time.
     next_serial: Time,
     names: Names,
+    /// The last beat went whole on the serial links (and so do chunks).
+    serial_whole: bool,
     /// Why this node cannot send (a message did not fit a frame): it gives
     /// its groups up and claims none.
     mute: Option<String>,
@@ -326,6 +328,7 @@ impl Node {
             flush_state: false,
             next_serial: now,
             mute: None,
+            serial_whole: false,
             names: Names::of(&cfg),
             ping_raw,
             // Until the first probe answers, assume the worst: a node that
@@ -545,7 +548,35 @@ impl Node {
                 self.send_now = true;
             }
         }
+        let came_up = events.iter().any(|e| matches!(e, Event::PeerUp { .. }));
         self.out.extend(events.into_iter().map(Action::Event));
+        if came_up {
+            // Back with the same generation (not restarted), holding
+            // something, and last seen running a group we run now (we took
+            // it over while we could not hear it): both ran it.
+            let p = self.peers[idx].as_ref().expect("peer");
+            if p.beat.as_ref().is_some_and(|b| !b.idle) {
+                let both: Vec<(usize, String)> = self
+                    .groups
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, g)| g.state == GroupState::Started && p.group_state(&g.name) == GroupState::Started)
+                    .map(|(gi, g)| (gi, g.name.clone()))
+                    .collect();
+                for (gi, group) in both {
+                    if self.split_seen.insert((gi, idx)) {
+                        let peer = from.to_string();
+                        self.out.push(Action::Event(Event::SplitBrain { group, peer }));
+                    }
+                }
+            }
+            // A peer we did not hear knows nothing current of us: tell it
+            // what we hold now, before we act on its return (as the whole
+            // state in the first heartbeat did), so that both see a healed
+            // split brain for what it was.
+            self.refresh_state();
+            self.send_chunks();
+        }
         let p = self.peers[idx].as_mut().expect("peer");
         if let Some((g, version, state)) = p.pending.take() {
             if g == p.generation && p.view.as_ref().is_none_or(|s| s.version < version) {
@@ -591,6 +622,17 @@ impl Node {
         // (it may arrive before the beat that marks the peer up again).
         for i in state.intents {
             self.merge_intent(i);
+        }
+        // A fresh state that runs a group we run: the two sides of a healed
+        // partition meet (it may come before the beat that makes the peer
+        // a member again, and the next one may already say it stops).
+        for g in state.groups.iter().filter(|g| g.state == GroupState::Started) {
+            if let Some(&gi) = self.names.groups.get(&g.name) {
+                if self.groups[gi].state == GroupState::Started && self.split_seen.insert((gi, idx)) {
+                    let peer = self.cfg.nodes[idx].name.clone();
+                    self.out.push(Action::Event(Event::SplitBrain { group: g.name.clone(), peer }));
+                }
+            }
         }
         let p = self.peers[idx].as_mut().expect("peer");
         p.view = Some(PeerView { version, groups: state.groups.into_iter().map(|g| (g.name.clone(), g)).collect() });
@@ -1640,8 +1682,8 @@ impl Node {
     /// What goes out: a beat every keepalive or at once when something
     /// changed, and our state in chunks when it changed (not more often
     /// than [`Node::state_interval`]) or when a peer we hear lacks it.
-    fn maybe_send(&mut self) {
-        let now = self.now;
+    /// A new version of our state if it changed.
+    fn refresh_state(&mut self) {
         let st = self.local_state();
         if self.last_state.as_ref() != Some(&st) {
             self.state_version += 1;
@@ -1656,27 +1698,64 @@ impl Node {
             self.state_dirty = true;
             self.send_now = true;
         }
+    }
+
+    fn send_chunks(&mut self) {
+        self.state_dirty = false;
+        self.flush_state = false;
+        self.last_state_send = Some(self.now);
+        let serial = if self.serial_whole { Serial::Whole } else { Serial::No };
+        for c in self.chunks.clone() {
+            self.seq += 1;
+            self.out.push(Action::Send { seq: self.seq, msg: Message::Chunk(c), serial });
+        }
+    }
+
+    fn maybe_send(&mut self) {
+        let now = self.now;
+        self.refresh_state();
         if self.send_now || now >= self.next_send {
             self.status_moved |= self.send_now;
             self.send_now = false;
             self.seq += 1;
             self.next_send = now + self.cfg.cluster.keepalive;
-            let serial = now >= self.next_serial;
-            if serial {
+            let beat = self.beat();
+            let whole = self.serial_whole(&beat);
+            let serial = if whole {
+                Serial::Whole
+            } else if now >= self.next_serial {
                 self.next_serial = now + self.cfg.cluster.keepalive;
-            }
-            let msg = Message::Beat(self.beat());
-            self.out.push(Action::Send { seq: self.seq, msg, serial });
+                Serial::Liveness
+            } else {
+                Serial::No
+            };
+            self.out.push(Action::Send { seq: self.seq, msg: Message::Beat(beat), serial });
+            self.serial_whole = whole;
         }
         if self.state_due() {
-            self.state_dirty = false;
-            self.flush_state = false;
-            self.last_state_send = Some(now);
-            for c in self.chunks.clone() {
-                self.seq += 1;
-                self.out.push(Action::Send { seq: self.seq, msg: Message::Chunk(c), serial: false });
-            }
+            self.send_chunks();
         }
+    }
+
+    /// Whether the serial links carry everything: the state fits one
+    /// chunk, and a full beat plus that chunk take at most a keepalive on
+    /// the slowest serial line. Otherwise they carry liveness only (the
+    /// configuration guarantees that much) and the state needs a UDP link.
+    fn serial_whole(&self, beat: &Beat) -> bool {
+        let slowest = self
+            .cfg
+            .links
+            .iter()
+            .filter_map(|l| match l.kind {
+                crate::config::LinkKind::Serial { baud, .. } => Some(baud),
+                _ => None,
+            })
+            .min();
+        let (Some(baud), [chunk]) = (slowest, self.chunks.as_slice()) else { return false };
+        let names: Vec<&str> = self.cfg.nodes.iter().map(|n| n.name.as_str()).collect();
+        let frame = |body: usize| wire::serial_len(wire::FRAME_OVERHEAD + self.name().len() + body);
+        let bytes = frame(wire::encode_beat(beat, &names).len()) + frame(wire::encode_chunk(chunk).len());
+        Duration::from_micros(bytes as u64 * 10 * 1_000_000 / u64::from(baud.max(1))) <= self.cfg.cluster.keepalive
     }
 
     /// The shortest time between two sends of the whole state: none for a
@@ -2015,14 +2094,15 @@ fn new_group(name: &str, n: usize) -> LocalGroup {
 #[derive(Default)]
 struct Names {
     nodes: std::collections::HashSet<String>,
-    groups: std::collections::HashSet<String>,
+    /// Group name → index in the configuration.
+    groups: HashMap<String, usize>,
 }
 
 impl Names {
     fn of(cfg: &Config) -> Names {
         Names {
             nodes: cfg.nodes.iter().map(|n| n.name.clone()).collect(),
-            groups: cfg.groups.iter().map(|g| g.name.clone()).collect(),
+            groups: cfg.groups.iter().enumerate().map(|(i, g)| (g.name.clone(), i)).collect(),
         }
     }
 
@@ -2031,9 +2111,9 @@ impl Names {
         match k {
             IntentKind::Standby { node, .. } => self.nodes.contains(node),
             IntentKind::Location { group, node } => {
-                self.groups.contains(group) && node.as_ref().is_none_or(|n| self.nodes.contains(n))
+                self.groups.contains_key(group) && node.as_ref().is_none_or(|n| self.nodes.contains(n))
             }
-            IntentKind::Cleanup { group } => self.groups.contains(group),
+            IntentKind::Cleanup { group } => self.groups.contains_key(group),
         }
     }
 }

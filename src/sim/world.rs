@@ -636,7 +636,7 @@ impl Sim {
         }
     }
 
-    fn send(&mut self, from: usize, seq: u64, msg: Message, serial: bool) {
+    fn send(&mut self, from: usize, seq: u64, msg: Message, serial: crate::core::Serial) {
         let gen = self.nodes[from].generation;
         // What the shell would seal: every message must fit one frame.
         let names: Vec<&str> = self.cfg.nodes.iter().map(|n| n.name.as_str()).collect();
