@@ -118,6 +118,7 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
         status_woke: None,
         published: None,
         reload_timeouts: Vec::new(),
+        unit_turns: HashMap::new(),
         opts: opts.clone(),
         node_names: cfg.nodes.iter().map(|n| n.name.clone()).collect(),
         send_failed: None,
@@ -340,6 +341,8 @@ struct Daemon {
     published: Option<(u64, Instant)>,
     /// Unit timeouts read for a reload, fed to the core after it.
     reload_timeouts: Vec<Input>,
+    /// Per unit, what its next job waits for (see [`Daemon::turn`]).
+    unit_turns: HashMap<String, oneshot::Receiver<()>>,
     /// The configured node names, in file order (beats refer to them by index).
     node_names: Vec<String>,
     /// A message could not be sealed; the core is told after the dispatch.
@@ -674,9 +677,10 @@ impl Daemon {
                 // The watch exists before the start job: a unit that dies
                 // at once is seen dying, not found dead later or never.
                 let watching = self.watch_unit(&group, resource, &name);
+                let turn = self.turn(&name);
                 tokio::spawn(async move {
                     let _ = tokio::time::timeout(super::systemd::BUS_CALL_TIMEOUT, watching).await;
-                    let r = sd.start(&name).await.map_err(|e| OpError(e.to_string()));
+                    let r = sd.start_in_turn(&name, turn).await.map_err(|e| OpError(e.to_string()));
                     let _ = tx.send(Done::Op { group, resource, op: Op::Start, result: r }).await;
                 });
             }
@@ -699,8 +703,9 @@ impl Daemon {
             }
             Resource::Unit { name, .. } => {
                 let sd = self.systemd.clone();
+                let turn = self.turn(&name);
                 tokio::spawn(async move {
-                    let r = sd.stop(&name).await.map_err(|e| OpError(e.to_string()));
+                    let r = sd.stop_in_turn(&name, turn).await.map_err(|e| OpError(e.to_string()));
                     let _ = tx.send(Done::Op { group, resource, op: Op::Stop, result: r }).await;
                 });
             }
@@ -750,6 +755,14 @@ impl Daemon {
         });
         self.watches.insert(key, h);
         ready
+    }
+
+    /// The next job of `unit` comes after the one asked for before it: the
+    /// core may stop a unit whose start task has not reached systemd yet.
+    fn turn(&mut self, unit: &str) -> super::systemd::Turn {
+        let (queued, next) = oneshot::channel();
+        let after = self.unit_turns.insert(unit.to_string(), next);
+        super::systemd::Turn { after, queued: Some(queued) }
     }
 
     fn unwatch(&mut self, group: &str, resource: usize) {

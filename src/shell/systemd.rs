@@ -89,6 +89,25 @@ pub trait Service {
     fn result(&self) -> zbus::Result<String>;
 }
 
+/// The place of a job among the jobs of one unit: systemd must see them in
+/// the order they were asked for, or a stop that overtakes a start still
+/// on its way would be replaced by it, and the unit run where hbd thinks it
+/// stopped. A job waits until the one before it has been queued (`after`),
+/// and says so to the next one once it is queued itself (`queued` is
+/// dropped then).
+#[derive(Debug, Default)]
+pub struct Turn {
+    pub after: Option<tokio::sync::oneshot::Receiver<()>>,
+    pub queued: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Turn {
+    /// A job that waits for none and none waits for.
+    pub fn free() -> Turn {
+        Turn::default()
+    }
+}
+
 /// Failure to talk to systemd at all.
 #[derive(Debug, thiserror::Error)]
 pub enum SystemdError {
@@ -263,7 +282,12 @@ impl Systemd {
     /// `done` as soon as the process is forked; a later exit is reported by
     /// [`Systemd::watch`].
     pub async fn start(&self, unit: &str) -> Result<(), UnitError> {
-        let result = self.run_job(unit, Op::Start).await?;
+        self.start_in_turn(unit, Turn::free()).await
+    }
+
+    /// [`Systemd::start`], queuing the job only in its [`Turn`].
+    pub async fn start_in_turn(&self, unit: &str, turn: Turn) -> Result<(), UnitError> {
+        let result = self.run_job(unit, Op::Start, turn).await?;
         if result == "done" {
             Ok(())
         } else {
@@ -279,7 +303,12 @@ impl Systemd {
     /// `failed` but has stopped: that is `Ok`. A unit that is not loaded is
     /// `Ok`.
     pub async fn stop(&self, unit: &str) -> Result<(), UnitError> {
-        let result = match self.run_job(unit, Op::Stop).await {
+        self.stop_in_turn(unit, Turn::free()).await
+    }
+
+    /// [`Systemd::stop`], queuing the job only in its [`Turn`].
+    pub async fn stop_in_turn(&self, unit: &str, turn: Turn) -> Result<(), UnitError> {
+        let result = match self.run_job(unit, Op::Stop, turn).await {
             Err(UnitError::NotFound { .. }) => return Ok(()),
             r => r?,
         };
@@ -384,7 +413,10 @@ impl Systemd {
     }
 
     /// Issue a job and wait for its `JobRemoved`; returns the job result.
-    async fn run_job(&self, unit: &str, op: Op) -> Result<String, UnitError> {
+    async fn run_job(&self, unit: &str, op: Op, turn: Turn) -> Result<String, UnitError> {
+        if let Some(before) = turn.after {
+            let _ = tokio::time::timeout(BUS_CALL_TIMEOUT, before).await;
+        }
         // The stream (and its match rule) must exist before the job does,
         // or a fast job's JobRemoved is gone before we listen.
         let mut removed = self.manager.receive_job_removed().await.map_err(|e| UnitError::from_zbus(unit, op, e))?;
@@ -393,6 +425,9 @@ impl Systemd {
             _ => self.manager.start_unit(unit, "replace").await,
         }
         .map_err(|e| UnitError::from_zbus(unit, op, e))?;
+        // Queued: the next job of this unit may be asked for now (and
+        // replaces this one if it is still waiting).
+        drop(turn.queued);
         tracing::debug!(unit, job = %job.as_str(), "{op} job queued");
         while let Some(sig) = removed.next().await {
             let args = match sig.args() {
