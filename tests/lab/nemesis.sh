@@ -20,7 +20,8 @@
 #   HBD_NEMESIS_SEED=n                replay that schedule
 #   HBD_NEMESIS_SECS=n                run for n seconds
 # A failing run keeps every node's journal in $HBD_NEMESIS_KEEP
-# (/var/tmp/hbd-nemesis-SEED) and prints the seed.
+# (/var/tmp/hbd-nemesis-SEED) as it was at the first failure, and again
+# at the end (end/), and prints the seed.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lab.sh"
@@ -37,6 +38,9 @@ declare -A kinds=()
 fail() {
     echo "  FAIL  $*"
     failed=$((failed + 1))
+    # the machines' journals are volatile: keep them now, before a later
+    # power cut wipes what led here
+    ((failed == 1)) && keep_journals
 }
 pick() { echo $((RANDOM % $1)); }
 
@@ -166,7 +170,7 @@ fi
 kindlist=""
 for k in "${!kinds[@]}"; do kindlist+="$k:${kinds[$k]} "; done
 echo "  ($faults faults (kind:count $kindlist), $checks checks)"
-((failed)) && keep_journals
+((failed)) && { keep="$keep/end"; keep_journals; }
 passed=$((checks - failed))
 echo "nemesis (seed $seed): $passed passed, $failed failed"
 ((failed == 0))
