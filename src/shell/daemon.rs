@@ -203,7 +203,6 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     for r in &cfg.respawn {
         d.respawn(&r.unit);
     }
-    let mut respawn_units: Vec<String> = cfg.respawn.iter().map(|r| r.unit.clone()).collect();
 
     let mut hup = signal(SignalKind::hangup())?;
     let mut term = signal(SignalKind::terminate())?;
@@ -297,8 +296,9 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
         }
         d.publish();
     }
-    respawn_units = d.cfg.respawn.iter().map(|r| r.unit.clone()).chain(respawn_units).collect();
-    respawn_units.dedup();
+    // The respawn units of the running configuration (a reload already
+    // stopped the ones it dropped).
+    let respawn_units: Vec<String> = d.respawns.keys().cloned().collect();
     for unit in &respawn_units {
         let _ = d.systemd.stop(unit).await;
     }
