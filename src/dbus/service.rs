@@ -373,7 +373,11 @@ async fn add_group(conn: &Connection, shared: &Arc<Shared>, name: &str) -> Resul
 async fn forward_events(conn: Connection, mut events: broadcast::Receiver<ApiEvent>) {
     let emitter = SignalEmitter::new(&conn, MANAGER_PATH).expect("valid path");
     loop {
-        match events.recv().await {
+        let ev = tokio::select! {
+            ev = events.recv() => ev,
+            _ = conn.closed() => return,
+        };
+        match ev {
             Ok(ApiEvent::GroupMoved { group, from, to, reason }) => {
                 if let Err(e) = Manager::group_moved(&emitter, &group, &from, &to, &reason).await {
                     tracing::warn!("cannot emit the D-Bus signal GroupMoved for group {group}: {e}");
@@ -391,7 +395,12 @@ async fn forward_events(conn: Connection, mut events: broadcast::Receiver<ApiEve
 /// property, add and remove node and group objects as names come and go.
 async fn follow_status(conn: Connection, shared: Arc<Shared>, mut rx: watch::Receiver<Status>, mut prev: Status) {
     let mut links_sent: HashMap<String, Instant> = HashMap::new();
-    while rx.changed().await.is_ok() {
+    // Ends with its connection: a new one (dbus restarted) has its own.
+    loop {
+        tokio::select! {
+            r = rx.changed() => if r.is_err() { return },
+            _ = conn.closed() => return,
+        }
         let cur = rx.borrow_and_update().clone();
         if cur == prev {
             continue;

@@ -59,6 +59,9 @@ fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_string()).unwrap_or_default()
 }
 
+/// How long hbd waits at start for the system bus and systemd on it.
+const BUS_WAIT: Duration = Duration::from_secs(30);
+
 pub async fn run(opts: Options) -> anyhow::Result<()> {
     let cfg = config::load(&opts.config).map_err(config_problem)?;
     let name = match &opts.node {
@@ -90,7 +93,9 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
         }
     }
     let vip = Vip::new().map_err(|e| anyhow!("{e}"))?;
-    let systemd = Arc::new(Systemd::connect().await.map_err(|e| anyhow!("{e}"))?);
+    // dbus may still be starting (or restarting): wait for it a while
+    // rather than fail and burn systemd's start limit in a second.
+    let systemd = Arc::new(Systemd::connect_within(BUS_WAIT).await.map_err(|e| anyhow!("{e}"))?);
 
     let mut d = Daemon {
         codec: Codec::new(&cfg.cluster.name, &keys),
@@ -170,12 +175,11 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     let (status_tx, status_rx) = watch::channel(d.node().status());
     d.status_tx = Some(status_tx);
     let (api_tx, mut api_rx) = mpsc::channel::<ApiRequest>(64);
-    let _bus = if opts.dbus {
+    if opts.dbus {
         let api = ApiHandle { status: status_rx, requests: api_tx.clone(), events: d.events_tx.clone() };
-        Some(super::api::start(api).await.context("cannot serve org.hbd1 on the system bus")?)
-    } else {
-        None
-    };
+        let conn = super::api::start(api.clone()).await.context("cannot serve org.hbd1 on the system bus")?;
+        tokio::spawn(super::api::keep(conn, api));
+    }
 
     // Ping hosts.
     let (ping_tx, mut ping_rx) = mpsc::channel::<u32>(8);
@@ -726,31 +730,49 @@ impl Daemon {
         let tx = self.done_tx.clone();
         let (group, unit) = (group.to_string(), unit.to_string());
         let h = tokio::spawn(async move {
-            let mut w = match sd.watch(&unit).await {
-                Ok(w) => w,
-                Err(e) => {
-                    warn!(HBD_UNIT = %unit, "cannot follow {unit}: {e}");
-                    return;
-                }
-            };
-            let _ = ready_tx.send(());
-            while let Some(ev) = w.next().await {
-                let input = match &ev {
-                    super::systemd::UnitEvent::State { .. } => {
-                        Done::Unit { group: group.clone(), resource, state: w.unit_state() }
+            let mut ready_tx = Some(ready_tx);
+            loop {
+                let mut w = match sd.watch(&unit).await {
+                    Ok(w) => w,
+                    // The bus is away (dbus restarting): follow it again
+                    // once it is back.
+                    Err(_) if !sd.bus_up() => {
+                        sd.bus_back().await;
+                        continue;
                     }
-                    // A restart systemd made per Restart= without passing
-                    // through `failed`: the state alone does not show it.
-                    super::systemd::UnitEvent::Restarted { n_restarts, result, new_failure: true } => Done::Failed {
-                        group: group.clone(),
-                        resource,
-                        reason: format!("it exited ({result}) and systemd restarted it ({n_restarts} restarts)"),
-                    },
-                    _ => continue,
+                    Err(e) => {
+                        warn!(HBD_UNIT = %unit, "cannot follow {unit}: {e}");
+                        return;
+                    }
                 };
-                if tx.send(input).await.is_err() {
-                    break;
+                if let Some(r) = ready_tx.take() {
+                    let _ = r.send(());
                 }
+                while let Some(ev) = w.next().await {
+                    let input = match &ev {
+                        super::systemd::UnitEvent::State { .. } => {
+                            Done::Unit { group: group.clone(), resource, state: w.unit_state() }
+                        }
+                        // A restart systemd made per Restart= without passing
+                        // through `failed`: the state alone does not show it.
+                        super::systemd::UnitEvent::Restarted { n_restarts, result, new_failure: true } => {
+                            Done::Failed {
+                                group: group.clone(),
+                                resource,
+                                reason: format!(
+                                    "it exited ({result}) and systemd restarted it ({n_restarts} restarts)"
+                                ),
+                            }
+                        }
+                        _ => continue,
+                    };
+                    if tx.send(input).await.is_err() {
+                        return;
+                    }
+                }
+                // The connection closed under the watch: what the unit did
+                // meanwhile is the first state of the next watch.
+                sd.bus_back().await;
             }
         });
         self.watches.insert(key, h);
@@ -823,6 +845,11 @@ impl Daemon {
         let h = tokio::spawn(async move {
             let mut w = match sd.watch(&unit).await {
                 Ok(w) => w,
+                Err(_) if !sd.bus_up() => {
+                    sd.bus_back().await;
+                    let _ = tx.send(Done::Respawn { unit }).await;
+                    return;
+                }
                 Err(e) => {
                     warn!(HBD_UNIT = %unit, "cannot follow respawn unit {unit}: {e}");
                     return;
@@ -845,6 +872,10 @@ impl Daemon {
                     return;
                 }
             }
+            // The bus went away: follow the unit again (and start it if it
+            // died meanwhile) once it is back.
+            sd.bus_back().await;
+            let _ = tx.send(Done::Respawn { unit }).await;
         });
         self.respawns.insert(key, h);
     }

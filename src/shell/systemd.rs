@@ -187,6 +187,12 @@ pub enum UnitError {
     )]
     Disconnected { unit: String, op: Op },
     #[error(
+        "cannot {op} {unit}: the system bus has been away for {secs} s; check dbus \
+         (`systemctl status dbus`, `journalctl -u dbus`)",
+        secs = BUS_CALL_TIMEOUT.as_secs()
+    )]
+    NoBus { unit: String, op: Op },
+    #[error(
         "{unit} is a Type={kind} unit; a fence unit must be Type=oneshot so that its result says \
          whether the node was fenced: set Type=oneshot in `systemctl edit --full {unit}`"
     )]
@@ -203,6 +209,7 @@ impl UnitError {
             | UnitError::Refused { unit, .. }
             | UnitError::Bus { unit, .. }
             | UnitError::Disconnected { unit, .. }
+            | UnitError::NoBus { unit, .. }
             | UnitError::NotOneshot { unit, .. } => unit,
         }
     }
@@ -241,38 +248,202 @@ fn type_interface(unit: &str) -> Option<&'static str> {
     })
 }
 
-/// A connection to systemd on the system bus, subscribed to its signals.
-/// Cheap to clone; clones share the connection.
-#[derive(Clone, Debug)]
+/// A connection to systemd on the system bus, subscribed to its signals,
+/// that outlives the bus: when dbus restarts, a keeper task connects again
+/// and subscribes again, and calls made meanwhile wait for it (up to
+/// [`BUS_CALL_TIMEOUT`]). Units keep running and heartbeats go on while
+/// the bus is away; [`BusEpochs`] tells the owner of unit watches when to
+/// re-read states it may have missed. Cheap to clone; clones share it.
+#[derive(Clone)]
 pub struct Systemd {
+    link: tokio::sync::watch::Receiver<Option<Link>>,
+}
+
+/// One connection to the bus and the systemd manager on it.
+#[derive(Clone)]
+struct Link {
     conn: Connection,
     manager: ManagerProxy<'static>,
+    /// 0 for the first connection, +1 for each reconnection.
+    epoch: u64,
+}
+
+impl fmt::Debug for Systemd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let epoch = self.link.borrow().as_ref().map(|l| l.epoch);
+        f.debug_struct("Systemd").field("epoch", &epoch).finish_non_exhaustive()
+    }
+}
+
+/// Follows the reconnections of a [`Systemd`].
+pub struct BusEpochs {
+    link: tokio::sync::watch::Receiver<Option<Link>>,
+    seen: u64,
+}
+
+impl BusEpochs {
+    /// Wait until the bus is back after a loss; returns the new epoch.
+    pub async fn next_back(&mut self) -> u64 {
+        loop {
+            if self.link.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+            let epoch = self.link.borrow_and_update().as_ref().map(|l| l.epoch);
+            if let Some(e) = epoch.filter(|e| *e > self.seen) {
+                self.seen = e;
+                return e;
+            }
+        }
+    }
+}
+
+/// Connect, then `Subscribe` (systemd broadcasts job and unit signals only
+/// to subscribed clients). Every method call on the connection has a
+/// deadline: a systemd that does not answer must not hold a job forever.
+async fn open(epoch: u64) -> Result<Link, SystemdError> {
+    let conn = zbus::connection::Builder::system()
+        .map_err(|source| SystemdError::BusUnreachable { source })?
+        .method_timeout(BUS_CALL_TIMEOUT)
+        .build()
+        .await
+        .map_err(|source| SystemdError::BusUnreachable { source })?;
+    subscribe(conn, epoch).await
+}
+
+async fn subscribe(conn: Connection, epoch: u64) -> Result<Link, SystemdError> {
+    let manager = ManagerProxy::new(&conn).await.map_err(|source| SystemdError::BusUnreachable { source })?;
+    manager.subscribe().await.map_err(|source| SystemdError::Subscribe { source })?;
+    Ok(Link { conn, manager, epoch })
+}
+
+/// Reconnect whenever the connection closes, for as long as a [`Systemd`]
+/// is left. One line when the bus goes, one when it is back, one a minute
+/// in between: a dbus that stays down must not flood the journal.
+async fn keep(tx: tokio::sync::watch::Sender<Option<Link>>, mut link: Link) {
+    loop {
+        tokio::select! {
+            _ = link.conn.closed() => {}
+            _ = tx.closed() => return,
+        }
+        tx.send_replace(None);
+        let lost = std::time::Instant::now();
+        tracing::warn!(
+            HBD_EVENT = "bus-lost",
+            "lost the system bus (dbus restarted or stopped?); units keep running and heartbeats go on; reconnecting"
+        );
+        let mut delay = std::time::Duration::from_millis(50);
+        let mut next_note = lost + std::time::Duration::from_secs(60);
+        link = loop {
+            match open(link.epoch + 1).await {
+                Ok(l) => break l,
+                Err(e) => {
+                    if std::time::Instant::now() >= next_note {
+                        tracing::warn!(
+                            HBD_EVENT = "bus-lost",
+                            "still no system bus after {} s: {e}",
+                            lost.elapsed().as_secs()
+                        );
+                        next_note += std::time::Duration::from_secs(60);
+                    }
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = tx.closed() => return,
+            }
+            delay = (delay * 2).min(std::time::Duration::from_secs(1));
+        };
+        tracing::info!(
+            HBD_EVENT = "bus-back",
+            "the system bus is back after {} ms; following the units again",
+            lost.elapsed().as_millis()
+        );
+        tx.send_replace(Some(link.clone()));
+    }
 }
 
 impl Systemd {
-    /// Connect to the system bus and `Subscribe` to systemd's signals.
-    /// Every method call on the connection has a deadline: a systemd that
-    /// does not answer must not hold a job of hbd's forever.
+    /// Connect to the system bus and `Subscribe` to systemd's signals, and
+    /// keep doing so whenever the bus goes away.
     pub async fn connect() -> Result<Systemd, SystemdError> {
-        let conn = zbus::connection::Builder::system()
-            .map_err(|source| SystemdError::BusUnreachable { source })?
-            .method_timeout(BUS_CALL_TIMEOUT)
-            .build()
-            .await
-            .map_err(|source| SystemdError::BusUnreachable { source })?;
-        Self::with_connection(conn).await
+        Ok(Self::kept(open(0).await?))
     }
 
-    /// Use an existing bus connection (to the bus systemd is on).
+    /// [`Systemd::connect`], trying again for up to `wait` while the bus
+    /// or systemd on it is not there yet (dbus still starting at boot, or
+    /// restarting): hbd must not fail for good for a bus that is late.
+    pub async fn connect_within(wait: std::time::Duration) -> Result<Systemd, SystemdError> {
+        let until = std::time::Instant::now() + wait;
+        let mut noted = false;
+        loop {
+            match open(0).await {
+                Ok(l) => return Ok(Self::kept(l)),
+                Err(e) if std::time::Instant::now() >= until => return Err(e),
+                Err(e) => {
+                    if !noted {
+                        tracing::warn!(HBD_EVENT = "bus-wait", "waiting for the system bus: {e}");
+                        noted = true;
+                    }
+                }
+            }
+            super::notify::watchdog();
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
+
+    fn kept(link: Link) -> Systemd {
+        let (tx, rx) = tokio::sync::watch::channel(Some(link.clone()));
+        tokio::spawn(keep(tx, link));
+        Systemd { link: rx }
+    }
+
+    /// Use an existing bus connection (to the bus systemd is on); not
+    /// reconnected when it closes.
     pub async fn with_connection(conn: Connection) -> Result<Systemd, SystemdError> {
-        let manager = ManagerProxy::new(&conn).await.map_err(|source| SystemdError::BusUnreachable { source })?;
-        manager.subscribe().await.map_err(|source| SystemdError::Subscribe { source })?;
-        Ok(Systemd { conn, manager })
+        let link = subscribe(conn, 0).await?;
+        let (tx, rx) = tokio::sync::watch::channel(Some(link));
+        // Kept open for as long as the receivers live; never sent again.
+        tokio::spawn(async move { tx.closed().await });
+        Ok(Systemd { link: rx })
     }
 
-    /// The underlying bus connection.
-    pub fn connection(&self) -> &Connection {
-        &self.conn
+    /// Follow the reconnections from now on.
+    pub fn epochs(&self) -> BusEpochs {
+        let seen = self.link.borrow().as_ref().map_or(0, |l| l.epoch);
+        BusEpochs { link: self.link.clone(), seen }
+    }
+
+    /// Whether the bus is there right now.
+    pub fn bus_up(&self) -> bool {
+        self.link.borrow().as_ref().is_some_and(|l| !l.conn.is_closed())
+    }
+
+    /// Wait until the bus is there (after a loss); `false` after
+    /// [`BUS_CALL_TIMEOUT`].
+    pub async fn bus_back(&self) -> bool {
+        let mut rx = self.link.clone();
+        let ok =
+            tokio::time::timeout(BUS_CALL_TIMEOUT, rx.wait_for(|l| l.as_ref().is_some_and(|l| !l.conn.is_closed())))
+                .await;
+        matches!(ok, Ok(Ok(_)))
+    }
+
+    /// The current connection, waiting for the keeper while there is none.
+    async fn link(&self, unit: &str, op: Op) -> Result<Link, UnitError> {
+        if let Some(l) = self.link.borrow().as_ref().filter(|l| !l.conn.is_closed()) {
+            return Ok(l.clone());
+        }
+        if self.bus_back().await {
+            if let Some(l) = self.link.borrow().clone() {
+                return Ok(l);
+            }
+        }
+        Err(UnitError::NoBus { unit: unit.to_owned(), op })
+    }
+
+    /// The current bus connection, if there is one.
+    pub fn connection(&self) -> Option<Connection> {
+        self.link.borrow().as_ref().map(|l| l.conn.clone())
     }
 
     /// Start `unit` (job mode "replace") and wait for the job to finish.
@@ -335,7 +506,7 @@ impl Systemd {
 
     /// How many processes `unit`'s cgroup holds (0 for a unit not loaded).
     pub async fn processes(&self, unit: &str) -> Result<usize, UnitError> {
-        match self.manager.get_unit_processes(unit).await {
+        match self.link(unit, Op::Query).await?.manager.get_unit_processes(unit).await {
             Ok(p) => Ok(p.len()),
             Err(e) if is_no_such_unit(&e) => Ok(0),
             Err(e) => Err(UnitError::from_zbus(unit, Op::Query, e)),
@@ -376,7 +547,13 @@ impl Systemd {
     }
 
     async fn service_str(&self, unit: &str, name: &str) -> Result<String, UnitError> {
-        let path = self.manager.load_unit(unit).await.map_err(|e| UnitError::from_zbus(unit, Op::Query, e))?;
+        let path = self
+            .link(unit, Op::Query)
+            .await?
+            .manager
+            .load_unit(unit)
+            .await
+            .map_err(|e| UnitError::from_zbus(unit, Op::Query, e))?;
         let props = self.properties(unit, path, Op::Query).await?;
         let v = props
             .get(zbus::names::InterfaceName::from_static_str_unchecked(SERVICE_IFACE), name)
@@ -391,7 +568,13 @@ impl Systemd {
         let Some(iface) = type_interface(unit) else {
             return Ok(None);
         };
-        let path = self.manager.load_unit(unit).await.map_err(|e| UnitError::from_zbus(unit, Op::Query, e))?;
+        let path = self
+            .link(unit, Op::Query)
+            .await?
+            .manager
+            .load_unit(unit)
+            .await
+            .map_err(|e| UnitError::from_zbus(unit, Op::Query, e))?;
         let props = self.properties(unit, path, Op::Query).await?;
         let iface = zbus::names::InterfaceName::from_static_str_unchecked(iface);
         let get = |name: &'static str| {
@@ -413,21 +596,44 @@ impl Systemd {
     }
 
     /// Issue a job and wait for its `JobRemoved`; returns the job result.
+    /// A job whose connection closes under it (dbus restarted) is asked for
+    /// again once the bus is back: systemd kept it, and a second StartUnit
+    /// or StopUnit of the same kind joins it or finds it done.
     async fn run_job(&self, unit: &str, op: Op, turn: Turn) -> Result<String, UnitError> {
         if let Some(before) = turn.after {
             let _ = tokio::time::timeout(BUS_CALL_TIMEOUT, before).await;
         }
+        let mut queued = turn.queued;
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let link = self.link(unit, op).await?;
+            match Self::job_on(&link, unit, op, &mut queued).await {
+                Err(e) if link.conn.is_closed() && tries < 3 => {
+                    tracing::info!(unit, "{op} of {unit} lost the bus ({e}); asking again once it is back");
+                }
+                r => return r,
+            }
+        }
+    }
+
+    async fn job_on(
+        link: &Link,
+        unit: &str,
+        op: Op,
+        queued: &mut Option<tokio::sync::oneshot::Sender<()>>,
+    ) -> Result<String, UnitError> {
         // The stream (and its match rule) must exist before the job does,
         // or a fast job's JobRemoved is gone before we listen.
-        let mut removed = self.manager.receive_job_removed().await.map_err(|e| UnitError::from_zbus(unit, op, e))?;
+        let mut removed = link.manager.receive_job_removed().await.map_err(|e| UnitError::from_zbus(unit, op, e))?;
         let job = match op {
-            Op::Stop => self.manager.stop_unit(unit, "replace").await,
-            _ => self.manager.start_unit(unit, "replace").await,
+            Op::Stop => link.manager.stop_unit(unit, "replace").await,
+            _ => link.manager.start_unit(unit, "replace").await,
         }
         .map_err(|e| UnitError::from_zbus(unit, op, e))?;
         // Queued: the next job of this unit may be asked for now (and
         // replaces this one if it is still waiting).
-        drop(turn.queued);
+        drop(queued.take());
         tracing::debug!(unit, job = %job.as_str(), "{op} job queued");
         while let Some(sig) = removed.next().await {
             let args = match sig.args() {
@@ -447,20 +653,21 @@ impl Systemd {
 
     /// `ResetFailedUnit`: clear the unit's `failed` state and start limit.
     pub async fn reset_failed(&self, unit: &str) -> Result<(), UnitError> {
-        match self.manager.reset_failed_unit(unit).await {
+        match self.link(unit, Op::Query).await?.manager.reset_failed_unit(unit).await {
             Err(e) if is_no_such_unit(&e) => Ok(()),
             r => r.map_err(|e| UnitError::from_zbus(unit, Op::Query, e)),
         }
     }
 
     async fn unit_proxy(&self, unit: &str, op: Op) -> Result<UnitProxy<'static>, UnitError> {
-        let path = self.manager.load_unit(unit).await.map_err(|e| UnitError::from_zbus(unit, op, e))?;
+        let path =
+            self.link(unit, op).await?.manager.load_unit(unit).await.map_err(|e| UnitError::from_zbus(unit, op, e))?;
         self.unit_proxy_at(unit, op, path).await
     }
 
     /// A proxy for `unit`'s object at `path`, without a property cache.
     async fn unit_proxy_at(&self, unit: &str, op: Op, path: OwnedObjectPath) -> Result<UnitProxy<'static>, UnitError> {
-        UnitProxy::builder(&self.conn)
+        UnitProxy::builder(&self.link(unit, op).await?.conn)
             .path(path)
             .map_err(|e| UnitError::from_zbus(unit, op, e))?
             .cache_properties(CacheProperties::No)
@@ -473,7 +680,7 @@ impl Systemd {
     /// `activating`, `deactivating`, `reloading`). A unit systemd has not
     /// loaded is `inactive`.
     pub async fn active_state(&self, unit: &str) -> Result<String, UnitError> {
-        let path = match self.manager.get_unit(unit).await {
+        let path = match self.link(unit, Op::Query).await?.manager.get_unit(unit).await {
             Ok(p) => p,
             Err(e) if is_no_such_unit(&e) => return Ok("inactive".to_owned()),
             Err(e) => return Err(UnitError::from_zbus(unit, Op::Query, e)),
@@ -490,7 +697,12 @@ impl Systemd {
     /// The unit file state as `GetUnitFileState` reports it (`enabled`,
     /// `enabled-runtime`, `disabled`, `static`, `masked`, …).
     pub async fn unit_file_state(&self, unit: &str) -> Result<String, UnitError> {
-        self.manager.get_unit_file_state(unit).await.map_err(|e| UnitError::from_zbus(unit, Op::Query, e))
+        self.link(unit, Op::Query)
+            .await?
+            .manager
+            .get_unit_file_state(unit)
+            .await
+            .map_err(|e| UnitError::from_zbus(unit, Op::Query, e))
     }
 
     /// Whether systemd itself will start the unit at boot (`enabled` or
@@ -502,8 +714,14 @@ impl Systemd {
 
     /// The service's main PID (0 when not running).
     pub async fn main_pid(&self, unit: &str) -> Result<u32, UnitError> {
-        let path = self.manager.load_unit(unit).await.map_err(|e| UnitError::from_zbus(unit, Op::Query, e))?;
-        let svc = ServiceProxy::builder(&self.conn)
+        let path = self
+            .link(unit, Op::Query)
+            .await?
+            .manager
+            .load_unit(unit)
+            .await
+            .map_err(|e| UnitError::from_zbus(unit, Op::Query, e))?;
+        let svc = ServiceProxy::builder(&self.link(unit, Op::Query).await?.conn)
             .path(path)
             .map_err(|e| UnitError::from_zbus(unit, Op::Query, e))?
             .cache_properties(CacheProperties::No)
@@ -519,7 +737,13 @@ impl Systemd {
         let Some(iface) = type_interface(unit) else {
             return Ok("unknown".to_owned());
         };
-        let path = self.manager.load_unit(unit).await.map_err(|e| UnitError::from_zbus(unit, Op::Query, e))?;
+        let path = self
+            .link(unit, Op::Query)
+            .await?
+            .manager
+            .load_unit(unit)
+            .await
+            .map_err(|e| UnitError::from_zbus(unit, Op::Query, e))?;
         let props = self.properties(unit, path, Op::Query).await?;
         let v = props
             .get(iface.try_into().expect("valid interface name"), "Result")
@@ -534,7 +758,7 @@ impl Systemd {
         path: OwnedObjectPath,
         op: Op,
     ) -> Result<zbus::fdo::PropertiesProxy<'static>, UnitError> {
-        zbus::fdo::PropertiesProxy::builder(&self.conn)
+        zbus::fdo::PropertiesProxy::builder(&self.link(unit, op).await?.conn)
             .destination(DEST)
             .and_then(|b| b.path(path))
             .map_err(|e| UnitError::from_zbus(unit, op, e))?
@@ -553,7 +777,13 @@ impl Systemd {
     /// A `Restarted` is a failure the unit recovered from on its own: hbd
     /// counts it toward `migration_threshold`.
     pub async fn watch(&self, unit: &str) -> Result<UnitWatch, UnitError> {
-        let path = self.manager.load_unit(unit).await.map_err(|e| UnitError::from_zbus(unit, Op::Watch, e))?;
+        let path = self
+            .link(unit, Op::Watch)
+            .await?
+            .manager
+            .load_unit(unit)
+            .await
+            .map_err(|e| UnitError::from_zbus(unit, Op::Watch, e))?;
         let props = self.properties(unit, path.clone(), Op::Watch).await?;
         // Listen first, then read the current values: a change in between
         // shows up as a signal, never lost.

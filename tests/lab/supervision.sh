@@ -3,7 +3,7 @@
 # runs. Units stopped behind hbd's back, units that exit 143 on SIGTERM,
 # jobs that hang, a unit found activating when hbd starts, a fence unit
 # that is not a oneshot, systemd's start limit after cleanup, a reload that
-# adds ping hosts. Each scenario in a freshly booted two-node cluster.
+# adds ping hosts, dbus restarting under hbd. Each scenario in a freshly booted two-node cluster.
 #   tests/lab/supervision.sh            all scenarios
 #   tests/lab/supervision.sh NAME...    some (see the list at the end)
 # Ends with "N passed, M failed"; exit status 0 only if nothing failed.
@@ -213,5 +213,30 @@ sc_reload_ping() {
     echo "  (failover took $(ms_since "$t0") ms)"
 }
 
-ALL=(stop_outside exit_143 hung_start hung_stop adopt_activating fence_not_oneshot cleanup_start_limit reload_ping)
+sc_dbus_restart() {
+    hbd_cluster_up 2 || return 1
+    check "n1 serves the VIP" hbd_wait_owner n1 15 || return 1
+    local since; since=$(lab_exec n1 date '+%Y-%m-%d %H:%M:%S')
+    lab_exec n1 systemctl restart dbus
+    check "after systemctl restart dbus: hactl status answers on n1 within 5 s" lab_wait_for 5 eval 'status_json n1 >/dev/null'
+    check "... and says n1 still runs web" eval '[[ $(json_owner n1) == n1 ]]'
+    check "hbd re-subscribed: web.service stopped outside hbd runs again within 10 s" eval 'lab_exec n1 systemctl stop web.service && lab_wait_for 10 is_active n1 web.service'
+    # A unit that stops while there is no bus: root's systemctl talks to
+    # systemd over its private socket, not the bus.
+    lab_exec n1 systemctl stop dbus.socket dbus.service
+    lab_exec n1 systemctl stop web.service
+    sleep 1
+    lab_exec n1 systemctl start dbus.socket dbus.service
+    check "web.service stopped while dbus was down: hbd sees it once the bus is back and restarts it" lab_wait_for 10 is_active n1 web.service
+    check "the journal says the unit was stopped outside hbd" journal_has n1 "web.service of group web: it was stopped outside hbd"
+    check "the VIP never left n1 (no failover for a bus restart)" eval '[[ -z $(hbd_events n2 failover) ]] && owner_is n1'
+    check "hactl move web n2 --wait works over the new bus" eval 'lab_hactl n1 move web n2 --wait >/dev/null && hbd_wait_owner n2 5'
+    local lines
+    lines=$(lab_journal n1 -u hbd --since "$since" -o cat --no-pager | wc -l)
+    echo "  ($lines journal lines from hbd since the first restart)"
+    check "the journal was not flooded (under 60 lines for two bus restarts)" eval '((lines < 60))'
+    check "it says when the bus went and came back" eval 'journal_has n1 "lost the system bus" && journal_has n1 "the system bus is back after"'
+}
+
+ALL=(stop_outside exit_143 hung_start hung_stop adopt_activating fence_not_oneshot cleanup_start_limit reload_ping dbus_restart)
 run_scenarios "$@"
