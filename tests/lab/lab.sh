@@ -198,6 +198,7 @@ lab_systemctl() { local n=$1; shift; lab_exec "$n" systemctl --no-pager "$@"; }
 # only (works while the node is powered off too; e.g. tcpdump, ip, ss).
 lab_nsexec()  { local n=$1; shift; _lab_node_ok "$n" || return 1; ip netns exec "$(_lab_ns "$n")" "$@"; }
 
+_lab_bus_broken() { lab_exec "$1" systemctl is-failed systemd-sysusers.service dbus.service dbus.socket 2>/dev/null | grep -q '^failed'; }
 _lab_state_running() { local s; s=$(lab_exec "$1" systemctl is-system-running 2>/dev/null); [[ $s == running || $s == degraded ]]; }
 
 _lab_find_pid1() { # NSPAWN_PID -> machine pid1 (its child named systemd)
@@ -275,7 +276,16 @@ _lab_nspawn_wait() { # NODE: wait for pid1 + running; post-boot setup
     if ! lab_wait_for "$LAB_BOOT_TIMEOUT" _lab_wait_pid1; then
         _lab_die "node $n: machine did not start; tail of $d/console.log:"; tail -n 15 "$d/console.log" >&2; return 1
     fi
-    if ! lab_wait_for "$LAB_BOOT_TIMEOUT" _lab_state_running "$n"; then
+    # "degraded" counts as booted, but a machine whose sysusers or dbus
+    # failed has no bus: hbd on it would fail (the first-run failure seen
+    # on fresh machines). Stop waiting as soon as that shows.
+    lab_wait_for "$LAB_BOOT_TIMEOUT" eval '_lab_state_running "$n" || _lab_bus_broken "$n"'
+    if _lab_bus_broken "$n" || ! lab_exec "$n" systemctl is-active -q dbus.socket; then
+        _lab_die "node $n: booted without a working bus (sysusers or dbus failed):"
+        lab_exec "$n" systemctl --failed --no-legend >&2
+        lab_exec "$n" journalctl -b --no-pager -n 15 -u systemd-sysusers -u dbus >&2; return 1
+    fi
+    if ! _lab_state_running "$n"; then
         _lab_die "node $n: not running after ${LAB_BOOT_TIMEOUT}s ($(lab_exec "$n" systemctl is-system-running 2>&1))"
         lab_exec "$n" systemctl --failed --no-legend >&2
         lab_exec "$n" journalctl -p warning -b --no-pager -n 40 >&2; return 1
