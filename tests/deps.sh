@@ -16,7 +16,20 @@ fi
 if ! command -v cargo >/dev/null; then
     [[ -x $HOME/.cargo/bin/cargo ]] && export PATH=$HOME/.cargo/bin:$PATH
 fi
-if ! command -v cargo >/dev/null; then
-    echo "installing Debian's cargo (hbd needs Rust 1.85 or newer)"
-    apt-get install -y -qq cargo rustc >/dev/null
+# hbd's dependencies need Rust 1.85 or newer; Debian 12's own rustc is 1.63.
+rust_ok() {
+    local v
+    v=$(rustc --version 2>/dev/null | awk '{print $2}') || return 1
+    [[ -n $v ]] && printf '1.85.0\n%s\n' "${v%%-*}" | sort -V -C
+}
+if ! rust_ok; then
+    echo "no Rust 1.85 or newer found; installing it with rustup (https://rustup.rs) into $HOME/.cargo"
+    if curl -sSf --max-time 60 https://sh.rustup.rs | sh -s -- -y -q --profile minimal --component rustfmt,clippy >/dev/null &&
+        export PATH=$HOME/.cargo/bin:$PATH && rust_ok; then
+        echo "installed $(rustc --version)"
+    else
+        echo "cannot install Rust: hbd needs Rust 1.85 or newer (Debian 12's rustc is 1.63)." >&2
+        echo "Install it with rustup (https://rustup.rs), or put cargo 1.85+ on PATH, then run this again." >&2
+        exit 1
+    fi
 fi

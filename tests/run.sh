@@ -37,6 +37,8 @@ step "cargo test" cargo test --release --no-fail-fast -- --test-threads=2
 # Coverage-guided fuzzing, 20 s per target over the committed corpora.
 step "fuzz (20 s per target)" env CARGO_BUILD_JOBS=2 bash fuzz/ci.sh
 step "lab self-test" bash tests/lab/selftest.sh
+# README command 1, as a user runs it.
+step "demo (README command 1)" bash tests/lab/demo.sh
 step "lab scenarios" bash tests/lab/scenarios.sh
 step "lab supervision" bash tests/lab/supervision.sh
 step "lab nemesis (3 min)" bash tests/lab/nemesis.sh

@@ -15,15 +15,37 @@ export HBD_BIN=$repo/target/release
 
 source "$here/lab.sh"
 source "$here/hbd.sh"
+# On failure: what a user needs to see why, from the machines themselves
+# (their journals go with the teardown), and how to try again.
+demo_failed() { # WHY
+    echo
+    echo "DEMO FAILED: $1"
+    local n
+    for n in "${LAB_NODES[@]}"; do
+        lab_pid1 "$n" >/dev/null 2>&1 || { echo "--- $n: powered off"; continue; }
+        echo "--- $n: systemctl status hbd"
+        lab_exec "$n" systemctl status hbd --no-pager -n 0 2>&1 | sed 's/^/    /'
+        echo "--- $n: journalctl -u hbd (last 25 lines)"
+        lab_journal "$n" -b -u hbd -n 25 -o short-precise 2>&1 | sed 's/^/    /'
+        echo "--- $n: warnings of dbus and systemd-sysusers (the bus hbd needs)"
+        lab_journal "$n" -b -u dbus -u systemd-sysusers -p warning -n 10 -o short-precise 2>&1 | sed 's/^/    /'
+        echo "--- $n: failed units"
+        lab_exec "$n" systemctl --failed --no-legend --no-pager 2>&1 | sed 's/^/    /'
+    done
+    echo
+    echo "To try again: bash tests/lab/demo.sh   (the lab is torn down; nothing is left behind)"
+    lab_down >/dev/null 2>&1
+    exit 1
+}
 t_start=$SECONDS
 say "Booting two machines, n1 and n2 (LAN 10.77.0.0/24, heartbeat network 10.78.0.0/24)"
-lab_up 2 >/dev/null || exit 1
+lab_up 2 >/dev/null || demo_failed "the two machines did not boot (see the lab's messages above)"
 hbd_install_all 2 >/dev/null
 echo "/etc/hbd/hbd.toml on both nodes:"
 hbd_config 2 | sed 's/^/    /'
 say "systemctl start hbd (on both nodes)"
 lab_exec n1 systemctl start hbd & lab_exec n2 systemctl start hbd & wait
-hbd_wait_owner n1 20 || { echo "the VIP did not come up"; exit 1; }
+hbd_wait_owner n1 20 || demo_failed "the VIP did not come up on n1 within 20 s"
 say "hactl status (on n1)"
 lab_hactl n1 status
 say "The client (10.77.0.100) asks http://$HBD_VIP/ : $(hbd_vip_owner 1)"
@@ -37,7 +59,11 @@ lab_on_down() { [[ -s $probe_pid ]] && kill "$(cat "$probe_pid")" 2>/dev/null; r
 sleep 1
 cut=$(date +%s%3N)
 lab_power_cut n1 >/dev/null
-hbd_wait_owner n2 15 || echo "n2 did not take over"
+if ! hbd_wait_owner n2 15; then
+    kill "$(cat "$probe_pid")" 2>/dev/null
+    rm -f "$probe_log" "$probe_pid"
+    demo_failed "n2 did not take over within 15 s of the power cut"
+fi
 sleep 0.3
 kill "$(cat "$probe_pid")" 2>/dev/null
 wait 2>/dev/null
