@@ -238,5 +238,22 @@ sc_dbus_restart() {
     check "it says when the bus went and came back" eval 'journal_has n1 "lost the system bus" && journal_has n1 "the system bus is back after"'
 }
 
-ALL=(stop_outside exit_143 hung_start hung_stop adopt_activating fence_not_oneshot cleanup_start_limit reload_ping dbus_restart)
+sc_bus_late() {
+    hbd_cluster_up 2 || return 1
+    check "n1 serves the VIP" hbd_wait_owner n1 15 || return 1
+    # hbd started while there is no bus (dbus late at boot, or failed and
+    # being fixed): it waits instead of burning systemd's start limit.
+    lab_exec n2 systemctl stop hbd
+    lab_exec n2 systemctl mask --runtime -q dbus.socket dbus.service
+    lab_exec n2 systemctl stop dbus.socket dbus.service
+    lab_exec n2 systemctl start --no-block hbd
+    sleep 3
+    check "without a bus hbd waits (activating, not failed) and says so" eval '[[ $(active_state n2 hbd) == activating ]] && journal_has n2 "waiting for the system bus"'
+    lab_exec n2 systemctl unmask --runtime -q dbus.socket dbus.service
+    lab_exec n2 systemctl start dbus.socket
+    check "once dbus is there hbd is up within 5 s, with no restart" eval 'lab_wait_for 5 eval "[[ \$(active_state n2 hbd) == active ]]" && [[ $(lab_exec n2 systemctl show -P NRestarts hbd) == 0 ]]'
+    check "hactl status on n2 answers and sees n1 own web" lab_wait_for 5 eval '[[ $(json_owner n2) == n1 ]]'
+}
+
+ALL=(stop_outside exit_143 hung_start hung_stop adopt_activating fence_not_oneshot cleanup_start_limit reload_ping dbus_restart bus_late)
 run_scenarios "$@"
