@@ -64,7 +64,7 @@ impl Config {
                         e.u64(u64::from(*prefix));
                         e.str(interface);
                     }
-                    Resource::Unit { name, timeout } => {
+                    Resource::Unit { name, timeout, .. } => {
                         e.str("unit");
                         e.str(name);
                         if let Some(t) = timeout {

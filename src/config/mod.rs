@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 mod authkey;
+pub mod check;
 mod digest;
 mod error;
 pub mod heartbeat;
@@ -15,6 +16,7 @@ mod schema;
 pub use authkey::{generate_auth_keys, load_auth_keys, parse_auth_keys, MIN_SECRET_LEN};
 pub use error::ConfigError;
 pub use heartbeat::{import_heartbeat, import_heartbeat_texts, Import, ImportError, Unmapped};
+pub use check::{Check, NodeCheck, Probe};
 pub use resource::Resource;
 pub use schema::{load, parse, UNIT_SUFFIXES};
 
@@ -34,6 +36,8 @@ pub struct Config {
     pub garp: Garp,
     pub groups: Vec<Group>,
     pub respawn: Vec<Respawn>,
+    /// Checks of the node itself (`[[node_check]]`).
+    pub node_checks: Vec<NodeCheck>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

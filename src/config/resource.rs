@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use super::Check;
+
 /// One resource of a group, in start order.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Resource {
@@ -10,14 +12,15 @@ pub enum Resource {
     Vip { addr: std::net::IpAddr, prefix: u8, interface: String },
     /// A systemd unit, e.g. "nginx.service". `timeout` is the deadline of
     /// its start and stop jobs; without one, the unit's own
-    /// `TimeoutStartSec=`/`TimeoutStopSec=` plus a margin.
-    Unit { name: String, timeout: Option<Duration> },
+    /// `TimeoutStartSec=`/`TimeoutStopSec=` plus a margin. `check` probes
+    /// the service while it runs here.
+    Unit { name: String, timeout: Option<Duration>, check: Option<Check> },
 }
 
 impl Resource {
     /// A unit resource with the unit's own timeouts.
     pub fn unit(name: impl Into<String>) -> Resource {
-        Resource::Unit { name: name.into(), timeout: None }
+        Resource::Unit { name: name.into(), timeout: None, check: None }
     }
     pub fn kind(&self) -> &'static str {
         match self {
@@ -29,6 +32,13 @@ impl Resource {
         match self {
             Resource::Vip { addr, prefix, .. } => format!("{addr}/{prefix}"),
             Resource::Unit { name, .. } => name.clone(),
+        }
+    }
+    /// The resource's health check, if it has one.
+    pub fn check(&self) -> Option<&Check> {
+        match self {
+            Resource::Unit { check, .. } => check.as_ref(),
+            Resource::Vip { .. } => None,
         }
     }
     /// Systemd unit name, if this resource is a unit.

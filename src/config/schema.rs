@@ -14,6 +14,7 @@ use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
 use super::error::{line_col, ConfigError};
+use super::check::{self, Check, NodeCheck, Probe};
 use super::{Cluster, Config, Fencing, Garp, Group, Link, LinkKind, NodeConf, Ping, Resource, Respawn};
 
 /// Unit name suffixes systemd knows; a unit name must end in one of them.
@@ -272,6 +273,8 @@ struct RawFile {
     group: Vec<RawGroup>,
     #[serde(default)]
     respawn: Vec<RawRespawn>,
+    #[serde(default)]
+    node_check: Vec<RawNodeCheck>,
 }
 
 #[derive(Deserialize)]
@@ -369,6 +372,27 @@ struct RawResource {
     interface: Option<String>,
     unit: Option<String>,
     timeout: Option<Dur>,
+    check: Option<RawCheck>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCheck {
+    http: Option<String>,
+    tcp: Option<String>,
+    unit: Option<String>,
+    expect: Option<u16>,
+    interval: Option<Dur>,
+    timeout: Option<Dur>,
+    rise: Option<u32>,
+    fall: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNodeCheck {
+    name: Option<String>,
+    check: Option<RawCheck>,
 }
 
 #[derive(Deserialize)]
@@ -459,8 +483,9 @@ impl Ctx<'_> {
         let garp = self.garp(raw.garp)?;
         let groups = self.groups(raw.group, &nodes)?;
         let respawn = self.respawn(raw.respawn, &groups)?;
+        let node_checks = self.node_checks(raw.node_check, &groups)?;
         self.limits(&cluster, &nodes, &links, &groups)?;
-        Ok(Config { path: self.path.to_path_buf(), cluster, nodes, links, ping, garp, groups, respawn })
+        Ok(Config { path: self.path.to_path_buf(), cluster, nodes, links, ping, garp, groups, respawn, node_checks })
     }
 
     /// What the wire format can carry: refuse a file beyond it before it is
@@ -919,6 +944,15 @@ impl Ctx<'_> {
                             format!("{rk} has neither vip nor unit; write {{ vip = \"10.0.0.60/24\", interface = \"eth0\" }} or {{ unit = \"nginx.service\" }}"),
                         ))
                     }
+                    (Some(_), None) if r.check.is_some() => {
+                        return Err(self.err(
+                            &rk.k("check"),
+                            format!(
+                                "{}: a check applies to a unit (it probes the service); move it to the unit's resource",
+                                rk.k("check")
+                            ),
+                        ))
+                    }
                     (Some(_), None) if r.timeout.is_some() => {
                         return Err(self.err(
                             &rk.k("timeout"),
@@ -968,7 +1002,11 @@ impl Ctx<'_> {
                             }
                             Some(Dur(d)) => Some(d),
                         };
-                        Resource::Unit { name: unit, timeout }
+                        let check = match r.check {
+                            Some(c) => Some(self.check(&rk.k("check"), c)?),
+                            None => None,
+                        };
+                        Resource::Unit { name: unit, timeout, check }
                     }
                 };
                 let same = |a: &Resource, b: &Resource| match (a, b) {
@@ -989,6 +1027,113 @@ impl Ctx<'_> {
             groups.push(Group { name, preferred, resources });
         }
         Ok(groups)
+    }
+
+    /// One `check = { … }` table.
+    fn check(&self, k: &Key, c: RawCheck) -> Result<Check, ConfigError> {
+        let example = "write one of { http = \"http://127.0.0.1/health\" }, { tcp = \"127.0.0.1:5432\" } or { unit = \"pg-check.service\" }";
+        let probe = match (c.http, c.tcp, c.unit) {
+            (Some(url), None, None) => {
+                let Some((host, port, path)) = check::parse_http_url(&url) else {
+                    return Err(self.bad(
+                        &k.k("http"),
+                        "",
+                        "is not an http:// URL; write e.g. \"http://127.0.0.1:8080/health\" (plain HTTP: for TLS, probe a local health port or use a unit check)",
+                    ));
+                };
+                let expect = c.expect.unwrap_or(200);
+                if !(100..=599).contains(&expect) {
+                    return Err(self.bad(&k.k("expect"), "", "is not an HTTP status code; e.g. expect = 200"));
+                }
+                Probe::Http { url, host, port, path, expect }
+            }
+            (None, Some(addr), None) => {
+                if check::split_host_port(&addr).is_none() {
+                    return Err(self.bad(
+                        &k.k("tcp"),
+                        "",
+                        "is not host:port; write e.g. \"127.0.0.1:5432\" or \"[::1]:5432\"",
+                    ));
+                }
+                Probe::Tcp { addr }
+            }
+            (None, None, Some(name)) => {
+                if let Err(why) = check_unit(&name) {
+                    return Err(self.bad(&k.k("unit"), "", &why));
+                }
+                Probe::Unit { name }
+            }
+            (None, None, None) => return Err(self.err(k, format!("{k} says nothing to probe; {example}"))),
+            _ => return Err(self.err(k, format!("{k} has more than one of http, tcp and unit; {example}"))),
+        };
+        if c.expect.is_some() && !matches!(probe, Probe::Http { .. }) {
+            return Err(self.err(&k.k("expect"), format!("{}: expect only applies to an http check; remove it", k.k("expect"))));
+        }
+        let interval = c.interval.map_or(check::DEFAULT_INTERVAL, |d| d.0);
+        if interval < check::MIN_INTERVAL || interval > MAX_OP_TIMEOUT {
+            return Err(self.bad(
+                &k.k("interval"),
+                &format!("\"{}\"", fmt_dur(interval)),
+                &format!("must be from {} to {}", fmt_dur(check::MIN_INTERVAL), fmt_dur(MAX_OP_TIMEOUT)),
+            ));
+        }
+        let timeout = c.timeout.map_or(check::DEFAULT_TIMEOUT.min(interval / 2), |d| d.0);
+        if timeout.is_zero() || timeout >= interval {
+            return Err(self.bad(
+                &k.k("timeout"),
+                &format!("\"{}\"", fmt_dur(timeout)),
+                &format!(
+                    "must be more than 0 and less than interval ({}): a probe must end before the next one starts",
+                    fmt_dur(interval)
+                ),
+            ));
+        }
+        let run = |key: &str, v: Option<u32>, default: u32| {
+            let v = v.unwrap_or(default);
+            if v == 0 || v > check::MAX_RUN {
+                return Err(self.bad(
+                    &k.k(key),
+                    &v.to_string(),
+                    &format!("must be from 1 to {} (probes in a row)", check::MAX_RUN),
+                ));
+            }
+            Ok(v)
+        };
+        let rise = run("rise", c.rise, check::DEFAULT_RISE)?;
+        let fall = run("fall", c.fall, check::DEFAULT_FALL)?;
+        Ok(Check { probe, interval, timeout, rise, fall })
+    }
+
+    fn node_checks(&self, raw: Vec<RawNodeCheck>, groups: &[Group]) -> Result<Vec<NodeCheck>, ConfigError> {
+        let k = Key::root("node_check");
+        let mut out: Vec<NodeCheck> = Vec::new();
+        for (i, r) in raw.into_iter().enumerate() {
+            let nk = k.i(i);
+            let Some(name) = r.name else {
+                return Err(self.missing(&nk.k("name"), "name the check, e.g. name = \"uplink\""));
+            };
+            if !valid_name(&name) {
+                return Err(self.bad(&nk.k("name"), "", NAME_RULE));
+            }
+            if let Some(j) = out.iter().position(|o| o.name == name) {
+                return Err(self.bad(&nk.k("name"), "", &format!("is already node_check[{j}]; names must be unique")));
+            }
+            let Some(c) = r.check else {
+                return Err(self.missing(&nk.k("check"), "say what to probe, e.g. check = { tcp = \"10.0.0.1:53\" }"));
+            };
+            let check = self.check(&nk.k("check"), c)?;
+            if let Probe::Unit { name: unit } = &check.probe {
+                if let Some(g) = groups.iter().find(|g| g.resources.iter().any(|r| r.unit_name() == Some(unit))) {
+                    return Err(self.bad(
+                        &nk.k("check").k("unit"),
+                        "",
+                        &format!("is a unit of group {:?}; a check unit is a separate oneshot unit", g.name),
+                    ));
+                }
+            }
+            out.push(NodeCheck { name, check });
+        }
+        Ok(out)
     }
 
     fn respawn(&self, raw: Vec<RawRespawn>, groups: &[Group]) -> Result<Vec<Respawn>, ConfigError> {

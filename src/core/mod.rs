@@ -111,6 +111,15 @@ pub enum CommandError {
     Invalid(String),
 }
 
+/// What a health check probes the health of.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum CheckTarget {
+    /// Resource `resource` of `group`, while it runs here.
+    Resource { group: String, resource: usize },
+    /// This node (`[[node_check]]` named `name`).
+    Node { name: String },
+}
+
 /// Everything the core reacts to.
 #[derive(Clone, Debug)]
 pub enum Input {
@@ -172,6 +181,17 @@ pub enum Input {
         group: String,
         resource: usize,
         timeouts: UnitTimeouts,
+    },
+    /// A probe of a health check ended. `session` is the one of the
+    /// `StartCheck` that began the check: results of a check stopped since
+    /// are ignored. A probe that timed out is `ok: false`.
+    CheckResult {
+        target: CheckTarget,
+        session: u64,
+        ok: bool,
+        /// Why it failed ("HTTP 500 from …", "connect timeout after 500ms").
+        detail: String,
+        latency: Duration,
     },
     /// How many ping hosts this node reaches now.
     Ping {
@@ -335,6 +355,19 @@ pub enum Event {
     SendFailed {
         reason: String,
     },
+    /// A health check failed `fall` times in a row. `group` is empty for a
+    /// node check.
+    CheckFailed {
+        check: String,
+        group: String,
+        reason: String,
+        fall: u32,
+    },
+    /// A check that had failed passed `rise` times in a row.
+    CheckRecovered {
+        check: String,
+        group: String,
+    },
 }
 
 impl Event {
@@ -369,6 +402,8 @@ impl Event {
             Event::Fenced { .. } => "fenced",
             Event::StandbyChanged { .. } => "standby",
             Event::SendFailed { .. } => "send-failed",
+            Event::CheckFailed { .. } => "check-failed",
+            Event::CheckRecovered { .. } => "check-recovered",
         }
     }
 }
@@ -405,6 +440,16 @@ pub enum Action {
     /// a peer came back and this node keeps the group.
     Announce {
         group: String,
+    },
+    /// Probe `check` every `check.interval` until `StopCheck`, answering
+    /// each probe with `Input::CheckResult` carrying `session`.
+    StartCheck {
+        target: CheckTarget,
+        session: u64,
+        check: crate::config::Check,
+    },
+    StopCheck {
+        target: CheckTarget,
     },
     /// Start hbd-fence@NODE.service; answer with `Input::FenceDone`.
     Fence {

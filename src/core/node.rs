@@ -18,6 +18,10 @@ use super::{
 use crate::config::{Config, Fencing};
 use crate::wire;
 
+mod health;
+pub use health::CheckStatus;
+use health::CheckTrack;
+
 /// How long adding or removing an address may take.
 const VIP_OP_TIMEOUT: Duration = Duration::from_secs(10);
 /// Added to a unit's own job timeout: the bus round trips and the kill
@@ -157,6 +161,13 @@ struct LocalGroup {
     /// Resources that failed while the group ran and are to be started
     /// again once no other operation is in flight.
     restart: Vec<usize>,
+    /// Resources whose check failed: still running but sick, to be stopped
+    /// and started again.
+    bounce: Vec<usize>,
+    /// The resource whose bounce's stop is in flight.
+    bouncing: Option<usize>,
+    /// Each resource's health check here.
+    checks: Vec<CheckTrack>,
 }
 
 /// Key under which intents replace each other (last writer wins).
@@ -196,6 +207,8 @@ pub struct NodeStatus {
     /// (link, "up"/"down", ms since last frame or -1).
     pub links: Vec<(String, String, i64)>,
     pub ping: Option<u32>,
+    /// The node's own checks (`[[node_check]]`; the local node only).
+    pub checks: Vec<CheckStatus>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -209,6 +222,8 @@ pub struct GroupStatus {
     pub failcount: u32,
     /// Why the group is not running where it should, if it is not.
     pub note: String,
+    /// The health checks of its resources, on the node that runs it.
+    pub checks: Vec<CheckStatus>,
 }
 
 pub struct Node {
@@ -265,6 +280,10 @@ pub struct Node {
     pending_reload: Option<Box<Config>>,
     /// A peer came up in this step (see `announce_after_heal`).
     peer_came_up: bool,
+    /// The last check session handed out.
+    check_session: u64,
+    /// This node's `[[node_check]]`s, by name.
+    node_checks: Vec<(String, CheckTrack)>,
     out: Vec<Action>,
 }
 
@@ -346,6 +365,8 @@ impl Node {
             status_moved: false,
             pending_reload: None,
             peer_came_up: false,
+            check_session: 0,
+            node_checks: Vec::new(),
             out: Vec::new(),
             cfg,
         })
@@ -366,7 +387,9 @@ impl Node {
     /// Feed one input at time `now`; returns what the shell must do.
     pub fn handle(&mut self, now: Time, input: Input) -> Vec<Action> {
         self.now = now.max(self.now);
-        let routine = matches!(input, Input::Frame { .. } | Input::Tick);
+        // A probe that passed moves nothing but counts and a latency, which
+        // status refreshes at its own pace (like link ages).
+        let routine = matches!(input, Input::Frame { .. } | Input::Tick | Input::CheckResult { ok: true, .. });
         match input {
             Input::Frame { from, link, generation, seq, msg: Message::Beat(b) } => {
                 self.on_beat(&from, link, generation, seq, b)
@@ -389,6 +412,9 @@ impl Node {
                         *t = Some(timeouts);
                     }
                 }
+            }
+            Input::CheckResult { target, session, ok, detail, latency } => {
+                self.on_check_result(target, session, ok, detail, latency)
             }
             Input::Ping { reachable } => self.on_ping(reachable),
             Input::FenceDone { node, ok } => self.on_fence_done(&node, ok),
@@ -680,6 +706,9 @@ impl Node {
         }
         g.owner_seen = Some(self.cfg.nodes[self.me].name.clone());
         self.send_now = true;
+        if let Some(gi) = self.groups.iter().position(|g| g.name == group) {
+            self.start_check(gi, resource);
+        }
     }
 
     fn on_resource_done(&mut self, group: &str, resource: usize, op: Op, result: Result<(), OpError>) {
@@ -693,6 +722,7 @@ impl Node {
         let rname = self.cfg.groups[gi].resources[resource].name();
         match (op, result) {
             (Op::Start, Ok(())) => {
+                self.start_check(gi, resource);
                 let g = &mut self.groups[gi];
                 g.up[resource] = true;
                 if g.state == GroupState::Started {
@@ -726,10 +756,18 @@ impl Node {
             (Op::Stop, Ok(())) => {
                 let g = &mut self.groups[gi];
                 g.up[resource] = false;
+                if g.bouncing.take() == Some(resource) {
+                    // Stopped to be started again: the rest keeps running.
+                    if matches!(g.state, GroupState::Started | GroupState::Starting) {
+                        g.restart.push(resource);
+                    }
+                    return;
+                }
                 g.running = resource;
             }
             (Op::Stop, Err(e)) => {
                 let g = &mut self.groups[gi];
+                g.bouncing = None;
                 g.state = GroupState::Blocked;
                 self.out.push(Action::Event(Event::StopFailed {
                     group: group.to_string(),
@@ -771,6 +809,7 @@ impl Node {
             g.restart.push(resource);
         }
         self.send_now = true;
+        self.stop_check(gi, resource);
     }
 
     /// The supervision contract: a unit of a group that goes down while hbd
@@ -866,6 +905,9 @@ impl Node {
 
     /// Ask the shell for an operation and note its deadline.
     fn begin_op(&mut self, gi: usize, r: usize, op: Op) {
+        // A check probes a resource that is up; it begins again once a
+        // start has succeeded.
+        self.stop_check(gi, r);
         let deadline = self.op_timeout(gi, r, op).map(|d| self.now.saturating_add(d));
         let g = &mut self.groups[gi];
         g.busy = Some((r, op));
@@ -977,7 +1019,9 @@ impl Node {
         let mut groups = Vec::with_capacity(cfg.groups.len());
         for gc in &cfg.groups {
             match self.groups.iter().position(|g| g.name == gc.name) {
-                Some(i) if self.cfg.groups[i].resources == gc.resources => groups.push(self.groups[i].clone()),
+                Some(i) if same_resources(&self.cfg.groups[i].resources, &gc.resources) => {
+                    groups.push(self.groups[i].clone())
+                }
                 _ => groups.push(new_group(&gc.name, gc.resources.len())),
             }
         }
@@ -990,12 +1034,15 @@ impl Node {
                     .groups
                     .iter()
                     .find(|n| n.name == g.name)
-                    .is_none_or(|n| n.resources != self.cfg.groups[i].resources)
+                    .is_none_or(|n| !same_resources(&n.resources, &self.cfg.groups[i].resources))
         });
         if holding_changed {
             let first = self.pending_reload.is_none();
             for (i, g) in self.groups.iter_mut().enumerate() {
-                let keep = cfg.groups.iter().any(|n| n.name == g.name && n.resources == self.cfg.groups[i].resources);
+                let keep = cfg
+                    .groups
+                    .iter()
+                    .any(|n| n.name == g.name && same_resources(&n.resources, &self.cfg.groups[i].resources));
                 if !keep && g.state.holds() {
                     g.release_reason = MoveReason::Move;
                     g.failed = true;
@@ -1022,6 +1069,7 @@ impl Node {
         // A reload is the operator's answer to a message too large to send.
         self.mute = None;
         self.apply_ping_hosts();
+        self.refresh_checks();
         self.send_now = true;
     }
 
@@ -1116,6 +1164,7 @@ impl Node {
         if let Some(cfg) = self.pending_reload.clone() {
             self.on_reload(*cfg);
         }
+        self.start_node_checks();
         self.update_membership();
         self.update_ping();
         self.expire_ops();
@@ -1263,6 +1312,16 @@ impl Node {
         self.peers.iter().flatten().all(|p| p.state != PeerState::Unknown)
     }
 
+    /// Node `n` is in standby because a node check of its own fails (a
+    /// peer says so in its beats).
+    fn health_standby(&self, n: usize) -> bool {
+        if n == self.me {
+            self.sick()
+        } else {
+            self.peers[n].as_ref().is_some_and(|p| p.beat.as_ref().is_some_and(|b| b.standby))
+        }
+    }
+
     fn standby_of(&self, node: &str) -> bool {
         matches!(
             self.intents.get(&IntentKey::Standby(node.to_string())),
@@ -1301,7 +1360,7 @@ impl Node {
 
     fn eligible(&self, n: usize, gi: usize, max_ping: Option<u32>) -> bool {
         let name = &self.cfg.nodes[n].name;
-        if self.standby_of(name) {
+        if self.standby_of(name) || self.health_standby(n) {
             return false;
         }
         let (leaving, failed) = if n == self.me {
@@ -1532,7 +1591,7 @@ impl Node {
         } else if self.leaving {
             return MoveReason::Leave;
         }
-        if self.standby_of(from_name) {
+        if self.standby_of(from_name) || self.health_standby(from) {
             return MoveReason::Standby;
         }
         if self.location_of(&g.name) == Some(to) {
@@ -1580,6 +1639,12 @@ impl Node {
                 g.state = GroupState::Stopping;
             }
             let may_resume = !g.resume_start || settled;
+            if matches!(g.state, GroupState::Started | GroupState::Starting) && may_resume && !g.bounce.is_empty() {
+                let r = g.bounce.remove(0);
+                g.bouncing = Some(r);
+                self.begin_op(gi, r, Op::Stop);
+                continue;
+            }
             if matches!(g.state, GroupState::Started | GroupState::Starting) && may_resume && !g.restart.is_empty() {
                 let r = g.restart.remove(0);
                 self.begin_op(gi, r, Op::Start);
@@ -1588,6 +1653,7 @@ impl Node {
             if !matches!(g.state, GroupState::Started | GroupState::Starting) {
                 // Stopping stops them anyway.
                 g.restart.clear();
+                g.bounce.clear();
             }
             match g.state {
                 GroupState::Starting => {
@@ -1819,7 +1885,7 @@ impl Node {
     fn beat(&self) -> Beat {
         Beat {
             config_hash: self.digest,
-            standby: self.standby_of(self.name()),
+            standby: self.standby_of(self.name()) || self.sick(),
             leaving: self.leaving,
             idle: self.groups.iter().all(|g| g.state == GroupState::Stopped),
             // A node that has not heard from every peer yet (or given up on
@@ -1881,7 +1947,7 @@ impl Node {
                 if i == self.me {
                     let state = if self.leaving {
                         "leaving"
-                    } else if self.standby_of(&n.name) {
+                    } else if self.standby_of(&n.name) || self.sick() {
                         "standby"
                     } else {
                         "up"
@@ -1893,12 +1959,13 @@ impl Node {
                         generation: self.generation,
                         links: Vec::new(),
                         ping: self.ping_eff,
+                        checks: self.node_check_statuses(),
                     };
                 }
                 let p = self.peers[i].as_ref().expect("peer");
                 let state = match p.state {
                     PeerState::Unknown if p.unverified_at.is_some() => "unverified",
-                    PeerState::Up if self.standby_of(&n.name) => "standby",
+                    PeerState::Up if self.standby_of(&n.name) || self.health_standby(i) => "standby",
                     PeerState::Up if p.leaving() => "leaving",
                     s => s.as_str(),
                 };
@@ -1917,6 +1984,7 @@ impl Node {
                         })
                         .collect(),
                     ping: p.ping(),
+                    checks: Vec::new(),
                 }
             })
             .collect();
@@ -1941,7 +2009,12 @@ impl Node {
                 let mut state = owner.map_or(GroupState::Stopped, |o| self.state_of(o, gi));
                 // A group whose failed resource is being brought back is not
                 // fully started, whatever the peers are told.
-                let recovering = lg.busy.is_some_and(|(_, op)| op == Op::Start) || !lg.restart.is_empty();
+                // Nor is one whose checks have not passed `rise` times yet.
+                let recovering = lg.busy.is_some_and(|(_, op)| op == Op::Start)
+                    || !lg.restart.is_empty()
+                    || !lg.bounce.is_empty()
+                    || lg.bouncing.is_some()
+                    || !self.checks_healthy(gi);
                 if owner == Some(self.me) && state == GroupState::Started && recovering {
                     state = GroupState::Starting;
                 }
@@ -2060,8 +2133,19 @@ impl NodeGroupNote {
             resources,
             failcount,
             note,
+            checks: if owner == Some(node.me) { node.check_statuses(gi) } else { Vec::new() },
         }
     }
+}
+
+/// The same resources, whatever their checks: a reload that changes only a
+/// check does not restart the group, it restarts the check.
+fn same_resources(a: &[Resource], b: &[Resource]) -> bool {
+    let bare = |r: &Resource| match r {
+        Resource::Unit { name, timeout, .. } => Resource::Unit { name: name.clone(), timeout: *timeout, check: None },
+        r => r.clone(),
+    };
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| bare(x) == bare(y))
 }
 
 fn new_group(name: &str, n: usize) -> LocalGroup {
@@ -2086,6 +2170,9 @@ fn new_group(name: &str, n: usize) -> LocalGroup {
         release_reason: MoveReason::Move,
         owner_seen: None,
         restart: Vec::new(),
+        bounce: Vec::new(),
+        bouncing: None,
+        checks: vec![CheckTrack::default(); n],
     }
 }
 

@@ -9,7 +9,7 @@ use zbus::{Connection, MatchRule, MessageStream};
 
 use super::error::names;
 use super::paths::{BUS_NAME, GROUP_INTERFACE, MANAGER_INTERFACE, MANAGER_PATH, NODE_INTERFACE};
-use super::{GroupStatus, NodeStatus, Status};
+use super::{CheckStatus, GroupStatus, NodeStatus, Status};
 
 /// Environment variable naming the bus to use instead of the system bus
 /// (a D-Bus address such as `unix:path=/tmp/bus`); for tests and labs.
@@ -123,6 +123,7 @@ async fn node_status(conn: &Connection, path: &str) -> Result<NodeStatus, Client
         generation: prop(&p, path, "Generation")?,
         links: prop(&p, path, "Links")?,
         ping: Some(ping),
+        checks: checks(&p, path)?,
     })
 }
 
@@ -136,7 +137,24 @@ async fn group_status(conn: &Connection, path: &str) -> Result<GroupStatus, Clie
         resources: prop(&p, path, "Resources")?,
         failcount: prop(&p, path, "FailCount")?,
         note: prop(&p, path, "Note")?,
+        checks: checks(&p, path)?,
     })
+}
+
+fn checks(p: &Props, path: &str) -> Result<Vec<CheckStatus>, ClientError> {
+    let raw: Vec<(String, String, String, u32, u32, i64, String)> = prop(p, path, "Checks")?;
+    Ok(raw
+        .into_iter()
+        .map(|(name, probe, state, passes, failures, latency_ms, error)| CheckStatus {
+            name,
+            probe,
+            state,
+            passes,
+            failures,
+            latency_ms,
+            error,
+        })
+        .collect())
 }
 
 /// The cluster as hbd on this node sees it: one `GetAll` for the manager,

@@ -8,7 +8,7 @@
 
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
-pub use crate::core::node::{GroupStatus, NodeStatus, Status};
+pub use crate::core::node::{CheckStatus, GroupStatus, NodeStatus, Status};
 use crate::core::{Command, CommandError};
 
 pub mod auth;

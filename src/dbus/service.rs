@@ -22,7 +22,7 @@ use super::error::{ApiError, DbusError, HbdError};
 use super::paths::{
     object_path_for, ObjectKind, BUS_NAME, GROUP_INTERFACE, MANAGER_INTERFACE, MANAGER_PATH, NODE_INTERFACE,
 };
-use super::{ApiEvent, ApiHandle, ApiRequest, GroupStatus, NodeStatus, Status};
+use super::{ApiEvent, ApiHandle, ApiRequest, CheckStatus, GroupStatus, NodeStatus, Status};
 use crate::core::Command;
 
 /// How long a method waits for the main loop's answer before `Busy`.
@@ -255,6 +255,22 @@ impl NodeObject {
     fn ping_hosts(&self) -> u32 {
         self.with(|n| n.ping.unwrap_or(0))
     }
+
+    /// The node's own health checks (the local node only; while one is sick the node is in standby). Per check: name, what it probes, state (healthy, sick, rising, off), passes and failures in a row, the last probe's milliseconds (-1: none yet), the last failure's reason.
+    #[zbus(property)]
+    fn checks(&self) -> Vec<CheckTuple> {
+        self.with(|n| check_tuples(&n.checks))
+    }
+}
+
+/// A check as the API carries it (see the `Checks` properties).
+pub type CheckTuple = (String, String, String, u32, u32, i64, String);
+
+pub(crate) fn check_tuples(checks: &[CheckStatus]) -> Vec<CheckTuple> {
+    checks
+        .iter()
+        .map(|c| (c.name.clone(), c.probe.clone(), c.state.clone(), c.passes, c.failures, c.latency_ms, c.error.clone()))
+        .collect()
 }
 
 /// `/org/hbd1/group/<name>`.
@@ -312,6 +328,12 @@ impl GroupObject {
     #[zbus(property)]
     fn note(&self) -> String {
         self.with(|g| g.note.clone())
+    }
+
+    /// The health checks of the group's resources, as the node that runs it sees them (empty elsewhere). Per check: the resource, what it probes, state (healthy, sick, rising, off), passes and failures in a row, the last probe's milliseconds (-1: none yet), the last failure's reason.
+    #[zbus(property)]
+    fn checks(&self) -> Vec<CheckTuple> {
+        self.with(|g| check_tuples(&g.checks))
     }
 }
 
@@ -483,6 +505,7 @@ async fn publish_changes(
         set(&mut ch, "Local", &old.local, &n.local);
         set(&mut ch, "Generation", &old.generation, &n.generation);
         set(&mut ch, "PingHosts", &old.ping.unwrap_or(0), &n.ping.unwrap_or(0));
+        set(&mut ch, "Checks", &check_tuples(&old.checks), &check_tuples(&n.checks));
         if old.links != n.links {
             let same_states = old.links.len() == n.links.len()
                 && old.links.iter().zip(&n.links).all(|(a, b)| a.0 == b.0 && a.1 == b.1);
@@ -507,6 +530,7 @@ async fn publish_changes(
         set(&mut ch, "Resources", &old.resources, &g.resources);
         set(&mut ch, "FailCount", &old.failcount, &g.failcount);
         set(&mut ch, "Note", &old.note, &g.note);
+        set(&mut ch, "Checks", &check_tuples(&old.checks), &check_tuples(&g.checks));
         emit(conn, object_path_for(ObjectKind::Group, &g.name).as_str(), GROUP_INTERFACE, ch).await;
     }
 

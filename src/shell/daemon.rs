@@ -22,7 +22,7 @@ use super::vip::{AddrEvent, AddrWatcher, Vip};
 use super::{garp, generation, notify};
 use crate::config::LinkKind;
 use crate::config::{self, Config};
-use crate::core::{Action, CommandError, Event, Input, Node, Op, OpError, Resource, UnitState};
+use crate::core::{Action, CheckTarget, CommandError, Event, Input, Node, Op, OpError, Resource, UnitState};
 use crate::dbus::{ApiEvent, ApiHandle, ApiRequest, LINK_AGE_SIGNAL_INTERVAL};
 use crate::wire::{self, Codec, Header, ReplayGuard};
 
@@ -42,6 +42,7 @@ enum Done {
     Unit { group: String, resource: usize, state: UnitState },
     Fence { node: String, ok: bool },
     Respawn { unit: String },
+    Check { target: CheckTarget, session: u64, outcome: super::check::Outcome },
 }
 
 /// A problem an operator must fix in the files; restarting will not help.
@@ -114,6 +115,7 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
         ping_tx: mpsc::channel(8).0,
         ping_task: None,
         respawns: HashMap::new(),
+        checks: HashMap::new(),
         replies: HashMap::new(),
         next_cmd: 1,
         bad_frames: HashMap::new(),
@@ -248,6 +250,13 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
                 Done::Failed { group, resource, reason } => Some(Input::ResourceFailed { group, resource, reason }),
                 Done::Unit { group, resource, state } => Some(Input::UnitState { group, resource, state }),
                 Done::Fence { node, ok } => Some(Input::FenceDone { node, ok }),
+                Done::Check { target, session, outcome } => Some(Input::CheckResult {
+                    target,
+                    session,
+                    ok: outcome.ok,
+                    detail: outcome.detail,
+                    latency: outcome.latency,
+                }),
                 Done::Respawn { unit } => {
                     if d.cfg.respawn.iter().any(|r| r.unit == unit) {
                         d.respawn(&unit);
@@ -332,6 +341,8 @@ struct Daemon {
     ping_task: Option<JoinHandle<()>>,
     /// The follower of each respawn unit.
     respawns: HashMap<String, JoinHandle<()>>,
+    /// The running health checks.
+    checks: HashMap<CheckTarget, JoinHandle<()>>,
     replies: HashMap<u64, ReplyTo>,
     next_cmd: u64,
     /// (claimed sender, error kind) -> (last logged, suppressed since).
@@ -532,7 +543,7 @@ impl Daemon {
         let mut out = Vec::new();
         for g in &cfg.groups {
             for (ri, r) in g.resources.iter().enumerate() {
-                let Resource::Unit { name, timeout: None } = r else { continue };
+                let Resource::Unit { name, timeout: None, .. } = r else { continue };
                 match self.systemd.timeouts(name).await {
                     Ok(Some(timeouts)) => {
                         out.push(Input::UnitTimeouts { group: g.name.clone(), resource: ri, timeouts })
@@ -611,6 +622,12 @@ impl Daemon {
                     });
                 }
                 Action::Announce { group } => self.reannounce(&group),
+                Action::StartCheck { target, session, check } => self.start_check(target, session, check),
+                Action::StopCheck { target } => {
+                    if let Some(h) = self.checks.remove(&target) {
+                        h.abort();
+                    }
+                }
                 Action::ResetFailed { unit } => {
                     let sd = self.systemd.clone();
                     tokio::spawn(async move {
@@ -781,6 +798,28 @@ impl Daemon {
 
     /// The next job of `unit` comes after the one asked for before it: the
     /// core may stop a unit whose start task has not reached systemd yet.
+    /// Probe a check every interval until the core stops it. Each check is
+    /// a task of its own: a slow probe delays nothing but itself.
+    fn start_check(&mut self, target: CheckTarget, session: u64, check: config::Check) {
+        let sd = self.systemd.clone();
+        let tx = self.done_tx.clone();
+        let key = target.clone();
+        let h = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(check.interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let outcome = super::check::probe(&check, &sd).await;
+                if tx.send(Done::Check { target: target.clone(), session, outcome }).await.is_err() {
+                    return;
+                }
+            }
+        });
+        if let Some(old) = self.checks.insert(key, h) {
+            old.abort();
+        }
+    }
+
     fn turn(&mut self, unit: &str) -> super::systemd::Turn {
         let (queued, next) = oneshot::channel();
         let after = self.unit_turns.insert(unit.to_string(), next);

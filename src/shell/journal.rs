@@ -91,6 +91,20 @@ pub fn log_event(e: &Event) {
             HBD_EVENT = ev,
             "cannot send to peers: {reason}; this node gives its groups up and claims none until hbd is restarted or reloaded"
         ),
+        Event::CheckFailed { check, group, reason, fall } if group.is_empty() => warn!(
+            HBD_EVENT = ev,
+            "{check} failed {fall} times in a row: {reason}; this node is in standby until it passes again"
+        ),
+        Event::CheckFailed { check, group, reason, fall } => warn!(
+            HBD_EVENT = ev, HBD_GROUP = %group,
+            "{check} of group {group} failed {fall} times in a row: {reason}"
+        ),
+        Event::CheckRecovered { check, group } if group.is_empty() => {
+            info!(HBD_EVENT = ev, "{check} passes again; this node leaves standby")
+        }
+        Event::CheckRecovered { check, group } => {
+            info!(HBD_EVENT = ev, HBD_GROUP = %group, "{check} of group {group} passes again")
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! The tokio shell: sockets, netlink, systemd, the journal.
 
 pub mod api;
+pub mod check;
 pub mod daemon;
 pub mod garp;
 pub mod generation;

@@ -2,15 +2,15 @@
 //! run on each node, a fault schedule and the checkers.
 
 use std::cmp::Ordering;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use super::Rng;
-use crate::config::{Cluster, Config, Fencing, Garp, Group, Link, LinkKind, NodeConf, Ping};
+use crate::config::{Check, Cluster, Config, Fencing, Garp, Group, Link, LinkKind, NodeCheck, NodeConf, Ping, Probe};
 use crate::core::{
-    Action, Command, GroupState, Input, Message, Node, Op, OpError, Resource, Time, UnitState, UnitTimeouts,
+    Action, CheckTarget, Command, GroupState, Input, Message, Node, Op, OpError, Resource, Time, UnitState, UnitTimeouts,
 };
 
 /// What the run may assume, and so which safety property it checks.
@@ -50,6 +50,10 @@ pub struct SimOptions {
     pub calm: Duration,
     /// Inject faults at all (scenario tests script their own).
     pub faults: bool,
+    /// Units have health checks (and the faults include sick services).
+    pub checks: bool,
+    /// Every node has a node check (and the faults include sick nodes).
+    pub node_check: bool,
 }
 
 impl SimOptions {
@@ -73,6 +77,9 @@ impl SimOptions {
             chaos: Duration::from_secs(r.range(40, 100)),
             calm: Duration::from_secs(30),
             faults: true,
+            // Apart from the draws above: seeds keep the clusters they had.
+            checks: seed % 3 == 0,
+            node_check: seed % 5 == 1,
         }
     }
 
@@ -88,6 +95,8 @@ impl SimOptions {
             chaos: Duration::ZERO,
             calm: Duration::ZERO,
             faults: false,
+            checks: false,
+            node_check: false,
         }
     }
 }
@@ -174,6 +183,13 @@ enum Ev {
     Restart {
         node: usize,
     },
+    /// A probe of a check the core started ends.
+    CheckProbe {
+        node: usize,
+        inc: u64,
+        target: CheckTarget,
+        session: u64,
+    },
     Fault,
     Heal,
     HealCommands,
@@ -221,6 +237,15 @@ struct SimNode {
     pending: Vec<Vec<Option<Op>>>,
     /// A stop of the group failed here since it last ran nothing of it.
     stop_failed: Vec<bool>,
+    /// The checks the core runs here, and their sessions.
+    checks: HashMap<CheckTarget, u64>,
+    /// Until when a service is sick here: [group][resource].
+    sick_until: Vec<Vec<Time>>,
+    /// Services that answer every other probe: [group][resource].
+    flapping: Vec<Vec<bool>>,
+    flip: bool,
+    /// Until when this node's own check fails.
+    node_sick_until: Time,
 }
 
 pub struct Sim {
@@ -278,6 +303,11 @@ impl Sim {
                     stop_hangs: cfg.groups.iter().map(|g| vec![false; g.resources.len()]).collect(),
                     pending: cfg.groups.iter().map(|g| vec![None; g.resources.len()]).collect(),
                     stop_failed: vec![false; cfg.groups.len()],
+                    checks: HashMap::new(),
+                    sick_until: cfg.groups.iter().map(|g| vec![Duration::ZERO; g.resources.len()]).collect(),
+                    flapping: cfg.groups.iter().map(|g| vec![false; g.resources.len()]).collect(),
+                    flip: false,
+                    node_sick_until: Duration::ZERO,
                 })
                 .collect(),
             cut: vec![vec![vec![false; n]; n]; l],
@@ -496,10 +526,44 @@ impl Sim {
                     self.schedule_fault();
                 }
             }
+            Ev::CheckProbe { node, inc, target, session } => self.check_probe(node, inc, target, session),
             Ev::Heal => self.heal_all(),
             Ev::HealCommands => self.heal_commands(),
         }
         Ok(())
+    }
+
+    /// A probe ends: a service passes where it runs and is not sick; a
+    /// node check passes unless the node is made sick.
+    fn check_probe(&mut self, n: usize, inc: u64, target: CheckTarget, session: u64) {
+        if self.nodes[n].inc != inc || self.nodes[n].checks.get(&target) != Some(&session) {
+            return;
+        }
+        let now = self.now;
+        let (ok, interval) = match &target {
+            CheckTarget::Resource { group, resource } => {
+                let gi = self.idx_group(group);
+                let node = &mut self.nodes[n];
+                node.flip = !node.flip;
+                let flap = node.flapping[gi][*resource] && node.flip;
+                let ok = node.running[gi][*resource] && node.sick_until[gi][*resource] <= now && !flap;
+                (ok, self.cfg.groups[gi].resources[*resource].check().map(|c| c.interval))
+            }
+            CheckTarget::Node { name } => {
+                let ok = self.nodes[n].node_sick_until <= now;
+                (ok, self.cfg.node_checks.iter().find(|c| &c.name == name).map(|c| c.check.interval))
+            }
+        };
+        let Some(interval) = interval else { return };
+        let detail = if ok { String::new() } else { "simulated: HTTP 500".to_string() };
+        let latency = Duration::from_millis(self.rng.range(1, 30));
+        self.feed(n, Input::CheckResult { target: target.clone(), session, ok, detail, latency });
+        let inc = self.nodes[n].inc;
+        self.schedule(self.now + interval, Ev::CheckProbe { node: n, inc, target, session });
+    }
+
+    fn idx_group(&self, name: &str) -> usize {
+        self.cfg.group_index(name).expect("group")
     }
 
     fn feed(&mut self, n: usize, input: Input) {
@@ -512,6 +576,14 @@ impl Sim {
         let serial = core.status_serial();
         let mut st = core.status();
         st.nodes.iter_mut().flat_map(|n| n.links.iter_mut()).for_each(|l| l.2 = 0);
+        // Passes in a row and latencies move with every probe and are
+        // refreshed at the pace of link ages.
+        let calm = |c: &mut crate::core::node::CheckStatus| {
+            c.latency_ms = 0;
+            c.passes = 0;
+        };
+        st.nodes.iter_mut().flat_map(|n| n.checks.iter_mut()).for_each(calm);
+        st.groups.iter_mut().flat_map(|g| g.checks.iter_mut()).for_each(calm);
         if let Some((old_serial, old)) = &self.last_status[n] {
             if *old_serial == serial && *old != st && self.status_violation.is_none() {
                 self.status_violation = Some(format!(
@@ -616,6 +688,17 @@ impl Sim {
                 }
                 Action::Reply { id, result } => self.replies.push((id, result)),
                 Action::ResetFailed { .. } => {}
+                Action::StartCheck { target, session, check } => {
+                    self.nodes[n].checks.insert(target.clone(), session);
+                    let inc = self.nodes[n].inc;
+                    // The first probe at once (the shell's interval ticks at once).
+                    let d = Duration::from_millis(self.rng.range(1, 20));
+                    let _ = check;
+                    self.schedule(self.now + d, Ev::CheckProbe { node: n, inc, target, session });
+                }
+                Action::StopCheck { target } => {
+                    self.nodes[n].checks.remove(&target);
+                }
                 Action::Announce { group } => {
                     self.say(format!("{name} announces the VIPs of {group}"));
                     self.log[n].push(format!("announce {group}"));
@@ -735,6 +818,7 @@ impl Sim {
             g.iter_mut().for_each(|r| *r = None);
         }
         self.nodes[n].stop_failed.iter_mut().for_each(|f| *f = false);
+        self.nodes[n].checks.clear();
         self.recompute_connectivity();
     }
 
@@ -875,7 +959,46 @@ impl Sim {
                     self.schedule(self.now + d, Ev::Restart { node: v });
                 }
             }
+            14 if self.opts.checks || self.opts.node_check => self.check_fault(&up),
             _ => {}
+        }
+    }
+
+    /// A service turns sick where it runs (for a while, or flapping), or a
+    /// node's own check fails for a while.
+    fn check_fault(&mut self, up: &[usize]) {
+        let mut cands = Vec::new();
+        for &v in up {
+            for (gi, g) in self.nodes[v].running.iter().enumerate() {
+                for (ri, r) in g.iter().enumerate() {
+                    if *r && self.cfg.groups[gi].resources[ri].check().is_some() {
+                        cands.push((v, gi, ri));
+                    }
+                }
+            }
+        }
+        let node_fault = self.opts.node_check && (cands.is_empty() || self.rng.chance(0.3));
+        if node_fault {
+            let Some(&v) = up.get(self.rng.range(0, up.len().max(1) as u64 - 1) as usize) else { return };
+            let d = Duration::from_millis(self.rng.range(1000, 8000));
+            self.nodes[v].node_sick_until = self.now + d;
+            self.say(format!("{} node check fails for {} ms", self.cfg.nodes[v].name, d.as_millis()));
+            return;
+        }
+        if cands.is_empty() {
+            return;
+        }
+        let (v, gi, ri) = *self.rng.pick(&cands);
+        let who = self.cfg.nodes[v].name.clone();
+        let g = self.cfg.groups[gi].name.clone();
+        if self.rng.chance(0.25) {
+            let on = !self.nodes[v].flapping[gi][ri];
+            self.nodes[v].flapping[gi][ri] = on;
+            self.say(format!("{who} service {g}[{ri}] {}", if on { "flaps" } else { "stops flapping" }));
+        } else {
+            let d = Duration::from_millis(self.rng.range(500, 6000));
+            self.nodes[v].sick_until[gi][ri] = self.now + d;
+            self.say(format!("{who} service {g}[{ri}] sick for {} ms", d.as_millis()));
         }
     }
 
@@ -982,6 +1105,12 @@ impl Sim {
     fn heal_all(&mut self) {
         self.say("faults end".into());
         self.heal_network();
+        let now = self.now;
+        for node in self.nodes.iter_mut() {
+            node.node_sick_until = node.node_sick_until.min(now);
+            node.sick_until.iter_mut().flatten().for_each(|t| *t = (*t).min(now));
+            node.flapping.iter_mut().flatten().for_each(|f| *f = false);
+        }
         for v in 0..self.nodes.len() {
             self.boot(v);
         }
@@ -1317,7 +1446,20 @@ fn sim_config(o: &SimOptions) -> Config {
                         }
                     } else {
                         let timeout = (r % 2 == 0).then_some(RESOURCE_TIMEOUT);
-                        Resource::Unit { name: format!("svc{g}-{r}.service"), timeout }
+                        let check = o.checks.then(|| Check {
+                            probe: Probe::Http {
+                                url: format!("http://127.0.0.1:{}/health", 8000 + r),
+                                host: "127.0.0.1".into(),
+                                port: 8000 + r as u16,
+                                path: "/health".into(),
+                                expect: 200,
+                            },
+                            interval: Duration::from_millis(300),
+                            timeout: Duration::from_millis(100),
+                            rise: 2,
+                            fall: 3,
+                        });
+                        Resource::Unit { name: format!("svc{g}-{r}.service"), timeout, check }
                     }
                 })
                 .collect(),
@@ -1346,5 +1488,19 @@ fn sim_config(o: &SimOptions) -> Config {
         garp: Garp { count: 5, interval: Duration::from_millis(200), repeat_after: Duration::from_secs(5) },
         groups,
         respawn: Vec::new(),
+        node_checks: if o.node_check {
+            vec![NodeCheck {
+                name: "uplink".into(),
+                check: Check {
+                    probe: Probe::Tcp { addr: "10.77.0.1:53".into() },
+                    interval: Duration::from_millis(400),
+                    timeout: Duration::from_millis(200),
+                    rise: 2,
+                    fall: 2,
+                },
+            }]
+        } else {
+            Vec::new()
+        },
     }
 }

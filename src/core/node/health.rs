@@ -1,0 +1,283 @@
+//! Health checks: the core counts the shell's probe results and decides.
+//! A resource's check runs while the resource is up here; `fall` failures
+//! in a row are a failure of that resource (restarted in place, counted
+//! toward `migration_threshold`, then moved). A node check runs always;
+//! while it is sick the node is in standby.
+
+use std::time::Duration;
+
+use super::{Node, Time};
+use crate::config::Check;
+use crate::core::{Action, CheckTarget, Event, MoveReason};
+
+/// One check's counts, here.
+#[derive(Clone, Debug, Default)]
+pub(super) struct CheckTrack {
+    /// The session of the running check; 0: not running.
+    pub session: u64,
+    /// The check as started (to notice a reload that changed it).
+    pub check: Option<Check>,
+    /// `None` until `rise` passes or `fall` failures in a row decide.
+    pub healthy: Option<bool>,
+    pub passes: u32,
+    pub failures: u32,
+    pub latency: Option<Duration>,
+    pub error: String,
+    /// When `healthy` last changed.
+    pub since: Time,
+}
+
+impl CheckTrack {
+    pub fn running(&self) -> bool {
+        self.session != 0
+    }
+    pub fn state(&self) -> &'static str {
+        match (self.running(), self.healthy) {
+            (false, _) => "off",
+            (true, None) => "rising",
+            (true, Some(true)) => "healthy",
+            (true, Some(false)) => "sick",
+        }
+    }
+}
+
+/// A check as `status()` shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckStatus {
+    /// The resource it probes (a unit), or the node check's name.
+    pub name: String,
+    /// What it probes: a URL, `tcp HOST:PORT`, a unit.
+    pub probe: String,
+    /// "healthy", "sick", "rising" (started, not yet `rise` passes), "off".
+    pub state: String,
+    /// Passes and failures in a row.
+    pub passes: u32,
+    pub failures: u32,
+    /// The last probe's duration; -1 before the first.
+    pub latency_ms: i64,
+    /// Why the last probe that failed failed.
+    pub error: String,
+}
+
+impl CheckStatus {
+    fn of(name: String, probe: String, t: &CheckTrack) -> CheckStatus {
+        CheckStatus {
+            name,
+            probe,
+            state: t.state().to_string(),
+            passes: t.passes,
+            failures: t.failures,
+            latency_ms: t.latency.map_or(-1, |l| l.as_millis() as i64),
+            error: t.error.clone(),
+        }
+    }
+}
+
+impl Node {
+    fn next_session(&mut self) -> u64 {
+        self.check_session += 1;
+        self.check_session
+    }
+
+    /// Begin probing resource `r` of group `gi`, if it has a check.
+    pub(super) fn start_check(&mut self, gi: usize, r: usize) {
+        let Some(check) = self.cfg.groups[gi].resources[r].check().cloned() else { return };
+        if self.groups[gi].checks[r].running() {
+            return;
+        }
+        let session = self.next_session();
+        let now = self.now;
+        self.groups[gi].checks[r] =
+            CheckTrack { session, check: Some(check.clone()), since: now, ..CheckTrack::default() };
+        let target = CheckTarget::Resource { group: self.groups[gi].name.clone(), resource: r };
+        self.out.push(Action::StartCheck { target, session, check });
+        self.status_moved = true;
+    }
+
+    /// Stop probing resource `r` of group `gi` (it stops or failed).
+    pub(super) fn stop_check(&mut self, gi: usize, r: usize) {
+        let Some(t) = self.groups[gi].checks.get_mut(r) else { return };
+        if !t.running() {
+            return;
+        }
+        *t = CheckTrack::default();
+        let target = CheckTarget::Resource { group: self.groups[gi].name.clone(), resource: r };
+        self.out.push(Action::StopCheck { target });
+        self.status_moved = true;
+    }
+
+    /// After a reload: checks whose definition changed begin again, checks
+    /// removed stop, checks added to a resource that is up begin; node
+    /// checks follow the file.
+    pub(super) fn refresh_checks(&mut self) {
+        for gi in 0..self.groups.len() {
+            let n = self.cfg.groups[gi].resources.len();
+            self.groups[gi].checks.resize_with(n, CheckTrack::default);
+            for r in 0..n {
+                let want = self.cfg.groups[gi].resources[r].check().cloned();
+                let t = &self.groups[gi].checks[r];
+                if t.running() && t.check != want {
+                    self.stop_check(gi, r);
+                }
+                let g = &self.groups[gi];
+                if want.is_some() && g.up[r] && g.state.holds() && g.busy != Some((r, crate::core::Op::Stop)) {
+                    self.start_check(gi, r);
+                }
+            }
+        }
+        let tracks = std::mem::take(&mut self.node_checks);
+        for (name, t) in &tracks {
+            let kept = self.cfg.node_checks.iter().find(|c| &c.name == name);
+            if t.running() && kept.is_none_or(|c| Some(&c.check) != t.check.as_ref()) {
+                self.out.push(Action::StopCheck { target: CheckTarget::Node { name: name.clone() } });
+            }
+        }
+        self.node_checks = tracks
+            .into_iter()
+            .filter(|(name, t)| {
+                self.cfg.node_checks.iter().any(|c| &c.name == name && Some(&c.check) == t.check.as_ref())
+            })
+            .collect();
+        self.start_node_checks();
+    }
+
+    /// Node checks run from the first step on.
+    pub(super) fn start_node_checks(&mut self) {
+        for i in 0..self.cfg.node_checks.len() {
+            let nc = self.cfg.node_checks[i].clone();
+            if self.node_checks.iter().any(|(n, t)| n == &nc.name && t.running()) {
+                continue;
+            }
+            let session = self.next_session();
+            let now = self.now;
+            self.node_checks.retain(|(n, _)| n != &nc.name);
+            self.node_checks
+                .push((nc.name.clone(), CheckTrack { session, check: Some(nc.check.clone()), since: now, ..Default::default() }));
+            self.out.push(Action::StartCheck { target: CheckTarget::Node { name: nc.name }, session, check: nc.check });
+        }
+    }
+
+    /// A failing node check puts this node in standby.
+    pub(super) fn sick(&self) -> bool {
+        self.node_checks.iter().any(|(_, t)| t.healthy == Some(false))
+    }
+
+    pub(super) fn on_check_result(&mut self, target: CheckTarget, session: u64, ok: bool, detail: String, latency: Duration) {
+        let now = self.now;
+        let (track, what, group) = match &target {
+            CheckTarget::Resource { group, resource } => {
+                let Some(gi) = self.groups.iter().position(|g| &g.name == group) else { return };
+                let Some(t) = self.groups[gi].checks.get_mut(*resource) else { return };
+                let what = format!("the check of {}", self.cfg.groups[gi].resources[*resource].name());
+                (t, what, group.clone())
+            }
+            CheckTarget::Node { name } => {
+                let Some((_, t)) = self.node_checks.iter_mut().find(|(n, _)| n == name) else { return };
+                (t, format!("node check {name}"), String::new())
+            }
+        };
+        if session == 0 || track.session != session {
+            return;
+        }
+        let Some(check) = track.check.clone() else { return };
+        track.latency = Some(latency);
+        let mut verdict = None;
+        if ok {
+            track.passes = track.passes.saturating_add(1);
+            // A pass after failures changes what status shows; passes
+            // after passes only move counts refreshed at their own pace.
+            let moved = track.failures > 0;
+            track.failures = 0;
+            self.status_moved |= moved;
+            if track.healthy != Some(true) && track.passes >= check.rise {
+                verdict = Some(true);
+            }
+        } else {
+            track.failures = track.failures.saturating_add(1);
+            track.passes = 0;
+            track.error = detail.clone();
+            if track.healthy != Some(false) && track.failures >= check.fall {
+                verdict = Some(false);
+            }
+        }
+        let Some(healthy) = verdict else { return };
+        let was = track.healthy.replace(healthy);
+        track.since = now;
+        self.status_moved = true;
+        let probe = check.probe.describe();
+        if healthy {
+            if was == Some(false) {
+                self.out.push(Action::Event(Event::CheckRecovered { check: format!("{what} ({probe})"), group }));
+                if matches!(target, CheckTarget::Node { .. }) {
+                    self.send_now = true;
+                }
+            }
+            return;
+        }
+        self.out.push(Action::Event(Event::CheckFailed {
+            check: format!("{what} ({probe})"),
+            group: group.clone(),
+            reason: detail.clone(),
+            fall: check.fall,
+        }));
+        match target {
+            CheckTarget::Resource { resource, .. } => {
+                let reason = format!("its check failed {} times in a row ({detail})", check.fall);
+                self.check_failed(&group, resource, reason);
+            }
+            // Peers learn from the next beat that this node is in standby.
+            CheckTarget::Node { .. } => self.send_now = true,
+        }
+    }
+
+    /// A sick service still runs: restart it in place (stop, then start)
+    /// below the threshold, or give the group up at it.
+    fn check_failed(&mut self, group: &str, resource: usize, reason: String) {
+        let Some(gi) = self.groups.iter().position(|g| g.name == group) else { return };
+        let before = self.groups[gi].restart.len();
+        self.on_resource_failed(group, resource, reason);
+        let g = &mut self.groups[gi];
+        if g.restart.len() > before {
+            // on_resource_failed queued a plain start, which would find the
+            // unit running: bounce it instead.
+            g.restart.retain(|&r| r != resource);
+            if !g.bounce.contains(&resource) {
+                g.bounce.push(resource);
+            }
+        }
+        if g.failed {
+            g.release_reason = MoveReason::UnitFailure;
+        }
+    }
+
+    /// The checks of group `gi` for status, where they run.
+    pub(super) fn check_statuses(&self, gi: usize) -> Vec<CheckStatus> {
+        let g = &self.groups[gi];
+        self.cfg.groups[gi]
+            .resources
+            .iter()
+            .zip(&g.checks)
+            .filter_map(|(r, t)| {
+                let c = r.check()?;
+                t.running().then(|| CheckStatus::of(r.name(), c.probe.describe(), t))
+            })
+            .collect()
+    }
+
+    /// This node's own checks, for status.
+    pub(super) fn node_check_statuses(&self) -> Vec<CheckStatus> {
+        self.cfg
+            .node_checks
+            .iter()
+            .map(|c| {
+                let t = self.node_checks.iter().find(|(n, _)| n == &c.name).map(|(_, t)| t.clone()).unwrap_or_default();
+                CheckStatus::of(c.name.clone(), c.check.probe.describe(), &t)
+            })
+            .collect()
+    }
+
+    /// Whether every check of group `gi` that runs here has passed.
+    pub(super) fn checks_healthy(&self, gi: usize) -> bool {
+        self.groups[gi].checks.iter().all(|t| !t.running() || t.healthy == Some(true))
+    }
+}
