@@ -561,7 +561,7 @@ fn failure_timeout_and_unit_timeouts() {
     let c = parse(&with("{ unit = \"nginx.service\" }", "{ unit = \"nginx.service\", timeout = \"90s\" }")).unwrap();
     assert_eq!(
         c.groups[0].resources[1],
-        hbd::config::Resource::Unit { name: "nginx.service".into(), timeout: Some(std::time::Duration::from_secs(90)) }
+        hbd::config::Resource::Unit { name: "nginx.service".into(), timeout: Some(std::time::Duration::from_secs(90)), check: None }
     );
     let msg = parse(&with("{ unit = \"nginx.service\" }", "{ unit = \"nginx.service\", timeout = \"0s\" }"))
         .expect_err("zero timeout")

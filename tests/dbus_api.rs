@@ -232,6 +232,7 @@ async fn objects_follow_the_set_of_names() {
         generation: 1,
         links: vec![],
         ping: None,
+        checks: vec![],
     };
     let group = |name: &str| GroupStatus {
         name: name.into(),
@@ -241,6 +242,7 @@ async fn objects_follow_the_set_of_names() {
         resources: vec![],
         failcount: 0,
         note: String::new(),
+        checks: vec![],
     };
     let s0 = Status {
         cluster: "c".into(),

@@ -41,6 +41,7 @@ step "lab self-test" bash tests/lab/selftest.sh
 step "demo (README command 1)" bash tests/lab/demo.sh
 step "lab scenarios" bash tests/lab/scenarios.sh
 step "lab supervision" bash tests/lab/supervision.sh
+step "lab checks" bash tests/lab/checks.sh
 step "lab nemesis (3 min)" bash tests/lab/nemesis.sh
 step "lab hardening" bash tests/lab/hardening.sh
 step "debian package" bash tests/deb/run.sh

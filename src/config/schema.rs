@@ -13,8 +13,8 @@ use serde::Deserialize;
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
-use super::error::{line_col, ConfigError};
 use super::check::{self, Check, NodeCheck, Probe};
+use super::error::{line_col, ConfigError};
 use super::{Cluster, Config, Fencing, Garp, Group, Link, LinkKind, NodeConf, Ping, Resource, Respawn};
 
 /// Unit name suffixes systemd knows; a unit name must end in one of them.
@@ -1067,7 +1067,9 @@ impl Ctx<'_> {
             _ => return Err(self.err(k, format!("{k} has more than one of http, tcp and unit; {example}"))),
         };
         if c.expect.is_some() && !matches!(probe, Probe::Http { .. }) {
-            return Err(self.err(&k.k("expect"), format!("{}: expect only applies to an http check; remove it", k.k("expect"))));
+            return Err(
+                self.err(&k.k("expect"), format!("{}: expect only applies to an http check; remove it", k.k("expect")))
+            );
         }
         let interval = c.interval.map_or(check::DEFAULT_INTERVAL, |d| d.0);
         if interval < check::MIN_INTERVAL || interval > MAX_OP_TIMEOUT {

@@ -269,7 +269,9 @@ pub type CheckTuple = (String, String, String, u32, u32, i64, String);
 pub(crate) fn check_tuples(checks: &[CheckStatus]) -> Vec<CheckTuple> {
     checks
         .iter()
-        .map(|c| (c.name.clone(), c.probe.clone(), c.state.clone(), c.passes, c.failures, c.latency_ms, c.error.clone()))
+        .map(|c| {
+            (c.name.clone(), c.probe.clone(), c.state.clone(), c.passes, c.failures, c.latency_ms, c.error.clone())
+        })
         .collect()
 }
 

@@ -13,7 +13,8 @@
 //!     "name": "n2", "state": "up",  // up, dead, standby, left, unknown, leaving
 //!     "local": false, "generation": 3,
 //!     "ping_hosts": 1,            // ping hosts the node reaches (0 if none configured)
-//!     "links": [{"name": "hb", "state": "up", "age_ms": 120}]   // age_ms: null if never heard
+//!     "links": [{"name": "hb", "state": "up", "age_ms": 120}],  // age_ms: null if never heard
+//!     "checks": [CHECK]           // the local node's [[node_check]]s
 //!   }],
 //!   "groups": [{
 //!     "name": "web",
@@ -22,9 +23,15 @@
 //!     "preferred": "n1",
 //!     "failcount": 0,
 //!     "resources": [{"kind": "vip", "name": "10.77.0.60/24", "state": "started"}],
-//!     "note": ""                  // why it does not run where it should; "" if it does
+//!     "note": "",                 // why it does not run where it should; "" if it does
+//!     "checks": [CHECK]           // its resources' checks, on the node that runs it
 //!   }]
 //! }
+//! CHECK: {"name": "nginx.service", "probe": "http://127.0.0.1/health",
+//!         "state": "healthy",     // healthy, sick, rising (not yet `rise` passes), off
+//!         "passes": 4, "failures": 0,   // in a row
+//!         "latency_ms": 2,        // the last probe; null before the first
+//!         "error": ""}            // why the last failed probe failed
 //! ```
 
 use std::fmt::Write as _;
@@ -32,7 +39,7 @@ use std::fmt::Write as _;
 use serde_json::{json, Value};
 
 use crate::config::Config;
-use crate::dbus::{GroupStatus, NodeStatus, Status};
+use crate::dbus::{CheckStatus, GroupStatus, NodeStatus, Status};
 
 /// "120ms", "3.4s", "2m05s", "never".
 pub fn age(ms: i64) -> String {
@@ -112,8 +119,38 @@ fn group_line(g: &GroupStatus) -> String {
     line
 }
 
+/// "check nginx.service (http://127.0.0.1/health): sick, 3 failures in a row, last 2ms: HTTP 500 from …".
+fn check_line(c: &CheckStatus) -> String {
+    let mut line = format!("check {} ({}): {}", c.name, c.probe, c.state);
+    let run = |n: u32, one: &str, many: &str| format!("{n} {} in a row", if n == 1 { one } else { many });
+    if c.failures > 0 {
+        let _ = write!(line, ", {}", run(c.failures, "failure", "failures"));
+    } else if c.passes > 0 {
+        let _ = write!(line, ", {}", run(c.passes, "pass", "passes"));
+    }
+    if c.latency_ms >= 0 {
+        let _ = write!(line, ", last {}", age(c.latency_ms));
+    }
+    if c.failures > 0 && !c.error.is_empty() {
+        let _ = write!(line, ": {}", c.error);
+    }
+    line
+}
+
+fn check_json(c: &CheckStatus) -> Value {
+    json!({
+        "name": c.name,
+        "probe": c.probe,
+        "state": c.state,
+        "passes": c.passes,
+        "failures": c.failures,
+        "latency_ms": if c.latency_ms < 0 { Value::Null } else { json!(c.latency_ms) },
+        "error": c.error,
+    })
+}
+
 /// The human status: a header, a line per node, a line per group (and
-/// its note, if any).
+/// its note, if any), a line per check.
 pub fn human(st: &Status) -> String {
     let mut out = format!(
         "cluster {}: local node {}, {}, generation {}\n",
@@ -125,12 +162,18 @@ pub fn human(st: &Status) -> String {
     for n in &st.nodes {
         out.push_str(&node_line(n));
         out.push('\n');
+        for c in &n.checks {
+            let _ = writeln!(out, "  {}", check_line(c));
+        }
     }
     for g in &st.groups {
         out.push_str(&group_line(g));
         out.push('\n');
         if !g.note.is_empty() {
             let _ = writeln!(out, "  note: {}", g.note);
+        }
+        for c in &g.checks {
+            let _ = writeln!(out, "  {}", check_line(c));
         }
     }
     out
@@ -154,6 +197,7 @@ pub fn json(st: &Status) -> Value {
                 "state": state,
                 "age_ms": if *ms < 0 { Value::Null } else { json!(ms) },
             })).collect::<Vec<_>>(),
+            "checks": n.checks.iter().map(check_json).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
         "groups": st.groups.iter().map(|g| json!({
             "name": g.name,
@@ -165,6 +209,7 @@ pub fn json(st: &Status) -> Value {
                 "kind": kind, "name": name, "state": state,
             })).collect::<Vec<_>>(),
             "note": g.note,
+            "checks": g.checks.iter().map(check_json).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
     })
 }

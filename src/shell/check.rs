@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::systemd::Systemd;
+use super::systemd::{Systemd, UnitError};
 use crate::config::{Check, Probe};
 
 /// The most of an HTTP answer read: the status line is all that counts.
@@ -33,7 +33,11 @@ pub async fn probe(check: &Check, systemd: &Systemd) -> Outcome {
         Ok(Err(detail)) => Outcome { ok: false, detail, latency },
         Err(_) => Outcome {
             ok: false,
-            detail: format!("{}: no answer within {}", check.probe.describe(), humantime::format_duration(check.timeout)),
+            detail: format!(
+                "{}: no answer within {}",
+                check.probe.describe(),
+                humantime::format_duration(check.timeout)
+            ),
             latency,
         },
     }
@@ -63,13 +67,21 @@ async fn attempt(p: &Probe, systemd: &Systemd) -> Result<(), String> {
             // A oneshot unit: its start job ends when the script does, and
             // its Result says how. A unit still running from the last probe
             // is joined, not started twice.
-            systemd.start(name).await.map_err(|e| e.to_string())?;
+            match systemd.start(name).await {
+                // A script that exits non-zero fails its start job: its
+                // Result says how.
+                Ok(()) | Err(UnitError::JobFailed { .. }) => {}
+                Err(e) => return Err(e.to_string()),
+            }
             let result = systemd.unit_result(name).await.map_err(|e| e.to_string())?;
             if result == "success" {
-                Ok(())
-            } else {
-                Err(format!("{name} ended with result '{result}'; see `journalctl -u {name}`"))
+                return Ok(());
             }
+            let status = match systemd.exit_status(name).await {
+                Ok(Some(n)) if result == "exit-code" => format!(", exit status {n}"),
+                _ => String::new(),
+            };
+            Err(format!("{name} ended with result '{result}'{status}; see `journalctl -u {name}`"))
         }
     }
 }

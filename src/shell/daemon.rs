@@ -138,7 +138,8 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     // the core says anything, so peers never see us drop it.
     let mut node = Node::new(cfg.clone(), &name, gen, d.now()).map_err(|e| anyhow!(e))?;
     for input in d.unit_timeouts(&cfg).await {
-        node.handle(d.now(), input);
+        let acts = node.handle(d.now(), input);
+        d.pending(acts);
     }
     let mut adopt = Vec::new();
     for g in &cfg.groups {
@@ -378,10 +379,17 @@ impl Daemon {
     }
 
     /// Actions produced before the loop runs (adoption).
+    /// Actions of the inputs fed before the main loop (timeouts, adoption):
+    /// their events are logged and their checks begin; what they send is
+    /// sent again by the first tick.
     fn pending(&mut self, acts: Vec<Action>) {
         for a in acts {
-            if let Action::Event(e) = a {
-                log_event(&e);
+            match a {
+                Action::Event(e) => log_event(&e),
+                a @ (Action::StartCheck { .. } | Action::StopCheck { .. }) => {
+                    self.dispatch(vec![a]);
+                }
+                _ => {}
             }
         }
     }

@@ -752,6 +752,27 @@ impl Systemd {
         Ok(String::try_from(v).unwrap_or_else(|_| "unknown".to_owned()))
     }
 
+    /// A service's last main process exit status (`ExecMainStatus`);
+    /// `None` for other unit types.
+    pub async fn exit_status(&self, unit: &str) -> Result<Option<i32>, UnitError> {
+        if type_interface(unit) != Some(SERVICE_IFACE) {
+            return Ok(None);
+        }
+        let path = self
+            .link(unit, Op::Query)
+            .await?
+            .manager
+            .load_unit(unit)
+            .await
+            .map_err(|e| UnitError::from_zbus(unit, Op::Query, e))?;
+        let props = self.properties(unit, path, Op::Query).await?;
+        let v = props
+            .get(zbus::names::InterfaceName::from_static_str_unchecked(SERVICE_IFACE), "ExecMainStatus")
+            .await
+            .map_err(|e| UnitError::from_zbus(unit, Op::Query, e.into()))?;
+        Ok(i32::try_from(v).ok())
+    }
+
     async fn properties(
         &self,
         unit: &str,

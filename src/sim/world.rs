@@ -10,7 +10,8 @@ use std::time::Duration;
 use super::Rng;
 use crate::config::{Check, Cluster, Config, Fencing, Garp, Group, Link, LinkKind, NodeCheck, NodeConf, Ping, Probe};
 use crate::core::{
-    Action, CheckTarget, Command, GroupState, Input, Message, Node, Op, OpError, Resource, Time, UnitState, UnitTimeouts,
+    Action, CheckTarget, Command, GroupState, Input, Message, Node, Op, OpError, Resource, Time, UnitState,
+    UnitTimeouts,
 };
 
 /// What the run may assume, and so which safety property it checks.

@@ -151,8 +151,10 @@ impl Node {
             let session = self.next_session();
             let now = self.now;
             self.node_checks.retain(|(n, _)| n != &nc.name);
-            self.node_checks
-                .push((nc.name.clone(), CheckTrack { session, check: Some(nc.check.clone()), since: now, ..Default::default() }));
+            self.node_checks.push((
+                nc.name.clone(),
+                CheckTrack { session, check: Some(nc.check.clone()), since: now, ..Default::default() },
+            ));
             self.out.push(Action::StartCheck { target: CheckTarget::Node { name: nc.name }, session, check: nc.check });
         }
     }
@@ -162,7 +164,14 @@ impl Node {
         self.node_checks.iter().any(|(_, t)| t.healthy == Some(false))
     }
 
-    pub(super) fn on_check_result(&mut self, target: CheckTarget, session: u64, ok: bool, detail: String, latency: Duration) {
+    pub(super) fn on_check_result(
+        &mut self,
+        target: CheckTarget,
+        session: u64,
+        ok: bool,
+        detail: String,
+        latency: Duration,
+    ) {
         let now = self.now;
         let (track, what, group) = match &target {
             CheckTarget::Resource { group, resource } => {
