@@ -561,7 +561,11 @@ fn failure_timeout_and_unit_timeouts() {
     let c = parse(&with("{ unit = \"nginx.service\" }", "{ unit = \"nginx.service\", timeout = \"90s\" }")).unwrap();
     assert_eq!(
         c.groups[0].resources[1],
-        hbd::config::Resource::Unit { name: "nginx.service".into(), timeout: Some(std::time::Duration::from_secs(90)), check: None }
+        hbd::config::Resource::Unit {
+            name: "nginx.service".into(),
+            timeout: Some(std::time::Duration::from_secs(90)),
+            check: None
+        }
     );
     let msg = parse(&with("{ unit = \"nginx.service\" }", "{ unit = \"nginx.service\", timeout = \"0s\" }"))
         .expect_err("zero timeout")
@@ -633,4 +637,73 @@ fn rejects_what_cannot_be_carried_naming_the_limit() {
     let slow = format!("{LAN}[[link]]\nname = \"m\"\ntype = \"serial\"\ndevice = \"/dev/ttyS0\"\nbaud = 2400\n");
     let msg = parse(&big(2, 1, &slow)).unwrap_err().to_string();
     assert!(msg.contains("link[1].baud = 2400 is too slow for keepalive = 200ms"), "{msg}");
+}
+
+/// BASE with `check = CHECK` on nginx.service.
+fn with_check(check: &str) -> String {
+    with("{ unit = \"nginx.service\" }", &format!("{{ unit = \"nginx.service\", check = {check} }}"))
+}
+
+#[test]
+fn checks_parse_with_defaults() {
+    use hbd::config::Probe;
+    let c = parse(&with_check("{ http = \"http://127.0.0.1:8080/health\" }")).unwrap();
+    let check = c.groups[0].resources[1].check().expect("check");
+    assert_eq!(
+        check.probe,
+        Probe::Http {
+            url: "http://127.0.0.1:8080/health".into(),
+            host: "127.0.0.1".into(),
+            port: 8080,
+            path: "/health".into(),
+            expect: 200
+        }
+    );
+    assert_eq!((check.interval.as_millis(), check.timeout.as_millis(), check.rise, check.fall), (2000, 1000, 2, 3));
+    let c = parse(&with_check("{ tcp = \"[::1]:5432\", interval = \"1s\", timeout = \"500ms\", rise = 1, fall = 5 }"))
+        .unwrap();
+    let check = c.groups[0].resources[1].check().unwrap();
+    assert_eq!(check.probe, Probe::Tcp { addr: "[::1]:5432".into() });
+    assert_eq!((check.rise, check.fall), (1, 5));
+    let c = parse(&with_check("{ unit = \"pg-check.service\" }")).unwrap();
+    assert_eq!(c.groups[0].resources[1].check().unwrap().probe, Probe::Unit { name: "pg-check.service".into() });
+    let text = format!("{BASE}\n[[node_check]]\nname = \"uplink\"\ncheck = {{ tcp = \"10.77.0.1:53\" }}\n");
+    let c = parse(&text).unwrap();
+    assert_eq!(c.node_checks[0].name, "uplink");
+    assert_eq!(c.node_checks[0].check.probe, Probe::Tcp { addr: "10.77.0.1:53".into() });
+}
+
+#[test]
+fn rejects_bad_checks() {
+    // Line 35 is the unit's line in BASE; each message names the key.
+    let bad = |check: &str, key: &str, fragment: &str| {
+        let msg = parse(&with_check(check)).expect_err(check).to_string();
+        assert!(msg.starts_with(PATH) && msg.contains(key) && msg.contains(fragment), "{check}: {msg}");
+        assert!(!msg.contains('\n'), "one line: {msg}");
+    };
+    bad("{ https = \"https://x/\" }", "group[0].resources[1].check.https", "unknown key");
+    bad("{ http = \"https://127.0.0.1/\" }", "group[0].resources[1].check.http", "is not an http:// URL");
+    bad("{ tcp = \"127.0.0.1\" }", "group[0].resources[1].check.tcp", "is not host:port");
+    bad("{ tcp = \"127.0.0.1:5432\", rise = 0 }", "group[0].resources[1].check.rise", "must be from 1 to 100");
+    bad("{ tcp = \"127.0.0.1:5432\", fall = 0 }", "group[0].resources[1].check.fall", "must be from 1 to 100");
+    bad(
+        "{ tcp = \"127.0.0.1:5432\", interval = \"1s\", timeout = \"1s\" }",
+        "group[0].resources[1].check.timeout",
+        "less than interval",
+    );
+    bad(
+        "{ http = \"http://a/\", tcp = \"a:1\" }",
+        "group[0].resources[1].check",
+        "more than one of http, tcp and unit",
+    );
+    bad("{ interval = \"1s\" }", "group[0].resources[1].check", "says nothing to probe");
+    bad("{ tcp = \"a:1\", expect = 200 }", "group[0].resources[1].check.expect", "only applies to an http check");
+    bad("{ unit = \"nope\" }", "group[0].resources[1].check.unit", "");
+    let msg = parse(&with("interface = \"eth0\" },", "interface = \"eth0\", check = { tcp = \"a:1\" } },"))
+        .expect_err("check on a vip")
+        .to_string();
+    assert!(msg.contains("a check applies to a unit"), "{msg}");
+    let text = format!("{BASE}\n[[node_check]]\nname = \"uplink\"\ncheck = {{ unit = \"nginx.service\" }}\n");
+    let msg = parse(&text).expect_err("node check on a group unit").to_string();
+    assert!(msg.contains("node_check[0].check.unit") && msg.contains("is a unit of group \"web\""), "{msg}");
 }

@@ -568,3 +568,177 @@ fn reload_changing_a_running_group_applies_whole_once_it_stopped() {
     assert!(started_other, "the new unit was not started");
     assert_eq!(s.state(), Some(GroupState::Started));
 }
+
+// ------------------------------------------------------------ health checks
+
+/// `cfg` with an HTTP check on svc.service (rise 2, fall 3) and, if asked,
+/// a node check.
+fn cfg_checked(node_check: bool) -> Config {
+    let mut text = String::from(
+        r#"[cluster]
+name = "t"
+keepalive = "200ms"
+warntime = "800ms"
+deadtime = "2s"
+initdead = "4s"
+auto_failback = true
+
+[[node]]
+name = "n1"
+[[node]]
+name = "n2"
+
+[[link]]
+name = "l0"
+type = "bcast"
+interface = "eth0"
+
+[[group]]
+name = "g1"
+preferred = "n1"
+resources = [
+  { vip = "10.0.0.60/24", interface = "eth0" },
+  { unit = "svc.service", check = { http = "http://127.0.0.1/health", interval = "1s", timeout = "500ms", rise = 2, fall = 3 } },
+]
+"#,
+    );
+    if node_check {
+        text.push_str("\n[[node_check]]\nname = \"uplink\"\ncheck = { tcp = \"10.0.0.1:53\", interval = \"1s\", timeout = \"500ms\", rise = 2, fall = 2 }\n");
+    }
+    config::parse(&text, Path::new("/etc/hbd/hbd.toml")).expect("test config")
+}
+
+impl Shell {
+    /// The newest StartCheck for `target`: its session.
+    fn check_session(&self, target: &hbd::core::CheckTarget) -> Option<u64> {
+        self.actions.iter().rev().find_map(|(_, a)| match a {
+            Action::StartCheck { target: t, session, .. } if t == target => Some(*session),
+            _ => None,
+        })
+    }
+    fn probe(&mut self, target: &hbd::core::CheckTarget, ok: bool) {
+        let session = self.check_session(target).expect("a running check");
+        let at = self.now + ms(1000);
+        self.feed(
+            at,
+            Input::CheckResult {
+                target: target.clone(),
+                session,
+                ok,
+                detail: if ok { String::new() } else { "HTTP 500 from http://127.0.0.1/health".into() },
+                latency: ms(3),
+            },
+        );
+        self.answer(Ok(()));
+    }
+}
+
+fn svc() -> hbd::core::CheckTarget {
+    hbd::core::CheckTarget::Resource { group: "g1".into(), resource: 1 }
+}
+
+#[test]
+fn a_check_runs_while_its_unit_is_up_and_gates_started() {
+    let mut s = Shell::new(cfg_checked(false), 1);
+    s.run_until(INITDEAD + ms(500));
+    assert!(s.check_session(&svc()).is_some(), "the check begins once the unit has started");
+    // Started by systemd, but not yet healthy: status says starting.
+    assert_eq!(s.node.status().groups[0].state, "starting");
+    assert_eq!(s.node.status().groups[0].checks[0].state, "rising");
+    s.probe(&svc(), true);
+    assert_eq!(s.node.status().groups[0].state, "starting", "one pass of rise 2");
+    s.probe(&svc(), true);
+    assert_eq!(s.node.status().groups[0].state, "started");
+    assert_eq!(s.node.status().groups[0].checks[0].state, "healthy");
+}
+
+#[test]
+fn fall_failures_restart_the_unit_in_place_then_move_at_the_threshold() {
+    let mut s = Shell::new(cfg_checked(false), 1);
+    s.run_until(INITDEAD + ms(500));
+    s.probe(&svc(), true);
+    s.probe(&svc(), true);
+    let t = s.now;
+    let first = s.check_session(&svc()).unwrap();
+    // Two failures are not enough (fall 3).
+    s.probe(&svc(), false);
+    s.probe(&svc(), false);
+    assert!(s.events_since(t).iter().all(|e| !matches!(e, Event::CheckFailed { .. })));
+    s.probe(&svc(), false);
+    let ev = s.events_since(t);
+    assert!(ev.iter().any(|e| matches!(e, Event::CheckFailed { fall: 3, .. })), "{ev:?}");
+    assert!(ev.iter().any(|e| matches!(e, Event::ResourceFailed { failcount: 1, .. })), "{ev:?}");
+    // The sick unit still runs: stopped, then started again, and checked anew.
+    let since: Vec<_> = s
+        .actions
+        .iter()
+        .filter(|(at, a)| *at >= t && matches!(a, Action::Start { .. } | Action::Stop { .. }))
+        .map(|(_, a)| a.clone())
+        .collect();
+    assert!(
+        matches!(since.as_slice(), [Action::Stop { resource: 1, .. }, Action::Start { resource: 1, .. }]),
+        "{since:?}"
+    );
+    assert!(s.actions.iter().any(|(at, a)| *at >= t && matches!(a, Action::StopCheck { .. })));
+    let second = s.check_session(&svc()).unwrap();
+    assert_ne!(first, second, "a new session after the restart");
+    // A late result of the old session counts for nothing.
+    let at = s.now + ms(10);
+    s.feed(at, Input::CheckResult { target: svc(), session: first, ok: false, detail: "late".into(), latency: ms(1) });
+    assert_eq!(s.node.status().groups[0].checks[0].failures, 0);
+    // Still sick: two more rounds reach migration_threshold 3 and the group goes.
+    for _ in 0..6 {
+        s.probe(&svc(), false);
+    }
+    assert_eq!(s.node.status().groups[0].failcount, 3);
+    s.run_until(s.now + ms(500));
+    assert_eq!(s.state(), Some(GroupState::Stopped), "given up at the threshold");
+}
+
+#[test]
+fn a_failing_node_check_is_standby_and_a_passing_one_ends_it() {
+    let mut s = Shell::new(cfg_checked(true), 1);
+    let uplink = hbd::core::CheckTarget::Node { name: "uplink".into() };
+    assert!(s.check_session(&uplink).is_some(), "node checks begin at once");
+    s.run_until(INITDEAD + ms(500));
+    s.probe(&svc(), true);
+    s.probe(&svc(), true);
+    assert_eq!(s.state(), Some(GroupState::Started));
+    s.probe(&uplink, false);
+    assert_eq!(s.node.status().nodes[0].state, "up", "fall 2");
+    s.probe(&uplink, false);
+    assert_eq!(s.node.status().nodes[0].state, "standby");
+    s.run_until(s.now + ms(500));
+    assert_eq!(s.state(), Some(GroupState::Stopped), "a node in standby runs nothing");
+    let beat = s.actions.iter().rev().find_map(|(_, a)| match a {
+        Action::Send { msg: Message::Beat(b), .. } => Some(b.clone()),
+        _ => None,
+    });
+    assert!(beat.unwrap().standby, "peers learn it from the beat");
+    s.probe(&uplink, true);
+    s.probe(&uplink, true);
+    assert_eq!(s.node.status().nodes[0].state, "up");
+    s.run_until(s.now + ms(500));
+    assert!(matches!(s.state(), Some(GroupState::Started | GroupState::Starting)), "{:?}", s.state());
+}
+
+#[test]
+fn a_reload_that_changes_only_a_check_restarts_the_check_not_the_group() {
+    let c = cfg_checked(false);
+    let mut s = Shell::new(c.clone(), 1);
+    s.run_until(INITDEAD + ms(500));
+    s.probe(&svc(), true);
+    s.probe(&svc(), true);
+    let before = s.check_session(&svc()).unwrap();
+    let t = s.now;
+    let mut c2 = c.clone();
+    if let hbd::config::Resource::Unit { check: Some(ch), .. } = &mut c2.groups[0].resources[1] {
+        ch.fall = 5;
+    }
+    s.feed(t + ms(10), Input::Reload(Box::new(c2)));
+    s.answer(Ok(()));
+    assert_eq!(s.starts_since(t), 0, "the group keeps running");
+    assert!(s.actions.iter().all(|(at, a)| *at < t || !matches!(a, Action::Stop { .. })));
+    let after = s.check_session(&svc()).unwrap();
+    assert_ne!(before, after, "the check began again with the new settings");
+}

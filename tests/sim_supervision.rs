@@ -186,3 +186,47 @@ fn advance_any(sim: &mut Sim, d: Duration) {
         panic!("{e}");
     }
 }
+
+// ------------------------------------------------------------ health checks
+
+fn two_nodes_checked(node_check: bool) -> Sim {
+    let mut sim = Sim::new(SimOptions { checks: true, node_check, ..SimOptions::scripted(2) });
+    sim.start_all();
+    assert!(wait_for(&mut sim, INITDEAD + secs(2), owner_is("n1")), "g1 not on n1 after start");
+    advance(&mut sim, secs(2));
+    sim
+}
+
+#[test]
+fn a_sick_service_is_restarted_then_moved() {
+    let mut sim = two_nodes_checked(false);
+    assert_eq!(shown(&sim, "n1").0, "started", "healthy after rise");
+    // Sick for good on n1: three rounds of fall 3 probes (300 ms apart),
+    // each ending in a restart, then the move.
+    sim.make_sick("n1", "g1", 1, secs(600));
+    assert!(wait_for(&mut sim, secs(15), owner_is("n2")), "g1 did not move off its sick service");
+    assert!(sim.logged("n1", "check-failed"));
+    assert!(sim.logged("n1", "failcount: 3"));
+    assert!(!sim.is_running("n1", "g1", 1), "the sick unit was stopped on n1");
+    // n2's service is healthy: the group is started there, not starting.
+    assert!(wait_for(&mut sim, secs(2), |s| shown(s, "n2").0 == "started"));
+}
+
+#[test]
+fn a_flapping_check_moves_nothing() {
+    let mut sim = two_nodes_checked(false);
+    sim.set_flapping("n1", "g1", 1, true);
+    advance(&mut sim, secs(20));
+    assert_eq!(sim.owner("g1").as_deref(), Some("n1"));
+    assert!(!sim.logged("n1", "check-failed"), "rise 2 / fall 3 never reached by alternate answers");
+}
+
+#[test]
+fn a_sick_node_gives_its_groups_away_and_takes_them_back() {
+    let mut sim = two_nodes_checked(true);
+    sim.make_node_sick("n1", secs(8));
+    assert!(wait_for(&mut sim, secs(4), owner_is("n2")), "g1 did not leave the sick node");
+    assert!(sim.logged("n1", "check-failed"));
+    // The check passes again after 8 s; auto_failback brings g1 home.
+    assert!(wait_for(&mut sim, secs(12), owner_is("n1")), "g1 did not come back to n1");
+}

@@ -1222,6 +1222,25 @@ impl Sim {
     }
 
     /// Whether `resource` of `group` runs on node `name` (as systemd sees it).
+    /// The service `resource` of `group` on `name` fails its check for `d`
+    /// (its unit keeps running).
+    pub fn make_sick(&mut self, name: &str, group: &str, resource: usize, d: Duration) {
+        let (v, gi) = (self.idx(name), self.idx_group(group));
+        self.nodes[v].sick_until[gi][resource] = self.now + d;
+    }
+
+    /// The service answers every other probe (or stops doing so).
+    pub fn set_flapping(&mut self, name: &str, group: &str, resource: usize, on: bool) {
+        let (v, gi) = (self.idx(name), self.idx_group(group));
+        self.nodes[v].flapping[gi][resource] = on;
+    }
+
+    /// `name`'s node check fails for `d`.
+    pub fn make_node_sick(&mut self, name: &str, d: Duration) {
+        let v = self.idx(name);
+        self.nodes[v].node_sick_until = self.now + d;
+    }
+
     pub fn is_running(&self, name: &str, group: &str, resource: usize) -> bool {
         self.nodes[self.idx(name)].running[self.cfg.group_index(group).expect("group")][resource]
     }
