@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use futures::future::try_join_all;
+use futures::stream::{self, StreamExt, TryStreamExt};
 use zbus::zvariant::{OwnedObjectPath, OwnedValue};
 use zbus::{Connection, MatchRule, MessageStream};
 
@@ -157,17 +157,26 @@ fn checks(p: &Props, path: &str) -> Result<Vec<CheckStatus>, ClientError> {
         .collect())
 }
 
+/// How many `GetAll` calls are in flight at once: the system bus refuses
+/// more than 128 pending replies per connection (`max_replies_per_connection`),
+/// and a cluster may have a thousand groups.
+const IN_FLIGHT: usize = 32;
+
 /// The cluster as hbd on this node sees it: one `GetAll` for the manager,
-/// then one per node and group object, all at once. `ping` of every node
-/// is `Some` (the API reports 0 for "none").
+/// then one per node and group object, [`IN_FLIGHT`] at a time. `ping` of
+/// every node is `Some` (the API reports 0 for "none").
 pub async fn fetch_status(conn: &Connection) -> Result<Status, ClientError> {
     let m = get_all(conn, MANAGER_PATH, MANAGER_INTERFACE).await?;
     let node_paths: Vec<OwnedObjectPath> = prop(&m, MANAGER_PATH, "Nodes")?;
     let group_paths: Vec<OwnedObjectPath> = prop(&m, MANAGER_PATH, "Groups")?;
-    let (nodes, groups) = futures::try_join!(
-        try_join_all(node_paths.iter().map(|p| node_status(conn, p.as_str()))),
-        try_join_all(group_paths.iter().map(|p| group_status(conn, p.as_str()))),
-    )?;
+    let nodes: Vec<NodeStatus> = stream::iter(node_paths.iter().map(|p| node_status(conn, p.as_str())))
+        .buffered(IN_FLIGHT)
+        .try_collect()
+        .await?;
+    let groups: Vec<GroupStatus> = stream::iter(group_paths.iter().map(|p| group_status(conn, p.as_str())))
+        .buffered(IN_FLIGHT)
+        .try_collect()
+        .await?;
     Ok(Status {
         cluster: prop(&m, MANAGER_PATH, "ClusterName")?,
         local: prop(&m, MANAGER_PATH, "LocalNode")?,

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# A big valid configuration on real machines: two nodes, 1,000 groups of
+# one VIP each, preferred alternately on n1 and n2 (one VIP per tenant, as
+# keepalived users run them). The heartbeats must never stop because the
+# state grew: no node is ever declared dead while both run, no VIP is ever
+# on both, `hactl takeover` (an intent per group) changes nothing to that,
+# and a power cut hands every group over.
+# (The time the takeover of 999 groups took is printed, not asserted.)
+#   tests/lab/scale.sh
+# Ends with "N passed, M failed"; exit status 0 only if nothing failed.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/lab.sh"
+source "$here/hbd.sh"
+source "$here/scenario_lib.sh"
+SCENARIOS_LABEL="lab scale"
+GROUPS_N=1000
+
+many_vips() {
+    python3 - "$GROUPS_N" <<'EOF'
+import sys
+for i in range(int(sys.argv[1])):
+    pref = "n1" if i % 2 == 0 else "n2"
+    print(f'[[group]]\nname = "tenant-{i:04d}"\npreferred = "{pref}"\n'
+          f'resources = [{{ vip = "10.79.{i // 250}.{i % 250 + 1}/32", interface = "eth0" }}]\n')
+EOF
+}
+vips_on() { lab_nsexec "$1" ip -4 -o addr show dev eth0 2>/dev/null | grep -c " 10\.79\." || true; }
+# No VIP of the tenants on both nodes at once.
+no_vip_twice() {
+    local both
+    both=$(cat <(lab_nsexec n1 ip -4 -o addr show dev eth0) <(lab_nsexec n2 ip -4 -o addr show dev eth0) |
+        grep -o ' 10\.79\.[0-9.]*' | sort | uniq -d | head -3)
+    [[ -z $both ]] || { echo "  (on both: $both)"; return 1; }
+}
+split_is() { [[ $(vips_on n1) == "$1" && $(vips_on n2) == "$2" ]]; }
+# For SECONDS: never a VIP twice, and neither node declares the other dead.
+steady_for() {
+    local end=$((SECONDS + $1))
+    while ((SECONDS < end)); do
+        no_vip_twice || return 1
+        sleep 0.5
+    done
+    [[ -z $(hbd_events n1 peer-dead) && -z $(hbd_events n2 peer-dead) ]] || { echo "  (a node was declared dead)"; return 1; }
+}
+
+sc_thousand_vips() {
+    HBD_EXTRA=$(many_vips) hbd_cluster_up 2 || return 1
+    check "hactl config check accepts $GROUPS_N groups" eval 'lab_hactl n1 config check 2>&1 | grep -q "1001 groups"'
+    check "every group starts once, each on its preferred node" lab_wait_for 60 split_is $((GROUPS_N / 2)) $((GROUPS_N / 2))
+    check "10 s steady: no VIP on both, no node declared dead, no send failure" \
+        eval 'steady_for 10 && [[ -z $(hbd_events n1 send-failed) && -z $(hbd_events n2 send-failed) ]]'
+    check "hactl status answers with all groups (within 5 s)" eval '[[ $(lab_exec n1 timeout 5 /opt/hbd/bin/hactl status | grep -c "^group tenant-") == $GROUPS_N ]]'
+    check "hactl takeover on n2 (an intent per group): n2 runs everything" \
+        eval 'lab_hactl n2 takeover >/dev/null && lab_wait_for 60 split_is 0 $GROUPS_N'
+    check "... and the heartbeats carried it: 10 s steady" steady_for 10
+    check "hactl move tenant-0000 --clear: that group alone fails back to n1" \
+        eval 'lab_hactl n1 move tenant-0000 --clear >/dev/null && lab_wait_for 20 split_is 1 $((GROUPS_N - 1))'
+    local t0; t0=$(date +%s%3N)
+    lab_power_cut n2
+    check "power cut of n2 (running $((GROUPS_N - 1))): n1 holds all $GROUPS_N VIPs within 30 s" lab_wait_for 30 eval "[[ \$(vips_on n1) == $GROUPS_N ]]"
+    echo "  (all on n1 $(ms_since "$t0") ms after the cut, deadtime 2 s)"
+}
+
+ALL=(thousand_vips)
+run_scenarios "$@"
