@@ -1,31 +1,10 @@
 //! What hactl prints: the human status (short, crm_mon-like), its JSON
 //! form, the links table.
 //!
-//! JSON schema of `hactl status --json` (stable; fields may be added):
-//!
-//! ```text
-//! {
-//!   "cluster": "demo",            // cluster name
-//!   "local": "n1",                // the node hactl asked
-//!   "quorate": true,              // may this partition own groups
-//!   "generation": 7,              // the local node's generation
-//!   "nodes": [{
-//!     "name": "n2", "state": "up",  // up, dead, standby, left, unknown, leaving
-//!     "local": false, "generation": 3,
-//!     "ping_hosts": 1,            // ping hosts the node reaches (0 if none configured)
-//!     "links": [{"name": "hb", "state": "up", "age_ms": 120}]   // age_ms: null if never heard
-//!   }],
-//!   "groups": [{
-//!     "name": "web",
-//!     "state": "started",         // stopped, starting, started, stopping, failed, blocked
-//!     "owner": "n1",              // null if no node runs it
-//!     "preferred": "n1",
-//!     "failcount": 0,
-//!     "resources": [{"kind": "vip", "name": "10.77.0.60/24", "state": "started"}],
-//!     "note": ""                  // why it does not run where it should; "" if it does
-//!   }]
-//! }
-//! ```
+//! `hactl status --json` is a versioned document: its schema is
+//! `docs/hactl-status.schema.json` (described in `docs/json-schema.md`),
+//! and [`SCHEMA`] is its number. Adding a field keeps the number; removing
+//! or changing the meaning of one bumps it.
 
 use std::fmt::Write as _;
 
@@ -136,9 +115,16 @@ pub fn human(st: &Status) -> String {
     out
 }
 
-/// The JSON form of the status (schema above).
-pub fn json(st: &Status) -> Value {
+/// The number of the JSON schema `hactl status --json` follows.
+pub const SCHEMA: u32 = 1;
+
+/// The JSON form of the status; `daemon_version` is the answering hbd's
+/// (None: one too old to say).
+pub fn json(st: &Status, daemon_version: Option<&str>) -> Value {
     json!({
+        "schema": SCHEMA,
+        "hbd_version": daemon_version,
+        "hactl_version": env!("CARGO_PKG_VERSION"),
         "cluster": st.cluster,
         "local": st.local,
         "quorate": st.quorate,
