@@ -1346,5 +1346,7 @@ fn sim_config(o: &SimOptions) -> Config {
         garp: Garp { count: 5, interval: Duration::from_millis(200), repeat_after: Duration::from_secs(5) },
         groups,
         respawn: Vec::new(),
+        metrics: None,
+        alerts: Vec::new(),
     }
 }
