@@ -270,6 +270,45 @@ async fn config_check() {
     std::fs::write(&conf, &text_conf).unwrap();
     let out = hactl("", &[], &["config", "check", conf.to_str().unwrap()]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // Metrics and alert agents are named in the summary; an agent that
+    // cannot run is refused, saying what to do.
+    let agent = dir.path().join("agent.sh");
+    std::fs::write(&agent, "#!/bin/sh\n").unwrap();
+    std::fs::set_permissions(&agent, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let monitored = dir.path().join("monitored.toml");
+    let monitored_text = format!(
+        "{text_conf}\n[metrics]\nlisten = \"127.0.0.1:9694\"\n\n[[alert]]\npath = \"{}\"\nrecipient = \"/var/log/a.log\"\n",
+        agent.display()
+    );
+    std::fs::write(&monitored, &monitored_text).unwrap();
+    let out = hactl("", &[], &["config", "check", monitored.to_str().unwrap()]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains(", 1 respawn unit, metrics on 127.0.0.1:9694, 1 alert agent)"),
+        "{}",
+        text(&out.stdout)
+    );
+    std::fs::set_permissions(&agent, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = hactl("", &[], &["config", "check", monitored.to_str().unwrap()]).await;
+    assert_eq!(out.status.code(), Some(1));
+    let line = monitored_text.lines().position(|l| l.starts_with("path = ")).unwrap() + 1;
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "hactl: {}:{line}:8: alert[0].path = \"{a}\" is not executable; run: chmod +x {a}\n",
+            monitored.display(),
+            a = agent.display()
+        )
+    );
+    std::fs::write(&monitored, monitored_text.replace("127.0.0.1:9694", "localhost:9694")).unwrap();
+    let out = hactl("", &[], &["config", "check", monitored.to_str().unwrap()]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("metrics.listen = \"localhost:9694\" is neither an address with a port"),
+        "{}",
+        text(&out.stderr)
+    );
+
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
     let out = hactl("", &[], &["config", "check", conf.to_str().unwrap()]).await;
     assert_eq!(out.status.code(), Some(1));

@@ -205,6 +205,12 @@ pub fn config_summary(cfg: &Config) -> String {
     if !cfg.respawn.is_empty() {
         parts.push(plural(cfg.respawn.len(), "respawn unit"));
     }
+    if let Some(m) = &cfg.metrics {
+        parts.push(format!("metrics on {}", m.listen));
+    }
+    if !cfg.alerts.is_empty() {
+        parts.push(plural(cfg.alerts.len(), "alert agent"));
+    }
     format!("cluster {}: {}", cfg.cluster.name, parts.join(", "))
 }
 

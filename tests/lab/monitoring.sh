@@ -129,6 +129,19 @@ EOF
     check "promtool check metrics passes on n2 after the failover" eval 'scrape 10.77.0.12 | promtool check metrics'
 }
 
+sc_metrics_socket() {
+    HBD_EXTRA='[metrics]
+listen = "/run/hbd/metrics.sock"'
+    hbd_cluster_up 2 || return 1
+    check "n1 serves the VIP" hbd_wait_owner n1 15 || return 1
+    local sock='curl -sf --max-time 3 --unix-socket /run/hbd/metrics.sock http://hbd/metrics'
+    check "the unix socket answers (in hbd's RuntimeDirectory)" eval 'lab_exec n1 $sock | grep -q "^hbd_group_owner{group=\"web\",node=\"n1\"} 1$"'
+    check "reading is open to all: an unprivileged user scrapes it" eval 'lab_exec n1 setpriv --reuid=labuser --regid=users --clear-groups $sock | promtool check metrics'
+    check "no exposure warning for a unix socket" eval '! event_has n1 metrics-exposed'
+    lab_exec n1 systemctl restart hbd
+    check "after a restart of hbd the socket is served again" lab_wait_for 10 eval 'lab_exec n1 $sock >/dev/null'
+}
+
 # The agent's log on NODE.
 alert_log() { lab_exec "$1" cat /var/log/hbd-alerts.log 2>/dev/null; }
 # in_order NODE LINE...: each line is in the log, after the one before.
@@ -214,5 +227,5 @@ for l in lines:
     check "the agents' runs are gone from systemd (transient, collected)" eval '[[ -z $(lab_exec n2 systemctl list-units --all --no-legend "hbd-alert-*") ]]'
 }
 
-ALL=(prometheus alerts)
+ALL=(prometheus metrics_socket alerts)
 run_scenarios "$@"
