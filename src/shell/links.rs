@@ -95,6 +95,20 @@ struct Slot {
 pub struct LinkCounters(Arc<Vec<Slot>>);
 
 impl LinkCounters {
+    /// Counters of `n` links that are not open (for tests of readers).
+    pub fn unattached(n: usize) -> LinkCounters {
+        LinkCounters(Arc::new(
+            (0..n)
+                .map(|i| Slot {
+                    desc: format!("link {i}"),
+                    tx: Mutex::new(None),
+                    last_error: Mutex::new(None),
+                    sent: AtomicU64::new(0),
+                    received: AtomicU64::new(0),
+                })
+                .collect(),
+        ))
+    }
     pub fn len(&self) -> usize {
         self.0.len()
     }

@@ -467,3 +467,138 @@ pub fn render(src: &Source) -> String {
     }
     o
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::node::{GroupStatus, NodeStatus};
+
+    fn source() -> Source {
+        let st = Status {
+            cluster: "lab".into(),
+            local: "n1".into(),
+            generation: 3,
+            quorate: true,
+            nodes: vec![
+                NodeStatus {
+                    name: "n1".into(),
+                    state: "up".into(),
+                    local: true,
+                    generation: 3,
+                    links: vec![],
+                    ping: None,
+                },
+                NodeStatus {
+                    name: "n\"2".into(),
+                    state: "dead".into(),
+                    local: false,
+                    generation: 1,
+                    links: vec![("hb".into(), "down".into(), 2500), ("lan".into(), "down".into(), -1)],
+                    ping: Some(0),
+                },
+            ],
+            groups: vec![GroupStatus {
+                name: "web".into(),
+                owner: "n1".into(),
+                state: "started".into(),
+                preferred: "n1".into(),
+                resources: vec![],
+                failcount: 2,
+                note: String::new(),
+            }],
+        };
+        Source {
+            status: watch::channel(st).1,
+            links: LinkCounters::unattached(2),
+            link_names: vec!["hb".into(), "lan".into()],
+            counters: Arc::default(),
+        }
+    }
+
+    #[test]
+    fn one_hot_states_and_escaped_labels() {
+        let src = source();
+        let now = Instant::now();
+        src.counters.event(&Event::PeerDead { peer: "n\"2".into() }, now);
+        src.counters.event(&Event::Takeover { group: "web".into(), reason: MoveReason::Failover }, now);
+        src.counters.event(&Event::GroupStarted { group: "web".into() }, now + Duration::from_millis(250));
+        src.counters.event(
+            &Event::GroupMoved {
+                group: "web".into(),
+                from: "n\"2".into(),
+                to: "n1".into(),
+                reason: MoveReason::Failover,
+            },
+            now,
+        );
+        src.counters.reject(Reject::Replay);
+        let m = render(&src);
+        for want in [
+            "hbd_node_state{node=\"n1\",state=\"up\"} 1\n",
+            "hbd_node_state{node=\"n1\",state=\"dead\"} 0\n",
+            "hbd_node_state{node=\"n\\\"2\",state=\"dead\"} 1\n",
+            "hbd_link_up{peer=\"n\\\"2\",link=\"hb\"} 0\n",
+            "hbd_link_heartbeat_age_seconds{peer=\"n\\\"2\",link=\"hb\"} 2.5\n",
+            "hbd_group_state{group=\"web\",state=\"started\"} 1\n",
+            "hbd_group_state{group=\"web\",state=\"blocked\"} 0\n",
+            "hbd_group_owner{group=\"web\",node=\"n1\"} 1\n",
+            "hbd_group_owner{group=\"web\",node=\"n\\\"2\"} 0\n",
+            "hbd_group_failcount{group=\"web\",node=\"n1\"} 2\n",
+            "hbd_group_moves_total{group=\"web\",reason=\"failover\"} 1\n",
+            "hbd_last_failover_duration_seconds{group=\"web\"} 0.25\n",
+            "hbd_frames_rejected_total{reason=\"replay\"} 1\n",
+            "hbd_frames_rejected_total{reason=\"auth\"} 0\n",
+            "hbd_frames_sent_total{link=\"lan\"} 0\n",
+            "hbd_quorate 1\n",
+            "hbd_generation 3\n",
+        ] {
+            assert!(m.contains(want), "{want:?} missing from:\n{m}");
+        }
+        assert!(!m.contains("link=\"lan\"} -"), "a link never heard has no age: {m}");
+        // Every family is declared once, before its samples.
+        for l in m.lines().filter(|l| !l.starts_with('#')) {
+            let name = l.split(['{', ' ']).next().unwrap();
+            assert_eq!(m.matches(&format!("# TYPE {name} ")).count(), 1, "{name}");
+        }
+    }
+
+    async fn ask(req: &[u8]) -> String {
+        let (mut client, server) = tokio::io::duplex(1 << 20);
+        let src = source();
+        let h = tokio::spawn(async move { handle(server, &src).await });
+        client.write_all(req).await.unwrap();
+        let mut out = Vec::new();
+        client.read_to_end(&mut out).await.unwrap();
+        drop(client);
+        h.await.unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[tokio::test]
+    async fn http_answers() {
+        let ok = ask(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        assert!(ok.starts_with("HTTP/1.1 200 OK\r\n"), "{ok}");
+        assert!(ok.contains("Content-Type: text/plain; version=0.0.4"), "{ok}");
+        assert!(ok.contains("\r\n\r\n# HELP hbd_build_info"), "{ok}");
+        let len: usize = ok.split("Content-Length: ").nth(1).unwrap().split("\r\n").next().unwrap().parse().unwrap();
+        assert_eq!(len, ok.split_once("\r\n\r\n").unwrap().1.len());
+        let head = ask(b"HEAD /metrics HTTP/1.0\r\n\r\n").await;
+        assert!(head.starts_with("HTTP/1.1 200 OK") && head.ends_with("\r\n\r\n"), "{head}");
+        assert!(ask(b"GET /other HTTP/1.1\r\n\r\n").await.starts_with("HTTP/1.1 404 "));
+        assert!(ask(b"POST /metrics HTTP/1.1\r\n\r\n").await.starts_with("HTTP/1.1 405 "));
+        assert!(ask(b"hello\r\n\r\n").await.starts_with("HTTP/1.1 400 "));
+        let mut big = b"GET /metrics HTTP/1.1\r\nX-Pad: ".to_vec();
+        big.extend(std::iter::repeat_n(b'a', MAX_REQUEST + 10));
+        big.extend(b"\r\n\r\n");
+        assert!(ask(&big).await.starts_with("HTTP/1.1 431 "));
+    }
+
+    #[test]
+    fn exposure() {
+        assert!(!is_exposed(&Listen::Tcp("127.0.0.1:9694".parse().unwrap())));
+        assert!(!is_exposed(&Listen::Tcp("[::1]:9694".parse().unwrap())));
+        assert!(is_exposed(&Listen::Tcp("0.0.0.0:9694".parse().unwrap())));
+        assert!(is_exposed(&Listen::Tcp("10.77.0.11:9694".parse().unwrap())));
+        assert!(!is_exposed(&Listen::Unix("/run/hbd/metrics.sock".into())));
+    }
+}

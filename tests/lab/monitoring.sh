@@ -91,6 +91,8 @@ listen = "0.0.0.0:9694"'
     check "one-hot states: n2 sees n1 up, web started" eval '[[ $m == *"hbd_node_state{node=\"n1\",state=\"up\"} 1"* && $m == *"hbd_group_state{group=\"web\",state=\"started\"} 1"* && $m == *"hbd_group_state{group=\"web\",state=\"stopped\"} 0"* ]]'
     check "hbd_link_up and a heartbeat age per peer and link" eval '[[ $m == *"hbd_link_up{peer=\"n1\",link=\"hb\"} 1"* && $m == *"hbd_link_heartbeat_age_seconds{peer=\"n1\",link=\"lan\"} "* ]]'
     check "frames are counted on both links" lab_wait_for 5 eval '(( $(metric 10.77.0.12 "hbd_frames_received_total{link=\"hb\"}") > 10 && $(metric 10.77.0.12 "hbd_frames_sent_total{link=\"lan\"}") > 10 ))'
+    lab_client python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); [s.sendto(b"not a frame", ("10.77.0.12", 694)) for _ in range(3)]'
+    check "a datagram that is not a frame is counted as rejected (malformed)" lab_wait_for 3 eval '(( $(metric 10.77.0.12 "hbd_frames_rejected_total{reason=\"malformed\"}") == 3 ))'
     check "hbd_build_info carries the version" eval '[[ $m == *"hbd_build_info{version=\"$(lab_exec n1 /opt/hbd/bin/hactl version | sed -n "s/^hactl //p")\"} 1"* ]]'
 
     prometheus_start 10.77.0.11:9694 10.77.0.12:9694 || {
