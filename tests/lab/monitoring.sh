@@ -229,5 +229,24 @@ for l in lines:
     check "the agents' runs are gone from systemd (transient, collected)" eval '[[ -z $(lab_exec n2 systemctl list-units --all --no-legend "hbd-alert-*") ]]'
 }
 
-ALL=(prometheus metrics_socket alerts)
+sc_alerts_fencing() {
+    # A fence unit that always succeeds: the order of the alerts is the point.
+    hbd_before_start() {
+        printf '[Unit]\nDescription=lab fence of %%i\n[Service]\nType=oneshot\nExecStart=/bin/true\n' >"$LAB_DIR/hbd-fence@.service"
+        lab_install_unit "$LAB_DIR/hbd-fence@.service"
+    }
+    HBD_FENCING=required HBD_EXTRA="[[alert]]
+path = \"$AGENT\"
+recipient = \"/var/log/hbd-alerts.log\"
+select = [\"node\", \"fencing\"]" hbd_cluster_up 2 || return 1
+    check "n1 serves the VIP" hbd_wait_owner n1 15 || return 1
+    lab_power_cut n1
+    check "n2 fences n1 and takes the VIP" hbd_wait_owner n2 10
+    check "n2's agent log: n1 lost, then fenced" lab_wait_for 10 in_order n2 \
+        "Node 'n1' is now 'lost'" "Fencing Operation off of n1 by n2 for hbd-fence@n1.service: OK"
+    check "select = [node, fencing]: no resource events reach the agent" eval '! alert_log n2 | grep -q "Resource operation"'
+    alert_log n2 | sed 's/^/  | /'
+}
+
+ALL=(prometheus metrics_socket alerts alerts_fencing)
 run_scenarios "$@"
