@@ -108,16 +108,19 @@ struct Queued {
 
 struct Agent {
     cfg: Alert,
-    tx: mpsc::Sender<Arc<Queued>>,
+    /// None once hbd is leaving (the worker then ends with its queue).
+    tx: Option<mpsc::Sender<Arc<Queued>>>,
     /// Set at the first event dropped, cleared once the agent caught up.
     overflow: Arc<AtomicBool>,
     dropped: Arc<AtomicU64>,
-    task: JoinHandle<()>,
+    task: Option<JoinHandle<()>>,
 }
 
 impl Drop for Agent {
     fn drop(&mut self) {
-        self.task.abort();
+        if let Some(t) = &self.task {
+            t.abort();
+        }
     }
 }
 
@@ -163,7 +166,7 @@ impl Alerts {
                     overflow: overflow.clone(),
                     dropped: dropped.clone(),
                 };
-                Agent { cfg: c.clone(), tx, overflow, dropped, task: tokio::spawn(w.run(rx)) }
+                Agent { cfg: c.clone(), tx: Some(tx), overflow, dropped, task: Some(tokio::spawn(w.run(rx))) }
             })
             .collect();
         for c in cfg {
@@ -185,7 +188,8 @@ impl Alerts {
         self.seq += 1;
         let q = Arc::new(Queued { ev, seq: self.seq, at: SystemTime::now() });
         for a in self.agents.iter().filter(|a| a.cfg.select.contains(&q.ev.kind)) {
-            if a.tx.try_send(q.clone()).is_err() {
+            let Some(tx) = &a.tx else { continue };
+            if tx.try_send(q.clone()).is_err() {
                 a.dropped.fetch_add(1, Ordering::Relaxed);
                 if !a.overflow.swap(true, Ordering::Relaxed) {
                     warn!(HBD_EVENT = "alert-overflow",
@@ -193,6 +197,25 @@ impl Alerts {
                         a.cfg.path.display(), q.seq);
                 }
             }
+        }
+    }
+}
+
+impl Alerts {
+    /// At exit: let the agents run what is queued (the events of the
+    /// leave itself), for at most `within`.
+    pub async fn finish(mut self, within: Duration) {
+        let mut tasks = Vec::new();
+        for a in &mut self.agents {
+            a.tx = None;
+            tasks.extend(a.task.take());
+        }
+        if tokio::time::timeout(within, futures::future::join_all(tasks)).await.is_err() {
+            warn!(
+                HBD_EVENT = "alert-failed",
+                "alert agents still had events to run after {}s; hbd exits without them",
+                within.as_secs()
+            );
         }
     }
 }

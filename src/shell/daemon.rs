@@ -327,6 +327,17 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     for unit in &respawn_units {
         let _ = d.systemd.stop(unit).await;
     }
+    // The alerts of the leave (groups stopped here) still go out; the
+    // watchdog is fed meanwhile, as the loop no longer does.
+    let finish = d.alerts.finish(Duration::from_secs(10));
+    tokio::pin!(finish);
+    let mut feed = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = &mut finish => break,
+            _ = feed.tick() => notify::watchdog(),
+        }
+    }
     info!(HBD_EVENT = "exit", "hbd stopped");
     Ok(())
 }
