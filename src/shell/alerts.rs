@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use futures::future::BoxFuture;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
@@ -28,6 +29,34 @@ pub const QUEUE: usize = 256;
 /// hbd's own bound beyond the agent's timeout, for a systemd that does not
 /// answer.
 const BUS_MARGIN: Duration = Duration::from_secs(30);
+
+/// Carries out one run of an agent: the transient unit `unit` with
+/// `properties`, to the end of its start job (the job's result). The
+/// daemon's runner is systemd.
+pub trait Runner: Send + Sync + 'static {
+    fn run<'a>(
+        &'a self,
+        unit: &'a str,
+        properties: &'a [(&'a str, Value<'a>)],
+    ) -> BoxFuture<'a, Result<String, String>>;
+    /// Stop a run whose end was never reported.
+    fn stop<'a>(&'a self, unit: &'a str) -> BoxFuture<'a, ()>;
+}
+
+impl Runner for Systemd {
+    fn run<'a>(
+        &'a self,
+        unit: &'a str,
+        properties: &'a [(&'a str, Value<'a>)],
+    ) -> BoxFuture<'a, Result<String, String>> {
+        Box::pin(async move { self.run_transient(unit, properties).await.map_err(|e| e.to_string()) })
+    }
+    fn stop<'a>(&'a self, unit: &'a str) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let _ = Systemd::stop(self, unit).await;
+        })
+    }
+}
 
 /// One event, in Pacemaker's terms.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -127,7 +156,7 @@ impl Drop for Agent {
 /// Every configured agent of this node.
 pub struct Alerts {
     agents: Vec<Agent>,
-    systemd: Arc<Systemd>,
+    systemd: Arc<dyn Runner>,
     /// `CRM_alert_node_sequence`: one counter for all events of this run,
     /// so every agent sees the same number for the same event.
     seq: u64,
@@ -137,7 +166,7 @@ pub struct Alerts {
 }
 
 impl Alerts {
-    pub fn start(cfg: &[Alert], systemd: Arc<Systemd>, generation: u64) -> Alerts {
+    pub fn start(cfg: &[Alert], systemd: Arc<dyn Runner>, generation: u64) -> Alerts {
         let mut a = Alerts { agents: Vec::new(), systemd, seq: 0, generation, cfg: Vec::new() };
         a.configure(cfg);
         a
@@ -223,7 +252,7 @@ impl Alerts {
 struct Worker {
     index: usize,
     cfg: Alert,
-    systemd: Arc<Systemd>,
+    systemd: Arc<dyn Runner>,
     generation: u64,
     overflow: Arc<AtomicBool>,
     dropped: Arc<AtomicU64>,
@@ -250,7 +279,7 @@ impl Worker {
         let path = self.cfg.path.to_string_lossy().into_owned();
         let env = environment(&q.ev, q.seq, q.at, &self.cfg.recipient);
         let props = properties(&path, &unit, env, self.cfg.timeout);
-        let run = self.systemd.run_transient(&unit, &props);
+        let run = self.systemd.run(&unit, &props);
         let t0 = std::time::Instant::now();
         match tokio::time::timeout(self.cfg.timeout + BUS_MARGIN, run).await {
             Ok(Ok(r)) if r == "done" => {}
@@ -271,7 +300,7 @@ impl Worker {
             Err(_) => {
                 warn!(HBD_EVENT = "alert-failed", HBD_UNIT = %unit,
                     "alert agent {path} for event {}: systemd did not report its end in time; going on with the next event", q.seq);
-                let _ = self.systemd.stop(&unit).await;
+                self.systemd.stop(&unit).await;
             }
         }
     }
@@ -352,6 +381,81 @@ fn properties<'a>(path: &str, unit: &str, env: Vec<String>, timeout: Duration) -
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Mutex;
+
+    /// Runs nothing: records each run's sequence number and how many ran
+    /// at once, and lets runs finish only as permits are added.
+    struct Recorder {
+        gate: tokio::sync::Semaphore,
+        seen: Mutex<Vec<u64>>,
+        running: AtomicU64,
+        most_at_once: AtomicU64,
+    }
+
+    impl Runner for Recorder {
+        fn run<'a>(
+            &'a self,
+            unit: &'a str,
+            props: &'a [(&'a str, Value<'a>)],
+        ) -> BoxFuture<'a, Result<String, String>> {
+            Box::pin(async move {
+                let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+                self.most_at_once.fetch_max(now, Ordering::SeqCst);
+                let env = props.iter().find(|(k, _)| *k == "Environment").map(|(_, v)| format!("{v:?}")).unwrap();
+                assert!(env.contains("CRM_alert_node_sequence="), "{env}");
+                let seq: u64 = unit.rsplit('-').next().unwrap().trim_end_matches(".service").parse().unwrap();
+                self.gate.acquire().await.unwrap().forget();
+                self.seen.lock().unwrap().push(seq);
+                self.running.fetch_sub(1, Ordering::SeqCst);
+                Ok("done".to_string())
+            })
+        }
+        fn stop<'a>(&'a self, _: &'a str) -> BoxFuture<'a, ()> {
+            Box::pin(async {})
+        }
+    }
+
+    #[tokio::test]
+    async fn one_at_a_time_in_order_and_a_burst_bounded() {
+        let rec = Arc::new(Recorder {
+            gate: tokio::sync::Semaphore::new(0),
+            seen: Mutex::default(),
+            running: AtomicU64::new(0),
+            most_at_once: AtomicU64::new(0),
+        });
+        let cfg = Alert {
+            path: "/bin/true".into(),
+            recipient: String::new(),
+            timeout: Duration::from_secs(30),
+            select: vec![AlertKind::Node],
+        };
+        let mut alerts = Alerts::start(std::slice::from_ref(&cfg), rec.clone(), 1);
+        // Not selected: no run, no sequence number.
+        alerts.send(AlertEvent::fencing("n1", "n2", true));
+        // A burst while the agent is busy: the queue takes QUEUE, the rest is dropped.
+        let burst = QUEUE as u64 + 44;
+        for i in 0..burst {
+            alerts.send(AlertEvent::node("n1", i % 2 == 0));
+        }
+        assert_eq!(alerts.agents[0].dropped.load(Ordering::SeqCst), 44);
+        assert!(alerts.agents[0].overflow.load(Ordering::SeqCst));
+        rec.gate.add_permits(10_000);
+        for _ in 0..1000 {
+            if rec.seen.lock().unwrap().len() == QUEUE && !alerts.agents[0].overflow.load(Ordering::SeqCst) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let seen = rec.seen.lock().unwrap().clone();
+        assert_eq!(seen, (1..=QUEUE as u64).collect::<Vec<_>>(), "in order, the queued ones only");
+        assert_eq!(rec.most_at_once.load(Ordering::SeqCst), 1, "one at a time");
+        assert!(!alerts.agents[0].overflow.load(Ordering::SeqCst), "caught up");
+        assert_eq!(alerts.agents[0].dropped.load(Ordering::SeqCst), 0, "the count was reported and reset");
+        // The next event's number shows the gap.
+        alerts.send(AlertEvent::node("n1", false));
+        alerts.finish(Duration::from_secs(5)).await;
+        assert_eq!(rec.seen.lock().unwrap().last(), Some(&(burst + 1)));
+    }
 
     #[test]
     fn environment_of_a_resource_event() {

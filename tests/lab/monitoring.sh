@@ -37,8 +37,13 @@ lab_on_down() {
     if [[ -n $PROM_PID ]]; then
         kill "$PROM_PID" 2>/dev/null
         local i
-        for ((i = 0; i < 50; i++)); do kill -0 "$PROM_PID" 2>/dev/null || break; sleep 0.1; done
+        for ((i = 0; i < 50; i++)); do
+            # gone, or exited and waiting to be reaped (state Z)
+            [[ $(awk '{print $3}' "/proc/$PROM_PID/stat" 2>/dev/null) == [!Z]* ]] || break
+            sleep 0.1
+        done
         kill -9 "$PROM_PID" 2>/dev/null
+        wait "$PROM_PID" 2>/dev/null
         PROM_PID=
     fi
     _journals_on_down
@@ -58,7 +63,9 @@ scrape_configs:
     static_configs:
       - targets: [${targets%, }]
 EOF
-    lab_client prometheus --config.file="$dir/prometheus.yml" --storage.tsdb.path="$dir/data" \
+    # Started as a plain command (not through the lab_client function), so
+    # that $! is prometheus itself: `ip netns exec` execs it.
+    ip netns exec "$LAB_RUN-cl" prometheus --config.file="$dir/prometheus.yml" --storage.tsdb.path="$dir/data" \
         --web.listen-address=127.0.0.1:9090 --log.level=warn </dev/null >"$dir/log" 2>&1 &
     PROM_PID=$!
     lab_wait_for 30 eval 'lab_client curl -sf -o /dev/null http://127.0.0.1:9090/-/ready'
@@ -95,6 +102,12 @@ listen = "0.0.0.0:9694"'
     check "a datagram that is not a frame is counted as rejected (malformed)" lab_wait_for 3 eval '(( $(metric 10.77.0.12 "hbd_frames_rejected_total{reason=\"malformed\"}") == 3 ))'
     check "hbd_build_info carries the version" eval '[[ $m == *"hbd_build_info{version=\"$(lab_exec n1 /opt/hbd/bin/hactl version | sed -n "s/^hactl //p")\"} 1"* ]]'
 
+    # A second, independent validator of docs/hactl-status.schema.json, where
+    # Python's jsonschema is installed.
+    if python3 -c 'import jsonschema' 2>/dev/null; then
+        check "hactl status --json on n2 validates against the schema (python3 jsonschema)" eval \
+            'status_json n2 | python3 -c "import json,sys,jsonschema; jsonschema.validate(json.load(sys.stdin), json.load(open(sys.argv[1])))" "$HBD_REPO/docs/hactl-status.schema.json"'
+    fi
     prometheus_start 10.77.0.11:9694 10.77.0.12:9694 || {
         echo "  (prometheus did not become ready:)"
         tail -5 "$LAB_DIR/prometheus/log"
