@@ -707,3 +707,116 @@ fn rejects_bad_checks() {
     let msg = parse(&text).expect_err("node check on a group unit").to_string();
     assert!(msg.contains("node_check[0].check.unit") && msg.contains("is a unit of group \"web\""), "{msg}");
 }
+
+/// `BASE` with `extra` appended; the line `extra`'s first line lands on.
+fn plus(extra: &str) -> (String, usize) {
+    (format!("{BASE}\n{extra}"), BASE.lines().count() + 2)
+}
+
+#[test]
+fn metrics_listen_forms() {
+    for (listen, want) in [
+        ("127.0.0.1:9694", config::Listen::Tcp("127.0.0.1:9694".parse().unwrap())),
+        ("[::1]:9694", config::Listen::Tcp("[::1]:9694".parse().unwrap())),
+        ("/run/hbd/metrics.sock", config::Listen::Unix("/run/hbd/metrics.sock".into())),
+    ] {
+        let (text, _) = plus(&format!("[metrics]\nlisten = \"{listen}\"\n"));
+        let c = parse(&text).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.metrics.unwrap().listen, want);
+    }
+    assert_eq!(parse(BASE).unwrap().metrics, None, "off by default");
+}
+
+#[test]
+fn rejects_bad_metrics_listen() {
+    for bad in ["localhost", "9694", "127.0.0.1", "metrics.sock", "127.0.0.1:0", "/run/hbd/"] {
+        let (text, line) = plus(&format!("[metrics]\nlisten = \"{bad}\"\n"));
+        let msg = rejects(&text, line + 1, 10, "metrics.listen", "");
+        assert!(msg.contains(&format!("metrics.listen = \"{bad}\"")), "{msg}");
+        assert!(msg.contains("127.0.0.1:9694") || msg.contains("metrics.sock"), "says what to write: {msg}");
+    }
+    let (text, line) = plus("[metrics]\n");
+    rejects(&text, line, 1, "metrics.listen", "metrics.listen is missing; add listen = \"127.0.0.1:9694\"");
+}
+
+#[test]
+fn alerts_parse_with_defaults() {
+    let (text, _) = plus("[[alert]]\npath = \"/bin/true\"\nrecipient = \"/var/log/a.log\"\n\n[[alert]]\npath = \"/bin/true\"\ntimeout = \"5s\"\nselect = [\"node\"]\n");
+    let c = parse(&text).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.alerts.len(), 2);
+    assert_eq!(c.alerts[0].recipient, "/var/log/a.log");
+    assert_eq!(c.alerts[0].timeout, config::DEFAULT_ALERT_TIMEOUT);
+    assert_eq!(c.alerts[0].select, config::AlertKind::ALL.to_vec());
+    assert_eq!(c.alerts[1].timeout, Duration::from_secs(5));
+    assert_eq!(c.alerts[1].select, vec![config::AlertKind::Node]);
+}
+
+#[test]
+fn rejects_bad_alert_path() {
+    let (text, line) = plus("[[alert]]\npath = \"/nonexistent/agent.sh\"\n");
+    rejects(
+        &text,
+        line + 1,
+        8,
+        "alert[0].path",
+        "alert[0].path = \"/nonexistent/agent.sh\" does not exist; install the agent there",
+    );
+    let (text, line) = plus("[[alert]]\npath = \"agent.sh\"\n");
+    rejects(&text, line + 1, 8, "alert[0].path", "is not an absolute path");
+    let plain = std::env::temp_dir().join(format!("hbd-test-agent-{}", std::process::id()));
+    std::fs::write(&plain, "#!/bin/sh\n").unwrap();
+    std::fs::set_permissions(&plain, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let (text, line) = plus(&format!("[[alert]]\npath = \"{}\"\n", plain.display()));
+    let want = format!("is not executable; run: chmod +x {}", plain.display());
+    let r = std::panic::catch_unwind(|| rejects(&text, line + 1, 8, "alert[0].path", &want));
+    std::fs::remove_file(&plain).unwrap();
+    r.unwrap();
+    let (text, line) = plus("[[alert]]\npath = \"/tmp\"\n");
+    rejects(&text, line + 1, 8, "alert[0].path", "is not a file");
+    let (text, line) = plus("[[alert]]\nrecipient = \"x\"\n");
+    rejects(&text, line, 1, "alert[0].path", "alert[0].path is missing; name the agent to run");
+}
+
+#[test]
+fn rejects_bad_alert_select_and_timeout() {
+    let (text, line) = plus("[[alert]]\npath = \"/bin/true\"\nselect = [\"node\", \"attribute\"]\n");
+    rejects(
+        &text,
+        line + 2,
+        19,
+        "alert[0].select[1]",
+        "is not a kind of event; use \"node\", \"resource\" or \"fencing\"",
+    );
+    let (text, line) = plus("[[alert]]\npath = \"/bin/true\"\nselect = []\n");
+    rejects(&text, line + 2, 10, "alert[0].select", "selects nothing");
+    let (text, line) = plus("[[alert]]\npath = \"/bin/true\"\ntimeout = \"0s\"\n");
+    rejects(&text, line + 2, 11, "alert[0].timeout", "must be more than 0");
+}
+
+#[test]
+fn example_metrics_and_alert_are_valid_uncommented() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/hbd.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut on = false;
+    let mut out = Vec::new();
+    for l in text.lines() {
+        if l == "# [metrics]" || l == "# [[alert]]" {
+            on = true;
+        } else if !l.starts_with("# ") || l.starts_with("# Alert") {
+            on = false;
+        }
+        out.push(if on { l.strip_prefix("# ").unwrap().to_string() } else { l.to_string() });
+    }
+    let mut uncommented = out.join("\n");
+    // The sample comes with Pacemaker (pacemaker-common), which a build
+    // machine may not have.
+    let sample = "/usr/share/pacemaker/alerts/alert_file.sh.sample";
+    if !Path::new(sample).exists() {
+        uncommented = uncommented.replace(sample, "/bin/sh");
+    }
+    let c = config::parse(&uncommented, &path).unwrap_or_else(|e| panic!("{e}\n{uncommented}"));
+    assert_eq!(c.metrics.unwrap().listen, config::Listen::Tcp("127.0.0.1:9694".parse().unwrap()));
+    assert_eq!(c.alerts.len(), 1, "{uncommented}");
+    assert_eq!(c.alerts[0].recipient, "/var/log/hbd-alerts.log");
+    assert_eq!(c.alerts[0].timeout, Duration::from_secs(30));
+}

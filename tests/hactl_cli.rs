@@ -270,6 +270,45 @@ async fn config_check() {
     std::fs::write(&conf, &text_conf).unwrap();
     let out = hactl("", &[], &["config", "check", conf.to_str().unwrap()]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // Metrics and alert agents are named in the summary; an agent that
+    // cannot run is refused, saying what to do.
+    let agent = dir.path().join("agent.sh");
+    std::fs::write(&agent, "#!/bin/sh\n").unwrap();
+    std::fs::set_permissions(&agent, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let monitored = dir.path().join("monitored.toml");
+    let monitored_text = format!(
+        "{text_conf}\n[metrics]\nlisten = \"127.0.0.1:9694\"\n\n[[alert]]\npath = \"{}\"\nrecipient = \"/var/log/a.log\"\n",
+        agent.display()
+    );
+    std::fs::write(&monitored, &monitored_text).unwrap();
+    let out = hactl("", &[], &["config", "check", monitored.to_str().unwrap()]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains(", 1 respawn unit, metrics on 127.0.0.1:9694, 1 alert agent)"),
+        "{}",
+        text(&out.stdout)
+    );
+    std::fs::set_permissions(&agent, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = hactl("", &[], &["config", "check", monitored.to_str().unwrap()]).await;
+    assert_eq!(out.status.code(), Some(1));
+    let line = monitored_text.lines().position(|l| l.starts_with("path = ")).unwrap() + 1;
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "hactl: {}:{line}:8: alert[0].path = \"{a}\" is not executable; run: chmod +x {a}\n",
+            monitored.display(),
+            a = agent.display()
+        )
+    );
+    std::fs::write(&monitored, monitored_text.replace("127.0.0.1:9694", "localhost:9694")).unwrap();
+    let out = hactl("", &[], &["config", "check", monitored.to_str().unwrap()]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("metrics.listen = \"localhost:9694\" is neither an address with a port"),
+        "{}",
+        text(&out.stderr)
+    );
+
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
     let out = hactl("", &[], &["config", "check", conf.to_str().unwrap()]).await;
     assert_eq!(out.status.code(), Some(1));
@@ -348,8 +387,10 @@ async fn import_heartbeat_keygen_completions() {
         assert_eq!(out.status.code(), Some(0));
         assert!(text(&out.stdout).contains("hactl") && text(&out.stdout).contains("standby"), "{shell}");
     }
-    let out = hactl("", &[], &["version"]).await;
-    assert_eq!(text(&out.stdout), format!("hactl {}\n", env!("CARGO_PKG_VERSION")));
+    // hactl's own version, whether or not an hbd answers.
+    let out = hactl("unix:path=/nonexistent/bus", &[], &["version"]).await;
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(text(&out.stdout), format!("hactl {}\nhbd is not running on this node\n", env!("CARGO_PKG_VERSION")));
 
     let mandir = dir.path().join("man");
     let out = hactl("", &[], &["man", mandir.to_str().unwrap()]).await;
@@ -392,4 +433,120 @@ async fn status_watch_redraws_on_signals() {
         }
     }
     child.kill().await.unwrap();
+}
+
+/// The JSON Schema keywords `docs/hactl-status.schema.json` uses, checked
+/// strictly: a keyword this validator does not know fails the test rather
+/// than being skipped.
+fn schema_errors(root: &serde_json::Value, schema: &serde_json::Value, v: &serde_json::Value, at: &str) -> Vec<String> {
+    use serde_json::Value;
+    let mut errs = Vec::new();
+    let Value::Object(s) = schema else { return vec![format!("{at}: schema is not an object")] };
+    for (k, want) in s {
+        match k.as_str() {
+            "$schema" | "$id" | "title" | "description" | "$defs" => {}
+            "$ref" => {
+                let name = want.as_str().and_then(|r| r.strip_prefix("#/$defs/")).expect("local $ref");
+                errs.extend(schema_errors(root, &root["$defs"][name], v, at));
+            }
+            "type" => {
+                let types: Vec<&str> = match want {
+                    Value::String(t) => vec![t.as_str()],
+                    Value::Array(ts) => ts.iter().map(|t| t.as_str().unwrap()).collect(),
+                    _ => panic!("bad type in schema"),
+                };
+                let ok = types.iter().any(|t| match *t {
+                    "object" => v.is_object(),
+                    "array" => v.is_array(),
+                    "string" => v.is_string(),
+                    "boolean" => v.is_boolean(),
+                    "integer" => v.is_i64() || v.is_u64(),
+                    "null" => v.is_null(),
+                    t => panic!("type {t} not supported by this validator"),
+                });
+                if !ok {
+                    errs.push(format!("{at}: {v} is not of type {want}"));
+                }
+            }
+            "const" if v != want => errs.push(format!("{at}: {v} is not {want}")),
+            "const" => {}
+            "enum" if !want.as_array().unwrap().contains(v) => errs.push(format!("{at}: {v} is not one of {want}")),
+            "enum" => {}
+            "minimum" => {
+                if let Some(n) = v.as_f64() {
+                    if n < want.as_f64().unwrap() {
+                        errs.push(format!("{at}: {v} is below {want}"));
+                    }
+                }
+            }
+            "required" => {
+                if let Some(o) = v.as_object() {
+                    for r in want.as_array().unwrap() {
+                        if !o.contains_key(r.as_str().unwrap()) {
+                            errs.push(format!("{at}: missing {r}"));
+                        }
+                    }
+                }
+            }
+            "properties" => {
+                if let Some(o) = v.as_object() {
+                    for (name, sub) in want.as_object().unwrap() {
+                        if let Some(x) = o.get(name) {
+                            errs.extend(schema_errors(root, sub, x, &format!("{at}.{name}")));
+                        }
+                    }
+                }
+            }
+            "items" => {
+                if let Some(a) = v.as_array() {
+                    for (i, x) in a.iter().enumerate() {
+                        errs.extend(schema_errors(root, want, x, &format!("{at}[{i}]")));
+                    }
+                }
+            }
+            k => panic!("schema keyword {k} not supported by this validator"),
+        }
+    }
+    errs
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_json_follows_the_schema() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/hactl-status.schema.json");
+    let schema: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    // The validator catches what it must.
+    let bad = serde_json::json!({"schema": 2, "nodes": [{"state": "asleep"}]});
+    let errs = schema_errors(&schema, &schema, &bad, "$");
+    assert!(errs.iter().any(|e| e.contains("$.schema")), "{errs:?}");
+    assert!(errs.iter().any(|e| e.contains("$.nodes[0].state: \"asleep\"")), "{errs:?}");
+    assert!(errs.iter().any(|e| e.contains("missing \"groups\"")), "{errs:?}");
+
+    let bus = Bus::start();
+    let mut cl = Cluster::start(&bus, TWO_NODES).await;
+    cl.settled().await;
+    // A pin and a note, so the optional parts are exercised too.
+    let out = hactl(&bus.address, &[], &["move", "web", "n-2"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    cl.wait_for("web started on n-2", |s| {
+        s.groups.iter().any(|g| g.name == "web" && g.owner == "n-2" && g.state == "started")
+    })
+    .await;
+    for args in [&["status", "--json"][..]] {
+        let out = hactl(&bus.address, &[], args).await;
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        let errs = schema_errors(&schema, &schema, &v, "$");
+        assert!(errs.is_empty(), "{errs:?} in {v:#}");
+        assert_eq!(v["schema"], 1);
+        assert_eq!(v["hbd_version"], env!("CARGO_PKG_VERSION"));
+        assert_eq!(v["hactl_version"], env!("CARGO_PKG_VERSION"));
+        let web = v["groups"].as_array().unwrap().iter().find(|g| g["name"] == "web").unwrap();
+        assert_eq!(web["owner"], "n-2", "{v:#}");
+        assert!(web["note"].as_str().unwrap().contains("pinned to n-2"), "the pin shows in the note: {v:#}");
+    }
+
+    let out = hactl(&bus.address, &[], &["version"]).await;
+    assert_eq!(out.status.code(), Some(0));
+    let v = env!("CARGO_PKG_VERSION");
+    assert_eq!(text(&out.stdout), format!("hactl {v}\nhbd {v}\n"));
 }

@@ -43,6 +43,7 @@ step "lab scenarios" bash tests/lab/scenarios.sh
 step "lab supervision" bash tests/lab/supervision.sh
 step "lab checks" bash tests/lab/checks.sh
 step "lab scale (1,000 VIPs)" bash tests/lab/scale.sh
+step "lab monitoring" bash tests/lab/monitoring.sh
 step "lab nemesis (3 min)" bash tests/lab/nemesis.sh
 step "lab hardening" bash tests/lab/hardening.sh
 step "debian package" bash tests/deb/run.sh

@@ -18,7 +18,7 @@ pub use check::{Check, NodeCheck, Probe};
 pub use error::ConfigError;
 pub use heartbeat::{import_heartbeat, import_heartbeat_texts, Import, ImportError, Unmapped};
 pub use resource::Resource;
-pub use schema::{load, parse, UNIT_SUFFIXES};
+pub use schema::{load, parse, DEFAULT_ALERT_TIMEOUT, UNIT_SUFFIXES};
 
 /// The default location of the configuration file.
 pub const DEFAULT_PATH: &str = "/etc/hbd/hbd.toml";
@@ -38,6 +38,10 @@ pub struct Config {
     pub respawn: Vec<Respawn>,
     /// Checks of the node itself (`[[node_check]]`).
     pub node_checks: Vec<NodeCheck>,
+    /// `[metrics]`: None unless the table is present (off by default).
+    pub metrics: Option<Metrics>,
+    /// `[[alert]]`: Pacemaker-compatible alert agents, in file order.
+    pub alerts: Vec<Alert>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -131,6 +135,62 @@ pub struct Group {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Respawn {
     pub unit: String,
+}
+
+/// The Prometheus endpoint.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Metrics {
+    pub listen: Listen,
+}
+
+/// Where the metrics endpoint listens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Listen {
+    Tcp(std::net::SocketAddr),
+    /// An absolute path; the socket is created there (mode 0666: reading is
+    /// open to all, as on the bus).
+    Unix(PathBuf),
+}
+
+impl std::fmt::Display for Listen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Listen::Tcp(a) => write!(f, "{a}"),
+            Listen::Unix(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+/// The kinds of event an alert agent may be given (`CRM_alert_kind`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AlertKind {
+    Node,
+    Resource,
+    Fencing,
+}
+
+impl AlertKind {
+    pub const ALL: [AlertKind; 3] = [AlertKind::Node, AlertKind::Resource, AlertKind::Fencing];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertKind::Node => "node",
+            AlertKind::Resource => "resource",
+            AlertKind::Fencing => "fencing",
+        }
+    }
+}
+
+/// An alert agent: an executable run once per event, as Pacemaker runs its
+/// alert agents, with `CRM_alert_*` in its environment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Alert {
+    pub path: PathBuf,
+    /// `CRM_alert_recipient` (a file, an address: the agent's business).
+    pub recipient: String,
+    /// One run of the agent is killed after this long.
+    pub timeout: Duration,
+    /// The kinds of event it is given.
+    pub select: Vec<AlertKind>,
 }
 
 impl Config {

@@ -15,7 +15,10 @@ use toml::Spanned;
 
 use super::check::{self, Check, NodeCheck, Probe};
 use super::error::{line_col, ConfigError};
-use super::{Cluster, Config, Fencing, Garp, Group, Link, LinkKind, NodeConf, Ping, Resource, Respawn};
+use super::{
+    Alert, AlertKind, Cluster, Config, Fencing, Garp, Group, Link, LinkKind, Listen, Metrics, NodeConf, Ping, Resource,
+    Respawn,
+};
 
 /// Unit name suffixes systemd knows; a unit name must end in one of them.
 pub const UNIT_SUFFIXES: &[&str] = &[
@@ -45,6 +48,10 @@ pub(crate) const DEFAULT_FAILURE_TIMEOUT: Duration = Duration::from_secs(600);
 pub(crate) const MAX_KEEPALIVE: Duration = Duration::from_secs(60);
 pub(crate) const MAX_DEADTIME: Duration = Duration::from_secs(600);
 pub(crate) const MAX_INITDEAD: Duration = Duration::from_secs(3600);
+/// How long one run of an alert agent may take unless `timeout` says.
+pub const DEFAULT_ALERT_TIMEOUT: Duration = Duration::from_secs(30);
+/// The longest an alert agent may be given.
+pub(crate) const MAX_ALERT_TIMEOUT: Duration = Duration::from_secs(3600);
 /// The longest start/stop deadline a resource may set.
 pub(crate) const MAX_OP_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 
@@ -275,6 +282,24 @@ struct RawFile {
     respawn: Vec<RawRespawn>,
     #[serde(default)]
     node_check: Vec<RawNodeCheck>,
+    metrics: Option<RawMetrics>,
+    #[serde(default)]
+    alert: Vec<RawAlert>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMetrics {
+    listen: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAlert {
+    path: Option<String>,
+    recipient: Option<String>,
+    timeout: Option<Dur>,
+    select: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -484,8 +509,22 @@ impl Ctx<'_> {
         let groups = self.groups(raw.group, &nodes)?;
         let respawn = self.respawn(raw.respawn, &groups)?;
         let node_checks = self.node_checks(raw.node_check, &groups)?;
+        let metrics = self.metrics(raw.metrics)?;
+        let alerts = self.alerts(raw.alert)?;
         self.limits(&cluster, &nodes, &links, &groups)?;
-        Ok(Config { path: self.path.to_path_buf(), cluster, nodes, links, ping, garp, groups, respawn, node_checks })
+        Ok(Config {
+            path: self.path.to_path_buf(),
+            cluster,
+            nodes,
+            links,
+            ping,
+            garp,
+            groups,
+            respawn,
+            node_checks,
+            metrics,
+            alerts,
+        })
     }
 
     /// What the wire format can carry: refuse a file beyond it before it is
@@ -1163,6 +1202,120 @@ impl Ctx<'_> {
                 ));
             }
             out.push(Respawn { unit });
+        }
+        Ok(out)
+    }
+}
+
+impl Ctx<'_> {
+    fn metrics(&self, raw: Option<RawMetrics>) -> Result<Option<Metrics>, ConfigError> {
+        let Some(raw) = raw else { return Ok(None) };
+        let key = Key::root("metrics").k("listen");
+        let Some(listen) = raw.listen else {
+            return Err(self.missing(
+                &key,
+                "add listen = \"127.0.0.1:9694\" (an address and port, or the path of a unix socket), or remove [metrics]",
+            ));
+        };
+        let listen = if listen.starts_with('/') {
+            let path = PathBuf::from(&listen);
+            if path.file_name().is_none() || listen.ends_with('/') {
+                return Err(self.bad(
+                    &key,
+                    "",
+                    "is a directory, not a socket path; name the socket, e.g. \"/run/hbd/metrics.sock\"",
+                ));
+            }
+            Listen::Unix(path)
+        } else {
+            match listen.parse::<std::net::SocketAddr>() {
+                Ok(a) if a.port() == 0 => {
+                    return Err(self.bad(&key, "", "has port 0; give the port Prometheus scrapes, e.g. \"127.0.0.1:9694\""))
+                }
+                Ok(a) => Listen::Tcp(a),
+                Err(_) => {
+                    return Err(self.bad(
+                        &key,
+                        "",
+                        "is neither an address with a port (\"127.0.0.1:9694\", \"[::1]:9694\") nor an absolute unix socket path (\"/run/hbd/metrics.sock\")",
+                    ))
+                }
+            }
+        };
+        Ok(Some(Metrics { listen }))
+    }
+
+    fn alerts(&self, raw: Vec<RawAlert>) -> Result<Vec<Alert>, ConfigError> {
+        use std::os::unix::fs::PermissionsExt as _;
+        let k = Key::root("alert");
+        let mut out = Vec::new();
+        for (i, a) in raw.into_iter().enumerate() {
+            let key = k.i(i);
+            let Some(path) = a.path else {
+                return Err(self.missing(
+                    &key.k("path"),
+                    "name the agent to run, e.g. path = \"/usr/share/pacemaker/alerts/alert_file.sh.sample\"",
+                ));
+            };
+            if !path.starts_with('/') {
+                return Err(self.bad(&key.k("path"), "", "is not an absolute path; write the agent's full path"));
+            }
+            match std::fs::metadata(&path) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(self.bad(
+                        &key.k("path"),
+                        "",
+                        "does not exist; install the agent there (Pacemaker's samples are in /usr/share/pacemaker/alerts/, package pacemaker-common) or correct the path",
+                    ))
+                }
+                Err(e) => return Err(self.bad(&key.k("path"), "", &format!("cannot be read: {e}"))),
+                Ok(m) if !m.is_file() => {
+                    return Err(self.bad(&key.k("path"), "", "is not a file; name the agent's executable"))
+                }
+                Ok(m) if m.permissions().mode() & 0o111 == 0 => {
+                    return Err(self.bad(&key.k("path"), "", &format!("is not executable; run: chmod +x {path}")))
+                }
+                Ok(_) => {}
+            }
+            let recipient = a.recipient.unwrap_or_default();
+            if recipient.contains('\n') || recipient.contains('\0') {
+                return Err(self.bad(&key.k("recipient"), "", "holds a newline or NUL; write it on one line"));
+            }
+            let timeout = a.timeout.map_or(DEFAULT_ALERT_TIMEOUT, |d| d.0);
+            if timeout.is_zero() || timeout > MAX_ALERT_TIMEOUT {
+                return Err(self.bad(
+                    &key.k("timeout"),
+                    "",
+                    &format!("must be more than 0 and at most {}; e.g. \"30s\"", fmt_dur(MAX_ALERT_TIMEOUT)),
+                ));
+            }
+            let select = match a.select {
+                None => AlertKind::ALL.to_vec(),
+                Some(names) => {
+                    let mut kinds = Vec::new();
+                    for (j, n) in names.iter().enumerate() {
+                        let Some(kind) = AlertKind::ALL.into_iter().find(|k| k.as_str() == n) else {
+                            return Err(self.bad(
+                                &key.k("select").i(j),
+                                "",
+                                "is not a kind of event; use \"node\", \"resource\" or \"fencing\"",
+                            ));
+                        };
+                        if !kinds.contains(&kind) {
+                            kinds.push(kind);
+                        }
+                    }
+                    if kinds.is_empty() {
+                        return Err(self.bad(
+                            &key.k("select"),
+                            "",
+                            "selects nothing; list some of \"node\", \"resource\", \"fencing\", or remove the key for all",
+                        ));
+                    }
+                    kinds
+                }
+            };
+            out.push(Alert { path: PathBuf::from(path), recipient, timeout, select });
         }
         Ok(out)
     }

@@ -187,6 +187,30 @@ pub async fn fetch_status(conn: &Connection) -> Result<Status, ClientError> {
     })
 }
 
+/// The version of the hbd answering on `conn`; None for one older than the
+/// `Version` property.
+pub async fn daemon_version(conn: &Connection) -> Result<Option<String>, ClientError> {
+    let reply = conn
+        .call_method(
+            Some(BUS_NAME),
+            MANAGER_PATH,
+            Some("org.freedesktop.DBus.Properties"),
+            "Get",
+            &(MANAGER_INTERFACE, "Version"),
+        )
+        .await;
+    match reply {
+        Ok(r) => {
+            let v: OwnedValue = r.body().deserialize()?;
+            Ok(String::try_from(v).ok())
+        }
+        Err(zbus::Error::MethodError(name, _, _)) if name.as_str() == "org.freedesktop.DBus.Error.UnknownProperty" => {
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Call a method of `org.hbd1.Manager`.
 pub async fn call_manager<B>(conn: &Connection, method: &str, args: &B) -> Result<(), ClientError>
 where

@@ -168,6 +168,12 @@ impl Manager {
         reason: &str,
     ) -> zbus::Result<()>;
 
+    /// The version of the hbd serving this API.
+    #[zbus(property(emits_changed_signal = "const"))]
+    fn version(&self) -> String {
+        env!("CARGO_PKG_VERSION").to_string()
+    }
+
     /// The cluster's name.
     #[zbus(property)]
     fn cluster_name(&self) -> String {

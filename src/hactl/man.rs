@@ -24,7 +24,8 @@ the group's note when it does not run where it should.
 .B hactl status \-\-json
 prints one JSON object:
 .nf
-{"cluster": "demo", "local": "n1", "quorate": true, "generation": 7,
+{"schema": 1, "hbd_version": "0.1.0", "hactl_version": "0.1.0",
+ "cluster": "demo", "local": "n1", "quorate": true, "generation": 7,
  "nodes": [{"name": "n2", "state": "up", "local": false, "generation": 3,
             "ping_hosts": 1,
             "links": [{"name": "hb", "state": "up", "age_ms": 120}]}],
@@ -37,8 +38,12 @@ prints one JSON object:
 .I owner
 is null when no node runs the group;
 .I age_ms
-is null for a link never heard. Fields may be added; none will be removed
-or change meaning.
+is null for a link never heard;
+.I hbd_version
+is null for an hbd too old to report it. The document follows schema 1
+(docs/hactl-status.schema.json, described in docs/json-schema.md): fields
+may be added; removing one or changing its meaning bumps
+.IR schema .
 .SH "EXIT STATUS"
 .TP
 .B 0

@@ -52,7 +52,7 @@ pub struct Cli {
 pub enum Cmd {
     /// Show nodes, links and groups as hbd on this node sees them.
     Status {
-        /// Print JSON instead (schema: STATUS OUTPUT in hactl(8)).
+        /// Print JSON instead ("schema": 1; see STATUS OUTPUT in hactl(8)).
         #[arg(long)]
         json: bool,
         /// Redraw whenever something changes, until interrupted (with --json: one document per line).
@@ -129,7 +129,7 @@ pub enum Cmd {
         /// The shell.
         shell: clap_complete::Shell,
     },
-    /// Print hactl's version.
+    /// Print hactl's version and that of the hbd running on this node.
     Version,
     /// Write the man pages hactl.8, hbd.8 and hbd.toml.5 into DIR.
     #[command(hide = true)]
@@ -297,6 +297,18 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Cmd::Version => {
             println!("hactl {}", env!("CARGO_PKG_VERSION"));
+            // The daemon's version is a bonus: hactl's own is printed
+            // whether hbd runs or not.
+            let daemon = match client::connect().await {
+                Ok(conn) => client::daemon_version(&conn).await,
+                Err(e) => Err(e),
+            };
+            match daemon {
+                Ok(Some(v)) => println!("hbd {v}"),
+                Ok(None) => println!("hbd (a version too old to report its version)"),
+                Err(ClientError::NotRunning) => println!("hbd is not running on this node"),
+                Err(e) => println!("hbd: cannot ask its version: {e}"),
+            }
             Ok(())
         }
         Cmd::Man { dir } => man::write_all(&dir).map_err(|e| Failure::Message(format!("{}: {e}", dir.display()))),
@@ -315,9 +327,11 @@ fn node_label(node: &str) -> &str {
 
 async fn status(json: bool, watch: bool) -> Result<()> {
     let conn = client::connect().await?;
+    let version = if json { client::daemon_version(&conn).await? } else { None };
+    let version = version.as_deref();
     if !watch {
         let st = client::fetch_status(&conn).await?;
-        print!("{}", render(&st, json, false));
+        print!("{}", render(&st, json, version, false));
         return Ok(());
     }
     let mut signals = client::signals(&conn).await?;
@@ -331,7 +345,7 @@ async fn status(json: bool, watch: bool) -> Result<()> {
         } else if !json {
             let _ = writeln!(out);
         }
-        let _ = write!(out, "{}", render(&st, json, true));
+        let _ = write!(out, "{}", render(&st, json, version, true));
         let _ = out.flush();
         drop(out);
         tokio::select! {
@@ -351,9 +365,9 @@ async fn status(json: bool, watch: bool) -> Result<()> {
 }
 
 /// The status as text or JSON (`compact`: JSON on one line).
-fn render(st: &Status, json: bool, compact: bool) -> String {
+fn render(st: &Status, json: bool, version: Option<&str>, compact: bool) -> String {
     if json {
-        let v = output::json(st);
+        let v = output::json(st, version);
         let mut s = if compact { v.to_string() } else { serde_json::to_string_pretty(&v).expect("JSON") };
         s.push('\n');
         s

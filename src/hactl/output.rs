@@ -1,38 +1,10 @@
 //! What hactl prints: the human status (short, crm_mon-like), its JSON
 //! form, the links table.
 //!
-//! JSON schema of `hactl status --json` (stable; fields may be added):
-//!
-//! ```text
-//! {
-//!   "cluster": "demo",            // cluster name
-//!   "local": "n1",                // the node hactl asked
-//!   "quorate": true,              // may this partition own groups
-//!   "generation": 7,              // the local node's generation
-//!   "nodes": [{
-//!     "name": "n2", "state": "up",  // up, dead, standby, left, unknown, leaving
-//!     "local": false, "generation": 3,
-//!     "ping_hosts": 1,            // ping hosts the node reaches (0 if none configured)
-//!     "links": [{"name": "hb", "state": "up", "age_ms": 120}],  // age_ms: null if never heard
-//!     "checks": [CHECK]           // the local node's [[node_check]]s
-//!   }],
-//!   "groups": [{
-//!     "name": "web",
-//!     "state": "started",         // stopped, starting, started, stopping, failed, blocked
-//!     "owner": "n1",              // null if no node runs it
-//!     "preferred": "n1",
-//!     "failcount": 0,
-//!     "resources": [{"kind": "vip", "name": "10.77.0.60/24", "state": "started"}],
-//!     "note": "",                 // why it does not run where it should; "" if it does
-//!     "checks": [CHECK]           // its resources' checks, on the node that runs it
-//!   }]
-//! }
-//! CHECK: {"name": "nginx.service", "probe": "http://127.0.0.1/health",
-//!         "state": "healthy",     // healthy, sick, rising (not yet `rise` passes), off
-//!         "passes": 4, "failures": 0,   // in a row
-//!         "latency_ms": 2,        // the last probe; null before the first
-//!         "error": ""}            // why the last failed probe failed
-//! ```
+//! `hactl status --json` is a versioned document: its schema is
+//! `docs/hactl-status.schema.json` (described in `docs/json-schema.md`),
+//! and [`SCHEMA`] is its number. Adding a field keeps the number; removing
+//! or changing the meaning of one bumps it.
 
 use std::fmt::Write as _;
 
@@ -179,9 +151,16 @@ pub fn human(st: &Status) -> String {
     out
 }
 
-/// The JSON form of the status (schema above).
-pub fn json(st: &Status) -> Value {
+/// The number of the JSON schema `hactl status --json` follows.
+pub const SCHEMA: u32 = 1;
+
+/// The JSON form of the status; `daemon_version` is the answering hbd's
+/// (None: one too old to say).
+pub fn json(st: &Status, daemon_version: Option<&str>) -> Value {
     json!({
+        "schema": SCHEMA,
+        "hbd_version": daemon_version,
+        "hactl_version": env!("CARGO_PKG_VERSION"),
         "cluster": st.cluster,
         "local": st.local,
         "quorate": st.quorate,
@@ -263,6 +242,12 @@ pub fn config_summary(cfg: &Config) -> String {
     }
     if !cfg.respawn.is_empty() {
         parts.push(plural(cfg.respawn.len(), "respawn unit"));
+    }
+    if let Some(m) = &cfg.metrics {
+        parts.push(format!("metrics on {}", m.listen));
+    }
+    if !cfg.alerts.is_empty() {
+        parts.push(plural(cfg.alerts.len(), "alert agent"));
     }
     format!("cluster {}: {}", cfg.cluster.name, parts.join(", "))
 }

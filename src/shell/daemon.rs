@@ -15,8 +15,10 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tracing::{error, info, warn};
 
+use super::alerts::{AlertEvent, Alerts};
 use super::journal::{log_event, status_line};
 use super::links::{LinkEvent, Links};
+use super::metrics::{self, Reject};
 use super::systemd::Systemd;
 use super::vip::{AddrEvent, AddrWatcher, Vip};
 use super::{garp, generation, notify};
@@ -97,6 +99,7 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     // dbus may still be starting (or restarting): wait for it a while
     // rather than fail and burn systemd's start limit in a second.
     let systemd = Arc::new(Systemd::connect_within(BUS_WAIT).await.map_err(|e| anyhow!("{e}"))?);
+    let alerts = Alerts::start(&cfg.alerts, systemd.clone(), gen);
 
     let mut d = Daemon {
         codec: Codec::new(&cfg.cluster.name, &keys),
@@ -129,6 +132,8 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
         opts: opts.clone(),
         node_names: cfg.nodes.iter().map(|n| n.name.clone()).collect(),
         send_failed: None,
+        counters: Arc::default(),
+        alerts,
         cfg: cfg.clone(),
     };
     let (done_tx, mut done_rx) = mpsc::channel::<Done>(256);
@@ -177,6 +182,25 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     // The API.
     let (status_tx, status_rx) = watch::channel(d.node().status());
     d.status_tx = Some(status_tx);
+    // Off by default; a port that cannot be had costs the metrics, not the cluster.
+    let _metrics = match &cfg.metrics {
+        Some(m) => {
+            let src = metrics::Source {
+                status: status_rx.clone(),
+                links: d.links.counters(),
+                link_names: cfg.links.iter().map(|l| l.name.clone()).collect(),
+                counters: d.counters.clone(),
+            };
+            match metrics::serve(&m.listen, src).await {
+                Ok(task) => Some(AbortOnDrop(task)),
+                Err(e) => {
+                    error!(HBD_EVENT = "metrics-failed", "{e}; serving no metrics");
+                    None
+                }
+            }
+        }
+        None => None,
+    };
     let (api_tx, mut api_rx) = mpsc::channel::<ApiRequest>(64);
     if opts.dbus {
         let api = ApiHandle { status: status_rx, requests: api_tx.clone(), events: d.events_tx.clone() };
@@ -246,6 +270,7 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
                     if op == Op::Stop && result.is_ok() {
                         d.unwatch(&group, resource);
                     }
+                    d.alert_op(&group, resource, op, &result);
                     Some(Input::ResourceDone { group, resource, op, result })
                 }
                 Done::Failed { group, resource, reason } => Some(Input::ResourceFailed { group, resource, reason }),
@@ -316,6 +341,17 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     for unit in &respawn_units {
         let _ = d.systemd.stop(unit).await;
     }
+    // The alerts of the leave (groups stopped here) still go out; the
+    // watchdog is fed meanwhile, as the loop no longer does.
+    let finish = d.alerts.finish(Duration::from_secs(10));
+    tokio::pin!(finish);
+    let mut feed = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = &mut finish => break,
+            _ = feed.tick() => notify::watchdog(),
+        }
+    }
     info!(HBD_EVENT = "exit", "hbd stopped");
     Ok(())
 }
@@ -363,6 +399,18 @@ struct Daemon {
     node_names: Vec<String>,
     /// A message could not be sealed; the core is told after the dispatch.
     send_failed: Option<String>,
+    /// What the metrics count beyond the status snapshot.
+    counters: Arc<metrics::Counters>,
+    alerts: Alerts,
+}
+
+/// A task that ends with its owner.
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 type ReplyTo = oneshot::Sender<Result<(), CommandError>>;
@@ -407,6 +455,7 @@ impl Daemon {
                     Some(n) if self.cfg.node_index(n).is_some() => n.clone(),
                     _ => "?".to_string(),
                 };
+                self.counters.reject(Reject::of(&e));
                 let kind = format!("{:?}", std::mem::discriminant(&e));
                 let hint = match e {
                     wire::WireError::BadTag { .. } | wire::WireError::UnknownKey { .. } => {
@@ -430,10 +479,12 @@ impl Daemon {
             return None;
         }
         if self.cfg.node_index(&h.sender).is_none() {
+            self.counters.reject(Reject::UnknownNode);
             self.bad_frame(&h.sender, link, "unknown-node", "authenticated frame from a node not in the configuration");
             return None;
         }
         if let Err(e) = self.replay[link].check(&h.sender, h.generation, h.seq) {
+            self.counters.reject(Reject::Replay);
             self.bad_frame(
                 &h.sender,
                 link,
@@ -447,6 +498,7 @@ impl Daemon {
             Ok(None) => None,
             Ok(Some(msg)) => Some(Input::Frame { from: h.sender, link, generation: h.generation, seq: h.seq, msg }),
             Err(e) => {
+                self.counters.reject(Reject::Body);
                 self.bad_frame(&h.sender, link, "body", &e.to_string());
                 None
             }
@@ -532,6 +584,14 @@ impl Daemon {
             });
         }
         self.reload_timeouts = self.unit_timeouts(&new).await;
+        self.alerts.configure(&new.alerts);
+        if new.metrics != self.cfg.metrics {
+            warn!(
+                HBD_EVENT = "reload",
+                "[metrics] changed in {}; it takes effect when hbd restarts",
+                self.opts.config.display()
+            );
+        }
         info!(
             HBD_EVENT = "reload",
             "configuration reloaded from {}; signing with key {}",
@@ -652,6 +712,8 @@ impl Daemon {
                 }
                 Action::Event(e) => {
                     log_event(&e);
+                    self.counters.event(&e, Instant::now());
+                    self.alert_event(&e);
                     if let Event::GroupMoved { group, from, to, reason } = &e {
                         let _ = self.events_tx.send(ApiEvent::GroupMoved {
                             group: group.clone(),
@@ -665,6 +727,34 @@ impl Daemon {
             }
         }
         exit
+    }
+
+    /// The alert, if any, for an event of the core.
+    fn alert_event(&mut self, e: &Event) {
+        let ev = match e {
+            Event::PeerUp { peer, .. } | Event::PeerRestarted { peer, .. } => AlertEvent::node(peer, true),
+            Event::PeerDead { peer } | Event::PeerLeft { peer } => AlertEvent::node(peer, false),
+            Event::ResourceFailed { group, resource, .. } => {
+                AlertEvent::resource(&self.me, group, resource, "monitor", Err((7, "not running")))
+            }
+            Event::Fenced { peer } => AlertEvent::fencing(peer, &self.me, true),
+            Event::FenceFailed { peer } => AlertEvent::fencing(peer, &self.me, false),
+            _ => return,
+        };
+        self.alerts.send(ev);
+    }
+
+    /// A resource operation finished: its alert.
+    fn alert_op(&mut self, group: &str, resource: usize, op: Op, result: &Result<(), OpError>) {
+        let Some(r) = self.cfg.groups.iter().find(|g| g.name == group).and_then(|g| g.resources.get(resource)) else {
+            return;
+        };
+        let task = match op {
+            Op::Start => "start",
+            Op::Stop => "stop",
+        };
+        let result = result.as_ref().map(|_| ()).map_err(|_| (1, "error"));
+        self.alerts.send(AlertEvent::resource(&self.me, group, &r.name(), task, result));
     }
 
     fn track_started(&mut self, group: &str, resource: usize, what: &Resource) {

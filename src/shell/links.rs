@@ -11,6 +11,7 @@ use std::collections::HashSet;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -83,6 +84,43 @@ struct Slot {
     desc: String,
     tx: Mutex<Option<Tx>>,
     last_error: Mutex<Option<String>>,
+    /// Frames that went out / came in on this link, for the metrics;
+    /// relaxed atomics, so counting costs the heartbeat path no lock.
+    sent: AtomicU64,
+    received: AtomicU64,
+}
+
+/// Read-only view of each link's frame counters (index = configured link).
+#[derive(Clone)]
+pub struct LinkCounters(Arc<Vec<Slot>>);
+
+impl LinkCounters {
+    /// Counters of `n` links that are not open (for tests of readers).
+    pub fn unattached(n: usize) -> LinkCounters {
+        LinkCounters(Arc::new(
+            (0..n)
+                .map(|i| Slot {
+                    desc: format!("link {i}"),
+                    tx: Mutex::new(None),
+                    last_error: Mutex::new(None),
+                    sent: AtomicU64::new(0),
+                    received: AtomicU64::new(0),
+                })
+                .collect(),
+        ))
+    }
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    pub fn sent(&self, i: usize) -> u64 {
+        self.0.get(i).map_or(0, |s| s.sent.load(Ordering::Relaxed))
+    }
+    pub fn received(&self, i: usize) -> u64 {
+        self.0.get(i).map_or(0, |s| s.received.load(Ordering::Relaxed))
+    }
 }
 
 /// Every configured link. Dropping it stops the link tasks.
@@ -155,7 +193,13 @@ impl Links {
         let slots: Arc<Vec<Slot>> = Arc::new(
             links
                 .iter()
-                .map(|l| Slot { desc: describe(l), tx: Mutex::new(None), last_error: Mutex::new(None) })
+                .map(|l| Slot {
+                    desc: describe(l),
+                    tx: Mutex::new(None),
+                    last_error: Mutex::new(None),
+                    sent: AtomicU64::new(0),
+                    received: AtomicU64::new(0),
+                })
                 .collect(),
         );
         let mut opened = Vec::new();
@@ -244,7 +288,10 @@ impl Links {
                 }
             }
             match err {
-                None => rep.sent += 1,
+                None => {
+                    slot.sent.fetch_add(1, Ordering::Relaxed);
+                    rep.sent += 1
+                }
                 Some(e) => {
                     tracing::debug!("{e}");
                     *slot.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(e.clone());
@@ -253,6 +300,11 @@ impl Links {
             }
         }
         rep
+    }
+
+    /// The frame counters of every link.
+    pub fn counters(&self) -> LinkCounters {
+        LinkCounters(self.slots.clone())
     }
 
     /// Whether link `i` is open right now.
@@ -520,6 +572,7 @@ impl Supervisor {
                         if is_own(&self.own, from.ip()) {
                             continue;
                         }
+                        self.slot().received.fetch_add(1, Ordering::Relaxed);
                         let from = SocketAddr::new(from.ip().to_canonical(), from.port());
                         let ev = LinkEvent::Frame(Received { link: self.index, frame: buf[..n].to_vec(), from: Some(from) });
                         if self.events.send(ev).await.is_err() {
@@ -555,6 +608,7 @@ impl Supervisor {
                     Ok(0) => return Some("the serial device closed".into()),
                     Ok(n) => {
                         for frame in dec.push(&buf[..n]) {
+                            self.slot().received.fetch_add(1, Ordering::Relaxed);
                             let ev = LinkEvent::Frame(Received { link: self.index, frame, from: None });
                             if self.events.send(ev).await.is_err() {
                                 return None;

@@ -1,5 +1,6 @@
 //! The tokio shell: sockets, netlink, systemd, the journal.
 
+pub mod alerts;
 pub mod api;
 pub mod check;
 pub mod daemon;
@@ -9,6 +10,7 @@ pub mod journal;
 pub mod journald;
 pub mod links;
 pub mod log;
+pub mod metrics;
 pub mod netif;
 pub mod notify;
 pub mod ping;

@@ -4,7 +4,8 @@
 //! hbd needs, all present in systemd 252 (Debian 12):
 //!
 //! * `Manager`: `Subscribe`, `StartUnit`, `StopUnit`, `GetUnit`, `LoadUnit`,
-//!   `ResetFailedUnit`, `GetUnitFileState`, signal `JobRemoved`;
+//!   `ResetFailedUnit`, `GetUnitFileState`, `StartTransientUnit`, signal
+//!   `JobRemoved`;
 //! * `Unit`: `ActiveState`, `SubState`, `UnitFileState`;
 //! * `Service`: `NRestarts`, `ExecMainPID`, `Result`.
 //!
@@ -54,6 +55,14 @@ pub trait Manager {
     fn reset_failed_unit(&self, name: &str) -> zbus::Result<()>;
     /// `enabled`, `enabled-runtime`, `disabled`, `static`, `masked`, …
     fn get_unit_file_state(&self, file: &str) -> zbus::Result<String>;
+    /// Create and start a transient unit; returns the start job's path.
+    fn start_transient_unit(
+        &self,
+        name: &str,
+        mode: &str,
+        properties: &[(&str, Value<'_>)],
+        aux: &[(&str, &[(&str, Value<'_>)])],
+    ) -> zbus::Result<OwnedObjectPath>;
     /// The processes in a unit's cgroup: (cgroup path, pid, command line).
     fn get_unit_processes(&self, name: &str) -> zbus::Result<Vec<(String, u32, String)>>;
 
@@ -649,6 +658,28 @@ impl Systemd {
             }
         }
         Err(UnitError::Disconnected { unit: unit.to_owned(), op })
+    }
+
+    /// Create the transient unit `name` with `properties`, start it (mode
+    /// "fail": it is new) and wait for its start job; returns the job
+    /// result. For `Type=oneshot` that is the end of its process: `done`,
+    /// `failed` (non-zero exit) or `timeout`.
+    pub async fn run_transient(&self, name: &str, properties: &[(&str, Value<'_>)]) -> Result<String, UnitError> {
+        let op = Op::Start;
+        let link = self.link(name, op).await?;
+        let mut removed = link.manager.receive_job_removed().await.map_err(|e| UnitError::from_zbus(name, op, e))?;
+        let job = link
+            .manager
+            .start_transient_unit(name, "fail", properties, &[])
+            .await
+            .map_err(|e| UnitError::from_zbus(name, op, e))?;
+        while let Some(sig) = removed.next().await {
+            let Ok(args) = sig.args() else { continue };
+            if args.job().as_str() == job.as_str() {
+                return Ok(args.result().to_string());
+            }
+        }
+        Err(UnitError::Disconnected { unit: name.to_owned(), op })
     }
 
     /// `ResetFailedUnit`: clear the unit's `failed` state and start limit.

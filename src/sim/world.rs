@@ -1522,5 +1522,7 @@ fn sim_config(o: &SimOptions) -> Config {
         } else {
             Vec::new()
         },
+        metrics: None,
+        alerts: Vec::new(),
     }
 }
