@@ -536,6 +536,7 @@ async fn config_check(file: &Path, auth_key: Option<&Path>) -> Result<()> {
             if cfg.cluster.fencing == crate::config::Fencing::Required {
                 check_fence_unit(&cfg).await;
             }
+            check_check_units(&cfg).await;
             Some(auth_key.map_or(cfg.cluster.auth_key.clone(), Path::to_path_buf))
         }
         Err(e) => {
@@ -591,6 +592,46 @@ async fn check_fence_unit(cfg: &crate::config::Config) {
              so that its result says whether the node was fenced: hbd refuses to count it as fenced"
         ),
         _ => {}
+    }
+}
+
+/// A unit check says healthy or sick by how its unit ends: only a oneshot
+/// does end. Warn (on a machine with systemd) about one that is missing or
+/// of another type.
+async fn check_check_units(cfg: &crate::config::Config) {
+    let units: Vec<&str> = cfg
+        .groups
+        .iter()
+        .flat_map(|g| g.resources.iter().filter_map(|r| r.check()))
+        .chain(cfg.node_checks.iter().map(|c| &c.check))
+        .filter_map(|c| match &c.probe {
+            crate::config::Probe::Unit { name } => Some(name.as_str()),
+            _ => None,
+        })
+        .collect();
+    if units.is_empty() {
+        return;
+    }
+    let Ok(Ok(sd)) = tokio::time::timeout(Duration::from_secs(5), crate::shell::systemd::Systemd::connect()).await
+    else {
+        return;
+    };
+    for unit in units {
+        match sd.load_state(unit).await.as_deref() {
+            Ok("loaded") => {}
+            Ok(state) => {
+                eprintln!("hactl: warning: check unit {unit} is {state} on this machine; install it, or every probe fails");
+                continue;
+            }
+            Err(_) => continue,
+        }
+        match sd.service_type(unit).await {
+            Ok(kind) if kind != "oneshot" && !kind.is_empty() => eprintln!(
+                "hactl: warning: check unit {unit} is Type={kind}; a check unit must be Type=oneshot, so that \
+                 it ends and its result says healthy (exit 0) or sick: set Type=oneshot"
+            ),
+            _ => {}
+        }
     }
 }
 
