@@ -14,7 +14,9 @@ mod schema;
 
 pub use authkey::{generate_auth_keys, load_auth_keys, parse_auth_keys, MIN_SECRET_LEN};
 pub use error::ConfigError;
-pub use heartbeat::{import_heartbeat, import_heartbeat_texts, Import, ImportError, Unmapped};
+pub use heartbeat::{
+    import_heartbeat, import_heartbeat_on, import_heartbeat_texts, Host, Import, ImportError, UnitFile, Unmapped,
+};
 pub use resource::Resource;
 pub use schema::{load, parse, UNIT_SUFFIXES};
 
