@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# The Heartbeat set-ups of docs/recipes/ on real systemd machines, each
+# started from its /etc/ha.d in tests/seeds/ and imported with
+# `hactl config import-heartbeat --units-dir`, as the recipe tells a user.
+# The lab renames the guides' hosts to n1/n2 and shortens Heartbeat's times
+# (keepalive 2 s / deadtime 30 s) to 200 ms / 2 s; nothing else is changed.
+#   tests/lab/recipes.sh            all scenarios
+#   tests/lab/recipes.sh NAME...    some (see the list at the end)
+# Ends with "N passed, M failed"; exit status 0 only if nothing failed.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/lab.sh"
+source "$here/hbd.sh"
+source "$here/scenario_lib.sh"
+SCENARIOS_LABEL="lab recipes"
+SEEDS=$HBD_REPO/tests/seeds
+
+# seed_import SEED OLD=NEW...: copy the seed's /etc/ha.d into the run
+# directory, rename hosts (and addresses) OLD to NEW, shorten the times and
+# import it; the result is in $LAB_DIR/import/{hbd.toml,authkey,units/}.
+seed_import() {
+    local seed=$1 d=$LAB_DIR/import sub
+    shift
+    rm -rf "$d" && mkdir -p "$d" && cp -a "$SEEDS/$seed" "$d/ha.d" || return 1
+    chmod 600 "$d/ha.d/authkeys"
+    for sub in "$@"; do sed -i "s|${sub%%=*}|${sub#*=}|g" "$d/ha.d/ha.cf" "$d/ha.d/haresources"; done
+    sed -i -E 's/^keepalive .*/keepalive 200ms/; s/^deadtime .*/deadtime 2/; s/^warntime .*/warntime 1/; s/^initdead .*/initdead 6/' "$d/ha.d/ha.cf"
+    "$HBD_BIN/hactl" config import-heartbeat "$d/ha.d" -o "$d/hbd.toml" --authkey "$d/authkey" --units-dir "$d/units" \
+        >"$d/import.log" 2>&1 || { cat "$d/import.log"; return 1; }
+}
+
+# seed_install: hbd, its unit and bus policy, the imported configuration,
+# key and units on every node (units only in /etc/systemd/system, not
+# enabled: hbd starts them).
+seed_install() {
+    local d=$LAB_DIR/import u
+    lab_install_bin "$HBD_BIN/hbd" "$HBD_BIN/hactl"
+    lab_install_unit "$HBD_REPO/units/hbd.service"
+    lab_install_dbus_policy "$HBD_REPO/dbus-interfaces/org.hbd1.conf"
+    # Through the machine, not the lab's /etc/hbd bind: lab_pkg_ready removes it.
+    local n
+    for n in "${LAB_NODES[@]}"; do
+        lab_exec "$n" sh -c 'mkdir -p /etc/hbd && cat >/etc/hbd/hbd.toml' <"$d/hbd.toml" &&
+            lab_exec "$n" sh -c 'umask 077 && cat >/etc/hbd/authkey' <"$d/authkey" || return 1
+    done
+    if [[ -d $d/units ]]; then
+        for u in "$d"/units/*; do lab_install_unit "$u"; done
+    fi
+}
+
+hbd_start() { local n; for n in "$@"; do lab_exec "$n" systemctl start hbd & done; wait; }
+is_active() { lab_exec "$1" systemctl is-active -q "$2"; }
+# script_log NODE: the resource script's lines in NODE's journal, as
+# "MICROSECONDS ACTION" (the host's clock: comparable between nodes).
+script_log() {
+    lab_journal "$1" -o short-unix 2>/dev/null |
+        awk '/resource.d\/test called with/ { split($1, t, "."); print t[1] t[2], $NF }'
+}
+# logged NODE ACTION: the script logged ACTION on NODE; prints its time
+logged() { script_log "$1" | awk -v a="$2" '$2 == a { t = $1 } END { if (t == "") exit 1; print t }'; }
+has_logged() { logged "$@" >/dev/null; }
+count_logged() { script_log "$1" | awk -v a="$2" '$2 == a { c++ } END { print c + 0 }'; }
+
+# deb_install NODE PACKAGE...: Debian's packages (downloaded once on the
+# host with apt-get download, into $DEB_CACHE) installed in the machine
+# with dpkg, as on a fresh Debian system (lab_pkg_ready: a writable /usr
+# overlay that is gone at the next boot).
+DEB_CACHE=${DEB_CACHE:-/var/cache/hbd-lab-debs}
+deb_fetch() {
+    local p missing=()
+    mkdir -p "$DEB_CACHE" || return 1
+    for p in "$@"; do compgen -G "$DEB_CACHE/${p}_*.deb" >/dev/null || missing+=("$p"); done
+    ((${#missing[@]} == 0)) && return 0
+    (cd "$DEB_CACHE" && apt-get download -q "${missing[@]}" 2>/dev/null) && return 0
+    apt-get update -qq >/dev/null && (cd "$DEB_CACHE" && apt-get download -q "${missing[@]}" 2>/dev/null)
+}
+deb_install() {
+    local n=$1 p f
+    shift
+    deb_fetch "$@" || { _lab_die "apt-get download $* failed"; return 1; }
+    lab_pkg_ready "$n" >/dev/null 2>&1 || return 1
+    lab_exec "$n" mkdir -p /run/lab-debs
+    for p in "$@"; do
+        for f in "$DEB_CACHE/${p}"_*.deb; do lab_exec "$n" sh -c "cat >/run/lab-debs/${f##*/}" <"$f"; done
+    done
+    lab_exec "$n" sh -c 'DEBIAN_FRONTEND=noninteractive dpkg -i /run/lab-debs/*.deb' >"$LAB_DIR/dpkg-$n.log" 2>&1 ||
+        { tail -20 "$LAB_DIR/dpkg-$n.log"; return 1; }
+}
+
+# ------------------------------------------------------------------ scenarios
+
+# Recipe resource-script.md: Heartbeat's resource.d/test, unchanged.
+sc_resource_script() {
+    lab_on_boot() { # /etc is fresh on every boot: the script lives there
+        lab_exec "$1" mkdir -p /etc/ha.d/resource.d &&
+            lab_exec "$1" sh -c 'cat >/etc/ha.d/resource.d/test && chmod 755 /etc/ha.d/resource.d/test' <"$SEEDS/test-script/resource.d/test"
+    }
+    # --no-clean: a kept lab of someone else on this host is not ours to remove
+    lab_up 2 --no-clean || return 1
+    seed_import test-script primary.mydomain.com=n1 backup.mydomain.com=n2 || return 1
+    check "the import wrote test.service, running the script unchanged" \
+        grep -q '^ExecStart="/etc/ha.d/resource.d/test" "start"$' "$LAB_DIR/import/units/test.service"
+    seed_install
+    hbd_start n1 n2
+    check "n1 runs test.service" lab_wait_for 20 is_active n1 test.service || return 1
+    check "n1's log: /etc/ha.d/resource.d/test called with start" lab_wait_for 5 has_logged n1 start
+    check "n2 did not start it" eval '! is_active n2 test.service && [[ $(count_logged n2 start) == 0 ]]'
+    # The guide's failover test: stop Heartbeat (here hbd) on the primary.
+    lab_exec n1 systemctl stop hbd
+    check "failover: n2 runs test.service" lab_wait_for 10 is_active n2 test.service
+    check "n1's log: called with stop" lab_wait_for 5 has_logged n1 stop
+    check "n2's log: called with start" lab_wait_for 5 has_logged n2 start
+    check "n1 stopped it before n2 started it" eval '(( $(logged n1 stop) < $(logged n2 start) ))'
+    check "test.service is inactive on n1" eval '! is_active n1 test.service'
+    # The primary comes back: auto_failback (hbd's default; ha.cf has none).
+    hbd_start n1
+    check "failback: n1 runs test.service again" lab_wait_for 20 eval 'is_active n1 test.service && ! is_active n2 test.service'
+    check "n2's log: called with stop" lab_wait_for 5 has_logged n2 stop
+    check "n1's log: a second start, after n2's stop" eval '[[ $(count_logged n1 start) == 2 ]] && (( $(logged n2 stop) < $(logged n1 start) ))'
+}
+
+# Recipe nginx-ping.md: Debian's nginx behind the VIP, a ping node, and the
+# guide's own test: ICMP blocked on the owner, then let through again.
+sc_nginx_ping() {
+    lab_up 2 --no-clean || return 1
+    local n
+    for n in n1 n2; do
+        check "nginx (Debian's package) installed on $n" deb_install "$n" nginx-common nginx || return 1
+        # As the recipe says: hbd starts nginx, systemd must not.
+        lab_exec "$n" systemctl disable --now nginx.service >/dev/null 2>&1
+        lab_exec "$n" sh -c 'hostname >/var/www/html/index.html'
+    done
+    seed_import nginx-ping master=n1 slave=n2 192.168.1.106/24=10.77.0.60/24 \
+        'ucast eth1 192.168.2.106=ucast eth1 10.78.0.12' 'ping 192.168.2.1=ping 10.77.0.1' || return 1
+    # The recipe's one edit: ucast names the other node; one file for both
+    # nodes lists both addresses.
+    sed -i 's/^peers = \["10.78.0.12"\]/peers = ["10.78.0.11", "10.78.0.12"]/' "$LAB_DIR/import/hbd.toml"
+    check "the import kept nginx.service, the VIP and the ping node" \
+        eval 'grep -q "unit = \"nginx.service\"" $LAB_DIR/import/hbd.toml && grep -q "vip = \"10.77.0.60/24\"" $LAB_DIR/import/hbd.toml && grep -q "hosts = \[\"10.77.0.1\"\]" $LAB_DIR/import/hbd.toml'
+    seed_install
+    hbd_start n1 n2
+    check "the client gets n1's page from nginx on the VIP" hbd_wait_owner n1 20 || return 1
+    check "nginx runs on n1 only" eval 'is_active n1 nginx.service && ! is_active n2 nginx.service'
+    # The guide's test 2.
+    lab_nsexec n1 iptables -A INPUT -p icmp -j DROP
+    check "ICMP dropped on n1: n2 takes over (it reaches the ping node, n1 does not)" hbd_wait_owner n2 20
+    check "nginx runs on n2 only" eval 'is_active n2 nginx.service && ! is_active n1 nginx.service'
+    check "the VIP is on one node" eval '[[ $(count_owners) == 1 ]]'
+    # The guide's test 3.
+    lab_nsexec n1 iptables -D INPUT -p icmp -j DROP
+    check "rule removed: auto_failback brings the page back to n1" hbd_wait_owner n1 30
+    check "nginx runs on n1 only again" eval 'is_active n1 nginx.service && ! is_active n2 nginx.service'
+    check "the VIP is on one node" eval '[[ $(count_owners) == 1 ]]'
+}
+
+ALL=(resource_script nginx_ping)
+run_scenarios "$@"
