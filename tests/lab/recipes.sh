@@ -12,6 +12,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lab.sh"
 source "$here/hbd.sh"
 source "$here/scenario_lib.sh"
+source "$here/pdu/pdu.sh"
 SCENARIOS_LABEL="lab recipes"
 SEEDS=$HBD_REPO/tests/seeds
 
@@ -48,7 +49,14 @@ seed_install() {
     fi
 }
 
-hbd_start() { local n; for n in "$@"; do lab_exec "$n" systemctl start hbd & done; wait; }
+hbd_start() { # NODE...: systemctl start hbd on them at once (waits for those only)
+    local n pids=()
+    for n in "$@"; do
+        lab_exec "$n" systemctl start hbd &
+        pids+=($!)
+    done
+    wait "${pids[@]}"
+}
 is_active() { lab_exec "$1" systemctl is-active -q "$2"; }
 # script_log NODE: the resource script's lines in NODE's journal, as
 # "MICROSECONDS ACTION" (the host's clock: comparable between nodes).
@@ -153,5 +161,81 @@ sc_nginx_ping() {
     check "the VIP is on one node" eval '[[ $(count_owners) == 1 ]]'
 }
 
-ALL=(resource_script nginx_ping)
+# Recipe drbd-httpd.md, with what a SAN gives instead of DRBD (this kernel
+# has no drbd module): one disk attached to both nodes as a block device
+# (a loop device, its node made in both machines as /dev/hbd-shared),
+# ext4, mounted by the imported mount unit before the web server starts,
+# fencing = "required" (the lab PDU). Checked all along, from each
+# machine's own mount table: never mounted on two nodes.
+sc_shared_disk() {
+    # Globals: lab_on_down runs after this function has returned.
+    SD_IMG=$(mktemp /tmp/hbd-lab-disk.XXXXXX) && mkdir "$SD_IMG.d" || return 1
+    echo "from the shared disk" >"$SD_IMG.d/index.html"
+    truncate -s 32M "$SD_IMG" && mkfs.ext4 -q -F -d "$SD_IMG.d" "$SD_IMG" && rm -rf "$SD_IMG.d" || return 1
+    SD_LOOP=$(losetup -f --show "$SD_IMG") || { rm -f "$SD_IMG"; return 1; }
+    SD_MON=$(mktemp)
+    # The loop device and the image go with the lab, whatever happens.
+    # (set -u: an unset name here would end the teardown itself)
+    lab_on_down() {
+        [[ -n ${SD_MON_PID:-} ]] && kill "$SD_MON_PID" 2>/dev/null
+        [[ ${FAILED_HERE:-0} == 1 && -s ${SD_MON:-} ]] && sed 's/^/  | mounted: /' "$SD_MON" | tail -20
+        [[ ${FAILED_HERE:-0} == 1 && -s ${LAB_DIR:-}/pdu/log ]] && sed 's/^/  | PDU: /' "$LAB_DIR/pdu/log"
+        [[ -n ${SD_LOOP:-} ]] && losetup -d "$SD_LOOP" 2>/dev/null
+        rm -f "${SD_IMG:-}" "${SD_MON:-}"
+        return 0
+    }
+    read -r SD_MAJ SD_MIN < <(stat -c '%t %T' "$SD_LOOP")
+    lab_on_boot() { lab_exec "$1" mknod -m 0600 /dev/hbd-shared b "$((16#$SD_MAJ))" "$((16#$SD_MIN))"; }
+    lab_up 2 --no-clean || return 1
+    seed_import drbd-httpd server1.example.com=n1 server2.example.com=n2 172.25.39.100=10.77.0.60 \
+        'drbddisk::example =' /dev/drbd1=/dev/hbd-shared 'ping 172.25.39.250=ping 10.77.0.1' || return 1
+    sed -i 's/^fencing = "off".*/fencing = "required"/' "$LAB_DIR/import/hbd.toml"
+    check "the import wrote var-www-html.mount for the shared disk" \
+        grep -qx 'What=/dev/hbd-shared' "$LAB_DIR/import/units/var-www-html.mount"
+    # Apache's role (the guide's httpd): a web server serving /var/www/html.
+    printf '%s\n' '[Unit]' 'Description=lab web server for /var/www/html' '' '[Service]' \
+        'ExecStart=/usr/bin/python3 -m http.server 80 --bind 0.0.0.0 --directory /var/www/html' >"$LAB_DIR/httpd.service"
+    lab_install_unit "$LAB_DIR/httpd.service"
+    seed_install
+    pdu_start ok || return 1
+    # Every 0.2 s, from each machine's mount table (/proc/PID1/mountinfo).
+    (
+        while :; do
+            m=""
+            for n in n1 n2; do
+                p=$(cat "$(lab_node_dir "$n")/pid1" 2>/dev/null) || continue
+                grep -qs ' /var/www/html ' "/proc/$p/mountinfo" && m+=" $n"
+            done
+            echo "$(date +%T.%3N)${m:- none}" >>"$SD_MON"
+            sleep 0.2
+        done
+    ) &
+    SD_MON_PID=$!
+    hbd_start n1 n2
+    check "the client gets the shared disk's page from n1" lab_wait_for 25 eval '[[ $(hbd_vip_owner 0.5) == "from the shared disk" ]] && is_active n1 httpd.service' || return 1
+    check "mounted on n1, not on n2" eval 'is_active n1 var-www-html.mount && ! is_active n2 var-www-html.mount'
+    check "the mount came up before the web server" eval '(( $(lab_exec n1 systemctl show -P ActiveEnterTimestampMonotonic var-www-html.mount) < $(lab_exec n1 systemctl show -P ActiveEnterTimestampMonotonic httpd.service) ))'
+    lab_exec n1 sh -c 'echo written-on-n1 >/var/www/html/marker.txt && sync'
+    # A graceful move first: n1 unmounts, then n2 mounts.
+    lab_exec n1 systemctl stop hbd
+    check "hbd stopped on n1: n2 serves the page" lab_wait_for 15 eval '[[ $(hbd_vip_owner 0.5) == "from the shared disk" ]] && is_active n2 var-www-html.mount'
+    check "n2 reads what n1 wrote" eval '[[ $(lab_client curl -s --max-time 2 http://10.77.0.60/marker.txt) == written-on-n1 ]]'
+    hbd_start n1
+    check "failback: n1 mounts and serves again" lab_wait_for 20 eval 'is_active n1 var-www-html.mount && ! is_active n2 var-www-html.mount && [[ $(hbd_vip_owner 0.5) == "from the shared disk" ]]'
+    lab_exec n1 sh -c 'echo written-before-the-cut >/var/www/html/marker.txt && sync'
+    # The power cut: n2 must fence n1 before it mounts the disk.
+    lab_power_cut n1
+    check "n1 power cut: n2 fences it through the PDU" lab_wait_for 15 event_has n2 fenced
+    check "then n2 mounts the disk and serves" lab_wait_for 15 eval 'is_active n2 var-www-html.mount && [[ $(hbd_vip_owner 0.5) == "from the shared disk" ]]'
+    check "n2 reads what n1 wrote before the cut" eval '[[ $(lab_client curl -s --max-time 2 http://10.77.0.60/marker.txt) == written-before-the-cut ]]'
+    check "n1 was fenced before n2 mounted the disk again (n2's journal)" eval 'lab_journal n2 -o cat | grep -E "n1 fenced|Mounted var-www-html.mount" | tail -2 | head -1 | grep -q fenced'
+    sleep 0.5
+    kill "$SD_MON_PID" 2>/dev/null
+    wait "$SD_MON_PID" 2>/dev/null
+    SD_MON_PID=
+    check "the monitor saw the disk mounted ($(grep -c . "$SD_MON") samples)" grep -qE ' n[12]$' "$SD_MON"
+    check "never mounted on two nodes at once" eval '! grep -q "n1 n2" "$SD_MON"'
+}
+
+ALL=(resource_script nginx_ping shared_disk)
 run_scenarios "$@"
