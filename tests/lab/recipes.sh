@@ -33,19 +33,20 @@ seed_import() {
 # seed_install: hbd, its unit and bus policy, the imported configuration,
 # key and units on every node (units only in /etc/systemd/system, not
 # enabled: hbd starts them).
-seed_install() {
-    local d=$LAB_DIR/import u
+seed_install() { # [NODE...] (default: all)
+    local d=$LAB_DIR/import u nodes=("$@")
+    ((${#nodes[@]})) || nodes=("${LAB_NODES[@]}")
     lab_install_bin "$HBD_BIN/hbd" "$HBD_BIN/hactl"
-    lab_install_unit "$HBD_REPO/units/hbd.service"
-    lab_install_dbus_policy "$HBD_REPO/dbus-interfaces/org.hbd1.conf"
+    lab_install_unit "$HBD_REPO/units/hbd.service" "${nodes[@]}"
+    lab_install_dbus_policy "$HBD_REPO/dbus-interfaces/org.hbd1.conf" "${nodes[@]}"
     # Through the machine, not the lab's /etc/hbd bind: lab_pkg_ready removes it.
     local n
-    for n in "${LAB_NODES[@]}"; do
+    for n in "${nodes[@]}"; do
         lab_exec "$n" sh -c 'mkdir -p /etc/hbd && cat >/etc/hbd/hbd.toml' <"$d/hbd.toml" &&
             lab_exec "$n" sh -c 'umask 077 && cat >/etc/hbd/authkey' <"$d/authkey" || return 1
     done
     if [[ -d $d/units ]]; then
-        for u in "$d"/units/*; do lab_install_unit "$u"; done
+        for u in "$d"/units/*; do lab_install_unit "$u" "${nodes[@]}"; done
     fi
 }
 
@@ -237,5 +238,82 @@ sc_shared_disk() {
     check "never mounted on two nodes at once" eval '! grep -q "n1 n2" "$SD_MON"'
 }
 
-ALL=(resource_script nginx_ping shared_disk)
+# Recipe lvs-director.md: the director pair without IPVS (not in this
+# kernel): Debian's HAProxy on the VIP balances two real servers and
+# health-checks them as ldirectord did, with the director's own web server
+# as the "backup" when both are down. n1, n2: directors (hbd); n3, n4:
+# real servers (the lab's web server, answering with the node name).
+LVS_HAPROXY_CFG='global
+    log /dev/log local0
+defaults
+    mode http
+    log global
+    retries 2
+    option redispatch 1
+    timeout connect 300ms
+    timeout client 10s
+    timeout server 10s
+frontend www
+    bind 10.77.0.60:80
+    default_backend real_servers
+backend real_servers
+    balance roundrobin
+    option httpchk GET /
+    server rs1 10.77.0.13:80 check inter 500ms fall 2 rise 1
+    server rs2 10.77.0.14:80 check inter 500ms fall 2 rise 1
+    server director 127.0.0.1:8080 backup'
+# answers N CLIENT-REQUESTS: the answers the client got, sorted and counted
+answers() {
+    local i
+    for ((i = 0; i < $1; i++)); do lab_probe_vip 10.77.0.60 3 || echo none; done | sort | uniq -c | awk '{ c = $1; $1 = ""; sub(/^ /, ""); printf "%s:%s ", $0, c }'
+}
+sc_lvs_director() {
+    lab_up 4 --no-clean || return 1
+    local n
+    for n in n1 n2; do
+        check "HAProxy (Debian's package) installed on $n" deb_install "$n" haproxy liblua5.3-0 libopentracing-c-wrapper0 libopentracing1 || return 1
+        lab_exec "$n" systemctl disable --now haproxy.service >/dev/null 2>&1
+        lab_exec "$n" sh -c 'cat >/etc/haproxy/haproxy.cfg' <<<"$LVS_HAPROXY_CFG"
+    done
+    check "haproxy -c accepts the recipe's haproxy.cfg" lab_exec n1 haproxy -c -q -f /etc/haproxy/haproxy.cfg
+    # The guide's httpd on the director: the page when every real server is down.
+    printf '%s\n' '[Unit]' 'Description=the director'"'"'s own web server (HAProxy'"'"'s backup)' '' '[Service]' 'RuntimeDirectory=fallback' \
+        "ExecStartPre=/bin/sh -c 'echo \"fallback on \$(hostname)\" >/run/fallback/index.html'" \
+        'ExecStart=/usr/bin/python3 -m http.server 8080 --bind 127.0.0.1 --directory /run/fallback' >"$LAB_DIR/httpd.service"
+    lab_install_unit "$LAB_DIR/httpd.service" n1 n2
+    for n in n3 n4; do lab_web_start "$n" || return 1; done
+    # The recipe's one change to the guide's haresources: HAProxy where ldirectord was.
+    seed_import lvs-director server1.example.com=n1 server2.example.com=n2 172.25.39.100=10.77.0.60 \
+        ' ldirectord= haproxy' 'ping 172.25.39.250=ping 10.77.0.1' || return 1
+    check "the import kept httpd.service and has haproxy.service where ldirectord was" \
+        eval 'grep -A4 "^resources" $LAB_DIR/import/hbd.toml | grep -o "unit = \"[a-z]*.service\"" | tr "\n" " " | grep -qx "unit = \"httpd.service\" unit = \"haproxy.service\" "'
+    # Only the directors run hbd.
+    seed_install n1 n2
+    hbd_start n1 n2
+    check "HAProxy runs on n1 only" lab_wait_for 20 eval 'is_active n1 haproxy.service && ! is_active n2 haproxy.service' || return 1
+    local a
+    a=$(answers 6)
+    check "the client's requests are balanced over both real servers ($a)" eval '[[ $a == "n3:3 n4:3 " ]]'
+    lab_power_cut n3
+    a=$(answers 8)
+    check "real server n3 power cut: every request still answered ($a)" eval '[[ $a != *none* && $a == *n4:* ]]'
+    sleep 2
+    a=$(answers 4)
+    check "HAProxy took n3 out: n4 answers all ($a)" eval '[[ $a == "n4:4 " ]]'
+    lab_exec n4 systemctl stop web.service
+    check "both real servers down: the director's own page" lab_wait_for 6 eval '[[ $(lab_probe_vip 10.77.0.60 2) == "fallback on n1" ]]'
+    a=$(answers 3)
+    check "... for every request ($a)" eval '[[ $a == "fallback on n1:3 " ]]'
+    lab_web_start n4
+    check "n4 back: it answers again" lab_wait_for 5 eval '[[ $(lab_probe_vip 10.77.0.60 2) == n4 ]]'
+    lab_power_cut n1
+    check "director n1 power cut: n2 takes the VIP and runs HAProxy" lab_wait_for 15 eval 'is_active n2 haproxy.service'
+    check "the client is answered through n2 ($(answers 1))" lab_wait_for 10 eval '[[ $(lab_probe_vip 10.77.0.60 2) == n4 ]]'
+    check "the VIP is on n2 only" eval 'lab_nsexec n2 ip -4 addr show dev eth0 | grep -q "inet 10.77.0.60/"'
+    lab_boot n3 && lab_web_start n3
+    a=$(sleep 2; answers 6)
+    check "n3 back: n2 balances over both real servers again ($a)" eval '[[ $a == "n3:3 n4:3 " ]]'
+}
+
+ALL=(resource_script nginx_ping shared_disk lvs_director)
 run_scenarios "$@"
