@@ -1049,10 +1049,12 @@ impl Importer {
                 );
             }
             let installed = format!("/etc/ha.d/resource.d/{kind}");
-            self.need(format!(
-                "{installed}: the resource script, unchanged, mode 0755, on every node (a Heartbeat node has it already; else copy {})",
-                p.display()
-            ));
+            let from = if p == Path::new(&installed) {
+                "Heartbeat needed it there on every node too".to_string()
+            } else {
+                format!("a Heartbeat node has it already; else copy {}", p.display())
+            };
+            self.need(format!("{installed}: the resource script, unchanged, mode 0755, on every node ({from})"));
             return self.script_unit(line, t, word, kind, args, &installed, "the Heartbeat resource script");
         }
         let has_suffix = schema::UNIT_SUFFIXES.iter().any(|s| word.ends_with(s));
