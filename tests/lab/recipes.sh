@@ -169,25 +169,31 @@ sc_nginx_ping() {
 # fencing = "required" (the lab PDU). Checked all along, from each
 # machine's own mount table: never mounted on two nodes.
 sc_shared_disk() {
-    # Globals: lab_on_down runs after this function has returned.
-    SD_IMG=$(mktemp /tmp/hbd-lab-disk.XXXXXX) && mkdir "$SD_IMG.d" || return 1
-    echo "from the shared disk" >"$SD_IMG.d/index.html"
-    truncate -s 32M "$SD_IMG" && mkfs.ext4 -q -F -d "$SD_IMG.d" "$SD_IMG" && rm -rf "$SD_IMG.d" || return 1
-    SD_LOOP=$(losetup -f --show "$SD_IMG") || { rm -f "$SD_IMG"; return 1; }
-    SD_MON=$(mktemp)
-    # The loop device and the image go with the lab, whatever happens.
+    # Globals: lab_on_down runs after this function has returned. It is set
+    # before anything is made, and the disk is made after lab_up, so that
+    # the lab's traps remove it whatever happens.
+    SD_IMG= SD_LOOP= SD_MON= SD_MON_PID=
     # (set -u: an unset name here would end the teardown itself)
     lab_on_down() {
         [[ -n ${SD_MON_PID:-} ]] && kill "$SD_MON_PID" 2>/dev/null
         [[ ${FAILED_HERE:-0} == 1 && -s ${SD_MON:-} ]] && sed 's/^/  | mounted: /' "$SD_MON" | tail -20
         [[ ${FAILED_HERE:-0} == 1 && -s ${LAB_DIR:-}/pdu/log ]] && sed 's/^/  | PDU: /' "$LAB_DIR/pdu/log"
         [[ -n ${SD_LOOP:-} ]] && losetup -d "$SD_LOOP" 2>/dev/null
-        rm -f "${SD_IMG:-}" "${SD_MON:-}"
+        rm -rf "${SD_IMG:-}" "${SD_IMG:+$SD_IMG.d}" "${SD_MON:-}"
         return 0
     }
-    read -r SD_MAJ SD_MIN < <(stat -c '%t %T' "$SD_LOOP")
-    lab_on_boot() { lab_exec "$1" mknod -m 0600 /dev/hbd-shared b "$((16#$SD_MAJ))" "$((16#$SD_MIN))"; }
     lab_up 2 --no-clean || return 1
+    for cmd in mkfs.ext4 losetup; do
+        command -v "$cmd" >/dev/null || { echo "  $cmd is missing: apt-get install e2fsprogs mount"; return 1; }
+    done
+    SD_IMG=$(mktemp /tmp/hbd-lab-disk.XXXXXX) && SD_MON=$(mktemp) && mkdir "$SD_IMG.d" || return 1
+    echo "from the shared disk" >"$SD_IMG.d/index.html"
+    truncate -s 32M "$SD_IMG" && mkfs.ext4 -q -F -d "$SD_IMG.d" "$SD_IMG" && rm -rf "$SD_IMG.d" || return 1
+    SD_LOOP=$(losetup -f --show "$SD_IMG") || return 1
+    read -r SD_MAJ SD_MIN < <(stat -c '%t %T' "$SD_LOOP")
+    # /dev is fresh on every boot: the disk is attached again at each one.
+    lab_on_boot() { lab_exec "$1" mknod -m 0600 /dev/hbd-shared b "$((16#$SD_MAJ))" "$((16#$SD_MIN))"; }
+    lab_on_boot n1 && lab_on_boot n2 || return 1
     seed_import drbd-httpd server1.example.com=n1 server2.example.com=n2 172.25.39.100=10.77.0.60 \
         'drbddisk::example =' /dev/drbd1=/dev/hbd-shared 'ping 172.25.39.250=ping 10.77.0.1' || return 1
     sed -i 's/^fencing = "off".*/fencing = "required"/' "$LAB_DIR/import/hbd.toml"
