@@ -637,7 +637,12 @@ fn import_heartbeat(
     if !imp.units.is_empty() {
         match units_dir {
             Some(out) => {
-                std::fs::create_dir_all(out).map_err(|e| Failure::Message(format!("{}: {e}", out.display())))?;
+                std::fs::create_dir_all(out).map_err(|e| {
+                    Failure::Message(format!(
+                        "--units-dir {}: cannot create it as a directory ({e}); name a directory, e.g. --units-dir ./units",
+                        out.display()
+                    ))
+                })?;
                 for u in &imp.units {
                     write_file(&out.join(&u.name), &u.content, 0o644, force)?;
                     eprintln!("wrote {} ({})", out.join(&u.name).display(), u.from);
