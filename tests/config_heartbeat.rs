@@ -355,3 +355,22 @@ fn ipv6_vip_and_legacy_failback() {
     );
     assert_eq!(c.groups[0].name, "nginx");
 }
+
+#[test]
+fn haresources_node_names_match_without_case_as_in_heartbeat() {
+    let imp = import(
+        "case",
+        &[("ha.cf", "node master\nnode slave\nbcast eth0\n"), ("haresources", "Master 10.0.0.60/24/eth0 nginx\n")],
+    );
+    let c = config::parse(&imp.toml, Path::new("x")).unwrap_or_else(|e| panic!("{e}\n{}", imp.toml));
+    assert_eq!(c.groups[0].preferred, "master");
+    let note = imp
+        .unmapped
+        .iter()
+        .find(|u| u.file.ends_with("haresources") && u.line == 1 && u.why.starts_with("node"))
+        .unwrap();
+    assert_eq!(
+        note.why,
+        "node \"Master\" is written \"master\" in ha.cf; hbd compares names exactly, so \"master\" is used"
+    );
+}

@@ -740,7 +740,18 @@ impl Importer {
             }
             let t: String = t.split_whitespace().collect::<Vec<_>>().join(" ");
             let mut words = t.split(' ');
-            let node = words.next().unwrap_or_default().to_string();
+            let mut node = words.next().unwrap_or_default().to_string();
+            // Heartbeat compared node names without case (as host names are).
+            let known = self.nodes.iter().find(|n| n.value.eq_ignore_ascii_case(&node)).map(|n| n.value.clone());
+            if let Some(k) = known.filter(|k| *k != node) {
+                self.note(
+                    "haresources",
+                    line,
+                    &t,
+                    format!("node {node:?} is written {k:?} in ha.cf; hbd compares names exactly, so {k:?} is used"),
+                );
+                node = k;
+            }
             let mut resources = Vec::new();
             for word in words {
                 if let Some(r) = self.resource(line, &t, word) {
