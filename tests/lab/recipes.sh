@@ -2,8 +2,10 @@
 # The Heartbeat set-ups of docs/recipes/ on real systemd machines, each
 # started from its /etc/ha.d in tests/seeds/ and imported with
 # `hactl config import-heartbeat --units-dir`, as the recipe tells a user.
-# The lab renames the guides' hosts to n1/n2 and shortens Heartbeat's times
-# (keepalive 2 s / deadtime 30 s) to 200 ms / 2 s; nothing else is changed.
+# The lab renames the guides' hosts and addresses to its own (n1, n2, ...;
+# VIP 10.77.0.60, ping node 10.77.0.1) and shortens Heartbeat's times
+# (keepalive 2 s / deadtime 30 s) to 200 ms / 2 s; every other change is
+# one its recipe tells the user to make, and is made where it says so.
 #   tests/lab/recipes.sh            all scenarios
 #   tests/lab/recipes.sh NAME...    some (see the list at the end)
 # Ends with "N passed, M failed"; exit status 0 only if nothing failed.
