@@ -39,9 +39,10 @@ step "fuzz (20 s per target)" env CARGO_BUILD_JOBS=2 bash fuzz/ci.sh
 step "lab self-test" bash tests/lab/selftest.sh
 step "lab scenarios" bash tests/lab/scenarios.sh
 step "lab supervision" bash tests/lab/supervision.sh
-step "lab recipes" bash tests/lab/recipes.sh
 step "lab nemesis (3 min)" bash tests/lab/nemesis.sh
 step "lab hardening" bash tests/lab/hardening.sh
+# The Heartbeat set-ups of docs/recipes/, imported from tests/seeds/.
+step "lab recipes" bash tests/lab/recipes.sh
 step "debian package" bash tests/deb/run.sh
 step "benchmark (quick)" bash bench/run.sh --quick
 step "nothing left behind" bash -c 'source tests/lab/lab.sh && lab_check_clean && [[ -z $(ip netns list) ]]'
