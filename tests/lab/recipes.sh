@@ -251,6 +251,7 @@ sc_shared_disk() {
 # health-checks them as ldirectord did, with the director's own web server
 # as the "backup" when both are down. n1, n2: directors (hbd); n3, n4:
 # real servers (the lab's web server, answering with the node name).
+
 # The recipe's haproxy.cfg, taken from the recipe itself, with the lab's
 # addresses, checks every 500 ms, and the lab's pages (the node name: no
 # "server" in them) accepted by status.
