@@ -4,7 +4,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use hbd::config::{self, import_heartbeat, Import, ImportError, LinkKind};
+use hbd::config::{self, import_heartbeat, import_heartbeat_on, Host, Import, ImportError, LinkKind};
 use hbd::core::Resource;
 
 const HA_CF: &str = "\
@@ -44,7 +44,8 @@ fn ha_dir(name: &str, files: &[(&str, &str)]) -> PathBuf {
 
 fn import(name: &str, files: &[(&str, &str)]) -> Import {
     let dir = ha_dir(name, files);
-    let imp = import_heartbeat(&dir).unwrap_or_else(|e| panic!("{e}"));
+    // Not this machine's units and init scripts: the same result everywhere.
+    let imp = import_heartbeat_on(&dir, &Host::empty()).unwrap_or_else(|e| panic!("{e}"));
     if std::env::var_os("HBD_SHOW_IMPORT").is_some() {
         println!("{}", imp.toml);
     }
@@ -254,7 +255,7 @@ n1 MailTo::root
     assert!(!c.cluster.auto_failback);
     assert_eq!(c.ping.hosts.len(), 2);
     let names: Vec<&str> = c.groups.iter().map(|g| g.name.as_str()).collect();
-    assert_eq!(names, ["httpd", "drbd-promote-r0", "group3", "data"]);
+    assert_eq!(names, ["httpd", "postgresql", "group3", "mysql"]);
     let unit = |n: &str| Resource::unit(n);
     let vip = |a: &str, p: u8, i: &str| Resource::Vip { addr: a.parse().unwrap(), prefix: p, interface: i.into() };
     assert_eq!(c.groups[0].resources, [vip("10.0.0.60", 24, "eth0"), unit("httpd.service")]);
@@ -271,19 +272,23 @@ n1 MailTo::root
     assert_eq!(c.groups[1].preferred, "n2");
     assert_eq!(c.groups[2].resources, [vip("10.0.0.62", 24, "eth0")]);
     assert_eq!(c.groups[3].resources, [unit("data.mount"), unit("mysql.service")]);
-    // Listed: ping_group semantics (ha.cf:3), MailTo on the continued line
-    // (reported at its first line, 3), the bare IP's guessed netmask and
-    // interface (5), SendArp (6), the MailTo-only line (7).
+    // Listed: ping_group semantics (ha.cf:3), httpd, which is nowhere to be
+    // found (2), MailTo on the continued line (reported at its first line,
+    // 3), the bare IP's guessed netmask and interface (5), SendArp (6), the
+    // MailTo-only line (7).
     let hr_lines = unmapped_lines(&imp, "haresources");
-    assert!(!hr_lines.contains(&2) && !hr_lines.contains(&4), "{:#?}", imp.unmapped);
-    for l in [3, 5, 6, 7] {
+    assert!(!hr_lines.contains(&4), "{:#?}", imp.unmapped);
+    for l in [2, 3, 5, 6, 7] {
         assert!(hr_lines.contains(&l), "haresources:{l} not listed: {:#?}", imp.unmapped);
     }
     assert!(unmapped_lines(&imp, "ha.cf").contains(&3));
     let mailto = imp.unmapped.iter().find(|u| u.file.ends_with("haresources") && u.line == 3).unwrap();
     assert!(mailto.why.contains("MailTo"), "{mailto}");
-    // The mount unit to write is described.
-    assert!(imp.toml.contains("What=/dev/drbd0 Where=/srv/www Type=ext4"), "{}", imp.toml);
+    // The mount units are written.
+    let srv = imp.units.iter().find(|u| u.name == "srv-www.mount").expect("srv-www.mount written");
+    assert!(srv.content.contains("What=/dev/drbd0\nWhere=/srv/www\nType=ext4\n"), "{}", srv.content);
+    let data = imp.units.iter().find(|u| u.name == "data.mount").expect("data.mount written");
+    assert!(data.content.contains("Options=noatime\n"), "{}", data.content);
 }
 
 #[test]
@@ -349,4 +354,23 @@ fn ipv6_vip_and_legacy_failback() {
         Resource::Vip { addr: "fd00::60".parse().unwrap(), prefix: 64, interface: "eth0".into() }
     );
     assert_eq!(c.groups[0].name, "nginx");
+}
+
+#[test]
+fn haresources_node_names_match_without_case_as_in_heartbeat() {
+    let imp = import(
+        "case",
+        &[("ha.cf", "node master\nnode slave\nbcast eth0\n"), ("haresources", "Master 10.0.0.60/24/eth0 nginx\n")],
+    );
+    let c = config::parse(&imp.toml, Path::new("x")).unwrap_or_else(|e| panic!("{e}\n{}", imp.toml));
+    assert_eq!(c.groups[0].preferred, "master");
+    let note = imp
+        .unmapped
+        .iter()
+        .find(|u| u.file.ends_with("haresources") && u.line == 1 && u.why.starts_with("node"))
+        .unwrap();
+    assert_eq!(
+        note.why,
+        "node \"Master\" is written \"master\" in ha.cf; hbd compares names exactly, so \"master\" is used"
+    );
 }

@@ -46,6 +46,8 @@ step "lab scale (1,000 VIPs)" bash tests/lab/scale.sh
 step "lab monitoring" bash tests/lab/monitoring.sh
 step "lab nemesis (3 min)" bash tests/lab/nemesis.sh
 step "lab hardening" bash tests/lab/hardening.sh
+# The Heartbeat set-ups of docs/recipes/, imported from tests/seeds/.
+step "lab recipes" bash tests/lab/recipes.sh
 step "debian package" bash tests/deb/run.sh
 step "benchmark (quick)" bash bench/run.sh --quick
 step "nothing left behind" bash -c 'source tests/lab/lab.sh && lab_check_clean && [[ -z $(ip netns list) ]]'

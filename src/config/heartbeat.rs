@@ -1,7 +1,7 @@
 //! `hactl config import-heartbeat`: turn a Heartbeat v1 configuration
-//! (`ha.cf`, `haresources`, `authkeys`) into an hbd.toml and an auth key
-//! file. What cannot be mapped is listed with its file and line, never
-//! dropped silently.
+//! (`ha.cf`, `haresources`, `authkeys`, `resource.d/`) into an hbd.toml, an
+//! auth key file and the systemd units the groups need. What cannot be
+//! mapped is listed with its file and line, never dropped silently.
 
 use std::fmt::{self, Write as _};
 use std::net::{IpAddr, Ipv4Addr};
@@ -23,6 +23,61 @@ pub struct Import {
     /// Everything not mapped (or mapped with a guess or a change), in file
     /// order.
     pub unmapped: Vec<Unmapped>,
+    /// The unit files the groups need that no package provides, in group
+    /// order (install them in /etc/systemd/system on every node).
+    pub units: Vec<UnitFile>,
+    /// What else must be on every node for the groups to start (packages
+    /// whose units are used, scripts the units run), one instruction each.
+    pub needs: Vec<String>,
+}
+
+/// A systemd unit written by the import.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnitFile {
+    pub name: String,
+    pub content: String,
+    /// `haresources:N WORD`: where it came from.
+    pub from: String,
+}
+
+/// Where the import looks for what a haresources name refers to, besides
+/// `DIR/resource.d/`: the init scripts and installed units of the machine
+/// it runs on (Heartbeat looked in /etc/ha.d/resource.d, then /etc/init.d).
+#[derive(Clone, Debug)]
+pub struct Host {
+    pub init_d: Option<PathBuf>,
+    pub unit_dirs: Vec<PathBuf>,
+}
+
+impl Host {
+    /// This machine: /etc/init.d and systemd's unit directories.
+    pub fn system() -> Self {
+        Host {
+            init_d: Some("/etc/init.d".into()),
+            unit_dirs: ["/etc/systemd/system", "/run/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system"]
+                .into_iter()
+                .map(PathBuf::from)
+                .collect(),
+        }
+    }
+
+    /// Nothing installed: every name is taken as it is written.
+    pub fn empty() -> Self {
+        Host { init_d: None, unit_dirs: Vec::new() }
+    }
+
+    fn has_unit(&self, name: &str) -> bool {
+        let template = name.split_once('@').map(|(stem, rest)| {
+            let suffix = rest.rsplit_once('.').map_or("", |(_, s)| s);
+            format!("{stem}@.{suffix}")
+        });
+        self.unit_dirs.iter().any(|d| d.join(name).exists() || template.as_ref().is_some_and(|t| d.join(t).exists()))
+    }
+
+    fn init_script(&self, name: &str) -> Option<PathBuf> {
+        let p = self.init_d.as_ref()?.join(name);
+        p.is_file().then_some(p)
+    }
 }
 
 /// A Heartbeat line hbd does not take over as it is, and why.
@@ -72,8 +127,15 @@ pub enum ImportError {
 }
 
 /// Import `dir/ha.cf` (required), `dir/haresources` and `dir/authkeys`
-/// (both optional; their absence is noted in `unmapped`).
+/// (both optional; their absence is noted in `unmapped`), looking up
+/// resource names in `dir/resource.d/` and on this machine.
 pub fn import_heartbeat(dir: &Path) -> Result<Import, ImportError> {
+    import_heartbeat_on(dir, &Host::system())
+}
+
+/// [`import_heartbeat`], with resource names looked up in `dir/resource.d/`
+/// and `host` instead of this machine.
+pub fn import_heartbeat_on(dir: &Path, host: &Host) -> Result<Import, ImportError> {
     let read = |name: &str| {
         let path = dir.join(name);
         match std::fs::read_to_string(&path) {
@@ -89,7 +151,8 @@ pub fn import_heartbeat(dir: &Path) -> Result<Import, ImportError> {
         Some(_) => std::fs::metadata(dir.join("authkeys")).ok().map(|m| m.permissions().mode() & 0o7777),
         None => None,
     };
-    import_texts(dir, &ha_cf, haresources.as_deref(), authkeys.as_deref(), authkeys_mode)
+    let scripts = Scripts { dir: Some(dir.join("resource.d")), host: host.clone() };
+    import_texts(dir, &ha_cf, haresources.as_deref(), authkeys.as_deref(), authkeys_mode, scripts)
 }
 
 /// [`import_heartbeat`] on the files' contents instead of the files:
@@ -102,7 +165,21 @@ pub fn import_heartbeat_texts(
     haresources: Option<&str>,
     authkeys: Option<&str>,
 ) -> Result<Import, ImportError> {
-    import_texts(dir, ha_cf, haresources, authkeys, None)
+    import_texts(dir, ha_cf, haresources, authkeys, None, Scripts { dir: None, host: Host::empty() })
+}
+
+/// Where resource scripts are looked up.
+#[derive(Clone, Debug)]
+struct Scripts {
+    /// `DIR/resource.d`, when files are read.
+    dir: Option<PathBuf>,
+    host: Host,
+}
+
+impl Default for Scripts {
+    fn default() -> Self {
+        Scripts { dir: None, host: Host::empty() }
+    }
 }
 
 /// `authkeys_mode`: the permission bits of the authkeys file, if known.
@@ -112,8 +189,9 @@ fn import_texts(
     haresources: Option<&str>,
     authkeys: Option<&str>,
     authkeys_mode: Option<u32>,
+    scripts: Scripts,
 ) -> Result<Import, ImportError> {
-    let mut imp = Importer { dir: dir.to_path_buf(), unmapped: Vec::new(), ..Importer::default() };
+    let mut imp = Importer { dir: dir.to_path_buf(), scripts, ..Importer::default() };
     imp.ha_cf(ha_cf);
 
     match haresources {
@@ -147,7 +225,7 @@ fn import_texts(
     if let Err(error) = schema::parse(&toml, Path::new("hbd.toml (imported)")) {
         return Err(ImportError::Generated { error, toml });
     }
-    Ok(Import { toml, authkey, unmapped: imp.unmapped })
+    Ok(Import { toml, authkey, unmapped: imp.unmapped, units: imp.units, needs: imp.needs })
 }
 
 // ---------------------------------------------------------------------------
@@ -200,7 +278,10 @@ struct GroupOut {
 #[derive(Default)]
 struct Importer {
     dir: PathBuf,
+    scripts: Scripts,
     unmapped: Vec<Unmapped>,
+    units: Vec<UnitFile>,
+    needs: Vec<String>,
     nodes: Vec<Src<String>>,
     keepalive: Option<Src<Duration>>,
     warntime: Option<Src<Duration>>,
@@ -258,16 +339,49 @@ fn systemd_escape(s: &str) -> String {
     out
 }
 
+/// A mount point as systemd names it: absolute, no empty or "." parts, no
+/// trailing slash. `None` for a relative path or one with "..".
+fn mount_point(dir: &str) -> Option<String> {
+    if !dir.starts_with('/') {
+        return None;
+    }
+    let parts: Vec<&str> = dir.split('/').filter(|p| !p.is_empty() && *p != ".").collect();
+    if parts.contains(&"..") {
+        return None;
+    }
+    Some(format!("/{}", parts.join("/")))
+}
+
 /// The mount unit name for a mount point, as `systemd-escape --path --suffix=mount`.
 fn mount_unit(dir: &str) -> String {
-    let trimmed = dir.trim_matches('/');
+    let p = mount_point(dir).unwrap_or_else(|| dir.to_string());
+    let trimmed = p.trim_start_matches('/');
     if trimmed.is_empty() {
         return "-.mount".to_string();
     }
-    // Collapse repeated slashes as systemd does.
-    let parts: Vec<&str> = trimmed.split('/').filter(|p| !p.is_empty()).collect();
-    let escaped: Vec<String> = parts.iter().map(|p| systemd_escape(p)).collect();
-    format!("{}.mount", escaped.join("-"))
+    format!("{}.mount", systemd_escape(trimmed))
+}
+
+/// One word of a unit file's Exec line, quoted so that systemd passes it on
+/// as it is (no specifiers, no variables).
+fn exec_word(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '%' => out.push_str("%%"),
+            '$' => out.push_str("$$"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A value in a unit file's setting, with specifiers kept literal.
+fn unit_value(s: &str) -> String {
+    s.replace('%', "%%")
 }
 
 /// A netmask written as bits ("24") or dotted ("255.255.255.0").
@@ -626,7 +740,18 @@ impl Importer {
             }
             let t: String = t.split_whitespace().collect::<Vec<_>>().join(" ");
             let mut words = t.split(' ');
-            let node = words.next().unwrap_or_default().to_string();
+            let mut node = words.next().unwrap_or_default().to_string();
+            // Heartbeat compared node names without case (as host names are).
+            let known = self.nodes.iter().find(|n| n.value.eq_ignore_ascii_case(&node)).map(|n| n.value.clone());
+            if let Some(k) = known.filter(|k| *k != node) {
+                self.note(
+                    "haresources",
+                    line,
+                    &t,
+                    format!("node {node:?} is written {k:?} in ha.cf; hbd compares names exactly, so {k:?} is used"),
+                );
+                node = k;
+            }
             let mut resources = Vec::new();
             for word in words {
                 if let Some(r) = self.resource(line, &t, word) {
@@ -642,17 +767,26 @@ impl Importer {
                 );
                 continue;
             }
-            let first_unit = resources.iter().find_map(|r| match r {
-                ResOut::Unit { name, .. } => {
-                    let stem = name.rsplit_once('.').map_or(name.as_str(), |(s, _)| s);
-                    let stem: String = stem
-                        .chars()
-                        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '-' })
-                        .collect();
-                    valid_name(&stem).then_some(stem)
-                }
-                _ => None,
-            });
+            // Named after what the group is for: its last service (the
+            // application, after the address, disk and mount it needs),
+            // else its first unit.
+            let stem_of = |name: &str| {
+                let stem = name.rsplit_once('.').map_or(name, |(s, _)| s);
+                let stem: String = stem
+                    .chars()
+                    .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '-' })
+                    .collect();
+                valid_name(&stem).then_some(stem)
+            };
+            let units: Vec<&str> = resources
+                .iter()
+                .filter_map(|r| match r {
+                    ResOut::Unit { name, .. } => Some(name.as_str()),
+                    _ => None,
+                })
+                .collect();
+            let app = units.iter().rev().find(|u| u.ends_with(".service") && !u.contains('@'));
+            let first_unit = app.or(units.first()).and_then(|u| stem_of(u));
             let n = self.groups.len() + 1;
             let mut name = first_unit.unwrap_or_else(|| format!("group{n}"));
             if self.groups.iter().any(|g| g.name == name) {
@@ -671,6 +805,10 @@ impl Importer {
         if args.is_empty() && word.split('/').next().is_some_and(|a| a.parse::<IpAddr>().is_ok()) {
             return self.vip(line, t, word, word);
         }
+        let not_mapped = |this: &mut Self, why: &str| {
+            this.note("haresources", line, t, format!("{word}: not mapped, because {why}"));
+            None
+        };
         match kind {
             // IPv6 addresses contain "::" themselves: take the rest as one spec.
             "IPv6addr" => match word.split_once("::").map(|(_, spec)| spec) {
@@ -687,105 +825,381 @@ impl Importer {
                     None
                 }
             },
-            "Filesystem" => match args.as_slice() {
-                [dev, dir, rest @ ..] if dir.starts_with('/') => {
-                    let unit = mount_unit(dir);
-                    let mut what = format!("What={dev} Where={dir}");
-                    if let Some(fs) = rest.first() {
-                        let _ = write!(what, " Type={fs}");
-                    }
-                    if let Some(opts) = rest.get(1) {
-                        let _ = write!(what, " Options={opts}");
-                    }
+            "Filesystem" => self.filesystem(line, t, word, &args),
+            "drbddisk" => match args.as_slice() {
+                [r] if !r.is_empty() && *r != "all" => {
+                    let unit = format!("drbd-promote@{}.service", systemd_escape(r));
+                    self.need(format!(
+                        "{unit}: drbd-utils' own unit (drbd-utils 9.x), no unit was written for it: install drbd-utils on every node, with DRBD resource {r:?} defined in /etc/drbd.d/"
+                    ));
                     Some(ResOut::Unit {
-                        note: format!("haresources:{line} {word}: needs {unit} (or an fstab line with noauto): {what}"),
+                        note: format!("haresources:{line} {word}: drbd-utils' own unit promotes {r} to primary"),
                         name: unit,
                     })
                 }
-                _ => {
+                _ => not_mapped(
+                    self,
+                    "drbd-promote@RES.service promotes one DRBD resource: name each one (drbddisk::r0 → drbd-promote@r0.service)",
+                ),
+            },
+            "ldirectord" => {
+                if let Some(cf) = args.first() {
                     self.note(
                         "haresources",
                         line,
                         t,
-                        format!("{word}: expected Filesystem::DEVICE::/MOUNTPOINT[::TYPE]"),
+                        format!("{word}: ldirectord.service reads /etc/ha.d/ldirectord.cf; to use {cf} instead, override its ExecStart= in a drop-in"),
                     );
-                    None
                 }
-            },
-            "drbddisk" => match args.as_slice() {
-                [r] if !r.is_empty() => {
-                    let unit = format!("drbd-promote@{}.service", systemd_escape(r));
-                    Some(ResOut::Unit { note: format!("haresources:{line} {word}"), name: unit })
-                }
-                _ => {
+                self.need(
+                    "ldirectord.service: from Debian's ldirectord package, on every node (it reads /etc/ha.d/ldirectord.cf and needs IPVS, the ip_vs kernel module; without IPVS, HAProxy does the same job: docs/recipes/lvs-director.md)"
+                        .to_string(),
+                );
+                Some(ResOut::Unit {
+                    note: format!("haresources:{line} {word}: the ldirectord package's own unit"),
+                    name: "ldirectord.service".to_string(),
+                })
+            }
+            "apache" => {
+                if let Some(cf) = args.first() {
                     self.note(
                         "haresources",
                         line,
                         t,
-                        format!("{word}: name the DRBD resource (drbddisk::r0 → drbd-promote@r0.service); \"all\" has no hbd equivalent"),
+                        format!("{word}: Debian's apache2.service reads /etc/apache2/apache2.conf; the configuration {cf} is not carried over"),
                     );
-                    None
                 }
-            },
-            "MailTo" => {
+                self.need("apache2.service: from Debian's apache2 package, on every node".to_string());
+                Some(ResOut::Unit {
+                    note: format!("haresources:{line} {word}: Apache's own unit on Debian"),
+                    name: "apache2.service".to_string(),
+                })
+            }
+            "Delay" => self.delay(line, t, word, &args),
+            "MailTo" => not_mapped(
+                self,
+                "hbd sends no mail; an [[alert]] agent does it on every event: path = \"/usr/share/pacemaker/alerts/alert_smtp.sh.sample\", recipient = the address",
+            ),
+            "WinPopup" => not_mapped(
+                self,
+                "hbd sends no WinPopup messages; an [[alert]] agent can (it gets the event in CRM_alert_* variables)",
+            ),
+            "AudibleAlarm" => not_mapped(
+                self,
+                "it beeps on the console of the node that holds the group; hbd has no such resource: an [[alert]] agent can",
+            ),
+            "SendArp" => not_mapped(
+                self,
+                "hbd sends gratuitous ARP for its own VIPs itself ([garp]); an address hbd does not own needs no announcement from it",
+            ),
+            "IPsrcaddr" => not_mapped(
+                self,
+                "hbd does not change routes; to make the VIP the source address of outgoing traffic, add a oneshot unit after the VIP with ExecStart=ip route change default via GATEWAY src ADDRESS and ExecStop= putting the old route back",
+            ),
+            "portblock" => not_mapped(
+                self,
+                "hbd does not manage firewall rules; add a oneshot unit (RemainAfterExit=yes) whose ExecStart=/ExecStop= insert and delete the iptables rule, where portblock stood in the group",
+            ),
+            "Xinetd" => not_mapped(
+                self,
+                "xinetd services are switched by editing xinetd's files; under systemd, put the service's .socket unit in the group instead",
+            ),
+            "LVM" => not_mapped(
+                self,
+                "hbd has no volume group resource; add a oneshot unit (RemainAfterExit=yes) with ExecStart=vgchange -a y VG and ExecStop=vgchange -a n VG, before the mounts",
+            ),
+            "Raid1" => not_mapped(
+                self,
+                "hbd has no software RAID resource; add a oneshot unit (RemainAfterExit=yes) with ExecStart=mdadm --assemble MD and ExecStop=mdadm --stop MD, before the mounts",
+            ),
+            "LinuxSCSI" => not_mapped(
+                self,
+                "it adds and removes SCSI disks through /proc/scsi/scsi, which current kernels no longer have; attach shared disks at boot instead",
+            ),
+            "ServeRAID" | "ICP" => not_mapped(
+                self,
+                "it moves merge groups of IBM ServeRAID / ICP Vortex controllers, hardware hbd cannot test; run the script from a oneshot unit if such a controller is still in use",
+            ),
+            "WAS" | "db2" | "ids" => not_mapped(
+                self,
+                "hbd starts systemd units: put the product's own unit (WebSphere, DB2, Informix) in the group",
+            ),
+            "OCF" => not_mapped(
+                self,
+                "hbd runs systemd units, not OCF resource agents: put the unit of the daemon the agent managed in the group",
+            ),
+            "hto-mapfuncs" => not_mapped(self, "it is not a resource: the other resource.d scripts source it"),
+            _ => self.script(line, t, word, kind, &args),
+        }
+    }
+
+    fn need(&mut self, what: String) {
+        if !self.needs.contains(&what) {
+            self.needs.push(what);
+        }
+    }
+
+    fn add_unit(&mut self, name: &str, content: String, from: String) {
+        // The same resource named on two lines is refused by the schema
+        // later; write its unit once.
+        if !self.units.iter().any(|u| u.name == name) {
+            self.units.push(UnitFile { name: name.to_string(), content, from });
+        }
+    }
+
+    fn header(&self, line: usize, word: &str) -> String {
+        format!(
+            "# Written by `hactl config import-heartbeat` from {}:{line} ({word}).\n\
+             # hbd starts and stops it with its group: do not enable it.\n",
+            self.dir.join("haresources").display()
+        )
+    }
+
+    /// `Filesystem::DEVICE::/MOUNTPOINT[::TYPE[::OPTIONS]]` → a mount unit.
+    fn filesystem(&mut self, line: usize, t: &str, word: &str, args: &[&str]) -> Option<ResOut> {
+        let (dev, dir, fstype, options) = match args {
+            [dev, dir] => (*dev, *dir, None, None),
+            [dev, dir, fs] => (*dev, *dir, Some(*fs), None),
+            [dev, dir, fs, opts] => (*dev, *dir, Some(*fs), Some(*opts)),
+            _ => ("", "", None, None),
+        };
+        let Some(where_) = mount_point(dir).filter(|_| !dev.is_empty()) else {
+            self.note(
+                "haresources",
+                line,
+                t,
+                format!(
+                    "{word}: expected Filesystem::DEVICE::/MOUNTPOINT[::TYPE[::OPTIONS]] with an absolute mount point"
+                ),
+            );
+            return None;
+        };
+        if where_ == "/" {
+            self.note("haresources", line, t, format!("{word}: the root file system cannot move between nodes"));
+            return None;
+        }
+        // Heartbeat's Filesystem took "-Lname"/"-Uuuid" as mount does.
+        let what = if let Some(label) = dev.strip_prefix("-L") {
+            format!("/dev/disk/by-label/{}", systemd_escape(label))
+        } else if let Some(uuid) = dev.strip_prefix("-U") {
+            format!("/dev/disk/by-uuid/{uuid}")
+        } else {
+            dev.to_string()
+        };
+        let unit = mount_unit(&where_);
+        let mut content = self.header(line, word);
+        content.push_str(
+            "# Keep this file system out of /etc/fstab (or mark it noauto there): it\n\
+             # must be mounted on one node at a time, the one that runs the group.\n",
+        );
+        let _ = write!(
+            content,
+            "\n[Unit]\nDescription={} for hbd (Heartbeat {})\n\n[Mount]\nWhat={}\nWhere={}\n",
+            unit_value(&where_),
+            unit_value(word),
+            unit_value(&what),
+            unit_value(&where_)
+        );
+        if let Some(fs) = fstype {
+            let _ = writeln!(content, "Type={}", unit_value(fs));
+        }
+        if let Some(o) = options {
+            let _ = writeln!(content, "Options={}", unit_value(o));
+        }
+        self.add_unit(&unit, content, format!("haresources:{line} {word}"));
+        Some(ResOut::Unit { note: format!("haresources:{line} {word}: unit written"), name: unit })
+    }
+
+    /// `Delay::START[::STOP]`: pauses, as Heartbeat's Delay did (10 s, and
+    /// the stop pause the start one, when not given).
+    fn delay(&mut self, line: usize, t: &str, word: &str, args: &[&str]) -> Option<ResOut> {
+        let secs = |s: &str| s.parse::<u32>().ok().filter(|n| *n <= 3600);
+        let (start, stop) = match args {
+            [] => (Some(10), Some(10)),
+            [a] => (secs(a), secs(a)),
+            [a, b] => (secs(a), secs(b)),
+            _ => (None, None),
+        };
+        let (Some(start), Some(stop)) = (start, stop) else {
+            self.note(
+                "haresources",
+                line,
+                t,
+                format!("{word}: expected Delay[::START-SECONDS[::STOP-SECONDS]], at most 3600 each"),
+            );
+            return None;
+        };
+        let unit = format!("heartbeat-delay-{start}-{stop}.service");
+        let mut content = self.header(line, word);
+        let _ = write!(
+            content,
+            "\n[Unit]\nDescription=Pause of {start} s at start and {stop} s at stop (Heartbeat {word})\n\n\
+             [Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/sleep {start}\nExecStop=/bin/sleep {stop}\n\
+             TimeoutSec={}\n",
+            start.max(stop) + 30
+        );
+        self.add_unit(&unit, content, format!("haresources:{line} {word}"));
+        Some(ResOut::Unit { note: format!("haresources:{line} {word}: unit written"), name: unit })
+    }
+
+    /// Any other name: the user's resource script, an installed unit, or an
+    /// init script, in Heartbeat's search order (resource.d, then init.d).
+    fn script(&mut self, line: usize, t: &str, word: &str, kind: &str, args: &[&str]) -> Option<ResOut> {
+        let own = self.scripts.dir.as_ref().map(|d| d.join(kind)).filter(|p| p.is_file());
+        if let Some(p) = own {
+            let executable = std::fs::metadata(&p).map(|m| m.permissions().mode() & 0o111 != 0).unwrap_or(false);
+            if !executable {
                 self.note(
                     "haresources",
                     line,
                     t,
                     format!(
-                        "{word}: hbd sends no mail; watch the journal (HBD_EVENT=failover) or use a unit's OnFailure="
+                        "{word}: {} is not executable; Heartbeat could not run it either: chmod 755 it on every node",
+                        p.display()
                     ),
                 );
-                None
             }
-            "SendArp" => {
-                self.note(
-                    "haresources",
-                    line,
-                    t,
-                    format!("{word}: not needed, hbd sends gratuitous ARP itself ([garp])"),
-                );
-                None
-            }
-            "Delay" => {
-                self.note(
-                    "haresources",
-                    line,
-                    t,
-                    format!("{word}: write a unit with ExecStartPre=/bin/sleep N if a pause is needed"),
-                );
-                None
-            }
-            _ if !args.is_empty() => {
-                self.note(
-                    "haresources",
-                    line,
-                    t,
-                    format!("{word}: a resource script with arguments; write a systemd unit that runs it and add {{ unit = ... }} to the group"),
-                );
-                None
-            }
-            _ => {
-                let name = if schema::UNIT_SUFFIXES.iter().any(|s| word.ends_with(s)) {
-                    word.to_string()
-                } else {
-                    format!("{word}.service")
-                };
-                if schema::check_unit(&name).is_err() || name.contains('@') {
-                    self.note(
-                        "haresources",
-                        line,
-                        t,
-                        format!("{word}: cannot turn this into a unit name; add the unit by hand"),
-                    );
-                    return None;
-                }
-                Some(ResOut::Unit {
-                    note: format!("haresources:{line} {word} (init script → unit; check the name)"),
-                    name,
-                })
+            let installed = format!("/etc/ha.d/resource.d/{kind}");
+            let from = if p == Path::new(&installed) {
+                "Heartbeat needed it there on every node too".to_string()
+            } else {
+                format!("a Heartbeat node has it already; else copy {}", p.display())
+            };
+            self.need(format!("{installed}: the resource script, unchanged, mode 0755, on every node ({from})"));
+            return self.script_unit(line, t, word, kind, args, &installed, "the Heartbeat resource script");
+        }
+        let has_suffix = schema::UNIT_SUFFIXES.iter().any(|s| word.ends_with(s));
+        if args.is_empty() && !has_suffix {
+            let service = format!("{kind}.service");
+            if self.scripts.host.has_unit(&service) {
+                self.need(format!("{service}: installed on this machine; install the same package on every node"));
+                return Some(ResOut::Unit {
+                    note: format!("haresources:{line} {word}: the unit installed here"),
+                    name: service,
+                });
             }
         }
+        if !has_suffix && self.scripts.host.init_script(kind).is_some() {
+            // Where it is on the nodes, as on this machine.
+            let installed = format!("/etc/init.d/{kind}");
+            self.need(format!("{installed}: the init script, on every node (from the package that installed it here)"));
+            return self.script_unit(line, t, word, kind, args, &installed, "the init script");
+        }
+        // Red Hat's name for Apache, in the guides' haresources.
+        if kind == "httpd" && args.is_empty() && self.scripts.host.has_unit("apache2.service") {
+            self.note(
+                "haresources",
+                line,
+                t,
+                format!("{word}: there is no httpd here; Debian's Apache is apache2.service, which is used"),
+            );
+            self.need("apache2.service: installed on this machine; install apache2 on every node".to_string());
+            return Some(ResOut::Unit {
+                note: format!("haresources:{line} {word}: Debian's name for it"),
+                name: "apache2.service".to_string(),
+            });
+        }
+        let where_ = match &self.scripts.dir {
+            Some(d) => format!("{}, ", d.display()),
+            None => String::new(),
+        };
+        if !args.is_empty() {
+            self.note(
+                "haresources",
+                line,
+                t,
+                format!(
+                    "{word}: not mapped, because there is no script {kind:?} in {where_}/etc/init.d: put the script in resource.d and import again, or write a unit and add {{ unit = ... }} to the group"
+                ),
+            );
+            return None;
+        }
+        let name = if has_suffix { word.to_string() } else { format!("{word}.service") };
+        if schema::check_unit(&name).is_err() || name.contains('@') {
+            self.note(
+                "haresources",
+                line,
+                t,
+                format!("{word}: cannot turn this into a unit name; add the unit by hand"),
+            );
+            return None;
+        }
+        if !self.scripts.host.has_unit(&name) {
+            let hint = if kind == "httpd" {
+                " (Debian's Apache is apache2.service: install apache2 and put that unit in the group)"
+            } else {
+                ""
+            };
+            let missing = if has_suffix {
+                format!("there is no {name} on this machine")
+            } else {
+                format!("there is no script {kind:?} in {where_}/etc/init.d and no {name} on this machine")
+            };
+            self.note(
+                "haresources",
+                line,
+                t,
+                format!(
+                    "{word}: {missing}; the group names {name}: install the package that provides it on every node{hint}, or write that unit"
+                ),
+            );
+        }
+        Some(ResOut::Unit { note: format!("haresources:{line} {word}: CHECK that {name} exists on every node"), name })
+    }
+
+    /// A unit that runs a Heartbeat resource script or init script as
+    /// Heartbeat did: `SCRIPT [ARGS] start` / `SCRIPT [ARGS] stop`.
+    #[allow(clippy::too_many_arguments)]
+    fn script_unit(
+        &mut self,
+        line: usize,
+        t: &str,
+        word: &str,
+        kind: &str,
+        args: &[&str],
+        path: &str,
+        what: &str,
+    ) -> Option<ResOut> {
+        let mut stem = systemd_escape(kind);
+        for a in args {
+            stem.push('-');
+            stem.push_str(&systemd_escape(a));
+        }
+        let name = format!("{stem}.service");
+        if name.len() > 255 || schema::check_unit(&name).is_err() {
+            self.note(
+                "haresources",
+                line,
+                t,
+                format!("{word}: the unit name for it would be {name:?}, which systemd refuses; write a unit running {path} and add it by hand"),
+            );
+            return None;
+        }
+        let cmd = |op: &str| {
+            std::iter::once(path).chain(args.iter().copied()).chain([op]).map(exec_word).collect::<Vec<_>>().join(" ")
+        };
+        let mut content = self.header(line, word);
+        let _ = write!(
+            content,
+            "# It runs {what}\n#   {path}\n\
+             # unchanged, with \"start\" and \"stop\" as Heartbeat did. The script returns\n\
+             # once its resource is up, so the unit stays active after it\n\
+             # (RemainAfterExit=yes) until hbd stops it. What the script started stays\n\
+             # in this unit's cgroup, and whatever \"stop\" leaves running is killed:\n\
+             # nothing of it outlives a failover. \"status\" is not run: Heartbeat asked\n\
+             # it so as not to start a resource twice, and systemd does not start an\n\
+             # active unit again.\n\
+             \n[Unit]\nDescription=Heartbeat resource {} for hbd\n\n\
+             [Service]\nType=oneshot\nRemainAfterExit=yes\n\
+             # Debian's LSB hook would hand an init script's \"start\" back to systemctl.\n\
+             Environment=_SYSTEMCTL_SKIP_REDIRECT=1\n\
+             ExecStart={}\nExecStop={}\nTimeoutSec=5min\n",
+            unit_value(word),
+            cmd("start"),
+            cmd("stop")
+        );
+        self.add_unit(&name, content, format!("haresources:{line} {word}"));
+        Some(ResOut::Unit { note: format!("haresources:{line} {word}: unit written, runs {path}"), name })
     }
 
     /// `IP[/PREFIX[/IFACE[/BROADCAST]]]`.
@@ -1185,6 +1599,14 @@ mod tests {
         assert_eq!(mount_unit("/var/lib/my-app"), "var-lib-my\\x2dapp.mount");
         assert_eq!(mount_unit("/mnt/a b"), "mnt-a\\x20b.mount");
         assert_eq!(mount_unit("/"), "-.mount");
+        // As systemd-escape --path: only a leading "." of the whole path is escaped.
+        assert_eq!(mount_unit("/srv/.hidden"), "srv-.hidden.mount");
+        assert_eq!(mount_unit("/.a"), "\\x2ea.mount");
+        assert_eq!(mount_unit("/-x"), "\\x2dx.mount");
+        assert_eq!(mount_unit("/a/./b"), "a-b.mount");
+        assert_eq!(mount_unit("/\u{e9}"), "\\xc3\\xa9.mount");
+        assert_eq!(mount_point("/a/../b"), None);
+        assert_eq!(mount_point("data"), None);
         assert_eq!(systemd_escape("r0"), "r0");
         assert_eq!(systemd_escape(".hidden"), "\\x2ehidden");
     }

@@ -16,7 +16,9 @@ mod schema;
 pub use authkey::{generate_auth_keys, load_auth_keys, parse_auth_keys, MIN_SECRET_LEN};
 pub use check::{Check, NodeCheck, Probe};
 pub use error::ConfigError;
-pub use heartbeat::{import_heartbeat, import_heartbeat_texts, Import, ImportError, Unmapped};
+pub use heartbeat::{
+    import_heartbeat, import_heartbeat_on, import_heartbeat_texts, Host, Import, ImportError, UnitFile, Unmapped,
+};
 pub use resource::Resource;
 pub use schema::{load, parse, DEFAULT_ALERT_TIMEOUT, UNIT_SUFFIXES};
 

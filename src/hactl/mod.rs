@@ -150,7 +150,7 @@ pub enum ConfigCmd {
         #[arg(long, value_name = "FILE")]
         auth_key: Option<PathBuf>,
     },
-    /// Convert a Heartbeat configuration (ha.cf, haresources, authkeys) into an hbd.toml.
+    /// Convert a Heartbeat configuration (ha.cf, haresources, authkeys, resource.d) into an hbd.toml and the units its groups need.
     ImportHeartbeat {
         /// The Heartbeat configuration directory.
         #[arg(default_value = "/etc/ha.d")]
@@ -161,6 +161,10 @@ pub enum ConfigCmd {
         /// Write the converted auth key file to FILE (mode 0600).
         #[arg(long, value_name = "FILE")]
         authkey: Option<PathBuf>,
+        /// Write the systemd units the groups need (mount units, units running
+        /// resource scripts) into DIR, created if missing.
+        #[arg(long, value_name = "DIR")]
+        units_dir: Option<PathBuf>,
         /// Overwrite output files that exist.
         #[arg(long)]
         force: bool,
@@ -277,8 +281,8 @@ pub async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Cmd::Config(ConfigCmd::Check { file, auth_key }) => config_check(&file, auth_key.as_deref()).await,
-        Cmd::Config(ConfigCmd::ImportHeartbeat { dir, output, authkey, force }) => {
-            import_heartbeat(&dir, output.as_deref(), authkey.as_deref(), force)
+        Cmd::Config(ConfigCmd::ImportHeartbeat { dir, output, authkey, units_dir, force }) => {
+            import_heartbeat(&dir, output.as_deref(), authkey.as_deref(), units_dir.as_deref(), force)
         }
         Cmd::Keygen { output, force } => {
             let keys = crate::config::generate_auth_keys();
@@ -620,7 +624,9 @@ async fn check_check_units(cfg: &crate::config::Config) {
         match sd.load_state(unit).await.as_deref() {
             Ok("loaded") => {}
             Ok(state) => {
-                eprintln!("hactl: warning: check unit {unit} is {state} on this machine; install it, or every probe fails");
+                eprintln!(
+                    "hactl: warning: check unit {unit} is {state} on this machine; install it, or every probe fails"
+                );
                 continue;
             }
             Err(_) => continue,
@@ -635,13 +641,26 @@ async fn check_check_units(cfg: &crate::config::Config) {
     }
 }
 
-fn import_heartbeat(dir: &Path, output: Option<&Path>, authkey: Option<&Path>, force: bool) -> Result<()> {
+fn import_heartbeat(
+    dir: &Path,
+    output: Option<&Path>,
+    authkey: Option<&Path>,
+    units_dir: Option<&Path>,
+    force: bool,
+) -> Result<()> {
     use crate::config::ImportError;
     let (imp, failed) = match crate::config::import_heartbeat(dir) {
         Ok(imp) => (imp, None),
         Err(ImportError::Generated { error, toml }) => {
             // Still hand out the file, for editing by hand.
-            (crate::config::Import { toml, authkey: None, unmapped: Vec::new() }, Some(error.to_string()))
+            let imp = crate::config::Import {
+                toml,
+                authkey: None,
+                unmapped: Vec::new(),
+                units: Vec::new(),
+                needs: Vec::new(),
+            };
+            (imp, Some(error.to_string()))
         }
         Err(e) => return Err(Failure::Message(e.to_string())),
     };
@@ -671,6 +690,52 @@ fn import_heartbeat(dir: &Path, output: Option<&Path>, authkey: Option<&Path>, f
             )
         }
         (None, _) => {}
+    }
+    if !imp.units.is_empty() {
+        match units_dir {
+            Some(out) => {
+                std::fs::create_dir_all(out).map_err(|e| {
+                    Failure::Message(format!(
+                        "--units-dir {}: cannot create it as a directory ({e}); name a directory, e.g. --units-dir ./units",
+                        out.display()
+                    ))
+                })?;
+                for u in &imp.units {
+                    write_file(&out.join(&u.name), &u.content, 0o644, force)?;
+                    eprintln!("wrote {} ({})", out.join(&u.name).display(), u.from);
+                }
+            }
+            None => {
+                let names: Vec<&str> = imp.units.iter().map(|u| u.name.as_str()).collect();
+                eprintln!(
+                    "note: the groups need units that were not written ({}); add --units-dir DIR to write them",
+                    names.join(", ")
+                );
+            }
+        }
+    }
+    if failed.is_none() {
+        eprintln!("\nTo install, on every node:");
+        let toml = output.map_or("the printed configuration".to_string(), |p| p.display().to_string());
+        eprintln!("  {toml} -> /etc/hbd/hbd.toml (the same file on every node)");
+        if let Some(path) = authkey.filter(|_| imp.authkey.is_some()) {
+            eprintln!("  {} -> /etc/hbd/authkey (mode 0600, owned by root)", path.display());
+        }
+        if let (Some(out), false) = (units_dir, imp.units.is_empty()) {
+            let names: Vec<String> = imp.units.iter().map(|u| out.join(&u.name).display().to_string()).collect();
+            eprintln!("  {} -> /etc/systemd/system/, then: systemctl daemon-reload", names.join(" "));
+            eprintln!("    (do not enable them: hbd starts them with their group)");
+        }
+        for n in &imp.needs {
+            eprintln!("  {n}");
+        }
+        eprintln!("  then stop and disable heartbeat, and: hactl config check; systemctl enable --now hbd");
+        // Heartbeat R1 resources had no monitor operation: nothing is
+        // imported as a health check, and nothing should be guessed.
+        eprintln!(
+            "note: haresources has no monitors, so no health check was imported; to have hbd probe a service, \
+             add e.g. check = {{ http = \"http://127.0.0.1/\" }} to its unit (see hbd.toml(5))"
+        );
     }
     match failed {
         None => Ok(()),

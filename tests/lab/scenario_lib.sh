@@ -18,6 +18,7 @@ check() {
         echo "  FAIL  $what"
         echo "fail $SCENARIO: $what" >>"$RESULTS"
         FAILED_HERE=1
+        return 1
     fi
 }
 
@@ -66,7 +67,8 @@ run_scenarios() {
         (
             SCENARIO=$s
             FAILED_HERE=0
-            "sc_$s" || {
+            # (a scenario that ends on a failed check has said so already)
+            "sc_$s" || ((FAILED_HERE)) || {
                 echo "  FAIL  scenario could not run"
                 echo "fail $s: could not run" >>"$RESULTS"
                 FAILED_HERE=1
