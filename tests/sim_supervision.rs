@@ -230,3 +230,21 @@ fn a_sick_node_gives_its_groups_away_and_takes_them_back() {
     // The check passes again after 8 s; auto_failback brings g1 home.
     assert!(wait_for(&mut sim, secs(12), owner_is("n1")), "g1 did not come back to n1");
 }
+
+/// Ping nodes configured, both nodes booted together: their first ping
+/// counts arrive at different moments, and the group must not move for it
+/// (it used to: the first node to have its count took the group over from
+/// the other, then handed it back by failback).
+#[test]
+fn ping_nodes_move_nothing_at_start() {
+    for seed in 1..=30 {
+        let mut sim =
+            Sim::new(SimOptions { seed, profile: hbd::sim::Profile::PingTieBreak, ..SimOptions::scripted(2) });
+        sim.start_all();
+        advance(&mut sim, secs(12));
+        assert_eq!(sim.owner("g1").as_deref(), Some("n1"), "seed {seed}");
+        for n in ["n1", "n2"] {
+            assert!(!sim.logged(n, "reason: Ping"), "seed {seed}: {n} moved g1 for a ping count at start");
+        }
+    }
+}

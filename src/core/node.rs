@@ -260,6 +260,12 @@ pub struct Node {
     ping_raw: Option<u32>,
     ping_eff: Option<u32>,
     ping_raw_since: Time,
+    /// The ping monitor has reported at least once since the ping hosts
+    /// were set: until then the node claims nothing. A first count applies
+    /// at once (it is news, not a change): with the hysteresis, the node
+    /// whose first answer came first would take a group and then yield it
+    /// to a peer whose count arrived later.
+    ping_measured: bool,
     leaving: bool,
     exited: bool,
     quorate: bool,
@@ -354,6 +360,7 @@ impl Node {
             // reaches nothing does not take groups from one that does.
             ping_eff: ping_raw,
             ping_raw_since: now,
+            ping_measured: cfg.ping.hosts.is_empty(),
             leaving: false,
             exited: false,
             quorate: false,
@@ -924,6 +931,15 @@ impl Node {
         if self.cfg.ping.hosts.is_empty() {
             return;
         }
+        if !self.ping_measured {
+            self.ping_measured = true;
+            self.ping_raw = Some(reachable);
+            self.ping_eff = Some(reachable);
+            self.ping_raw_since = self.now;
+            self.send_now = true;
+            self.status_moved = true;
+            return;
+        }
         if self.ping_raw != Some(reachable) {
             self.ping_raw = Some(reachable);
             self.ping_raw_since = self.now;
@@ -1080,10 +1096,12 @@ impl Node {
         if self.cfg.ping.hosts.is_empty() {
             self.ping_raw = None;
             self.ping_eff = None;
+            self.ping_measured = true;
         } else if self.ping_raw.is_none() {
             self.ping_raw = Some(0);
             self.ping_eff = Some(0);
             self.ping_raw_since = self.now;
+            self.ping_measured = false;
         }
     }
 
@@ -1494,6 +1512,9 @@ impl Node {
 
     /// No live peer holds the group in any form.
     fn may_claim(&self, gi: usize) -> bool {
+        if !self.ping_measured {
+            return false;
+        }
         let gname = &self.cfg.groups[gi].name;
         self.peers.iter().flatten().filter(|p| p.is_member()).all(|p| !p.group_state(gname).holds())
     }
