@@ -556,14 +556,7 @@ impl Systemd {
     }
 
     async fn service_str(&self, unit: &str, name: &str) -> Result<String, UnitError> {
-        let path = self
-            .link(unit, Op::Query)
-            .await?
-            .manager
-            .load_unit(unit)
-            .await
-            .map_err(|e| UnitError::from_zbus(unit, Op::Query, e))?;
-        let props = self.properties(unit, path, Op::Query).await?;
+        let props = self.unit_properties(unit, Op::Query).await?;
         let v = props
             .get(zbus::names::InterfaceName::from_static_str_unchecked(SERVICE_IFACE), name)
             .await
@@ -577,14 +570,7 @@ impl Systemd {
         let Some(iface) = type_interface(unit) else {
             return Ok(None);
         };
-        let path = self
-            .link(unit, Op::Query)
-            .await?
-            .manager
-            .load_unit(unit)
-            .await
-            .map_err(|e| UnitError::from_zbus(unit, Op::Query, e))?;
-        let props = self.properties(unit, path, Op::Query).await?;
+        let props = self.unit_properties(unit, Op::Query).await?;
         let iface = zbus::names::InterfaceName::from_static_str_unchecked(iface);
         let get = |name: &'static str| {
             let props = props.clone();
@@ -768,14 +754,7 @@ impl Systemd {
         let Some(iface) = type_interface(unit) else {
             return Ok("unknown".to_owned());
         };
-        let path = self
-            .link(unit, Op::Query)
-            .await?
-            .manager
-            .load_unit(unit)
-            .await
-            .map_err(|e| UnitError::from_zbus(unit, Op::Query, e))?;
-        let props = self.properties(unit, path, Op::Query).await?;
+        let props = self.unit_properties(unit, Op::Query).await?;
         let v = props
             .get(iface.try_into().expect("valid interface name"), "Result")
             .await
@@ -789,19 +768,19 @@ impl Systemd {
         if type_interface(unit) != Some(SERVICE_IFACE) {
             return Ok(None);
         }
-        let path = self
-            .link(unit, Op::Query)
-            .await?
-            .manager
-            .load_unit(unit)
-            .await
-            .map_err(|e| UnitError::from_zbus(unit, Op::Query, e))?;
-        let props = self.properties(unit, path, Op::Query).await?;
+        let props = self.unit_properties(unit, Op::Query).await?;
         let v = props
             .get(zbus::names::InterfaceName::from_static_str_unchecked(SERVICE_IFACE), "ExecMainStatus")
             .await
             .map_err(|e| UnitError::from_zbus(unit, Op::Query, e.into()))?;
         Ok(i32::try_from(v).ok())
+    }
+
+    /// The properties of `unit`, loading it first if needed.
+    async fn unit_properties(&self, unit: &str, op: Op) -> Result<zbus::fdo::PropertiesProxy<'static>, UnitError> {
+        let path =
+            self.link(unit, op).await?.manager.load_unit(unit).await.map_err(|e| UnitError::from_zbus(unit, op, e))?;
+        self.properties(unit, path, op).await
     }
 
     async fn properties(
