@@ -68,7 +68,7 @@ sc_http_500() {
     HBD_EXTRA=$(app_group "$HTTP_CHECK") hbd_cluster_up 2 || return 1
     check "app runs on n1" lab_wait_for 15 app_owner_is n1 || return 1
     check "hactl status shows the check healthy" lab_wait_for 5 eval '[[ $(check_json n1 state) == healthy ]]'
-    check "... in the human form too" eval 'lab_hactl n1 status | grep -q "check app.service (http://127.0.0.1:8080/health): healthy"'
+    check "... in the human form too" eval '[[ $(lab_hactl n1 status) == *"check app.service (http://127.0.0.1:8080/health): healthy"* ]]'
     local t0; t0=$(date +%s%3N)
     health n1 500
     check "app answers 500 on n1: app moves to n2 (3 failures of 3 probes each)" lab_wait_for 20 app_owner_is n2
@@ -126,7 +126,7 @@ EOF
     lab_exec n2 touch /run/app-check-hang
     check "a check script that hangs on n2 fails by the check's timeout" lab_wait_for 10 journal_has n2 "app-check.service: no answer within 400ms"
     check "systemd ends the hung script at its own TimeoutStartSec (1s)" lab_wait_for 5 eval 'lab_journal n2 -u app-check.service -o cat | grep -q "timed out"'
-    check "after 3 failures on n2 too, app runs nowhere and says why" lab_wait_for 20 eval '[[ -z $(app_json n2 owner) ]] && app_json n2 note | grep -q "hactl cleanup"'
+    check "after 3 failures on n2 too, app runs nowhere and says why" lab_wait_for 20 eval '[[ -z $(app_json n2 owner) ]] && [[ $(app_json n2 note) == *"hactl cleanup"* ]]'
     lab_exec n1 rm -f /run/app-check-fail
     check "fixed on n1 and cleaned up: app runs on n1 again" eval 'lab_hactl n1 cleanup app >/dev/null && lab_wait_for 15 app_owner_is n1'
 }
@@ -146,7 +146,7 @@ EOF
     check "web and app run on n1" eval 'hbd_wait_owner n1 15 && lab_wait_for 5 app_owner_is n1' || return 1
     lab_exec n1 systemctl stop uplink.service
     check "n1's node check fails: web and app move to n2" eval 'hbd_wait_owner n2 10 && lab_wait_for 10 app_owner_is n2'
-    check "n1 says it is in standby" eval 'lab_hactl n2 status | grep -q "node n1: standby"'
+    check "n1 says it is in standby" eval '[[ $(lab_hactl n2 status) == *"node n1: standby"* ]]'
     check "the journal says why" journal_has n1 "node check uplink (tcp 127.0.0.1:8053) failed 2 times in a row: connection to 127.0.0.1:8053 refused; this node is in standby until it passes again"
     lab_exec n1 systemctl start uplink.service
     check "the check passes again: n1 leaves standby and web fails back (auto_failback)" hbd_wait_owner n1 15

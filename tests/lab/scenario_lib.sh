@@ -7,7 +7,9 @@
 RESULTS=$(mktemp)
 trap 'rm -f "$RESULTS"' EXIT
 
-# check DESCRIPTION CMD...: one assertion of a scenario.
+# check DESCRIPTION CMD...: one assertion of a scenario. (Under pipefail,
+# `cmd | grep -q` fails when grep exits before cmd has written all its
+# lines (SIGPIPE): compare captured output, [[ $(cmd) == *text* ]], instead.)
 check() {
     local what=$1
     shift
