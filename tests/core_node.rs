@@ -22,7 +22,12 @@ fn ms(n: u64) -> Duration {
 
 /// Two nodes, two links, group g1 (a VIP then a unit) preferred on `preferred`.
 fn cfg(preferred: &str) -> Config {
-    let text = format!(
+    config::parse(&cfg_text(preferred), Path::new("/etc/hbd/hbd.toml")).expect("test config")
+}
+
+/// The file behind [`cfg`].
+fn cfg_text(preferred: &str) -> String {
+    format!(
         r#"[cluster]
 name = "t"
 keepalive = "200ms"
@@ -53,8 +58,7 @@ resources = [
   {{ unit = "svc.service" }},
 ]
 "#
-    );
-    config::parse(&text, Path::new("/etc/hbd/hbd.toml")).expect("test config")
+    )
 }
 
 /// The test as n1's shell: it feeds inputs, checks what every call returns
@@ -574,33 +578,9 @@ fn reload_changing_a_running_group_applies_whole_once_it_stopped() {
 /// `cfg` with an HTTP check on svc.service (rise 2, fall 3) and, if asked,
 /// a node check.
 fn cfg_checked(node_check: bool) -> Config {
-    let mut text = String::from(
-        r#"[cluster]
-name = "t"
-keepalive = "200ms"
-warntime = "800ms"
-deadtime = "2s"
-initdead = "4s"
-auto_failback = true
-
-[[node]]
-name = "n1"
-[[node]]
-name = "n2"
-
-[[link]]
-name = "l0"
-type = "bcast"
-interface = "eth0"
-
-[[group]]
-name = "g1"
-preferred = "n1"
-resources = [
-  { vip = "10.0.0.60/24", interface = "eth0" },
-  { unit = "svc.service", check = { http = "http://127.0.0.1/health", interval = "1s", timeout = "500ms", rise = 2, fall = 3 } },
-]
-"#,
+    let mut text = cfg_text("n1").replace(
+        "{ unit = \"svc.service\" }",
+        "{ unit = \"svc.service\", check = { http = \"http://127.0.0.1/health\", interval = \"1s\", timeout = \"500ms\", rise = 2, fall = 3 } }",
     );
     if node_check {
         text.push_str("\n[[node_check]]\nname = \"uplink\"\ncheck = { tcp = \"10.0.0.1:53\", interval = \"1s\", timeout = \"500ms\", rise = 2, fall = 2 }\n");

@@ -14,10 +14,6 @@ source "$here/hbd.sh"
 source "$here/scenario_lib.sh"
 SCENARIOS_LABEL="lab checks"
 
-unit() {
-    cat >"$LAB_DIR/$1"
-    lab_install_unit "$LAB_DIR/$1"
-}
 app_json() { # NODE FIELD: a field of group app in `hactl status --json`
     status_json "$1" | python3 -c 'import json,sys; g=[g for g in json.load(sys.stdin)["groups"] if g["name"]=="app"][0]; v=g[sys.argv[1]]; print("" if v is None else v)' "$2"
 }

@@ -36,6 +36,11 @@ lab_on_down() {
     return 0
 }
 
+# unit NAME: write a unit file from stdin and install it on every node.
+unit() {
+    cat >"$LAB_DIR/$1"
+    lab_install_unit "$LAB_DIR/$1"
+}
 owner_is() { [[ $(hbd_vip_owner 1) == "$1" ]]; }
 no_owner_change_for() { # SECONDS NODE: the VIP keeps answering from NODE
     local end=$((SECONDS + $1))

@@ -14,11 +14,6 @@ source "$here/hbd.sh"
 source "$here/scenario_lib.sh"
 SCENARIOS_LABEL="lab supervision"
 
-# unit NAME: write a unit file from stdin and install it on every node.
-unit() {
-    cat >"$LAB_DIR/$1"
-    lab_install_unit "$LAB_DIR/$1"
-}
 # group_json NODE GROUP FIELD: a field of a group in `hactl status --json`.
 group_json() {
     status_json "$1" | python3 -c 'import json,sys; g=[g for g in json.load(sys.stdin)["groups"] if g["name"]==sys.argv[1]][0]; print(g[sys.argv[2]])' "$2" "$3"
