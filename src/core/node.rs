@@ -787,6 +787,13 @@ impl Node {
     }
 
     fn on_resource_failed(&mut self, group: &str, resource: usize, reason: String) {
+        self.fail_resource(group, resource, reason, false);
+    }
+
+    /// A failure of a resource of a running group. Below the threshold it is
+    /// brought back here: started again, or, if it `still_runs` (a sick
+    /// service), stopped and started again.
+    pub(super) fn fail_resource(&mut self, group: &str, resource: usize, reason: String, still_runs: bool) {
         let Some(gi) = self.groups.iter().position(|g| g.name == group) else { return };
         let threshold = self.cfg.cluster.migration_threshold;
         let g = &mut self.groups[gi];
@@ -810,7 +817,14 @@ impl Node {
         if g.failcount >= threshold {
             g.failed = true;
             g.release_reason = MoveReason::UnitFailure;
-        } else if !g.restart.contains(&resource) {
+        } else if g.restart.contains(&resource) {
+            // A start is already queued.
+        } else if still_runs {
+            // A plain start would find it running.
+            if !g.bounce.contains(&resource) {
+                g.bounce.push(resource);
+            }
+        } else {
             // Below the threshold: bring it back here (a no-op if systemd's
             // own Restart= already did) as soon as nothing else is in flight.
             g.restart.push(resource);

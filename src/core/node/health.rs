@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::{Node, Time};
 use crate::config::Check;
-use crate::core::{Action, CheckTarget, Event, MoveReason};
+use crate::core::{Action, CheckTarget, Event};
 
 /// One check's counts, here.
 #[derive(Clone, Debug, Default)]
@@ -232,30 +232,12 @@ impl Node {
         match target {
             CheckTarget::Resource { resource, .. } => {
                 let reason = format!("its check failed {} times in a row ({detail})", check.fall);
-                self.check_failed(&group, resource, reason);
+                // A sick service still runs: restarted in place means
+                // stopped and started again.
+                self.fail_resource(&group, resource, reason, true);
             }
             // Peers learn from the next beat that this node is in standby.
             CheckTarget::Node { .. } => self.send_now = true,
-        }
-    }
-
-    /// A sick service still runs: restart it in place (stop, then start)
-    /// below the threshold, or give the group up at it.
-    fn check_failed(&mut self, group: &str, resource: usize, reason: String) {
-        let Some(gi) = self.groups.iter().position(|g| g.name == group) else { return };
-        let before = self.groups[gi].restart.len();
-        self.on_resource_failed(group, resource, reason);
-        let g = &mut self.groups[gi];
-        if g.restart.len() > before {
-            // on_resource_failed queued a plain start, which would find the
-            // unit running: bounce it instead.
-            g.restart.retain(|&r| r != resource);
-            if !g.bounce.contains(&resource) {
-                g.bounce.push(resource);
-            }
-        }
-        if g.failed {
-            g.release_reason = MoveReason::UnitFailure;
         }
     }
 
