@@ -1,10 +1,13 @@
 //! hbd: a systemd-native high-availability manager.
 //!
-//! `core` decides (pure, sans-IO); `shell` does the I/O; `sim` drives many
-//! cores over a virtual network to check that a group never has two owners.
+//! `core` decides (pure, sans-IO); `driver` acts on its decisions over a
+//! platform; `shell` is the real platform and the daemon's loop; `sim`
+//! drives many drivers over a simulated platform and network to check that
+//! a group never has two owners.
 
 pub mod config;
 pub mod core;
+pub mod driver;
 pub mod dbus;
 pub mod hactl;
 pub mod shell;

@@ -14,5 +14,6 @@ pub mod metrics;
 pub mod netif;
 pub mod notify;
 pub mod ping;
+pub mod platform;
 pub mod systemd;
 pub mod vip;

@@ -1,0 +1,309 @@
+//! The code that acts on the core's decisions, shared by the daemon and the
+//! simulator: the simulator proves what runs on real machines, not a copy
+//! of it.
+//!
+//! The core decides what a node does; the driver turns its actions into
+//! platform operations and keeps what acting needs to remember: which VIPs
+//! this node holds (to put back one something else removed, and to
+//! announce them again after a heal), which units are followed (from before
+//! their start until their stop is over), which respawn units run, what a
+//! reload may change while running, and when the status snapshot is worth
+//! rebuilding. The [`Platform`] only carries out.
+
+mod platform;
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use tracing::{error, info, warn};
+
+pub use platform::{Platform, Vip};
+
+use crate::config::{Config, LinkKind, Resource};
+use crate::core::{Action, Input, Node, Op, OpError, Time, UnitTimeouts};
+
+/// How long a respawn unit that died waits before it is started again.
+pub const RESPAWN_DELAY: Duration = Duration::from_secs(1);
+
+/// What the platform found before the core starts: the job timeouts
+/// systemd gives the group units (where the resource sets none), and the
+/// resources already active (hbd restarted under a healthy group; a unit
+/// left `activating` or `deactivating` by an hbd that died counts too: it is
+/// taken on and then either finishes its start or is stopped).
+#[derive(Clone, Debug, Default)]
+pub struct Found {
+    pub timeouts: Vec<(String, usize, UnitTimeouts)>,
+    pub active: Vec<(String, usize)>,
+}
+
+/// A VIP this node holds, and whose it is.
+#[derive(Clone, Debug)]
+struct HeldVip {
+    group: String,
+    resource: usize,
+    vip: Vip,
+}
+
+pub struct Driver<P: Platform> {
+    pub platform: P,
+    node: Node,
+    cfg: Config,
+    held: Vec<HeldVip>,
+    /// Respawn units followed now.
+    respawns: BTreeSet<String>,
+    /// A message could not be sealed; the core is told after the dispatch.
+    send_failed: Option<String>,
+    /// The core's status serial and when the last snapshot was published.
+    published: Option<(u64, Time)>,
+    exit: bool,
+}
+
+impl<P: Platform> Driver<P> {
+    /// A core for this node, told what the platform found before it says
+    /// anything: adopted resources are followed (units) and held (VIPs)
+    /// from the first moment, so peers never see this node drop them.
+    pub fn new(
+        platform: P,
+        cfg: Config,
+        me: &str,
+        generation: u64,
+        now: Time,
+        found: Found,
+    ) -> Result<Driver<P>, String> {
+        let node = Node::new(cfg.clone(), me, generation, now)?;
+        let mut d = Driver {
+            platform,
+            node,
+            cfg,
+            held: Vec::new(),
+            respawns: BTreeSet::new(),
+            send_failed: None,
+            published: None,
+            exit: false,
+        };
+        for (group, resource, timeouts) in found.timeouts {
+            d.handle(now, Input::UnitTimeouts { group, resource, timeouts });
+        }
+        for (group, resource) in found.active {
+            let Some(r) = d.resource(&group, resource).cloned() else { continue };
+            d.handle(now, Input::Adopt { group: group.clone(), resource });
+            match r {
+                Resource::Vip { addr, prefix, interface } => {
+                    d.hold(group, resource, Vip { addr, prefix, interface });
+                }
+                Resource::Unit { name, .. } => d.platform.watch_unit(&group, resource, &name),
+            }
+        }
+        Ok(d)
+    }
+
+    /// Begin: ping hosts measured, respawn units started, the first tick.
+    /// Returns true when the node must exit.
+    pub fn start(&mut self, now: Time) -> Result<bool, String> {
+        self.platform.set_ping(&self.cfg.ping)?;
+        for unit in self.cfg.respawn.iter().map(|r| r.unit.clone()).collect::<Vec<_>>() {
+            self.respawns.insert(unit.clone());
+            self.platform.follow_respawn(&unit, Duration::ZERO);
+        }
+        Ok(self.handle(now, Input::Tick))
+    }
+
+    pub fn node(&self) -> &Node {
+        &self.node
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    pub fn next_deadline(&self) -> Time {
+        self.node.next_deadline()
+    }
+
+    /// The respawn units followed now (stopped when the node leaves).
+    pub fn respawn_units(&self) -> impl Iterator<Item = &str> {
+        self.respawns.iter().map(String::as_str)
+    }
+
+    /// Feed one input to the core and carry out what it asks. Returns true
+    /// once the node must exit (its graceful leave is complete).
+    pub fn handle(&mut self, now: Time, input: Input) -> bool {
+        let acts = self.node.handle(now, input);
+        self.dispatch(acts);
+        // Bounded: the core reports the failure once and sends nothing more
+        // at the same instant.
+        for _ in 0..3 {
+            let Some(reason) = self.send_failed.take() else { break };
+            let acts = self.node.handle(now, Input::SendFailed { reason });
+            self.dispatch(acts);
+        }
+        self.publish(now);
+        self.exit
+    }
+
+    /// A start or stop job the core asked for finished. A unit stays
+    /// followed until its stop is over, so the core sees it go down, and a
+    /// stop that failed leaves it followed.
+    pub fn op_done(&mut self, now: Time, group: String, resource: usize, op: Op, result: Result<(), OpError>) -> bool {
+        if op == Op::Stop && result.is_ok() {
+            self.platform.unwatch_unit(&group, resource);
+        }
+        if let Some(r) = self.resource(&group, resource) {
+            let name = r.name();
+            self.platform.op_finished(&group, &name, op, &result);
+        }
+        self.handle(now, Input::ResourceDone { group, resource, op, result })
+    }
+
+    /// Something else removed an address: if it is a VIP this node holds,
+    /// put it back (a failure to do so is a failure of the resource).
+    pub fn addr_removed(&mut self, addr: IpAddr) {
+        let Some(h) = self.held.iter().find(|h| h.vip.addr == addr).cloned() else { return };
+        let (group, vip) = (&h.group, &h.vip);
+        warn!(HBD_EVENT = "vip-removed", HBD_GROUP = %group,
+            "{addr}/{} of group {group} was removed from {} by something else; adding it back", vip.prefix, vip.interface);
+        self.platform.readd_vip(group, h.resource, vip);
+    }
+
+    /// A respawn unit went down (`died`) or could no longer be followed
+    /// (the bus went away): follow it again — after a pause if it died —
+    /// while the configuration still names it.
+    pub fn respawn_down(&mut self, unit: &str, died: bool) {
+        if !self.respawns.contains(unit) {
+            return;
+        }
+        let delay = if died {
+            warn!(HBD_EVENT = "respawn", HBD_UNIT = %unit,
+                "respawn unit {unit} died; starting it again in {} s", RESPAWN_DELAY.as_secs());
+            RESPAWN_DELAY
+        } else {
+            Duration::ZERO
+        };
+        self.platform.follow_respawn(unit, delay);
+    }
+
+    /// Apply a configuration the shell has loaded and validated, or refuse
+    /// it whole, changing nothing: what cannot change while running is
+    /// named. `timeouts`: the job timeouts of its group units
+    /// (`Input::UnitTimeouts`), read by the platform. Ok(true): exit.
+    pub fn reload(&mut self, now: Time, new: Config, timeouts: Vec<Input>) -> Result<bool, String> {
+        let refused = "reload refused, keeping the running configuration";
+        if new.nodes != self.cfg.nodes || new.links != self.cfg.links || new.cluster.name != self.cfg.cluster.name {
+            return Err(format!(
+                "{refused}: nodes, links or the cluster name changed in {}; restart hbd to apply those",
+                new.path.display()
+            ));
+        }
+        if new.ping != self.cfg.ping {
+            self.platform.set_ping(&new.ping).map_err(|e| format!("{refused}: {e}"))?;
+        }
+        // Respawn units follow the file at once: new ones start, dropped
+        // ones stop.
+        for r in &new.respawn {
+            if self.respawns.insert(r.unit.clone()) {
+                self.platform.follow_respawn(&r.unit, Duration::ZERO);
+            }
+        }
+        let dropped: Vec<String> =
+            self.respawns.iter().filter(|u| !new.respawn.iter().any(|r| &r.unit == *u)).cloned().collect();
+        for unit in dropped {
+            self.respawns.remove(&unit);
+            info!(HBD_EVENT = "respawn", HBD_UNIT = %unit, "{unit} is no longer a respawn unit; stopping it");
+            self.platform.stop_respawn(&unit, true);
+        }
+        self.platform.reconfigure(&new);
+        self.cfg = new.clone();
+        let mut exit = self.handle(now, Input::Reload(Box::new(new)));
+        for t in timeouts {
+            exit |= self.handle(now, t);
+        }
+        Ok(exit)
+    }
+
+    fn resource(&self, group: &str, resource: usize) -> Option<&Resource> {
+        self.cfg.groups.iter().find(|g| g.name == group).and_then(|g| g.resources.get(resource))
+    }
+
+    fn hold(&mut self, group: String, resource: usize, vip: Vip) {
+        self.platform.hold_vip(vip.addr, true);
+        self.held.retain(|h| !(h.vip.addr == vip.addr && h.group == group));
+        self.held.push(HeldVip { group, resource, vip });
+    }
+
+    fn release(&mut self, group: &str, addr: IpAddr) {
+        self.held.retain(|h| !(h.vip.addr == addr && h.group == group));
+        self.platform.hold_vip(addr, false);
+    }
+
+    fn dispatch(&mut self, acts: Vec<Action>) {
+        for a in acts {
+            match a {
+                Action::Send { seq, msg, serial } => {
+                    // The core says what goes where: UDP links take every
+                    // message, serial links the beats marked for them, in
+                    // their liveness-only form.
+                    for serial_link in [false, true] {
+                        let on = |kind: &LinkKind| matches!(kind, LinkKind::Serial { .. }) == serial_link;
+                        if !self.cfg.links.iter().any(|l| on(&l.kind)) {
+                            continue;
+                        }
+                        let Some(m) = msg.for_link(serial_link, serial) else { continue };
+                        if let Err(e) = self.platform.send(serial_link, seq, &m) {
+                            // Never a quiet warning while peers declare us
+                            // dead: the core gives its groups up.
+                            error!(HBD_EVENT = "send-failed", "cannot seal a frame for the peers: {e}");
+                            self.send_failed.get_or_insert(e);
+                        }
+                    }
+                }
+                Action::Start { group, resource, what } => match what {
+                    Resource::Vip { addr, prefix, interface } => {
+                        let vip = Vip { addr, prefix, interface };
+                        self.hold(group.clone(), resource, vip.clone());
+                        self.platform.add_vip(&group, resource, &vip);
+                    }
+                    Resource::Unit { name, .. } => {
+                        // The watch exists before the start job: a unit that
+                        // dies at once is seen dying, not found dead later.
+                        self.platform.watch_unit(&group, resource, &name);
+                        self.platform.start_unit(&group, resource, &name);
+                    }
+                },
+                Action::Stop { group, resource, what } => match what {
+                    Resource::Vip { addr, prefix, interface } => {
+                        self.release(&group, addr);
+                        self.platform.remove_vip(&group, resource, &Vip { addr, prefix, interface });
+                    }
+                    Resource::Unit { name, .. } => self.platform.stop_unit(&group, resource, &name),
+                },
+                Action::ResetFailed { unit } => self.platform.reset_failed(&unit),
+                Action::Announce { group } => {
+                    for h in self.held.iter().filter(|h| h.group == group) {
+                        self.platform.announce(&h.vip);
+                    }
+                }
+                Action::StartCheck { target, session, check } => self.platform.start_check(&target, session, &check),
+                Action::StopCheck { target } => self.platform.stop_check(&target),
+                Action::Fence { node } => self.platform.fence(&node),
+                Action::Reply { id, result } => self.platform.reply(id, result),
+                Action::Event(e) => self.platform.event(&e),
+                Action::Exit => self.exit = true,
+            }
+        }
+    }
+
+    /// Most inputs are frames that change nothing but a link's age:
+    /// building the whole snapshot for each of them was a tenth of hbd's
+    /// idle CPU. Ages are refreshed once a keepalive, the pace they move at.
+    fn publish(&mut self, now: Time) {
+        let serial = self.node.status_serial();
+        let keepalive = self.cfg.cluster.keepalive;
+        if self.published.is_some_and(|(s, t)| s == serial && now.saturating_sub(t) < keepalive) {
+            return;
+        }
+        self.published = Some((serial, now));
+        let st = self.node.status();
+        self.platform.publish(&st);
+    }
+}
