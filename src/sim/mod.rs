@@ -8,6 +8,7 @@
 //!
 //! A failure names its seed; `HBD_SEED=<n>` replays it exactly.
 
+mod platform;
 mod rng;
 mod world;
 

@@ -2,17 +2,18 @@
 //! run on each node, a fault schedule and the checkers.
 
 use std::cmp::Ordering;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::platform::{SimOp, SimPlatform};
 use super::Rng;
 use crate::config::{Check, Cluster, Config, Fencing, Garp, Group, Link, LinkKind, NodeCheck, NodeConf, Ping, Probe};
 use crate::core::{
-    Action, CheckTarget, Command, GroupState, Input, Message, Node, Op, OpError, Resource, Time, UnitState,
-    UnitTimeouts,
+    CheckTarget, Command, GroupState, Input, Message, Node, Op, OpError, Resource, Time, UnitState, UnitTimeouts,
 };
+use crate::driver::{Driver, Found};
 
 /// What the run may assume, and so which safety property it checks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -173,6 +174,15 @@ enum Ev {
         target: usize,
         ok: bool,
     },
+    /// A VIP something else removed is added back (or cannot be).
+    Readded {
+        node: usize,
+        inc: u64,
+        group: usize,
+        res: usize,
+        ok: bool,
+        job: u64,
+    },
     Ping {
         node: usize,
         inc: u64,
@@ -221,7 +231,10 @@ impl Ord for Scheduled {
 }
 
 struct SimNode {
-    core: Option<Node>,
+    /// The daemon's driver (and its core) over the simulated platform.
+    driver: Option<Driver<SimPlatform>>,
+    /// Units the driver follows: (group, resource).
+    watched: HashSet<(usize, usize)>,
     /// Bumped on crash and restart: events for an older incarnation are void.
     inc: u64,
     /// Persisted generation ("the state directory").
@@ -294,7 +307,8 @@ impl Sim {
             now: Duration::ZERO,
             nodes: (0..n)
                 .map(|_| SimNode {
-                    core: None,
+                    driver: None,
+                    watched: HashSet::new(),
                     inc: 0,
                     generation: 0,
                     next_tick: None,
@@ -419,14 +433,14 @@ impl Sim {
     fn process(&mut self, ev: Ev) -> Result<(), SimError> {
         match ev {
             Ev::Deliver { to, inc, from, link, gen, seq, msg } => {
-                if self.nodes[to].inc != inc || self.nodes[to].core.is_none() {
+                if self.nodes[to].inc != inc || self.nodes[to].driver.is_none() {
                     return Ok(());
                 }
                 let name = self.cfg.nodes[from].name.clone();
                 self.feed(to, Input::Frame { from: name, link, generation: gen, seq, msg: *msg });
             }
             Ev::OpDone { node, inc, group, res, op, ok, job } => {
-                if self.nodes[node].inc != inc || self.nodes[node].core.is_none() {
+                if self.nodes[node].inc != inc || self.nodes[node].driver.is_none() {
                     return Ok(());
                 }
                 if self.nodes[node].job[group][res] == job {
@@ -437,7 +451,7 @@ impl Sim {
                     // job): systemd reports it `canceled`, nothing changed.
                     let g = self.cfg.groups[group].name.clone();
                     let result = Err(OpError("job canceled".into()));
-                    self.feed(node, Input::ResourceDone { group: g, resource: res, op, result });
+                    self.step(node, |d, now| d.op_done(now, g, res, op, result));
                     return Ok(());
                 }
                 match (op, ok) {
@@ -464,17 +478,19 @@ impl Sim {
                     (Op::Stop, false) => None,
                 };
                 let g = self.cfg.groups[group].name.clone();
-                if let (Some(state), true) = (state, self.is_unit(group, res)) {
+                // Only a followed unit's changes are reported.
+                let watched = self.nodes[node].watched.contains(&(group, res));
+                if let (Some(state), true, true) = (state, self.is_unit(group, res), watched) {
                     self.feed(node, Input::UnitState { group: g.clone(), resource: res, state });
                 }
                 let result = if ok { Ok(()) } else { Err(OpError(format!("simulated {op:?} failure"))) };
-                self.feed(node, Input::ResourceDone { group: g, resource: res, op, result });
+                self.step(node, |d, now| d.op_done(now, g, res, op, result));
             }
             Ev::OpHangs { node, inc, group, res, op, job } => {
                 // The job is stuck: a start leaves the unit activating, a
                 // stop leaves its processes behind.
                 if self.nodes[node].inc == inc
-                    && self.nodes[node].core.is_some()
+                    && self.nodes[node].driver.is_some()
                     && self.nodes[node].job[group][res] == job
                     && self.is_unit(group, res)
                 {
@@ -497,14 +513,27 @@ impl Sim {
                     let d = Duration::from_millis(self.rng.range(1000, 3000));
                     self.schedule(self.now + d, Ev::Restart { node: target });
                 }
-                if self.nodes[node].inc != inc || self.nodes[node].core.is_none() {
+                if self.nodes[node].inc != inc || self.nodes[node].driver.is_none() {
                     return Ok(());
                 }
                 let t = self.cfg.nodes[target].name.clone();
                 self.feed(node, Input::FenceDone { node: t, ok });
             }
+            Ev::Readded { node, inc, group, res, ok, job } => {
+                // A start or stop of it asked for since takes precedence.
+                if self.nodes[node].inc != inc || self.nodes[node].driver.is_none() || self.nodes[node].job[group][res] != job {
+                    return Ok(());
+                }
+                if ok {
+                    self.nodes[node].running[group][res] = true;
+                } else {
+                    let g = self.cfg.groups[group].name.clone();
+                    let reason = "VIP could not be re-added: simulated".to_string();
+                    self.feed(node, Input::ResourceFailed { group: g, resource: res, reason });
+                }
+            }
             Ev::Ping { node, inc } => {
-                if self.nodes[node].inc != inc || self.nodes[node].core.is_none() {
+                if self.nodes[node].inc != inc || self.nodes[node].driver.is_none() {
                     return Ok(());
                 }
                 let reachable = u32::from(self.nodes[node].ping_reach);
@@ -512,7 +541,7 @@ impl Sim {
                 self.feed(node, Input::Ping { reachable });
             }
             Ev::Tick { node, inc } => {
-                if self.nodes[node].inc != inc || self.nodes[node].core.is_none() {
+                if self.nodes[node].inc != inc || self.nodes[node].driver.is_none() {
                     return Ok(());
                 }
                 if self.nodes[node].next_tick.is_some_and(|t| t <= self.now) {
@@ -568,9 +597,17 @@ impl Sim {
     }
 
     fn feed(&mut self, n: usize, input: Input) {
+        self.step(n, |d, now| d.handle(now, input));
+    }
+
+    /// Run one call of node `n`'s driver, check what its core now says, and
+    /// carry out what the driver asked of the platform.
+    fn step(&mut self, n: usize, call: impl FnOnce(&mut Driver<SimPlatform>, Time) -> bool) {
         let now = self.now;
-        let Some(core) = self.nodes[n].core.as_mut() else { return };
-        let actions = core.handle(now, input);
+        let Some(driver) = self.nodes[n].driver.as_mut() else { return };
+        let exit = call(driver, now);
+        let ops = std::mem::take(&mut driver.platform.ops);
+        let core = driver.node();
         let deadline = core.next_deadline();
         // The shell rebuilds the status only when the serial moves (and for
         // link ages once a keepalive): it must move whenever the rest does.
@@ -611,21 +648,61 @@ impl Sim {
             }
         }
         self.last_status[n] = Some((serial, st));
-        self.apply(n, actions);
-        if self.nodes[n].core.is_some() && self.nodes[n].next_tick.is_none_or(|t| deadline < t || t <= now) {
+        self.apply(n, ops);
+        if exit {
+            self.exit(n);
+            return;
+        }
+        if self.nodes[n].driver.is_some() && self.nodes[n].next_tick.is_none_or(|t| deadline < t || t <= now) {
             self.nodes[n].next_tick = Some(deadline);
             let inc = self.nodes[n].inc;
             self.schedule(deadline, Ev::Tick { node: n, inc });
         }
     }
 
-    fn apply(&mut self, n: usize, actions: Vec<Action>) {
+    /// The graceful leave is complete: hbd exits (what it could not stop
+    /// still runs).
+    fn exit(&mut self, n: usize) {
+        if self.nodes[n].driver.take().is_none() {
+            return;
+        }
+        self.say(format!("{} exits (graceful leave)", self.cfg.nodes[n].name));
+        self.nodes[n].inc += 1;
+        self.nodes[n].next_tick = None;
+        self.nodes[n].watched.clear();
+        self.recompute_connectivity();
+    }
+
+    /// Carry out what the driver asked of the platform, as systemd, the
+    /// kernel and the network would.
+    fn apply(&mut self, n: usize, ops: Vec<SimOp>) {
         let name = self.cfg.nodes[n].name.clone();
-        for a in actions {
-            match a {
-                Action::Send { seq, msg, serial } => self.send(n, seq, msg, serial),
-                Action::Start { group, resource, .. } => {
-                    let gi = self.cfg.group_index(&group).expect("group");
+        for op in ops {
+            if self.nodes[n].driver.is_none() {
+                return;
+            }
+            match op {
+                SimOp::Send { serial_links, seq, msg } => self.send(n, seq, msg, serial_links),
+                SimOp::Watch { group, resource } => {
+                    // A new watch reports the unit's state at once.
+                    let gi = self.idx_group(&group);
+                    if self.nodes[n].watched.insert((gi, resource)) {
+                        let state = match (self.nodes[n].running[gi][resource], self.nodes[n].pending[gi][resource]) {
+                            (true, None) if self.rng.chance(0.3) => unit_state("activating", "start", "success", None),
+                            (true, None) => unit_state("active", "running", "success", None),
+                            (true, Some(Op::Start)) => unit_state("activating", "start", "success", None),
+                            (true, Some(Op::Stop)) => unit_state("deactivating", "stop-sigterm", "success", None),
+                            (false, _) => unit_state("inactive", "dead", "success", None),
+                        };
+                        self.feed(n, Input::UnitState { group, resource, state });
+                    }
+                }
+                SimOp::Unwatch { group, resource } => {
+                    let gi = self.idx_group(&group);
+                    self.nodes[n].watched.remove(&(gi, resource));
+                }
+                SimOp::Start { group, resource } => {
+                    let gi = self.idx_group(&group);
                     // Counted as running from the moment it is asked for.
                     self.nodes[n].running[gi][resource] = true;
                     let chaos = self.opts.faults && self.now < self.opts.chaos;
@@ -652,8 +729,8 @@ impl Sim {
                         );
                     }
                 }
-                Action::Stop { group, resource, .. } => {
-                    let gi = self.cfg.group_index(&group).expect("group");
+                SimOp::Stop { group, resource } => {
+                    let gi = self.idx_group(&group);
                     let scripted = take_scripted(&mut self.fail_stops, (n, gi, resource));
                     let chaos = self.stop_failures && self.opts.faults && self.now < self.opts.chaos;
                     let random_failure = chaos && self.rng.chance(0.01);
@@ -679,7 +756,26 @@ impl Sim {
                         );
                     }
                 }
-                Action::Fence { node } => {
+                SimOp::Readd { group, resource } => {
+                    // netlink answers within milliseconds; now and then the
+                    // address cannot be had (the interface went away).
+                    let gi = self.idx_group(&group);
+                    let ok = self.rng.chance(0.8);
+                    let d = Duration::from_millis(self.rng.range(1, 10));
+                    let inc = self.nodes[n].inc;
+                    let job = self.nodes[n].job[gi][resource];
+                    self.say(format!("{name} re-adds {group}[{resource}]{}", if ok { "" } else { " (will fail)" }));
+                    self.schedule(self.now + d, Ev::Readded { node: n, inc, group: gi, res: resource, ok, job });
+                }
+                SimOp::Announce { addr } => {
+                    let group = self.cfg.groups.iter().find(|g| {
+                        g.resources.iter().any(|r| matches!(r, Resource::Vip { addr: a, .. } if *a == addr))
+                    });
+                    let group = group.map_or("?".to_string(), |g| g.name.clone());
+                    self.say(format!("{name} announces {addr} of {group}"));
+                    self.log[n].push(format!("announce {group}"));
+                }
+                SimOp::Fence { node } => {
                     let target = self.idx(&node);
                     let ok = self.rng.chance(0.9);
                     self.say(format!("{name} fence {node} ({})", if ok { "will work" } else { "will fail" }));
@@ -687,40 +783,34 @@ impl Sim {
                     let inc = self.nodes[n].inc;
                     self.schedule(self.now + d, Ev::FenceDone { node: n, inc, target, ok });
                 }
-                Action::Reply { id, result } => self.replies.push((id, result)),
-                Action::ResetFailed { .. } => {}
-                Action::StartCheck { target, session, check } => {
+                SimOp::Reply { id, result } => self.replies.push((id, result)),
+                SimOp::StartCheck { target, session } => {
                     self.nodes[n].checks.insert(target.clone(), session);
                     let inc = self.nodes[n].inc;
                     // The first probe at once (the shell's interval ticks at once).
                     let d = Duration::from_millis(self.rng.range(1, 20));
-                    let _ = check;
                     self.schedule(self.now + d, Ev::CheckProbe { node: n, inc, target, session });
                 }
-                Action::StopCheck { target } => {
+                SimOp::StopCheck { target } => {
                     self.nodes[n].checks.remove(&target);
                 }
-                Action::Announce { group } => {
-                    self.say(format!("{name} announces the VIPs of {group}"));
-                    self.log[n].push(format!("announce {group}"));
+                SimOp::SetPing { hosts } => {
+                    if hosts > 0 {
+                        let inc = self.nodes[n].inc;
+                        let d = Duration::from_millis(self.rng.range(10, 300));
+                        self.schedule(self.now + d, Ev::Ping { node: n, inc });
+                    }
                 }
-                Action::Event(e) => {
+                SimOp::Event(e) => {
                     let line = format!("{} {:?}", e.event(), e);
                     self.say(format!("{name} {line}"));
                     self.log[n].push(line);
-                }
-                Action::Exit => {
-                    self.say(format!("{name} exits (graceful leave)"));
-                    self.nodes[n].core = None;
-                    self.nodes[n].inc += 1;
-                    self.nodes[n].next_tick = None;
-                    self.recompute_connectivity();
                 }
             }
         }
     }
 
-    fn send(&mut self, from: usize, seq: u64, msg: Message, serial: crate::core::Serial) {
+    fn send(&mut self, from: usize, seq: u64, msg: Message, serial_links: bool) {
         let gen = self.nodes[from].generation;
         // What the shell would seal: every message must fit one frame.
         let names: Vec<&str> = self.cfg.nodes.iter().map(|n| n.name.as_str()).collect();
@@ -731,10 +821,11 @@ impl Sim {
                 Some(format!("{}: a {}-byte message does not fit one frame ({max})", names[from], body.len()));
         }
         for link in 0..self.opts.links {
-            let serial_link = matches!(self.cfg.links[link].kind, LinkKind::Serial { .. });
-            let Some(msg) = msg.for_link(serial_link, serial) else { continue };
+            if matches!(self.cfg.links[link].kind, LinkKind::Serial { .. }) != serial_links {
+                continue;
+            }
             for to in 0..self.nodes.len() {
-                if to == from || self.cut[link][from][to] || self.nodes[to].core.is_none() {
+                if to == from || self.cut[link][from][to] || self.nodes[to].driver.is_none() {
                     continue;
                 }
                 if self.rng.chance(self.loss[link][from][to]) {
@@ -754,59 +845,51 @@ impl Sim {
     // ---------------------------------------------------------- node life
 
     fn boot(&mut self, n: usize) {
-        if self.nodes[n].core.is_some() {
+        if self.nodes[n].driver.is_some() {
             return;
         }
         self.nodes[n].generation += 1;
         self.nodes[n].inc += 1;
         self.nodes[n].next_tick = None;
+        self.nodes[n].watched.clear();
         let name = self.cfg.nodes[n].name.clone();
-        let core = Node::new(self.cfg.clone(), &name, self.nodes[n].generation, self.now).expect("node in config");
-        self.nodes[n].core = Some(core);
         self.last_status[n] = None;
         self.say(format!("{name} boots, generation {}", self.nodes[n].generation));
-        self.recompute_connectivity();
-        // The shell reads each unit's own job timeouts (where the resource
-        // sets none), then probes what already runs (after a graceful exit
-        // that left a blocked group, or a hung job) and reports it before
-        // anything else — a unit may be found still `activating`.
-        for gi in 0..self.cfg.groups.len() {
-            for ri in 0..self.cfg.groups[gi].resources.len() {
-                let g = self.cfg.groups[gi].name.clone();
-                if matches!(self.cfg.groups[gi].resources[ri], Resource::Unit { timeout: None, .. }) {
+        // What the platform finds: each unit's own job timeouts (where the
+        // resource sets none), and what already runs (after a graceful exit
+        // that left a blocked group, or a hung job) — a unit may be found
+        // still `activating`.
+        let mut found = Found::default();
+        for (gi, g) in self.cfg.groups.iter().enumerate() {
+            for (ri, r) in g.resources.iter().enumerate() {
+                if matches!(r, Resource::Unit { timeout: None, .. }) {
                     let timeouts = UnitTimeouts { start: Some(UNIT_TIMEOUT), stop: Some(UNIT_TIMEOUT) };
-                    self.feed(n, Input::UnitTimeouts { group: g.clone(), resource: ri, timeouts });
+                    found.timeouts.push((g.name.clone(), ri, timeouts));
                 }
                 if self.nodes[n].running[gi][ri] {
-                    self.feed(n, Input::Adopt { group: g.clone(), resource: ri });
-                    if self.is_unit(gi, ri) {
-                        let state = if self.rng.chance(0.3) {
-                            unit_state("activating", "start", "success", None)
-                        } else {
-                            unit_state("active", "running", "success", None)
-                        };
-                        self.feed(n, Input::UnitState { group: g, resource: ri, state });
-                    }
+                    found.active.push((g.name.clone(), ri));
                 }
             }
         }
-        self.feed(n, Input::Tick);
-        if !self.cfg.ping.hosts.is_empty() {
-            let inc = self.nodes[n].inc;
-            let d = Duration::from_millis(self.rng.range(10, 300));
-            self.schedule(self.now + d, Ev::Ping { node: n, inc });
-        }
+        let generation = self.nodes[n].generation;
+        let driver = Driver::new(SimPlatform::default(), self.cfg.clone(), &name, generation, self.now, found)
+            .expect("node in config");
+        self.nodes[n].driver = Some(driver);
+        self.recompute_connectivity();
+        self.step(n, |_, _| false);
+        self.step(n, |d, now| d.start(now).expect("the simulated platform refuses nothing"));
     }
 
     /// Power cut: the node and everything it ran are gone at once.
     fn crash(&mut self, n: usize) {
         // A machine whose hbd has exited still runs what it left behind.
         let running = self.nodes[n].running.iter().flatten().any(|r| *r);
-        if self.nodes[n].core.is_none() && !running {
+        if self.nodes[n].driver.is_none() && !running {
             return;
         }
         self.say(format!("{} crashes", self.cfg.nodes[n].name));
-        self.nodes[n].core = None;
+        self.nodes[n].driver = None;
+        self.nodes[n].watched.clear();
         self.nodes[n].inc += 1;
         self.nodes[n].next_tick = None;
         for g in self.nodes[n].running.iter_mut() {
@@ -832,8 +915,8 @@ impl Sim {
 
     fn inject_fault(&mut self) {
         let n = self.nodes.len();
-        let up: Vec<usize> = (0..n).filter(|&i| self.nodes[i].core.is_some()).collect();
-        let down: Vec<usize> = (0..n).filter(|&i| self.nodes[i].core.is_none()).collect();
+        let up: Vec<usize> = (0..n).filter(|&i| self.nodes[i].driver.is_some()).collect();
+        let down: Vec<usize> = (0..n).filter(|&i| self.nodes[i].driver.is_none()).collect();
         let kind = self.rng.range(0, 15);
         match kind {
             0 | 1 => {
@@ -937,12 +1020,16 @@ impl Sim {
                             let reason = "it exited (success) and systemd restarted it".to_string();
                             self.feed(v, Input::ResourceFailed { group: g, resource: ri, reason });
                         }
-                        // A VIP removed and not re-added.
+                        // Something else removes a VIP (an operator's `ip
+                        // addr del`, a network manager): the driver puts it back.
                         _ => {
+                            let Resource::Vip { addr, .. } = self.cfg.groups[gi].resources[ri] else { return };
                             self.nodes[v].running[gi][ri] = false;
-                            self.say(format!("{who} resource {g}[{ri}] dies"));
-                            let reason = "simulated crash".to_string();
-                            self.feed(v, Input::ResourceFailed { group: g, resource: ri, reason });
+                            self.say(format!("{who} VIP {g}[{ri}] removed by something else"));
+                            self.step(v, |d, _| {
+                                d.addr_removed(addr);
+                                false
+                            });
                         }
                     }
                 }
@@ -1084,7 +1171,7 @@ impl Sim {
     }
 
     fn random_command(&mut self) {
-        let up: Vec<usize> = (0..self.nodes.len()).filter(|&i| self.nodes[i].core.is_some()).collect();
+        let up: Vec<usize> = (0..self.nodes.len()).filter(|&i| self.nodes[i].driver.is_some()).collect();
         if up.is_empty() {
             return;
         }
@@ -1124,7 +1211,7 @@ impl Sim {
     }
 
     fn heal_commands(&mut self) {
-        let Some(first) = (0..self.nodes.len()).find(|&v| self.nodes[v].core.is_some()) else { return };
+        let Some(first) = (0..self.nodes.len()).find(|&v| self.nodes[v].driver.is_some()) else { return };
         let first = self.cfg.nodes[first].name.clone();
         for node in self.node_names() {
             self.command(&first, Command::Unstandby { node });
@@ -1300,13 +1387,13 @@ impl Sim {
         (0..self.nodes.len())
             .find(|&v| {
                 self.nodes[v].running[gi].iter().all(|r| *r)
-                    && self.nodes[v].core.as_ref().and_then(|c| c.group_state(group)) == Some(GroupState::Started)
+                    && self.nodes[v].driver.as_ref().and_then(|d| d.node().group_state(group)) == Some(GroupState::Started)
             })
             .map(|v| self.cfg.nodes[v].name.clone())
     }
 
     pub fn core(&self, name: &str) -> Option<&Node> {
-        self.nodes[self.idx(name)].core.as_ref()
+        self.nodes[self.idx(name)].driver.as_ref().map(|d| d.node())
     }
 
     pub fn logged(&self, name: &str, needle: &str) -> bool {
@@ -1319,7 +1406,7 @@ impl Sim {
         let n = self.nodes.len();
         for a in 0..n {
             for b in 0..n {
-                let up = self.nodes[a].core.is_some() && self.nodes[b].core.is_some();
+                let up = self.nodes[a].driver.is_some() && self.nodes[b].driver.is_some();
                 let linked = (0..self.opts.links).any(|l| !self.cut[l][a][b] && !self.cut[l][b][a]);
                 if up && linked {
                     if self.connected_since[a][b].is_none() {
@@ -1359,7 +1446,7 @@ impl Sim {
             // until an operator cleans up, then retrying the stop): two of
             // them is a double fault no rule can undo, not a wrong decision.
             let blocked = |v: usize| {
-                self.nodes[v].core.as_ref().and_then(|c| c.group_state(&g.name)) == Some(GroupState::Blocked)
+                self.nodes[v].driver.as_ref().and_then(|d| d.node().group_state(&g.name)) == Some(GroupState::Blocked)
                     || self.nodes[v].stop_failed[gi]
             };
             // A node whose stop hangs cannot stop sooner than the stop's
@@ -1367,7 +1454,7 @@ impl Sim {
             let stop_hangs = |v: usize| {
                 self.nodes[v].stop_hangs[gi].iter().any(|h| *h)
                     && matches!(
-                        self.nodes[v].core.as_ref().and_then(|c| c.group_state(&g.name)),
+                        self.nodes[v].driver.as_ref().and_then(|d| d.node().group_state(&g.name)),
                         Some(GroupState::Stopping | GroupState::Blocked)
                     )
             };
