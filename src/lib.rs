@@ -7,8 +7,8 @@
 
 pub mod config;
 pub mod core;
-pub mod driver;
 pub mod dbus;
+pub mod driver;
 pub mod hactl;
 pub mod shell;
 pub mod sim;

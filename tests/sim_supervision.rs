@@ -248,3 +248,44 @@ fn ping_nodes_move_nothing_at_start() {
         }
     }
 }
+
+#[test]
+fn a_vip_removed_by_something_else_is_put_back_where_it_runs() {
+    let mut sim = two_nodes();
+    sim.remove_vip_outside("n1", "g1", 0);
+    assert!(!sim.is_running("n1", "g1", 0));
+    // netlink answers within milliseconds (or, one time in five in the
+    // model, cannot add it: then the resource fails and is restarted).
+    assert!(wait_for(&mut sim, secs(5), |s| s.is_running("n1", "g1", 0) && s.owner("g1").is_some()));
+    assert_eq!(sim.owner("g1").as_deref(), Some("n1"), "{:?}", events(&sim, "n1"));
+}
+
+#[test]
+fn a_reload_that_adds_ping_hosts_starts_measuring_them() {
+    let mut sim = two_nodes();
+    let before = sim.ping_probes("n1");
+    let mut cfg = sim.config().clone();
+    cfg.ping.hosts = vec!["10.77.0.1".parse().unwrap()];
+    sim.reload_node("n1", cfg).expect("a reload adding [ping] is accepted");
+    assert_eq!(sim.ping_probes("n1"), before + 1, "the ping monitor was not started");
+    // The core hears a count (the simulated host answers), so it is not
+    // left believing itself isolated.
+    assert!(wait_for(&mut sim, secs(2), |s| s
+        .core("n1")
+        .unwrap()
+        .status()
+        .nodes
+        .iter()
+        .any(|n| n.local && n.ping.is_some())));
+}
+
+#[test]
+fn a_reload_that_changes_the_nodes_is_refused_whole() {
+    let mut sim = two_nodes();
+    let mut cfg = sim.config().clone();
+    cfg.nodes.pop();
+    cfg.cluster.migration_threshold = 1;
+    let e = sim.reload_node("n1", cfg).expect_err("a reload changing the nodes is refused");
+    assert!(e.contains("restart hbd"), "{e}");
+    assert_eq!(sim.core("n1").unwrap().config().cluster.migration_threshold, 3, "part of a refused file applied");
+}

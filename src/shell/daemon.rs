@@ -53,7 +53,6 @@ fn hostname() -> String {
 /// How long hbd waits at start for the system bus and systemd on it.
 const BUS_WAIT: Duration = Duration::from_secs(30);
 
-
 pub async fn run(opts: Options) -> anyhow::Result<()> {
     let cfg = config::load(&opts.config).map_err(config_problem)?;
     let name = match &opts.node {
@@ -170,7 +169,8 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     };
     let (api_tx, mut api_rx) = mpsc::channel::<ApiRequest>(64);
     if opts.dbus {
-        let api = ApiHandle { status: status_rx, requests: api_tx.clone(), events: d.driver.platform.events_tx.clone() };
+        let api =
+            ApiHandle { status: status_rx, requests: api_tx.clone(), events: d.driver.platform.events_tx.clone() };
         let conn = super::api::start(api.clone()).await.context("cannot serve org.hbd1 on the system bus")?;
         tokio::spawn(super::api::keep(conn, api));
     }
@@ -334,13 +334,9 @@ impl Daemon {
             Done::Failed { group, resource, reason } => Input::ResourceFailed { group, resource, reason },
             Done::Unit { group, resource, state } => Input::UnitState { group, resource, state },
             Done::Fence { node, ok } => Input::FenceDone { node, ok },
-            Done::Check { target, session, outcome } => Input::CheckResult {
-                target,
-                session,
-                ok: outcome.ok,
-                detail: outcome.detail,
-                latency: outcome.latency,
-            },
+            Done::Check { target, session, outcome } => {
+                Input::CheckResult { target, session, ok: outcome.ok, detail: outcome.detail, latency: outcome.latency }
+            }
         };
         self.handle(input);
     }

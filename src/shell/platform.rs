@@ -28,13 +28,36 @@ use crate::wire::{self, Codec, Header};
 /// What the platform's tasks report to the daemon's loop.
 #[derive(Clone, Debug)]
 pub enum Done {
-    Op { group: String, resource: usize, op: Op, result: Result<(), OpError> },
-    Failed { group: String, resource: usize, reason: String },
-    Unit { group: String, resource: usize, state: UnitState },
-    Fence { node: String, ok: bool },
+    Op {
+        group: String,
+        resource: usize,
+        op: Op,
+        result: Result<(), OpError>,
+    },
+    Failed {
+        group: String,
+        resource: usize,
+        reason: String,
+    },
+    Unit {
+        group: String,
+        resource: usize,
+        state: UnitState,
+    },
+    Fence {
+        node: String,
+        ok: bool,
+    },
     /// A respawn unit went down (`died`) or the bus went away under it.
-    Respawn { unit: String, died: bool },
-    Check { target: CheckTarget, session: u64, outcome: super::check::Outcome },
+    Respawn {
+        unit: String,
+        died: bool,
+    },
+    Check {
+        target: CheckTarget,
+        session: u64,
+        outcome: super::check::Outcome,
+    },
 }
 
 /// VIPs this node holds now; announcements stop the moment one is released,
@@ -256,7 +279,8 @@ impl Platform for RealPlatform {
     }
 
     fn add_vip(&mut self, group: &str, resource: usize, vip: &Vip) {
-        let (netlink, tx, garp, held) = (self.netlink.clone(), self.done_tx.clone(), self.garp.clone(), self.held.clone());
+        let (netlink, tx, garp, held) =
+            (self.netlink.clone(), self.done_tx.clone(), self.garp.clone(), self.held.clone());
         let cfgpath = self.cfg_path.clone();
         let (group, vip) = (group.to_string(), vip.clone());
         tokio::spawn(async move {
@@ -283,7 +307,8 @@ impl Platform for RealPlatform {
     }
 
     fn readd_vip(&mut self, group: &str, resource: usize, vip: &Vip) {
-        let (netlink, tx, garp, held) = (self.netlink.clone(), self.done_tx.clone(), self.garp.clone(), self.held.clone());
+        let (netlink, tx, garp, held) =
+            (self.netlink.clone(), self.done_tx.clone(), self.garp.clone(), self.held.clone());
         let (group, vip) = (group.to_string(), vip.clone());
         tokio::spawn(async move {
             if let Err(e) = netlink.add(vip.addr, vip.prefix, &vip.interface).await {

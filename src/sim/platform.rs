@@ -14,19 +14,52 @@ use crate::driver::{Platform, Vip};
 /// One operation the driver asked for.
 #[derive(Debug)]
 pub enum SimOp {
-    Send { serial_links: bool, seq: u64, msg: Message },
-    Watch { group: String, resource: usize },
-    Unwatch { group: String, resource: usize },
+    Send {
+        serial_links: bool,
+        seq: u64,
+        msg: Message,
+    },
+    Watch {
+        group: String,
+        resource: usize,
+    },
+    Unwatch {
+        group: String,
+        resource: usize,
+    },
     /// A unit's start job, or a VIP added.
-    Start { group: String, resource: usize },
-    Stop { group: String, resource: usize },
-    Readd { group: String, resource: usize },
-    Announce { addr: IpAddr },
-    Fence { node: String },
-    StartCheck { target: CheckTarget, session: u64 },
-    StopCheck { target: CheckTarget },
-    SetPing { hosts: usize },
-    Reply { id: u64, result: Result<(), CommandError> },
+    Start {
+        group: String,
+        resource: usize,
+    },
+    Stop {
+        group: String,
+        resource: usize,
+    },
+    Readd {
+        group: String,
+        resource: usize,
+    },
+    Announce {
+        addr: IpAddr,
+    },
+    Fence {
+        node: String,
+    },
+    StartCheck {
+        target: CheckTarget,
+        session: u64,
+    },
+    StopCheck {
+        target: CheckTarget,
+    },
+    SetPing {
+        hosts: usize,
+    },
+    Reply {
+        id: u64,
+        result: Result<(), CommandError>,
+    },
     Event(Event),
 }
 

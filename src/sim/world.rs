@@ -260,6 +260,8 @@ struct SimNode {
     flip: bool,
     /// Until when this node's own check fails.
     node_sick_until: Time,
+    /// The node runs the reloaded variant of the configuration.
+    reloaded: bool,
 }
 
 pub struct Sim {
@@ -323,6 +325,7 @@ impl Sim {
                     flapping: cfg.groups.iter().map(|g| vec![false; g.resources.len()]).collect(),
                     flip: false,
                     node_sick_until: Duration::ZERO,
+                    reloaded: false,
                 })
                 .collect(),
             cut: vec![vec![vec![false; n]; n]; l],
@@ -521,7 +524,10 @@ impl Sim {
             }
             Ev::Readded { node, inc, group, res, ok, job } => {
                 // A start or stop of it asked for since takes precedence.
-                if self.nodes[node].inc != inc || self.nodes[node].driver.is_none() || self.nodes[node].job[group][res] != job {
+                if self.nodes[node].inc != inc
+                    || self.nodes[node].driver.is_none()
+                    || self.nodes[node].job[group][res] != job
+                {
                     return Ok(());
                 }
                 if ok {
@@ -768,9 +774,10 @@ impl Sim {
                     self.schedule(self.now + d, Ev::Readded { node: n, inc, group: gi, res: resource, ok, job });
                 }
                 SimOp::Announce { addr } => {
-                    let group = self.cfg.groups.iter().find(|g| {
-                        g.resources.iter().any(|r| matches!(r, Resource::Vip { addr: a, .. } if *a == addr))
-                    });
+                    let group =
+                        self.cfg.groups.iter().find(|g| {
+                            g.resources.iter().any(|r| matches!(r, Resource::Vip { addr: a, .. } if *a == addr))
+                        });
                     let group = group.map_or("?".to_string(), |g| g.name.clone());
                     self.say(format!("{name} announces {addr} of {group}"));
                     self.log[n].push(format!("announce {group}"));
@@ -795,6 +802,7 @@ impl Sim {
                     self.nodes[n].checks.remove(&target);
                 }
                 SimOp::SetPing { hosts } => {
+                    self.log[n].push(format!("ping monitor for {hosts} hosts"));
                     if hosts > 0 {
                         let inc = self.nodes[n].inc;
                         let d = Duration::from_millis(self.rng.range(10, 300));
@@ -852,6 +860,7 @@ impl Sim {
         self.nodes[n].inc += 1;
         self.nodes[n].next_tick = None;
         self.nodes[n].watched.clear();
+        self.nodes[n].reloaded = false;
         let name = self.cfg.nodes[n].name.clone();
         self.last_status[n] = None;
         self.say(format!("{name} boots, generation {}", self.nodes[n].generation));
@@ -1022,15 +1031,7 @@ impl Sim {
                         }
                         // Something else removes a VIP (an operator's `ip
                         // addr del`, a network manager): the driver puts it back.
-                        _ => {
-                            let Resource::Vip { addr, .. } = self.cfg.groups[gi].resources[ri] else { return };
-                            self.nodes[v].running[gi][ri] = false;
-                            self.say(format!("{who} VIP {g}[{ri}] removed by something else"));
-                            self.step(v, |d, _| {
-                                d.addr_removed(addr);
-                                false
-                            });
-                        }
+                        _ => self.remove_vip_outside(&who, &g, ri),
                     }
                 }
             }
@@ -1048,6 +1049,22 @@ impl Sim {
                 }
             }
             14 if self.opts.checks || self.opts.node_check => self.check_fault(&up),
+            // `systemctl reload hbd` with the file edited: settings that
+            // apply at once, and checks that restart.
+            15 => {
+                if let Some(&v) = up.get(self.rng.range(0, up.len().max(1) as u64 - 1) as usize) {
+                    let variant = !self.nodes[v].reloaded;
+                    self.nodes[v].reloaded = variant;
+                    let cfg = reload_variant(&self.cfg, variant);
+                    self.say(format!(
+                        "{} reloads ({})",
+                        self.cfg.nodes[v].name,
+                        if variant { "variant" } else { "base" }
+                    ));
+                    let r = self.reload(v, cfg);
+                    assert!(r.is_ok(), "the variant changes nothing a reload refuses: {r:?}");
+                }
+            }
             _ => {}
         }
     }
@@ -1353,6 +1370,57 @@ impl Sim {
         matches!(self.cfg.groups[gi].resources[ri], Resource::Unit { .. })
     }
 
+    /// `systemctl reload hbd` on node `v` with this file: the driver applies
+    /// it whole or refuses it whole. The platform reads the units' own job
+    /// timeouts, as the daemon does.
+    fn reload(&mut self, v: usize, cfg: Config) -> Result<(), String> {
+        let mut timeouts = Vec::new();
+        for g in &cfg.groups {
+            for (ri, r) in g.resources.iter().enumerate() {
+                if matches!(r, Resource::Unit { timeout: None, .. }) {
+                    let t = UnitTimeouts { start: Some(UNIT_TIMEOUT), stop: Some(UNIT_TIMEOUT) };
+                    timeouts.push(Input::UnitTimeouts { group: g.name.clone(), resource: ri, timeouts: t });
+                }
+            }
+        }
+        let mut result = Ok(());
+        self.step(v, |d, now| match d.reload(now, cfg, timeouts) {
+            Ok(exit) => exit,
+            Err(e) => {
+                result = Err(e);
+                false
+            }
+        });
+        result
+    }
+
+    /// Reload node `name` with `cfg` (scenarios).
+    pub fn reload_node(&mut self, name: &str, cfg: Config) -> Result<(), String> {
+        let v = self.idx(name);
+        self.say(format!("{name} reloads"));
+        self.reload(v, cfg)
+    }
+
+    /// How often node `name`'s driver asked the platform to measure ping
+    /// hosts (scenarios: a reload adding `[ping]`).
+    pub fn ping_probes(&self, name: &str) -> usize {
+        self.log[self.idx(name)].iter().filter(|l| l.starts_with("ping monitor")).count()
+    }
+
+    /// Something else removes VIP `resource` of `group` on node `name`
+    /// (`ip addr del`): the driver, which holds it, puts it back.
+    pub fn remove_vip_outside(&mut self, name: &str, group: &str, resource: usize) {
+        let v = self.idx(name);
+        let gi = self.idx_group(group);
+        let Resource::Vip { addr, .. } = self.cfg.groups[gi].resources[resource] else { panic!("not a VIP") };
+        self.nodes[v].running[gi][resource] = false;
+        self.say(format!("{name} VIP {group}[{resource}] removed by something else"));
+        self.step(v, |d, _| {
+            d.addr_removed(addr);
+            false
+        });
+    }
+
     /// A group's unit crashes on node `name` and stays failed.
     pub fn fail_unit(&mut self, name: &str, group: &str, resource: usize) {
         let v = self.idx(name);
@@ -1387,7 +1455,8 @@ impl Sim {
         (0..self.nodes.len())
             .find(|&v| {
                 self.nodes[v].running[gi].iter().all(|r| *r)
-                    && self.nodes[v].driver.as_ref().and_then(|d| d.node().group_state(group)) == Some(GroupState::Started)
+                    && self.nodes[v].driver.as_ref().and_then(|d| d.node().group_state(group))
+                        == Some(GroupState::Started)
             })
             .map(|v| self.cfg.nodes[v].name.clone())
     }
@@ -1612,4 +1681,26 @@ fn sim_config(o: &SimOptions) -> Config {
         metrics: None,
         alerts: Vec::new(),
     }
+}
+
+/// The configuration a reload fault switches to (`variant`) or back from:
+/// the same nodes and links, another migration threshold and failure
+/// timeout, slower checks (which restart them).
+fn reload_variant(base: &Config, variant: bool) -> Config {
+    let mut cfg = base.clone();
+    if !variant {
+        return cfg;
+    }
+    cfg.cluster.migration_threshold = 2;
+    cfg.cluster.failure_timeout = Duration::from_secs(20);
+    for c in cfg.groups.iter_mut().flat_map(|g| g.resources.iter_mut()).filter_map(|r| match r {
+        Resource::Unit { check: Some(c), .. } => Some(c),
+        _ => None,
+    }) {
+        c.interval = Duration::from_millis(400);
+    }
+    for nc in cfg.node_checks.iter_mut() {
+        nc.check.interval = Duration::from_millis(500);
+    }
+    cfg
 }
