@@ -1,0 +1,185 @@
+//! Placement: who should run each group, as pure functions of what this
+//! node knows (standby, location intents, fail counts, ping, preference).
+
+use super::*;
+
+impl Node {
+    /// Node `n` is in standby because a node check of its own fails (a
+    /// peer says so in its beats).
+    pub(super) fn health_standby(&self, n: usize) -> bool {
+        if n == self.me {
+            self.sick()
+        } else {
+            self.peers[n].as_ref().is_some_and(|p| p.beat.as_ref().is_some_and(|b| b.standby))
+        }
+    }
+
+    pub(super) fn standby_of(&self, node: &str) -> bool {
+        matches!(
+            self.intents.get(&IntentKey::Standby(node.to_string())),
+            Some(Intent { kind: IntentKind::Standby { on: true, .. }, .. })
+        )
+    }
+
+    pub(super) fn location_of(&self, group: &str) -> Option<usize> {
+        match self.intents.get(&IntentKey::Location(group.to_string())) {
+            Some(Intent { kind: IntentKind::Location { node: Some(n), .. }, .. }) => self.cfg.node_index(n),
+            _ => None,
+        }
+    }
+
+    pub(super) fn members(&self) -> Vec<usize> {
+        (0..self.cfg.nodes.len())
+            .filter(|&i| i == self.me || self.peers[i].as_ref().is_some_and(|p| p.is_member()))
+            .collect()
+    }
+
+    pub(super) fn ping_of(&self, n: usize) -> Option<u32> {
+        if n == self.me {
+            self.ping_eff
+        } else {
+            self.peers[n].as_ref().and_then(|p| p.ping())
+        }
+    }
+
+    pub(super) fn state_of(&self, n: usize, gi: usize) -> GroupState {
+        if n == self.me {
+            self.groups[gi].state
+        } else {
+            self.peers[n].as_ref().map_or(GroupState::Stopped, |p| p.group_state(&self.cfg.groups[gi].name))
+        }
+    }
+
+    pub(super) fn eligible(&self, n: usize, gi: usize, max_ping: Option<u32>) -> bool {
+        let name = &self.cfg.nodes[n].name;
+        if self.standby_of(name) || self.health_standby(n) {
+            return false;
+        }
+        let (leaving, failed) = if n == self.me {
+            (self.leaving || self.mute.is_some(), self.groups[gi].failed)
+        } else {
+            let p = self.peers[n].as_ref().expect("peer");
+            (p.leaving(), p.group(&self.cfg.groups[gi].name).is_some_and(|g| g.failed))
+        };
+        if leaving || failed {
+            return false;
+        }
+        match max_ping {
+            Some(m) => self.ping_of(n).unwrap_or(0) >= m,
+            None => true,
+        }
+    }
+
+    /// Who should run group `gi`, as this node sees the cluster; None: nobody
+    /// may (no quorum, cut off, blocked somewhere, or no eligible node).
+    pub(super) fn desired_owner(&self, gi: usize) -> Option<usize> {
+        if !self.quorate || self.isolated() {
+            return None;
+        }
+        let gname = &self.cfg.groups[gi].name;
+        if self.groups[gi].state == GroupState::Blocked {
+            return None;
+        }
+        // A blocked stop anywhere we know of, even on a dead peer that has
+        // not been fenced, keeps the group down everywhere.
+        if self.peers.iter().flatten().any(|p| p.group_state(gname) == GroupState::Blocked || p.holds_down(gname)) {
+            return None;
+        }
+        let members = self.members();
+        let max_ping = if self.cfg.ping.hosts.is_empty() {
+            None
+        } else {
+            members.iter().map(|&m| self.ping_of(m).unwrap_or(0)).max()
+        };
+        let candidates: Vec<usize> = members.iter().copied().filter(|&m| self.eligible(m, gi, max_ping)).collect();
+        if candidates.is_empty() {
+            return None;
+        }
+        let preferred = self.cfg.node_index(&self.cfg.groups[gi].preferred);
+        if let Some(l) = self.location_of(gname) {
+            if candidates.contains(&l) {
+                return Some(l);
+            }
+        }
+        if self.cfg.cluster.auto_failback {
+            if let Some(p) = preferred.filter(|p| candidates.contains(p)) {
+                return Some(p);
+            }
+        }
+        // Stickiness: a running owner keeps the group. Between two (a healed
+        // split brain) the preferred one, then the first in the file, wins —
+        // a rule every node computes alike.
+        let holders: Vec<usize> = candidates
+            .iter()
+            .copied()
+            .filter(|&m| matches!(self.state_of(m, gi), GroupState::Starting | GroupState::Started))
+            .collect();
+        if let Some(p) = preferred.filter(|p| holders.contains(p)) {
+            return Some(p);
+        }
+        if let Some(&h) = holders.first() {
+            return Some(h);
+        }
+        if let Some(p) = preferred.filter(|p| candidates.contains(p)) {
+            return Some(p);
+        }
+        candidates.first().copied()
+    }
+
+    pub(super) fn reason_for_takeover(&self, gi: usize) -> MoveReason {
+        let last = self.groups[gi].owner_seen.as_deref().and_then(|n| self.cfg.node_index(n));
+        match last {
+            None => MoveReason::Start,
+            Some(n) if n == self.me => MoveReason::Start,
+            Some(n) => self.reason_from(gi, n, self.me),
+        }
+    }
+
+    pub(super) fn reason_for_release(&self, gi: usize, desired: Option<usize>) -> MoveReason {
+        if self.groups[gi].failed {
+            return self.groups[gi].release_reason;
+        }
+        match desired {
+            None if !self.quorate => MoveReason::Quorum,
+            None if self.isolated() => MoveReason::Ping,
+            None => MoveReason::Move,
+            Some(to) => self.reason_from(gi, self.me, to),
+        }
+    }
+
+    /// Why group `gi` goes from node `from` to node `to`.
+    pub(super) fn reason_from(&self, gi: usize, from: usize, to: usize) -> MoveReason {
+        let from_name = &self.cfg.nodes[from].name;
+        let g = &self.cfg.groups[gi];
+        if from != self.me {
+            match self.peers[from].as_ref() {
+                Some(p) if p.state == PeerState::Dead || p.state == PeerState::Unknown => return MoveReason::Failover,
+                Some(p) if p.state == PeerState::Left || p.leaving() => return MoveReason::Leave,
+                _ => {}
+            }
+        } else if self.leaving {
+            return MoveReason::Leave;
+        }
+        if self.standby_of(from_name) || self.health_standby(from) {
+            return MoveReason::Standby;
+        }
+        if self.location_of(&g.name) == Some(to) {
+            return MoveReason::Move;
+        }
+        let failed = if from == self.me {
+            self.groups[gi].failed
+        } else {
+            self.peers[from].as_ref().and_then(|p| p.group(&g.name)).is_some_and(|r| r.failed)
+        };
+        if failed {
+            return MoveReason::UnitFailure;
+        }
+        if self.ping_of(from).unwrap_or(0) < self.ping_of(to).unwrap_or(0) {
+            return MoveReason::Ping;
+        }
+        if self.cfg.cluster.auto_failback && self.cfg.node_index(&g.preferred) == Some(to) {
+            return MoveReason::Failback;
+        }
+        MoveReason::Move
+    }
+}

@@ -1,0 +1,395 @@
+//! What this node tells: its beat, its state in chunks, and its status.
+
+use super::*;
+
+impl Node {
+    /// What goes out: a beat every keepalive or at once when something
+    /// changed, and our state in chunks when it changed (not more often
+    /// than [`Node::state_interval`]) or when a peer we hear lacks it.
+    /// A new version of our state if it changed.
+    pub(super) fn refresh_state(&mut self) {
+        let st = self.local_state();
+        if self.last_state.as_ref() != Some(&st) {
+            self.state_version += 1;
+            match wire::split_state(self.state_version, &wire::encode_state(&st)) {
+                Ok(chunks) => self.chunks = chunks,
+                Err(e) => {
+                    self.chunks.clear();
+                    self.go_mute(e.to_string());
+                }
+            }
+            self.last_state = Some(st);
+            self.state_dirty = true;
+            self.send_now = true;
+        }
+    }
+
+    pub(super) fn send_chunks(&mut self) {
+        self.state_dirty = false;
+        self.flush_state = false;
+        self.last_state_send = Some(self.now);
+        let serial = if self.serial_whole { Serial::Whole } else { Serial::No };
+        for c in self.chunks.clone() {
+            self.seq += 1;
+            self.out.push(Action::Send { seq: self.seq, msg: Message::Chunk(c), serial });
+        }
+    }
+
+    pub(super) fn maybe_send(&mut self) {
+        let now = self.now;
+        self.refresh_state();
+        if self.send_now || now >= self.next_send {
+            self.status_moved |= self.send_now;
+            self.send_now = false;
+            self.seq += 1;
+            self.next_send = now + self.cfg.cluster.keepalive;
+            let beat = self.beat();
+            let whole = self.serial_whole(&beat);
+            let serial = if whole {
+                Serial::Whole
+            } else if now >= self.next_serial {
+                self.next_serial = now + self.cfg.cluster.keepalive;
+                Serial::Liveness
+            } else {
+                Serial::No
+            };
+            self.out.push(Action::Send { seq: self.seq, msg: Message::Beat(beat), serial });
+            self.serial_whole = whole;
+        }
+        if self.state_due() {
+            self.send_chunks();
+        }
+    }
+
+    /// Whether the serial links carry everything: the state fits one
+    /// chunk, and a full beat plus that chunk take at most a keepalive on
+    /// the slowest serial line. Otherwise they carry liveness only (the
+    /// configuration guarantees that much) and the state needs a UDP link.
+    pub(super) fn serial_whole(&self, beat: &Beat) -> bool {
+        let slowest = self
+            .cfg
+            .links
+            .iter()
+            .filter_map(|l| match l.kind {
+                crate::config::LinkKind::Serial { baud, .. } => Some(baud),
+                _ => None,
+            })
+            .min();
+        let (Some(baud), [chunk]) = (slowest, self.chunks.as_slice()) else { return false };
+        let names: Vec<&str> = self.cfg.nodes.iter().map(|n| n.name.as_str()).collect();
+        let frame = |body: usize| wire::serial_len(wire::FRAME_OVERHEAD + self.name().len() + body);
+        let bytes = frame(wire::encode_beat(beat, &names).len()) + frame(wire::encode_chunk(chunk).len());
+        Duration::from_micros(bytes as u64 * 10 * 1_000_000 / u64::from(baud.max(1))) <= self.cfg.cluster.keepalive
+    }
+
+    /// The shortest time between two sends of the whole state: none for a
+    /// state of one chunk (like a beat), a keepalive for 16 chunks or more,
+    /// so that a busy node with many groups sends its state at most once a
+    /// keepalive while it changes.
+    pub(super) fn state_interval(&self) -> Duration {
+        let n = self.chunks.len().clamp(1, 16) as u32;
+        self.cfg.cluster.keepalive * (n - 1) / 15
+    }
+
+    pub(super) fn state_due(&self) -> bool {
+        if self.chunks.is_empty() {
+            return false;
+        }
+        if self.flush_state {
+            return true;
+        }
+        let since = self.last_state_send.map(|t| self.now.saturating_sub(t));
+        if since.is_some_and(|d| d < self.state_interval()) {
+            return false;
+        }
+        if self.state_dirty {
+            return true;
+        }
+        // A peer we hear has not applied our current state (chunks lost, or
+        // it just came up): send it again, at most once a keepalive. What it
+        // already collected stays, so each round fills the gaps.
+        let me = self.name();
+        since.is_none_or(|d| d >= self.cfg.cluster.keepalive)
+            && self.peers.iter().flatten().filter(|p| p.is_member()).any(|p| {
+                p.beat.as_ref().is_some_and(|b| {
+                    !b.acks
+                        .iter()
+                        .any(|a| a.node == me && a.generation == self.generation && a.version >= self.state_version)
+                })
+            })
+    }
+
+    pub(super) fn local_state(&self) -> State {
+        State {
+            groups: self
+                .groups
+                .iter()
+                .map(|g| GroupReport {
+                    name: g.name.clone(),
+                    state: g.state,
+                    failed: g.failed,
+                    failcount: g.failcount,
+                    held_down: self
+                        .peers
+                        .iter()
+                        .flatten()
+                        .any(|p| p.state != PeerState::Up && p.group_state(&g.name) == GroupState::Blocked),
+                })
+                .collect(),
+            intents: self.intents.values().cloned().collect(),
+        }
+    }
+
+    pub(super) fn beat(&self) -> Beat {
+        Beat {
+            config_hash: self.digest,
+            standby: self.standby_of(self.name()) || self.sick(),
+            leaving: self.leaving,
+            idle: self.groups.iter().all(|g| g.state == GroupState::Stopped),
+            // A node that has not heard from every peer yet (or given up on
+            // it) acknowledges nothing a claim may count on: its `up` list
+            // would leave out a peer it is about to hear, one that may still
+            // hold the group, and a claimer cut off from that peer would take
+            // the ack as leave to start.
+            settled: self.settled(),
+            ping: self.ping_eff,
+            state_version: self.state_version,
+            // Only peers heard as members: an acknowledgement must come with
+            // the acked node in `up` (a state can arrive, in chunks, before
+            // the beat that makes its sender a member again), or a claimer
+            // could take it while another claimer, cut off from it, also
+            // counts on us.
+            acks: self
+                .peers
+                .iter()
+                .flatten()
+                .filter(|p| p.generation != 0 && p.is_member())
+                .map(|p| Ack {
+                    node: p.name.clone(),
+                    generation: p.generation,
+                    version: p.view.as_ref().map_or(0, |s| s.version),
+                })
+                .collect(),
+            up: self.peers.iter().flatten().filter(|p| p.is_member()).map(|p| p.name.clone()).collect(),
+            full: true,
+        }
+    }
+
+    /// Local state of each group (for the simulator's checkers and tests).
+    pub fn group_state(&self, group: &str) -> Option<GroupState> {
+        self.groups.iter().find(|g| g.name == group).map(|g| g.state)
+    }
+
+    pub fn peer_state(&self, peer: &str) -> Option<PeerState> {
+        self.cfg.node_index(peer).and_then(|i| self.peers[i].as_ref()).map(|p| p.state)
+    }
+
+    pub fn is_quorate(&self) -> bool {
+        self.quorate
+    }
+
+    pub fn has_exited(&self) -> bool {
+        self.exited
+    }
+
+    pub fn status(&self) -> Status {
+        let now = self.now;
+        let nodes = self
+            .cfg
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                if i == self.me {
+                    let state = if self.leaving {
+                        "leaving"
+                    } else if self.standby_of(&n.name) || self.sick() {
+                        "standby"
+                    } else {
+                        "up"
+                    };
+                    return NodeStatus {
+                        name: n.name.clone(),
+                        state: state.into(),
+                        local: true,
+                        generation: self.generation,
+                        links: Vec::new(),
+                        ping: self.ping_eff,
+                        checks: self.node_check_statuses(),
+                    };
+                }
+                let p = self.peers[i].as_ref().expect("peer");
+                let state = match p.state {
+                    PeerState::Unknown if p.unverified_at.is_some() => "unverified",
+                    PeerState::Up if self.standby_of(&n.name) || self.health_standby(i) => "standby",
+                    PeerState::Up if p.leaving() => "leaving",
+                    s => s.as_str(),
+                };
+                NodeStatus {
+                    name: n.name.clone(),
+                    state: state.into(),
+                    local: false,
+                    generation: p.generation,
+                    links: p
+                        .links
+                        .iter()
+                        .zip(&self.cfg.links)
+                        .map(|(l, lc)| {
+                            let age = l.last.map_or(-1, |t| now.saturating_sub(t).as_millis() as i64);
+                            (lc.name.clone(), if l.up { "up" } else { "down" }.to_string(), age)
+                        })
+                        .collect(),
+                    ping: p.ping(),
+                    checks: Vec::new(),
+                }
+            })
+            .collect();
+        let groups = self
+            .cfg
+            .groups
+            .iter()
+            .enumerate()
+            .map(|(gi, gc)| {
+                let lg = &self.groups[gi];
+                // The owner: this node if it holds the group, else a live
+                // peer that does.
+                let owner = if lg.state.holds() && lg.state != GroupState::Claiming {
+                    Some(self.me)
+                } else {
+                    (0..self.cfg.nodes.len()).find(|&n| {
+                        n != self.me
+                            && self.peers[n].as_ref().is_some_and(|p| p.is_member())
+                            && !matches!(self.state_of(n, gi), GroupState::Stopped | GroupState::Claiming)
+                    })
+                };
+                let mut state = owner.map_or(GroupState::Stopped, |o| self.state_of(o, gi));
+                // A group whose failed resource is being brought back is not
+                // fully started, whatever the peers are told.
+                // Nor is one whose checks have not passed `rise` times yet.
+                let recovering = lg.busy.is_some_and(|(_, op)| op == Op::Start)
+                    || !lg.restart.is_empty()
+                    || !lg.bounce.is_empty()
+                    || lg.bouncing.is_some()
+                    || !self.checks_healthy(gi);
+                if owner == Some(self.me) && state == GroupState::Started && recovering {
+                    state = GroupState::Starting;
+                }
+                let resources = gc
+                    .resources
+                    .iter()
+                    .enumerate()
+                    .map(|(ri, r)| {
+                        let rs = match owner {
+                            // What systemd says, where hbd follows the unit.
+                            Some(o) if o == self.me && lg.observed[ri].is_some() => {
+                                lg.observed[ri].as_ref().map(|u| u.to_string()).unwrap_or_default()
+                            }
+                            Some(o) if o == self.me => match lg.busy {
+                                Some((b, Op::Start)) if b == ri => "starting".to_string(),
+                                Some((b, Op::Stop)) if b == ri => "stopping".to_string(),
+                                _ if ri < lg.running && lg.up[ri] => "started".to_string(),
+                                _ => "stopped".to_string(),
+                            },
+                            Some(_) => match state {
+                                GroupState::Started => "started",
+                                GroupState::Blocked => "blocked",
+                                _ => "unknown",
+                            }
+                            .to_string(),
+                            None => match &lg.observed[ri] {
+                                Some(u) if !u.is_down() => u.to_string(),
+                                _ => "stopped".to_string(),
+                            },
+                        };
+                        (r.kind().to_string(), r.name(), rs)
+                    })
+                    .collect();
+                let failcount = if owner.is_none_or(|o| o == self.me) {
+                    lg.failcount
+                } else {
+                    self.peers[owner.unwrap()].as_ref().and_then(|p| p.group(&gc.name)).map_or(0, |r| r.failcount)
+                };
+                NodeGroupNote::note(self, gi, owner, state, failcount, gc, resources)
+            })
+            .collect();
+        Status {
+            cluster: self.cfg.cluster.name.clone(),
+            local: self.name().to_string(),
+            generation: self.generation,
+            quorate: self.quorate,
+            nodes,
+            groups,
+        }
+    }
+}
+
+/// Builds a group's status line, with a note on why it does not run.
+struct NodeGroupNote;
+
+impl NodeGroupNote {
+    fn note(
+        node: &Node,
+        gi: usize,
+        owner: Option<usize>,
+        state: GroupState,
+        failcount: u32,
+        gc: &crate::config::Group,
+        resources: Vec<(String, String, String)>,
+    ) -> GroupStatus {
+        let blocked_on = node
+            .peers
+            .iter()
+            .flatten()
+            .find(|p| p.group_state(&gc.name) == GroupState::Blocked)
+            .map(|p| p.name.clone())
+            .or_else(|| (node.groups[gi].state == GroupState::Blocked).then(|| node.name().to_string()));
+        let relayed_by = node.peers.iter().flatten().find(|p| p.holds_down(&gc.name)).map(|p| p.name.clone());
+        let fence_wait = node.cfg.cluster.fencing == Fencing::Required
+            && node.groups[gi].state == GroupState::Claiming
+            && node
+                .peers
+                .iter()
+                .flatten()
+                .any(|p| !p.fenced && matches!(p.state, PeerState::Dead | PeerState::Unknown));
+        let unverified =
+            node.peers.iter().flatten().find(|p| p.state == PeerState::Unknown && p.unverified_at.is_some());
+        let note = if let Some(p) = unverified {
+            format!(
+                "{} sends frames this node cannot verify (different auth key?); taking no group until they agree",
+                p.name
+            )
+        } else if let Some(n) = &blocked_on {
+            format!("a stop failed on {n}; the group may still run there. Fix it, then: hactl cleanup {}", gc.name)
+        } else if let Some(n) = &relayed_by {
+            format!(
+                "{n} reports a failed stop on a node it cannot reach; the group may still run there. Fix it, then: hactl cleanup {}",
+                gc.name
+            )
+        } else if fence_wait {
+            "waiting for fencing of an unreachable node (hbd-fence@NODE.service)".to_string()
+        } else if owner.is_none() && !node.quorate {
+            "no quorum in this partition".to_string()
+        } else if owner.is_none() && node.isolated() {
+            "this node reaches no ping host and hears no peer".to_string()
+        } else if owner.is_none() && node.settled() && node.desired_owner(gi).is_none() {
+            "no node may run it (standby, failed or unreachable); see hactl cleanup".to_string()
+        } else if let Some(Intent { kind: IntentKind::Location { node: Some(n), .. }, origin, .. }) =
+            node.intents.get(&IntentKey::Location(gc.name.clone()))
+        {
+            format!("pinned to {n} by hactl move or takeover on {origin}; hactl move --clear {} to release", gc.name)
+        } else {
+            String::new()
+        };
+        let state = if blocked_on.is_some() || relayed_by.is_some() { GroupState::Blocked } else { state };
+        GroupStatus {
+            name: gc.name.clone(),
+            owner: owner.map(|o| node.cfg.nodes[o].name.clone()).unwrap_or_default(),
+            state: state.as_str().to_string(),
+            preferred: gc.preferred.clone(),
+            resources,
+            failcount,
+            note,
+            checks: if owner == Some(node.me) { node.check_statuses(gi) } else { Vec::new() },
+        }
+    }
+}

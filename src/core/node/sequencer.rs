@@ -1,0 +1,335 @@
+//! The group sequencer: resources started in order and stopped in
+//! reverse, their jobs, deadlines, failures and fail counts.
+
+use super::*;
+
+impl Node {
+    pub(super) fn on_adopt(&mut self, group: &str, resource: usize) {
+        let Some(g) = self.groups.iter_mut().find(|g| g.name == group) else { return };
+        if resource >= g.adopted.len()
+            || !matches!(g.state, GroupState::Stopped | GroupState::Starting | GroupState::Started)
+        {
+            return;
+        }
+        g.adopted[resource] = true;
+        g.up[resource] = true;
+        let n = g.adopted.len();
+        // Everything up to the last active resource may be active: a stop
+        // must cover it even where an earlier one is down (a group left
+        // blocked, with some of its units stopped, by an hbd that exited).
+        let upto = g.adopted.iter().rposition(|a| *a).map_or(0, |i| i + 1);
+        if g.adopted.iter().all(|a| *a) {
+            g.state = GroupState::Started;
+            g.running = n;
+            g.resume_start = false;
+        } else {
+            // Something runs: report it held at once so no peer claims it,
+            // and finish the start (idempotent for what already runs): the
+            // gaps below the last active resource first, then the rest.
+            g.state = GroupState::Starting;
+            g.running = upto;
+            g.restart = (0..upto).filter(|&i| !g.adopted[i]).collect();
+            g.resume_start = true;
+        }
+        g.owner_seen = Some(self.cfg.nodes[self.me].name.clone());
+        self.send_now = true;
+        if let Some(gi) = self.groups.iter().position(|g| g.name == group) {
+            self.start_check(gi, resource);
+        }
+    }
+
+    pub(super) fn on_resource_done(&mut self, group: &str, resource: usize, op: Op, result: Result<(), OpError>) {
+        let Some(gi) = self.groups.iter().position(|g| g.name == group) else { return };
+        if self.groups[gi].busy != Some((resource, op)) {
+            return;
+        }
+        self.groups[gi].busy = None;
+        self.groups[gi].busy_until = None;
+        let now = self.now;
+        let rname = self.cfg.groups[gi].resources[resource].name();
+        match (op, result) {
+            (Op::Start, Ok(())) => {
+                self.start_check(gi, resource);
+                let g = &mut self.groups[gi];
+                g.up[resource] = true;
+                if g.state == GroupState::Started {
+                    // A restart of a failed resource finished.
+                    return;
+                }
+                g.running = g.running.max(resource + 1);
+            }
+            (Op::Start, Err(e)) => {
+                let g = &mut self.groups[gi];
+                g.up[resource] = false;
+                g.last_failure = Some(now);
+                if g.state == GroupState::Started {
+                    // The restart of a failed resource failed: give the group up.
+                    g.failed = true;
+                    g.release_reason = MoveReason::UnitFailure;
+                } else {
+                    g.running = g.running.max(resource + 1);
+                    g.failcount += 1;
+                    g.failed = true;
+                    g.stop_after_op = true;
+                    g.release_reason = MoveReason::UnitFailure;
+                }
+                self.out.push(Action::Event(Event::StartFailed {
+                    group: group.to_string(),
+                    resource: rname,
+                    reason: e.0,
+                }));
+                self.send_now = true;
+            }
+            (Op::Stop, Ok(())) => {
+                let g = &mut self.groups[gi];
+                g.up[resource] = false;
+                if g.bouncing.take() == Some(resource) {
+                    // Stopped to be started again: the rest keeps running.
+                    if matches!(g.state, GroupState::Started | GroupState::Starting) {
+                        g.restart.push(resource);
+                    }
+                    return;
+                }
+                g.running = resource;
+            }
+            (Op::Stop, Err(e)) => {
+                let g = &mut self.groups[gi];
+                g.bouncing = None;
+                g.state = GroupState::Blocked;
+                self.out.push(Action::Event(Event::StopFailed {
+                    group: group.to_string(),
+                    resource: rname,
+                    reason: e.0,
+                }));
+                self.send_now = true;
+            }
+        }
+    }
+
+    pub(super) fn on_resource_failed(&mut self, group: &str, resource: usize, reason: String) {
+        self.fail_resource(group, resource, reason, false);
+    }
+
+    /// The supervision contract: a unit of a group that goes down while hbd
+    /// has it up, and not because hbd stops it, has failed — stopped by
+    /// `systemctl stop`, by a dependency, or exited on its own.
+    pub(super) fn on_unit_state(&mut self, group: &str, resource: usize, state: UnitState) {
+        let Some(gi) = self.groups.iter().position(|g| g.name == group) else { return };
+        let g = &mut self.groups[gi];
+        let Some(slot) = g.observed.get_mut(resource) else { return };
+        let prev = slot.replace(state.clone());
+        self.status_moved = true;
+        if !state.is_down() || !prev.is_some_and(|p| p.is_up()) || g.busy == Some((resource, Op::Stop)) {
+            return;
+        }
+        let reason = if state.active == "failed" {
+            format!("it {state}")
+        } else {
+            "it was stopped outside hbd (by systemctl or a dependency)".to_string()
+        };
+        self.on_resource_failed(group, resource, reason);
+    }
+
+    /// When the fail counts of `g` expire, if they do.
+    pub(super) fn failures_expire_at(&self, g: &LocalGroup) -> Option<Time> {
+        let ft = self.cfg.cluster.failure_timeout;
+        if ft.is_zero() || !(g.failcount > 0 || g.failed) {
+            return None;
+        }
+        g.last_failure.map(|t| t + ft)
+    }
+
+    /// Fail counts expire `failure_timeout` after the last failure, as
+    /// Pacemaker's do: a node is not shut out of a group for good by
+    /// failures long past. Not mid-transition: a release that is under way
+    /// finishes first.
+    pub(super) fn expire_failures(&mut self) {
+        for gi in 0..self.groups.len() {
+            let g = &self.groups[gi];
+            let due = self.failures_expire_at(g).is_some_and(|t| self.now >= t);
+            if !due || !matches!(g.state, GroupState::Stopped | GroupState::Started) || g.busy.is_some() {
+                continue;
+            }
+            let g = &mut self.groups[gi];
+            g.failcount = 0;
+            g.failed = false;
+            g.last_failure = None;
+            self.out.push(Action::Event(Event::FailuresExpired { group: g.name.clone() }));
+            self.send_now = true;
+        }
+    }
+
+    /// An operation past its deadline has failed: a start that hangs
+    /// releases the group, a stop that hangs blocks it. The late answer,
+    /// if it ever comes, no longer matches and is dropped.
+    pub(super) fn expire_ops(&mut self) {
+        for gi in 0..self.groups.len() {
+            let g = &self.groups[gi];
+            let (Some((r, op)), Some(t)) = (g.busy, g.busy_until) else { continue };
+            if self.now < t {
+                continue;
+            }
+            let what = self.cfg.groups[gi].resources[r].name();
+            let limit = self.op_timeout(gi, r, op).unwrap_or_default();
+            let verb = if op == Op::Start { "start" } else { "stop" };
+            let reason = format!(
+                "the {verb} of {what} did not finish within {} s (set timeout = \"…\" on the resource, or the unit's Timeout{}Sec=)",
+                limit.as_secs_f64().ceil() as u64,
+                if op == Op::Start { "Start" } else { "Stop" }
+            );
+            let name = g.name.clone();
+            self.on_resource_done(&name, r, op, Err(OpError(reason)));
+        }
+    }
+
+    /// The deadline of an operation on resource `r` of group `gi`: the
+    /// resource's own `timeout`, else the unit's systemd timeout plus a
+    /// margin for the bus and the kill that ends it. `None`: the unit's
+    /// timeout is `infinity`.
+    pub(super) fn op_timeout(&self, gi: usize, r: usize, op: Op) -> Option<Duration> {
+        match &self.cfg.groups[gi].resources[r] {
+            Resource::Vip { .. } => Some(VIP_OP_TIMEOUT),
+            Resource::Unit { timeout: Some(t), .. } => Some(*t),
+            Resource::Unit { .. } => match self.groups[gi].timeouts[r] {
+                Some(t) => match op {
+                    Op::Start => t.start,
+                    Op::Stop => t.stop,
+                }
+                .map(|d| d.saturating_add(UNIT_OP_MARGIN)),
+                None => Some(SYSTEMD_DEFAULT_TIMEOUT + UNIT_OP_MARGIN),
+            },
+        }
+    }
+
+    /// Ask the shell for an operation and note its deadline.
+    pub(super) fn begin_op(&mut self, gi: usize, r: usize, op: Op) {
+        // A check probes a resource that is up; it begins again once a
+        // start has succeeded.
+        self.stop_check(gi, r);
+        let deadline = self.op_timeout(gi, r, op).map(|d| self.now.saturating_add(d));
+        let g = &mut self.groups[gi];
+        g.busy = Some((r, op));
+        g.busy_until = deadline;
+        let group = g.name.clone();
+        let what = self.cfg.groups[gi].resources[r].clone();
+        self.out.push(match op {
+            Op::Start => Action::Start { group, resource: r, what },
+            Op::Stop => Action::Stop { group, resource: r, what },
+        });
+    }
+
+    pub(super) fn drive_resources(&mut self) {
+        let settled = self.settled();
+        for gi in 0..self.groups.len() {
+            let n = self.cfg.groups[gi].resources.len();
+            let gname = self.groups[gi].name.clone();
+            let g = &mut self.groups[gi];
+            // systemd's StopUnit ("replace") cancels a unit's start job: a
+            // release need not wait for the start to end, and a start that
+            // hangs must not keep a node running past its lease (one without
+            // quorum, say). The start's late answer no longer matches.
+            if let Some((r, Op::Start)) = g.busy {
+                if g.stop_after_op && self.cfg.groups[gi].resources[r].unit_name().is_some() {
+                    g.busy = None;
+                    g.busy_until = None;
+                    g.running = g.running.max(r + 1);
+                }
+            }
+            if g.busy.is_some() {
+                continue;
+            }
+            if g.stop_after_op && matches!(g.state, GroupState::Starting | GroupState::Started) {
+                g.stop_after_op = false;
+                g.state = GroupState::Stopping;
+            }
+            let may_resume = !g.resume_start || settled;
+            if matches!(g.state, GroupState::Started | GroupState::Starting) && may_resume && !g.bounce.is_empty() {
+                let r = g.bounce.remove(0);
+                g.bouncing = Some(r);
+                self.begin_op(gi, r, Op::Stop);
+                continue;
+            }
+            if matches!(g.state, GroupState::Started | GroupState::Starting) && may_resume && !g.restart.is_empty() {
+                let r = g.restart.remove(0);
+                self.begin_op(gi, r, Op::Start);
+                continue;
+            }
+            if !matches!(g.state, GroupState::Started | GroupState::Starting) {
+                // Stopping stops them anyway.
+                g.restart.clear();
+                g.bounce.clear();
+            }
+            match g.state {
+                GroupState::Starting => {
+                    if !may_resume {
+                        continue;
+                    }
+                    g.resume_start = false;
+                    if g.running < n {
+                        let r = g.running;
+                        self.begin_op(gi, r, Op::Start);
+                    } else {
+                        g.state = GroupState::Started;
+                        self.out.push(Action::Event(Event::GroupStarted { group: gname }));
+                        self.send_now = true;
+                    }
+                }
+                GroupState::Stopping => {
+                    if g.running > 0 {
+                        let r = g.running - 1;
+                        self.begin_op(gi, r, Op::Stop);
+                    } else {
+                        g.state = GroupState::Stopped;
+                        g.adopted.iter_mut().for_each(|a| *a = false);
+                        self.out.push(Action::Event(Event::GroupStopped { group: gname }));
+                        self.send_now = true;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// A failure of a resource of a running group. Below the threshold it is
+    /// brought back here: started again, or, if it `still_runs` (a sick
+    /// service), stopped and started again.
+    pub(super) fn fail_resource(&mut self, group: &str, resource: usize, reason: String, still_runs: bool) {
+        let Some(gi) = self.groups.iter().position(|g| g.name == group) else { return };
+        let threshold = self.cfg.cluster.migration_threshold;
+        let g = &mut self.groups[gi];
+        // A resource that dies while its own start job is still in flight
+        // counts too: the job's success, when it comes, is already stale.
+        let starting_it = g.busy == Some((resource, Op::Start));
+        if !matches!(g.state, GroupState::Started | GroupState::Starting) || (resource >= g.running && !starting_it) {
+            return;
+        }
+        g.failcount += 1;
+        g.up[resource] = false;
+        g.last_failure = Some(self.now);
+        let rname = self.cfg.groups[gi].resources[resource].name();
+        self.out.push(Action::Event(Event::ResourceFailed {
+            group: group.to_string(),
+            resource: rname,
+            reason,
+            failcount: g.failcount,
+            threshold,
+        }));
+        if g.failcount >= threshold {
+            g.failed = true;
+            g.release_reason = MoveReason::UnitFailure;
+        } else if g.restart.contains(&resource) {
+            // A start is already queued.
+        } else if still_runs {
+            // A plain start would find it running.
+            if !g.bounce.contains(&resource) {
+                g.bounce.push(resource);
+            }
+        } else {
+            // Below the threshold: bring it back here (a no-op if systemd's
+            // own Restart= already did) as soon as nothing else is in flight.
+            g.restart.push(resource);
+        }
+        self.send_now = true;
+        self.stop_check(gi, resource);
+    }
+}
