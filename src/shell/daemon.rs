@@ -3,7 +3,6 @@
 //! asks for is carried out by the driver shared with the simulator, over
 //! the real platform, whose tasks report back into this loop.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,8 +14,9 @@ use tracing::{error, info, warn};
 
 use super::alerts::Alerts;
 use super::links::{LinkEvent, Links};
-use super::metrics::{self, Reject};
+use super::metrics;
 use super::platform::{Done, Parts, RealPlatform};
+use super::receive::Inbox;
 use super::systemd::Systemd;
 use super::vip::{AddrEvent, AddrWatcher, Vip};
 use super::{generation, notify};
@@ -24,7 +24,7 @@ use crate::config::{self, Config, Resource};
 use crate::core::{Input, Time};
 use crate::dbus::{ApiHandle, ApiRequest};
 use crate::driver::{Driver, Found};
-use crate::wire::{self, ReplayGuard};
+use crate::wire;
 
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -108,15 +108,7 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     let t0 = Instant::now();
     let found = found(&cfg, &platform).await;
     let driver = Driver::new(platform, cfg.clone(), &name, gen, t0.elapsed(), found).map_err(|e| anyhow!(e))?;
-    let mut d = Daemon {
-        replay: cfg.links.iter().map(|_| ReplayGuard::new()).collect(),
-        driver,
-        opts: opts.clone(),
-        t0,
-        next_cmd: 1,
-        bad_frames: HashMap::new(),
-        exited: false,
-    };
+    let mut d = Daemon { inbox: Inbox::new(&cfg), driver, opts: opts.clone(), t0, next_cmd: 1, exited: false };
 
     // Addresses that vanish under us.
     let (addr_tx, mut addr_rx) = mpsc::channel::<std::net::IpAddr>(32);
@@ -183,7 +175,7 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
         tokio::select! {
             ev = link_rx.recv() => match ev {
                 Some(LinkEvent::Frame(r)) => {
-                    if let Some(input) = d.frame(r.link, &r.frame) {
+                    if let Some(input) = d.inbox.frame(&d.driver.platform, d.driver.config(), r.link, &r.frame) {
                         d.handle(input);
                     }
                 }
@@ -291,11 +283,8 @@ struct Daemon {
     opts: Options,
     driver: Driver<RealPlatform>,
     t0: Instant,
-    /// One window per link: every frame travels on every link.
-    replay: Vec<ReplayGuard>,
+    inbox: Inbox,
     next_cmd: u64,
-    /// (claimed sender, error kind) -> (last logged, suppressed since).
-    bad_frames: HashMap<(String, String), (Instant, u64)>,
     /// The graceful leave is complete.
     exited: bool,
 }
@@ -339,91 +328,6 @@ impl Daemon {
             }
         };
         self.handle(input);
-    }
-
-    /// Open, check and decode one frame; None when it must be dropped.
-    fn frame(&mut self, link: usize, bytes: &[u8]) -> Option<Input> {
-        let (h, body) = match self.driver.platform.codec.open(bytes) {
-            Ok(x) => x,
-            Err(e) => {
-                // The claimed sender is unauthenticated: rate-limit per
-                // configured node, and all other names together, or random
-                // names would each get a log line and a map entry.
-                let claimed = wire::peek_sender(bytes);
-                let who = match &claimed {
-                    Some(n) if self.driver.config().node_index(n).is_some() => n.clone(),
-                    _ => "?".to_string(),
-                };
-                self.driver.platform.counters.reject(Reject::of(&e));
-                let kind = format!("{:?}", std::mem::discriminant(&e));
-                let hint = match e {
-                    wire::WireError::BadTag { .. } | wire::WireError::UnknownKey { .. } => {
-                        "; the auth key files of the nodes differ (compare /etc/hbd/authkey)"
-                    }
-                    _ => "",
-                };
-                let stranger = match &claimed {
-                    Some(n) if who == "?" => format!(" (claimed sender {n:?} is not a node of this cluster)"),
-                    _ => String::new(),
-                };
-                self.bad_frame(&who, link, &kind, &format!("{e}{hint}{stranger}"));
-                let keyed = matches!(e, wire::WireError::BadTag { .. } | wire::WireError::UnknownKey { .. });
-                if keyed && who != self.driver.platform.me && self.driver.config().node_index(&who).is_some() {
-                    return Some(Input::Unverified { from: who });
-                }
-                return None;
-            }
-        };
-        if h.sender == self.driver.platform.me {
-            return None;
-        }
-        if self.driver.config().node_index(&h.sender).is_none() {
-            self.driver.platform.counters.reject(Reject::UnknownNode);
-            self.bad_frame(&h.sender, link, "unknown-node", "authenticated frame from a node not in the configuration");
-            return None;
-        }
-        if let Err(e) = self.replay[link].check(&h.sender, h.generation, h.seq) {
-            self.driver.platform.counters.reject(Reject::Replay);
-            self.bad_frame(
-                &h.sender,
-                link,
-                "replay",
-                &format!("{e} (generation {}, sequence {})", h.generation, h.seq),
-            );
-            return None;
-        }
-        match wire::decode_message(h.msg_type, &body, &self.driver.platform.node_names) {
-            // A message type this release does not know: skipped.
-            Ok(None) => None,
-            Ok(Some(msg)) => Some(Input::Frame { from: h.sender, link, generation: h.generation, seq: h.seq, msg }),
-            Err(e) => {
-                self.driver.platform.counters.reject(Reject::Body);
-                self.bad_frame(&h.sender, link, "body", &e.to_string());
-                None
-            }
-        }
-    }
-
-    /// Log rejected frames at most once per 10 s per sender and kind.
-    fn bad_frame(&mut self, who: &str, link: usize, kind: &str, msg: &str) {
-        let key = (who.to_string(), kind.to_string());
-        let now = Instant::now();
-        let link = self.driver.config().links.get(link).map_or("?", |l| l.name.as_str()).to_string();
-        match self.bad_frames.get_mut(&key) {
-            Some((last, suppressed)) if now.duration_since(*last) < Duration::from_secs(10) => *suppressed += 1,
-            Some((last, suppressed)) => {
-                warn!(HBD_EVENT = "bad-frame", HBD_PEER = %who, HBD_LINK = %link,
-                    "rejected frame on link {link} claiming to be from {who}: {msg} ({} more rejected in the last {}s)",
-                    suppressed, now.duration_since(*last).as_secs());
-                *last = now;
-                *suppressed = 0;
-            }
-            None => {
-                warn!(HBD_EVENT = "bad-frame", HBD_PEER = %who, HBD_LINK = %link,
-                    "rejected frame on link {link} claiming to be from {who}: {msg}");
-                self.bad_frames.insert(key, (now, 0));
-            }
-        }
     }
 
     async fn api(&mut self, req: ApiRequest) {

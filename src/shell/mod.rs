@@ -15,5 +15,6 @@ pub mod netif;
 pub mod notify;
 pub mod ping;
 pub mod platform;
+pub mod receive;
 pub mod systemd;
 pub mod vip;
