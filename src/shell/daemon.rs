@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context};
+use futures::StreamExt;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 use tracing::{error, info, warn};
@@ -52,6 +53,9 @@ fn hostname() -> String {
 
 /// How long hbd waits at start for the system bus and systemd on it.
 const BUS_WAIT: Duration = Duration::from_secs(30);
+/// Questions to systemd in flight at once while probing at start (the
+/// system bus allows one connection 128 pending replies).
+const BUS_IN_FLIGHT: usize = 32;
 
 pub async fn run(opts: Options) -> anyhow::Result<()> {
     let cfg = config::load(&opts.config).map_err(config_problem)?;
@@ -236,27 +240,38 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
 /// What the platform finds before the core starts: the group units' own
 /// job timeouts and the resources already active.
 async fn found(cfg: &Config, p: &RealPlatform) -> Found {
+    let resources: Vec<(&str, usize, &Resource)> = cfg
+        .groups
+        .iter()
+        .flat_map(|g| g.resources.iter().enumerate().map(|(ri, r)| (g.name.as_str(), ri, r)))
+        .collect();
+    // A few questions in flight at once: a thousand groups are a thousand
+    // round trips, but the bus allows a connection only so many pending.
+    let probes = futures::stream::iter(resources).map(|(group, ri, r)| async move {
+        let state = match r {
+            Resource::Vip { addr, interface, .. } => {
+                p.netlink.present(*addr, interface).await.unwrap_or(false).then(|| "present".to_string())
+            }
+            Resource::Unit { name, .. } => {
+                p.systemd.active_state(name).await.ok().filter(|s| s != "inactive" && s != "failed")
+            }
+        };
+        let enabled = match r {
+            Resource::Unit { name, .. } => p.systemd.is_enabled(name).await.unwrap_or(false),
+            Resource::Vip { .. } => false,
+        };
+        (group, ri, r, state, enabled)
+    });
+    let probes: Vec<_> = probes.buffered(BUS_IN_FLIGHT).collect().await;
     let mut found = Found { timeouts: unit_timeouts(cfg, &p.systemd).await, active: Vec::new() };
-    for g in &cfg.groups {
-        for (ri, r) in g.resources.iter().enumerate() {
-            let state = match r {
-                Resource::Vip { addr, interface, .. } => {
-                    p.netlink.present(*addr, interface).await.unwrap_or(false).then(|| "present".to_string())
-                }
-                Resource::Unit { name, .. } => {
-                    p.systemd.active_state(name).await.ok().filter(|s| s != "inactive" && s != "failed")
-                }
-            };
-            if let Some(state) = state {
-                info!(HBD_EVENT = "adopt", HBD_GROUP = %g.name, "{} of group {} is already {state}; adopting it", r.name(), g.name);
-                found.active.push((g.name.clone(), ri));
-            }
-            if let Resource::Unit { name, .. } = r {
-                if p.systemd.is_enabled(name).await.unwrap_or(false) {
-                    warn!(HBD_EVENT = "unit-enabled", HBD_GROUP = %g.name, HBD_UNIT = %name,
-                        "{name} belongs to group {} but is also enabled in systemd, so it starts at boot on every node; run: systemctl disable {name}", g.name);
-                }
-            }
+    for (group, ri, r, state, enabled) in probes {
+        if let Some(state) = state {
+            info!(HBD_EVENT = "adopt", HBD_GROUP = %group, "{} of group {group} is already {state}; adopting it", r.name());
+            found.active.push((group.to_string(), ri));
+        }
+        if let (Resource::Unit { name, .. }, true) = (r, enabled) {
+            warn!(HBD_EVENT = "unit-enabled", HBD_GROUP = %group, HBD_UNIT = %name,
+                "{name} belongs to group {group} but is also enabled in systemd, so it starts at boot on every node; run: systemctl disable {name}");
         }
     }
     found
@@ -265,15 +280,25 @@ async fn found(cfg: &Config, p: &RealPlatform) -> Found {
 /// What systemd says each group unit's job timeouts are (where the
 /// resource sets none).
 async fn unit_timeouts(cfg: &Config, systemd: &Systemd) -> Vec<(String, usize, crate::core::UnitTimeouts)> {
+    let units: Vec<(&str, usize, &str)> = cfg
+        .groups
+        .iter()
+        .flat_map(|g| {
+            g.resources.iter().enumerate().filter_map(|(ri, r)| match r {
+                Resource::Unit { name, timeout: None, .. } => Some((g.name.as_str(), ri, name.as_str())),
+                _ => None,
+            })
+        })
+        .collect();
+    let read = futures::stream::iter(units)
+        .map(|(group, ri, name)| async move { (group, ri, name, systemd.timeouts(name).await) })
+        .buffered(BUS_IN_FLIGHT);
     let mut out = Vec::new();
-    for g in &cfg.groups {
-        for (ri, r) in g.resources.iter().enumerate() {
-            let Resource::Unit { name, timeout: None, .. } = r else { continue };
-            match systemd.timeouts(name).await {
-                Ok(Some(t)) => out.push((g.name.clone(), ri, t)),
-                Ok(None) => {}
-                Err(e) => warn!(HBD_UNIT = %name, HBD_GROUP = %g.name, "cannot read the timeouts of {name}: {e}"),
-            }
+    for (group, ri, name, r) in read.collect::<Vec<_>>().await {
+        match r {
+            Ok(Some(t)) => out.push((group.to_string(), ri, t)),
+            Ok(None) => {}
+            Err(e) => warn!(HBD_UNIT = %name, HBD_GROUP = %group, "cannot read the timeouts of {name}: {e}"),
         }
     }
     out

@@ -1,4 +1,5 @@
-//! A deterministic simulator: many cores over a virtual network with a
+//! A deterministic simulator: many nodes, each running the daemon's driver
+//! (and core) over a simulated platform, on a virtual network with a
 //! virtual clock and a seeded PRNG. It injects faults (loss, delay,
 //! duplication, reordering, partitions, crashes, restarts, unit failures,
 //! operator commands) and checks after every step that no group runs on two
