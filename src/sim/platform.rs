@@ -56,6 +56,13 @@ pub enum SimOp {
     SetPing {
         hosts: usize,
     },
+    FollowRespawn {
+        unit: String,
+        delay: Duration,
+    },
+    StopRespawn {
+        unit: String,
+    },
     Reply {
         id: u64,
         result: Result<(), CommandError>,
@@ -119,8 +126,12 @@ impl Platform for SimPlatform {
     fn stop_check(&mut self, target: &CheckTarget) {
         self.ops.push(SimOp::StopCheck { target: target.clone() });
     }
-    fn follow_respawn(&mut self, _unit: &str, _delay: Duration) {}
-    fn stop_respawn(&mut self, _unit: &str, _stop_unit: bool) {}
+    fn follow_respawn(&mut self, unit: &str, delay: Duration) {
+        self.ops.push(SimOp::FollowRespawn { unit: unit.to_string(), delay });
+    }
+    fn stop_respawn(&mut self, unit: &str, _stop_unit: bool) {
+        self.ops.push(SimOp::StopRespawn { unit: unit.to_string() });
+    }
     fn set_ping(&mut self, ping: &config::Ping) -> Result<(), String> {
         self.ops.push(SimOp::SetPing { hosts: ping.hosts.len() });
         Ok(())

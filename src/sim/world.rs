@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use super::platform::{SimOp, SimPlatform};
 use super::Rng;
-use crate::config::{Check, Cluster, Config, Fencing, Garp, Group, Link, LinkKind, NodeCheck, NodeConf, Ping, Probe};
+use crate::config::{
+    Check, Cluster, Config, Fencing, Garp, Group, Link, LinkKind, NodeCheck, NodeConf, Ping, Probe, Respawn,
+};
 use crate::core::{
     CheckTarget, Command, GroupState, Input, Message, Node, Op, OpError, Resource, Time, UnitState, UnitTimeouts,
 };
@@ -174,6 +176,11 @@ enum Ev {
         target: usize,
         ok: bool,
     },
+    /// The platform starts the respawn unit it was told to follow.
+    RespawnStart {
+        node: usize,
+        inc: u64,
+    },
     /// A VIP something else removed is added back (or cannot be).
     Readded {
         node: usize,
@@ -262,6 +269,9 @@ struct SimNode {
     node_sick_until: Time,
     /// The node runs the reloaded variant of the configuration.
     reloaded: bool,
+    /// The respawn unit runs here; the driver follows it.
+    respawn_runs: bool,
+    respawn_followed: bool,
 }
 
 pub struct Sim {
@@ -326,6 +336,8 @@ impl Sim {
                     flip: false,
                     node_sick_until: Duration::ZERO,
                     reloaded: false,
+                    respawn_runs: false,
+                    respawn_followed: false,
                 })
                 .collect(),
             cut: vec![vec![vec![false; n]; n]; l],
@@ -538,6 +550,11 @@ impl Sim {
                     self.feed(node, Input::ResourceFailed { group: g, resource: res, reason });
                 }
             }
+            Ev::RespawnStart { node, inc } => {
+                if self.nodes[node].inc == inc && self.nodes[node].respawn_followed {
+                    self.nodes[node].respawn_runs = true;
+                }
+            }
             Ev::Ping { node, inc } => {
                 if self.nodes[node].inc != inc || self.nodes[node].driver.is_none() {
                     return Ok(());
@@ -676,6 +693,9 @@ impl Sim {
         self.nodes[n].inc += 1;
         self.nodes[n].next_tick = None;
         self.nodes[n].watched.clear();
+        // hbd stops the respawn units it ran as it exits.
+        self.nodes[n].respawn_runs = false;
+        self.nodes[n].respawn_followed = false;
         self.recompute_connectivity();
     }
 
@@ -801,6 +821,18 @@ impl Sim {
                 SimOp::StopCheck { target } => {
                     self.nodes[n].checks.remove(&target);
                 }
+                SimOp::FollowRespawn { unit, delay } => {
+                    self.say(format!("{name} follows respawn unit {unit}, starting it in {} ms", delay.as_millis()));
+                    self.nodes[n].respawn_followed = true;
+                    let inc = self.nodes[n].inc;
+                    let d = delay + Duration::from_millis(self.rng.range(1, MAX_OP_MS));
+                    self.schedule(self.now + d, Ev::RespawnStart { node: n, inc });
+                }
+                SimOp::StopRespawn { unit } => {
+                    self.say(format!("{name} stops respawn unit {unit}"));
+                    self.nodes[n].respawn_followed = false;
+                    self.nodes[n].respawn_runs = false;
+                }
                 SimOp::SetPing { hosts } => {
                     self.log[n].push(format!("ping monitor for {hosts} hosts"));
                     if hosts > 0 {
@@ -899,6 +931,8 @@ impl Sim {
         self.say(format!("{} crashes", self.cfg.nodes[n].name));
         self.nodes[n].driver = None;
         self.nodes[n].watched.clear();
+        self.nodes[n].respawn_runs = false;
+        self.nodes[n].respawn_followed = false;
         self.nodes[n].inc += 1;
         self.nodes[n].next_tick = None;
         for g in self.nodes[n].running.iter_mut() {
@@ -1051,6 +1085,20 @@ impl Sim {
             14 if self.opts.checks || self.opts.node_check => self.check_fault(&up),
             // `systemctl reload hbd` with the file edited: settings that
             // apply at once, and checks that restart.
+            15 if self.rng.chance(0.5) => {
+                // The respawn unit dies: the driver starts it again.
+                if let Some(&v) = up.get(self.rng.range(0, up.len().max(1) as u64 - 1) as usize) {
+                    if self.nodes[v].respawn_runs {
+                        self.nodes[v].respawn_runs = false;
+                        self.say(format!("{} respawn unit dies", self.cfg.nodes[v].name));
+                        let unit = self.cfg.respawn[0].unit.clone();
+                        self.step(v, |d, _| {
+                            d.respawn_down(&unit, true);
+                            false
+                        });
+                    }
+                }
+            }
             15 => {
                 if let Some(&v) = up.get(self.rng.range(0, up.len().max(1) as u64 - 1) as usize) {
                     let variant = !self.nodes[v].reloaded;
@@ -1553,6 +1601,15 @@ impl Sim {
         if self.opts.calm < self.liveness_bound() {
             return Ok(());
         }
+        for (v, node) in self.nodes.iter().enumerate() {
+            if node.driver.is_some() && !self.cfg.respawn.is_empty() && !node.respawn_runs {
+                return Err(self.fail(format!(
+                    "liveness: {:.1}s after the faults ended the respawn unit does not run on {}",
+                    (self.now - self.opts.chaos).as_secs_f64(),
+                    self.cfg.nodes[v].name
+                )));
+            }
+        }
         for g in &self.cfg.groups {
             let runners = self.runners(&g.name);
             let owner = self.owner(&g.name);
@@ -1663,7 +1720,7 @@ fn sim_config(o: &SimOptions) -> Config {
         ping: Ping { hosts: ping_hosts, interval: Duration::from_secs(1), timeout: Duration::from_secs(1) },
         garp: Garp { count: 5, interval: Duration::from_millis(200), repeat_after: Duration::from_secs(5) },
         groups,
-        respawn: Vec::new(),
+        respawn: vec![Respawn { unit: "agent.service".into() }],
         node_checks: if o.node_check {
             vec![NodeCheck {
                 name: "uplink".into(),
