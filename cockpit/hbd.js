@@ -278,8 +278,8 @@
         const note = $("events-note");
         if (state.journalReadable === false) {
             note.hidden = false;
-            note.textContent = "hbd's journal is not readable for " + (state.user ? state.user.name : "this user") +
-                " (groups adm or systemd-journal may read it): showing the moves hbd signalled since this page was opened.";
+            note.textContent = "No entry of hbd's journal is readable for " + (state.user ? state.user.name : "this user") +
+                " (groups adm or systemd-journal may read it): showing what hbd signalled on the bus since this page was opened.";
         } else {
             note.hidden = true;
         }
@@ -287,6 +287,9 @@
 
     /* ------------------------------------------------------------ events */
     function addEvent(e) {
+        // What the bus tells (moves, node states) counts where the journal,
+        // which tells all of it and more, is not readable.
+        if (e.bus && state.journalReadable === true) return;
         // A move seen both in the journal and as a signal is shown once.
         if (e.key && state.events.some(x => x.key === e.key && Math.abs(x.t - e.t) < 5000)) return;
         state.events.push(e);
@@ -318,7 +321,8 @@
                 try { j = JSON.parse(line) } catch (ex) { continue }
                 if (!sawEntry) {
                     sawEntry = true;
-                    if (state.journalReadable === null) state.journalReadable = true;
+                    state.journalReadable = true;
+                    render();
                 }
                 if (!j.HBD_EVENT) continue;
                 const t = Math.floor(Number(j.__REALTIME_TIMESTAMP) / 1000);
@@ -326,6 +330,14 @@
                 addEvent({ t, kind, text: String(j.MESSAGE || ""), key: j.HBD_GROUP ? "move:" + j.HBD_GROUP + ":" + kind : null });
             }
         });
+        // journalctl prints its backlog at once: none means that this user
+        // may read none of hbd's entries (only their own journal, if any).
+        window.setTimeout(() => {
+            if (!sawEntry) {
+                state.journalReadable = false;
+                render();
+            }
+        }, 3000);
         proc.catch(ex => {
             state.journalReadable = false;
             console.warn("journalctl:", ex);
@@ -348,14 +360,26 @@
             p.addEventListener("changed", onChanged);
             map.set(path, p);
             p.wait(() => {
-                if (iface === "org.hbd1.Node") state.linkSeen.set(path, Date.now());
+                if (iface === "org.hbd1.Node") {
+                    state.linkSeen.set(path, Date.now());
+                    if (p.valid) lastNodeState.set(path, p.State);
+                }
                 render();
             });
         }
     }
 
+    const lastNodeState = new Map(); // node path -> the State shown last
     function onChanged(ev, data) {
         if (data && "Links" in data) state.linkSeen.set(this.path, Date.now());
+        if (data && "State" in data && this.iface === "org.hbd1.Node") {
+            const before = lastNodeState.get(this.path);
+            if (before && before !== data.State) {
+                addEvent({ t: Date.now(), kind: "node " + data.State,
+                           text: this.Name + ": " + before + " → " + data.State, key: "node:" + this.Name + ":" + data.State, bus: true });
+            }
+        }
+        if (this.iface === "org.hbd1.Node" && this.valid) lastNodeState.set(this.path, this.State);
         render();
     }
 
@@ -398,6 +422,7 @@
                              kind: reason,
                              text: group + ": " + (from || "nowhere") + " → " + (to || "nowhere") + " (" + reason + ")",
                              key: "move:" + group + ":" + reason,
+                             bus: true,
                          });
                      });
 
