@@ -100,7 +100,7 @@
         busy: false,
     };
 
-    const client = cockpit.dbus(BUS_NAME, { bus: "system", superuser: "try" });
+    let client = null; // the channel to org.hbd1 (see connect)
 
     function mayChange() {
         if (!state.user) return false;
@@ -383,9 +383,15 @@
         render();
     }
 
+    let syncManager = null;
     function watchManager() {
+        if (state.manager && syncManager) state.manager.removeEventListener("changed", syncManager);
+        for (const map of [state.nodes, state.groups]) {
+            for (const p of map.values()) p.removeEventListener("changed", onChanged);
+            map.clear();
+        }
         state.manager = client.proxy("org.hbd1.Manager", MANAGER_PATH);
-        const sync = () => {
+        const sync = syncManager = () => {
             const m = state.manager;
             if (m.valid) {
                 follow(state.nodes, "org.hbd1.Node", m.Nodes);
@@ -397,34 +403,46 @@
         state.manager.wait(sync);
     }
 
-    client.addEventListener("owner", (ev, owner) => {
-        const was = state.connected;
-        state.connected = !!owner;
-        if (state.connected && !was && state.manager && !state.manager.valid) {
-            // hbd came (back): its objects are new.
-            state.nodes.clear();
-            state.groups.clear();
-            watchManager();
-        }
-        render();
-    });
-    client.addEventListener("close", (ev, options) => {
-        state.connected = false;
-        $("down").hidden = false;
-        $("down").textContent = "Lost the connection to the system bus: " + cockpit.message(options);
-    });
-
-    client.subscribe({ interface: "org.hbd1.Manager", member: "GroupMoved", path: MANAGER_PATH },
-                     (path, iface, signal, args) => {
-                         const [group, from, to, reason] = args;
-                         addEvent({
-                             t: Date.now(),
-                             kind: reason,
-                             text: group + ": " + (from || "nowhere") + " → " + (to || "nowhere") + " (" + reason + ")",
-                             key: "move:" + group + ":" + reason,
-                             bus: true,
-                         });
-                     });
+    // A channel of its own to org.hbd1.  When hbd comes back after it was
+    // gone (restarted), the page starts over on a fresh channel: the bridge's
+    // cache holds the old objects' last values, and a new hbd signals no
+    // change for values it starts with.
+    function connect() {
+        const c = cockpit.dbus(BUS_NAME, { bus: "system", superuser: "try" });
+        let hadOwner = false;
+        let replaced = false;
+        client = c;
+        c.addEventListener("owner", (ev, owner) => {
+            const was = state.connected;
+            if (owner && !was && hadOwner) {
+                replaced = true;
+                c.close();
+                connect();
+                return;
+            }
+            state.connected = !!owner;
+            if (owner) hadOwner = true;
+            render();
+        });
+        c.addEventListener("close", (ev, options) => {
+            if (replaced) return;
+            state.connected = false;
+            $("down").hidden = false;
+            $("down").textContent = "Lost the connection to the system bus: " + cockpit.message(options);
+        });
+        c.subscribe({ interface: "org.hbd1.Manager", member: "GroupMoved", path: MANAGER_PATH },
+                    (path, iface, signal, args) => {
+                        const [group, from, to, reason] = args;
+                        addEvent({
+                            t: Date.now(),
+                            kind: reason,
+                            text: group + ": " + (from || "nowhere") + " → " + (to || "nowhere") + " (" + reason + ")",
+                            key: "move:" + group + ":" + reason,
+                            bus: true,
+                        });
+                    });
+        watchManager();
+    }
 
     /* ------------------------------------------------------------ actions */
     let pending = null;
@@ -529,7 +547,7 @@
     su.addEventListener("changed", () => { state.superuser = su.Current === "root"; render() });
     su.wait(() => { state.superuser = su.valid && su.Current === "root"; render() });
 
-    watchManager();
+    connect();
     followJournal();
     render();
 })();

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The Debian packages, end to end: build them with dpkg-buildpackage (or take
-# the .deb given, and hbd-cockpit_*.deb next to it), check their contents and lintian, install it with apt-get
+# the .deb given, and hbd-cockpit_*.deb next to it), check their contents and lintian, install hbd with apt-get
 # into two fresh lab machines (/usr made writable by an overlay), write a
 # configuration and a key, start hbd on both, check `hactl status` and a
 # failover after a power cut, then remove (the configuration stays) and
@@ -178,6 +178,10 @@ if [[ -r $COCKPIT_DEB ]]; then
     check "n1: the page is in /usr/share/cockpit/hbd" lab_exec n1 test -s /usr/share/cockpit/hbd/index.html -a -s /usr/share/cockpit/hbd/manifest.json
     checke "n1: cockpit-bridge finds the package hbd (cockpit-bridge --packages)" \
         '[[ $(lab_exec n1 cockpit-bridge --packages 2>&1) == *"hbd "*"/usr/share/cockpit/hbd"* ]]'
+    if apt_get n1 remove hbd-cockpit >"$LAB_DIR/remove-cockpit.log" 2>&1; then ok "n1: apt-get remove hbd-cockpit"; else
+        sed 's/^/    /' "$LAB_DIR/remove-cockpit.log" | tail -n 20; nok "n1: apt-get remove hbd-cockpit"; fi
+    check "n1: remove took /usr/share/cockpit/hbd away (hbd stays)" eval \
+        'lab_exec n1 test ! -e /usr/share/cockpit/hbd && [[ $(lab_exec n1 dpkg-query -W -f="\${db:Status-Abbrev}" hbd) == "ii " ]]'
 fi
 checke "$n: hbd.service enabled" '[[ $(lab_systemctl n1 is-enabled hbd) == enabled ]]'
 checke "$n: hbd.service not running before a configuration exists" \
@@ -226,11 +230,6 @@ check "n2: hactl status: group web owned by n2" lab_wait_for 5 owner_n2
 lab_exec n2 hactl status | sed 's/^/    /'
 
 # ------------------------------------------------------------------ remove, purge
-if [[ -r $COCKPIT_DEB ]]; then
-    if apt_get n1 remove hbd-cockpit >"$LAB_DIR/remove-cockpit.log" 2>&1; then ok "n1: apt-get remove hbd-cockpit"; else
-        sed 's/^/    /' "$LAB_DIR/remove-cockpit.log" | tail -n 20; nok "n1: apt-get remove hbd-cockpit"; fi
-    check "n1: remove took /usr/share/cockpit/hbd away" lab_exec n1 test ! -e /usr/share/cockpit/hbd
-fi
 n=n2
 if apt_get n2 remove hbd >"$LAB_DIR/remove.log" 2>&1; then ok "$n: apt-get remove hbd"; else
     sed 's/^/    /' "$LAB_DIR/remove.log" | tail -n 20; nok "$n: apt-get remove hbd"; fi

@@ -199,6 +199,15 @@ sc_operator() {
     check "a narrow screen (400 px): the page needs no sideways scrolling" eval 'br size 400 900 && sleep 0.5 && br overflow'
     br screenshot "$OUT/narrow.png"
     br size 1280 800
+
+    # hbd stops and starts again under the open page.
+    lab_exec n1 systemctl stop hbd
+    check "systemctl stop hbd on n1: the page says hbd is not running" eval '
+        br wait_present "[data-test=down]:not([hidden])" 10 && br text "[data-test=down]" && [[ $BR_ANSWER == *"hbd is not running"* ]]'
+    lab_exec n1 systemctl start hbd
+    check "systemctl start hbd: the page follows the new hbd (n1 at generation 2, owner of web)" eval '
+        page_is "[data-node=n1] [data-test=node-generation]" 2 15 && page_is "$OWNER" n1 15 && br wait_gone "[data-test=down]:not([hidden])" 5'
+    check "still without a reload of the page" br marked
 }
 
 sc_readonly() {
