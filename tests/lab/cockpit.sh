@@ -159,6 +159,20 @@ sc_operator() {
     br screenshot "$OUT/before-dark.png"
     br theme light
 
+    # Move, clear the move, cleanup: each from the page, confirmed.
+    check "Move web to n2 (the choice offered: the node that does not run it), confirm" eval '
+        br text "[data-group=web] [data-test=move-target]" && br click "[data-group=web] [data-action=move]" &&
+        br text "#modal-title" && [[ $BR_ANSWER == "ok Move web to n2?" ]] && br confirm 20'
+    check "the page shows web on n2, pinned there (its note)" eval '
+        page_is "$OWNER" n2 15 && br wait_present "[data-group=web] [data-test=note]" 5 &&
+        br text "[data-group=web] [data-test=note]" && [[ $BR_ANSWER == *"pinned to n2"* ]]'
+    check "Move it back to n1, then Clear move: owner n1, no note" eval '
+        br select "[data-group=web] [data-test=move-target]" n1 && br click "[data-group=web] [data-action=move]" && br confirm 20 &&
+        page_is "$OWNER" n1 15 && br click "[data-group=web] [data-action=clear-move]" && br confirm 20 &&
+        br wait_gone "[data-group=web] [data-test=note]" 10 && page_is "$OWNER" n1 3'
+    check "Cleanup web, confirm: accepted, fail count 0" eval '
+        br click "[data-group=web] [data-action=cleanup]" && br confirm 20 && page_is "[data-group=web] [data-test=failcount]" 0 3'
+
     # Standby n1, with the page's confirmation.
     check "click Standby on n1: a dialog asks first" eval 'br click "[data-node=n1] [data-action=standby]" && br wait_present "#modal:not([hidden])" 5'
     check "confirm: the dialog closes" br confirm 20
