@@ -2,7 +2,9 @@
 # Install what building and testing hbd needs on a Debian 12 machine (root).
 set -euo pipefail
 pkgs=(build-essential pkg-config systemd-container iproute2 iptables socat curl dbus procps
-      python3 iputils-ping tcpdump util-linux passwd)
+      python3 iputils-ping tcpdump util-linux passwd
+      # the Cockpit page's test (tests/lab/cockpit.sh) and package (tests/deb/run.sh)
+      cockpit-ws cockpit-bridge cockpit-system chromium chromium-driver python3-selenium)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

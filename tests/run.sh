@@ -44,6 +44,7 @@ step "lab supervision" bash tests/lab/supervision.sh
 step "lab checks" bash tests/lab/checks.sh
 step "lab scale (1,000 VIPs)" bash tests/lab/scale.sh
 step "lab monitoring" bash tests/lab/monitoring.sh
+step "lab cockpit" bash tests/lab/cockpit.sh
 step "lab nemesis (3 min)" bash tests/lab/nemesis.sh
 step "lab hardening" bash tests/lab/hardening.sh
 # The Heartbeat set-ups of docs/recipes/, imported from tests/seeds/.

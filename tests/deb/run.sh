@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# The Debian package, end to end: build it with dpkg-buildpackage (or take
-# the .deb given), check its contents and lintian, install it with apt-get
+# The Debian packages, end to end: build them with dpkg-buildpackage (or take
+# the .deb given, and hbd-cockpit_*.deb next to it), check their contents and lintian, install hbd with apt-get
 # into two fresh lab machines (/usr made writable by an overlay), write a
 # configuration and a key, start hbd on both, check `hactl status` and a
 # failover after a power cut, then remove (the configuration stays) and
 # purge (nothing stays).  Ends with "N passed, M failed"; tears the lab
 # down whatever happens.
+# hbd-cockpit (the Cockpit page) is installed into the first machine and
+# found there by cockpit-bridge.
 #   sudo bash tests/deb/run.sh [PATH/hbd_VERSION_ARCH.deb]
 set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -56,7 +58,7 @@ if [[ -z $DEB ]]; then
     arch=$(dpkg-architecture -qDEB_HOST_ARCH)
     if (cd "$REPO" && dpkg-buildpackage -b -us -uc) >"$REPO/target/deb-build.log" 2>&1; then
         mkdir -p "$out"
-        for f in "hbd_${ver}_${arch}.deb" "hbd_${ver}_${arch}.buildinfo" "hbd_${ver}_${arch}.changes"; do
+        for f in "hbd_${ver}_${arch}.deb" "hbd-cockpit_${ver}_all.deb" "hbd_${ver}_${arch}.buildinfo" "hbd_${ver}_${arch}.changes"; do
             mv -f "$REPO/../$f" "$out/"
         done
         DEB=$out/hbd_${ver}_${arch}.deb
@@ -70,6 +72,7 @@ fi
 [[ -r $DEB ]] || { nok "package $DEB readable"; finish; }
 DEB=$(readlink -f "$DEB")
 echo "=== package $DEB"
+COCKPIT_DEB=$(ls "$(dirname "$DEB")"/hbd-cockpit_*_all.deb 2>/dev/null | sort -V | tail -n 1)
 
 # ------------------------------------------------------------------ contents
 contents=$(dpkg-deb -c "$DEB" | awk '{print $6}' | sed 's#^\./#/#')
@@ -94,6 +97,31 @@ lintian --fail-on error,warning "$DEB" >"$REPO/target/deb-lintian.log" 2>&1
 lrc=$?
 grep -v '^running with root privileges' "$REPO/target/deb-lintian.log" | sed 's/^/    /'
 check "lintian: no error, no warning" test "$lrc" = 0
+
+# ------------------------------------------------------------------ hbd-cockpit
+if [[ -r $COCKPIT_DEB ]]; then
+    ok "hbd-cockpit built: ${COCKPIT_DEB##*/}"
+    ccontents=$(dpkg-deb -c "$COCKPIT_DEB" | awk '{print $6}' | sed 's#^\./#/#')
+    for f in /usr/share/cockpit/hbd/manifest.json /usr/share/cockpit/hbd/index.html \
+        /usr/share/cockpit/hbd/hbd.js /usr/share/cockpit/hbd/hbd.css /usr/share/doc/hbd-cockpit/copyright; do
+        checke "hbd-cockpit contains $f" 'grep -qxF "$f" <<<"$ccontents"'
+    done
+    checke "hbd-cockpit ships the page only (/usr/share/cockpit/hbd, its doc)" \
+        '! grep -v -e "^/usr/share/cockpit/hbd/" -e "^/usr/share/doc/hbd-cockpit/" -e "^/$" -e "^/usr/$" -e "^/usr/share/$" -e "^/usr/share/cockpit/$" -e "^/usr/share/doc/$" <<<"$ccontents"'
+    checke "hbd-cockpit is Architecture: all" '[[ $(dpkg-deb -f "$COCKPIT_DEB" Architecture) == all ]]'
+    cdepends=$(dpkg-deb -f "$COCKPIT_DEB" Depends)
+    echo "    Depends: $cdepends"
+    checke "hbd-cockpit Depends: cockpit-bridge, cockpit-system, hbd (same version)" \
+        '[[ $(tr , "\n" <<<"$cdepends" | sed -E "s/^ +//; s/ .*//" | sort | tr "\n" " ") == "cockpit-bridge cockpit-system hbd " && $cdepends == *"hbd (>= $(dpkg-deb -f "$DEB" Version))"* ]]'
+    checke "the page in the package parses as JSON (manifest.json)" \
+        'dpkg-deb --fsys-tarfile "$COCKPIT_DEB" | tar -xOf - ./usr/share/cockpit/hbd/manifest.json | python3 -c "import json,sys; m=json.load(sys.stdin); sys.exit(0 if m[\"menu\"][\"index\"][\"label\"] == \"HA cluster\" else 1)"'
+    lintian --fail-on error,warning "$COCKPIT_DEB" >"$REPO/target/deb-lintian-cockpit.log" 2>&1
+    lrc=$?
+    grep -v '^running with root privileges' "$REPO/target/deb-lintian-cockpit.log" | sed 's/^/    /'
+    check "hbd-cockpit: lintian: no error, no warning" test "$lrc" = 0
+else
+    nok "hbd-cockpit_*_all.deb built next to ${DEB##*/}"
+fi
 
 # ------------------------------------------------------------------ lab
 lab_on_down() {
@@ -137,6 +165,24 @@ checke "$n: group haclient created (a system group)" \
     'g=$(lab_exec n1 getent group haclient) && gid=$(cut -d: -f3 <<<"$g") && ((gid < 1000))'
 checke "$n: /etc/hbd is 0750 root:haclient and empty" \
     '[[ $(lab_exec n1 stat -c "%a %U:%G" /etc/hbd) == "750 root:haclient" && -z $(lab_exec n1 ls -A /etc/hbd) ]]'
+if [[ -r $COCKPIT_DEB ]]; then
+    cp "$COCKPIT_DEB" "$LAB_DIR/opt/"
+    # (the machines' package database is the host's: cockpit-bridge and
+    # cockpit-system are installed there, as tests/deps.sh makes sure)
+    if apt_get n1 install "/opt/hbd/${COCKPIT_DEB##*/}" >"$LAB_DIR/apt-cockpit.log" 2>&1; then
+        ok "n1: apt-get install ./${COCKPIT_DEB##*/}"
+    else
+        sed 's/^/    /' "$LAB_DIR/apt-cockpit.log" | tail -n 25
+        nok "n1: apt-get install ./${COCKPIT_DEB##*/}"
+    fi
+    check "n1: the page is in /usr/share/cockpit/hbd" lab_exec n1 test -s /usr/share/cockpit/hbd/index.html -a -s /usr/share/cockpit/hbd/manifest.json
+    checke "n1: cockpit-bridge finds the package hbd (cockpit-bridge --packages)" \
+        '[[ $(lab_exec n1 cockpit-bridge --packages 2>&1) == *"hbd "*"/usr/share/cockpit/hbd"* ]]'
+    if apt_get n1 remove hbd-cockpit >"$LAB_DIR/remove-cockpit.log" 2>&1; then ok "n1: apt-get remove hbd-cockpit"; else
+        sed 's/^/    /' "$LAB_DIR/remove-cockpit.log" | tail -n 20; nok "n1: apt-get remove hbd-cockpit"; fi
+    check "n1: remove took /usr/share/cockpit/hbd away (hbd stays)" eval \
+        'lab_exec n1 test ! -e /usr/share/cockpit/hbd && [[ $(lab_exec n1 dpkg-query -W -f="\${db:Status-Abbrev}" hbd) == "ii " ]]'
+fi
 checke "$n: hbd.service enabled" '[[ $(lab_systemctl n1 is-enabled hbd) == enabled ]]'
 checke "$n: hbd.service not running before a configuration exists" \
     '[[ $(lab_systemctl n1 is-active hbd) == inactive && $(lab_systemctl n1 show -P ConditionResult hbd) == no ]]'
