@@ -661,3 +661,18 @@ fn rebooted_node_has_higher_generation_and_peers_log_restart() {
     // And the cluster settles back on n1 (auto_failback).
     assert!(wait_for(&mut sim, INITDEAD + secs(2), true, owner_is("n1")).is_some());
 }
+
+#[test]
+fn a_move_to_a_node_in_standby_is_refused_and_changes_nothing() {
+    use hbd::core::{Command, CommandError};
+    let mut sim = two_nodes();
+    assert_eq!(sim.command("n1", Command::Standby { node: "n2".into() }), Some(Ok(())));
+    advance(&mut sim, ms(500));
+    let r = sim.command("n1", Command::Move { group: "g1".into(), node: "n2".into() });
+    let Some(Err(CommandError::Invalid(msg))) = r else { panic!("move to a standby node accepted: {r:?}") };
+    assert!(msg.contains("n2 is in standby") && msg.contains("hactl unstandby n2"), "{msg}");
+    let g = sim.core("n1").unwrap().status().groups[0].clone();
+    assert!(!g.note.contains("pinned"), "the refused move pinned g1: {g:?}");
+    advance(&mut sim, secs(2));
+    assert_eq!(sim.owner("g1").as_deref(), Some("n1"));
+}

@@ -39,6 +39,13 @@ impl Node {
                 let node = node_or_me(&node);
                 check_node(&self.cfg, &node)?;
                 self.need_quorum()?;
+                // A pin that cannot be honoured would be shown as the
+                // operator's choice while the group runs elsewhere.
+                if self.standby_of(&node) {
+                    return Err(CommandError::Invalid(format!(
+                        "{node} is in standby, so group {group} cannot run there; run `hactl unstandby {node}` first, or move {group} to another node"
+                    )));
+                }
                 kinds.push(IntentKind::Location { group, node: Some(node) });
             }
             Command::ClearMove { group } => {
