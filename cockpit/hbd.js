@@ -200,7 +200,8 @@
                    el("span", { class: "hb-muted", "data-test": "link-age" }, age(ms < 0 ? ms : ms + (now - seen)))));
             const checks = (n.Checks || []).map(([name, probe, st, , , , err]) =>
                 el("li", { title: probe + (err ? ": " + err : "") }, name, " ", label(st, "check-state")));
-            const standby = n.State === "standby";
+            // Standby (hbd ≥ 0.2) holds while the node is dead or leaving too.
+            const standby = n.Standby !== undefined ? n.Standby : n.State === "standby";
             const action = el("button", {
                 type: "button", class: "hb-btn hb-btn-secondary hb-btn-sm", disabled,
                 "data-test": standby ? "unstandby" : "standby",
@@ -246,8 +247,10 @@
             const other = nodeNames.find(n => n !== g.Owner);
             const select = el("select", { class: "hb-select", disabled, "data-group": g.Name, "data-test": "move-target", "aria-label": "Move " + g.Name + " to" },
                 nodeNames.map(n => el("option", { value: n, selected: n === other }, n)));
-            const btn = (cls, action, text) => el("button", {
-                type: "button", class: "hb-btn hb-btn-sm " + cls, disabled,
+            // Pinned (hbd ≥ 0.2): only a pinned group has a move to clear.
+            const pinned = g.Pinned !== undefined ? g.Pinned : null;
+            const btn = (cls, action, text, off) => el("button", {
+                type: "button", class: "hb-btn hb-btn-sm " + cls, disabled: disabled || !!off,
                 "data-test": action, "data-action": action, "data-group": g.Name }, text);
             cards.push(el("article", { class: "hb-group", "data-group": g.Name, "data-test": "group" },
                 el("div", { class: "hb-group-head" },
@@ -256,13 +259,15 @@
                 el("dl", { class: "hb-dl" },
                     el("dt", {}, "Owner"), el("dd", { class: "hb-owner", "data-test": "owner" }, g.Owner || "none"),
                     el("dt", {}, "Preferred"), el("dd", { "data-test": "preferred" }, g.Preferred || "—"),
-                    el("dt", {}, "Fail count"), el("dd", { "data-test": "failcount" }, String(g.FailCount))),
+                    el("dt", {}, "Fail count"), el("dd", { "data-test": "failcount" }, String(g.FailCount)),
+                    pinned ? el("dt", {}, "Pinned to") : null,
+                    pinned ? el("dd", { "data-test": "pinned" }, pinned) : null),
                 g.Note ? el("div", { class: "hb-note", "data-test": "note" }, g.Note) : null,
                 rows.length ? el("table", { class: "hb-resources" }, el("tbody", {}, rows)) : null,
                 el("div", { class: "hb-btn-row" },
                     select,
                     btn("hb-btn-secondary", "move", "Move"),
-                    btn("hb-btn-link", "clear-move", "Clear move"),
+                    btn("hb-btn-link", "clear-move", "Clear move", pinned === ""),
                     btn("hb-btn-link", "cleanup", "Cleanup"))));
         }
         update(box, cards);

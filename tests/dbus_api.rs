@@ -161,11 +161,18 @@ async fn move_emits_properties_changed_and_group_moved() {
         })
         .await;
     assert_eq!(st.groups[0].owner, "n-2");
+    let on_bus = client::fetch_status(&conn).await.unwrap();
+    assert_eq!(on_bus.groups[0].pinned, "n-2", "the move's pin is not on the bus: {:?}", on_bus.groups[0]);
+    // ClearMove releases the pin: Pinned goes back to "".
+    call(&conn, "ClearMove", &("web",)).await.unwrap();
+    wait_changed(&mut stream, web.as_str(), |c| str_prop(c, "Pinned").as_deref() == Some(""), &mut moved).await;
 
-    // Standby of the local node: the Node object's State follows.
+    // Standby of the local node: the Node object's State and Standby follow.
     let n1 = object_path_for(ObjectKind::Node, "n1");
     call(&conn, "Standby", &("",)).await.unwrap();
     wait_changed(&mut stream, n1.as_str(), |c| str_prop(c, "State").as_deref() == Some("standby"), &mut moved).await;
+    let on_bus = client::fetch_status(&conn).await.unwrap();
+    assert!(on_bus.nodes.iter().any(|n| n.name == "n1" && n.standby), "{:?}", on_bus.nodes);
     call(&conn, "Unstandby", &("n1",)).await.unwrap();
     wait_changed(&mut stream, n1.as_str(), |c| str_prop(c, "State").as_deref() == Some("up"), &mut moved).await;
 }
@@ -233,6 +240,7 @@ async fn objects_follow_the_set_of_names() {
         links: vec![],
         ping: None,
         checks: vec![],
+        standby: false,
     };
     let group = |name: &str| GroupStatus {
         name: name.into(),
@@ -243,6 +251,7 @@ async fn objects_follow_the_set_of_names() {
         failcount: 0,
         note: String::new(),
         checks: vec![],
+        pinned: String::new(),
     };
     let s0 = Status {
         cluster: "c".into(),

@@ -223,6 +223,9 @@ pub struct NodeStatus {
     pub ping: Option<u32>,
     /// The node's own checks (`[[node_check]]`; the local node only).
     pub checks: Vec<CheckStatus>,
+    /// In standby (by `hactl standby`, or a failing node check), whatever
+    /// its state: a dead node in standby stays in standby when it returns.
+    pub standby: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -238,6 +241,8 @@ pub struct GroupStatus {
     pub note: String,
     /// The health checks of its resources, on the node that runs it.
     pub checks: Vec<CheckStatus>,
+    /// The node `hactl move` or `takeover` pinned it to ("": none).
+    pub pinned: String,
 }
 
 pub struct Node {

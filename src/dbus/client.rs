@@ -124,6 +124,8 @@ async fn node_status(conn: &Connection, path: &str) -> Result<NodeStatus, Client
         links: prop(&p, path, "Links")?,
         ping: Some(ping),
         checks: checks(&p, path)?,
+        // Absent from an hbd older than this hactl (a rolling upgrade).
+        standby: prop(&p, path, "Standby").unwrap_or(false),
     })
 }
 
@@ -138,6 +140,7 @@ async fn group_status(conn: &Connection, path: &str) -> Result<GroupStatus, Clie
         failcount: prop(&p, path, "FailCount")?,
         note: prop(&p, path, "Note")?,
         checks: checks(&p, path)?,
+        pinned: prop(&p, path, "Pinned").unwrap_or_default(),
     })
 }
 

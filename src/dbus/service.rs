@@ -256,6 +256,13 @@ impl NodeObject {
         self.with(|n| n.links.clone())
     }
 
+    /// In standby (hactl standby, or a failing node check), whatever State
+    /// says: a dead node in standby is still in standby when it returns.
+    #[zbus(property)]
+    fn standby(&self) -> bool {
+        self.with(|n| n.standby)
+    }
+
     /// How many ping hosts the node reaches (0 if it has none).
     #[zbus(property)]
     fn ping_hosts(&self) -> u32 {
@@ -330,6 +337,13 @@ impl GroupObject {
     #[zbus(property)]
     fn fail_count(&self) -> u32 {
         self.with(|g| g.failcount)
+    }
+
+    /// The node hactl move or takeover pinned the group to ("" for none;
+    /// ClearMove releases it).
+    #[zbus(property)]
+    fn pinned(&self) -> String {
+        self.with(|g| g.pinned.clone())
     }
 
     /// Why the group does not run where it should ("" when it does).
@@ -513,6 +527,7 @@ async fn publish_changes(
         set(&mut ch, "Local", &old.local, &n.local);
         set(&mut ch, "Generation", &old.generation, &n.generation);
         set(&mut ch, "PingHosts", &old.ping.unwrap_or(0), &n.ping.unwrap_or(0));
+        set(&mut ch, "Standby", &old.standby, &n.standby);
         set(&mut ch, "Checks", &check_tuples(&old.checks), &check_tuples(&n.checks));
         if old.links != n.links {
             let same_states = old.links.len() == n.links.len()
@@ -538,6 +553,7 @@ async fn publish_changes(
         set(&mut ch, "Resources", &old.resources, &g.resources);
         set(&mut ch, "FailCount", &old.failcount, &g.failcount);
         set(&mut ch, "Note", &old.note, &g.note);
+        set(&mut ch, "Pinned", &old.pinned, &g.pinned);
         set(&mut ch, "Checks", &check_tuples(&old.checks), &check_tuples(&g.checks));
         emit(conn, object_path_for(ObjectKind::Group, &g.name).as_str(), GROUP_INTERFACE, ch).await;
     }

@@ -171,6 +171,7 @@ pub fn json(st: &Status, daemon_version: Option<&str>) -> Value {
             "local": n.local,
             "generation": n.generation,
             "ping_hosts": n.ping.unwrap_or(0),
+            "standby": n.standby,
             "links": n.links.iter().map(|(name, state, ms)| json!({
                 "name": name,
                 "state": state,
@@ -188,6 +189,7 @@ pub fn json(st: &Status, daemon_version: Option<&str>) -> Value {
                 "kind": kind, "name": name, "state": state,
             })).collect::<Vec<_>>(),
             "note": g.note,
+            "pinned": if g.pinned.is_empty() { Value::Null } else { json!(g.pinned) },
             "checks": g.checks.iter().map(check_json).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
     })

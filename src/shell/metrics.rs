@@ -526,6 +526,7 @@ mod tests {
                     links: vec![],
                     ping: None,
                     checks: vec![],
+                    standby: false,
                 },
                 NodeStatus {
                     name: "n\"2".into(),
@@ -535,6 +536,7 @@ mod tests {
                     links: vec![("hb".into(), "down".into(), 2500), ("lan".into(), "down".into(), -1)],
                     ping: Some(0),
                     checks: vec![],
+                    standby: false,
                 },
             ],
             groups: vec![GroupStatus {
@@ -546,6 +548,7 @@ mod tests {
                 failcount: 2,
                 note: String::new(),
                 checks: vec![],
+                pinned: String::new(),
             }],
         };
         Source {

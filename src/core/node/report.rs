@@ -216,6 +216,7 @@ impl Node {
                         links: Vec::new(),
                         ping: self.ping_eff,
                         checks: self.node_check_statuses(),
+                        standby: self.standby_of(&n.name) || self.sick(),
                     };
                 }
                 let p = self.peers[i].as_ref().expect("peer");
@@ -241,6 +242,7 @@ impl Node {
                         .collect(),
                     ping: p.ping(),
                     checks: Vec::new(),
+                    standby: self.standby_of(&n.name) || self.health_standby(i),
                 }
             })
             .collect();
@@ -353,6 +355,10 @@ impl NodeGroupNote {
                 .any(|p| !p.fenced && matches!(p.state, PeerState::Dead | PeerState::Unknown));
         let unverified =
             node.peers.iter().flatten().find(|p| p.state == PeerState::Unknown && p.unverified_at.is_some());
+        let pin = match node.intents.get(&IntentKey::Location(gc.name.clone())) {
+            Some(Intent { kind: IntentKind::Location { node: Some(n), .. }, origin, .. }) => Some((n, origin)),
+            _ => None,
+        };
         let note = if let Some(p) = unverified {
             format!(
                 "{} sends frames this node cannot verify (different auth key?); taking no group until they agree",
@@ -373,9 +379,7 @@ impl NodeGroupNote {
             "this node reaches no ping host and hears no peer".to_string()
         } else if owner.is_none() && node.settled() && node.desired_owner(gi).is_none() {
             "no node may run it (standby, failed or unreachable); see hactl cleanup".to_string()
-        } else if let Some(Intent { kind: IntentKind::Location { node: Some(n), .. }, origin, .. }) =
-            node.intents.get(&IntentKey::Location(gc.name.clone()))
-        {
+        } else if let Some((n, origin)) = pin {
             format!("pinned to {n} by hactl move or takeover on {origin}; hactl move --clear {} to release", gc.name)
         } else {
             String::new()
@@ -390,6 +394,7 @@ impl NodeGroupNote {
             failcount,
             note,
             checks: if owner == Some(node.me) { node.check_statuses(gi) } else { Vec::new() },
+            pinned: pin.map(|(n, _)| n.clone()).unwrap_or_default(),
         }
     }
 }
