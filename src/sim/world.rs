@@ -645,6 +645,28 @@ impl Sim {
         };
         st.nodes.iter_mut().flat_map(|n| n.checks.iter_mut()).for_each(calm);
         st.groups.iter_mut().flat_map(|g| g.checks.iter_mut()).for_each(calm);
+        // What the driver publishes (what hactl and the bus show) is never
+        // behind the core, but for link ages and probe counts: a step that
+        // moved the serial publishes, and publishes what the core says.
+        let moved = self.last_status[n].as_ref().is_some_and(|(s, _)| *s != serial);
+        match driver.platform.published.take() {
+            Some(mut shown) => {
+                shown.nodes.iter_mut().flat_map(|n| n.links.iter_mut()).for_each(|l| l.2 = 0);
+                shown.nodes.iter_mut().flat_map(|n| n.checks.iter_mut()).for_each(calm);
+                shown.groups.iter_mut().flat_map(|g| g.checks.iter_mut()).for_each(calm);
+                if shown != st && self.status_violation.is_none() {
+                    self.status_violation = Some(format!(
+                        "{}: the published status is not the core's: {shown:?} vs {st:?}",
+                        self.cfg.nodes[n].name
+                    ));
+                }
+            }
+            None if moved && self.status_violation.is_none() => {
+                self.status_violation =
+                    Some(format!("{}: the status changed and nothing was published", self.cfg.nodes[n].name));
+            }
+            None => {}
+        }
         if let Some((old_serial, old)) = &self.last_status[n] {
             if *old_serial == serial && *old != st && self.status_violation.is_none() {
                 self.status_violation = Some(format!(
