@@ -25,6 +25,9 @@ use crate::core::{Action, Input, Node, Op, OpError, Time, UnitTimeouts};
 
 /// How long a respawn unit that died waits before it is started again.
 pub const RESPAWN_DELAY: Duration = Duration::from_secs(1);
+/// At most one status snapshot per this long while changes come in a
+/// burst; the first change after a quiet spell is published at once.
+pub const PUBLISH_GAP: Duration = Duration::from_millis(20);
 
 /// What the platform found before the core starts: the job timeouts
 /// systemd gives the group units (where the resource sets none), and the
@@ -56,6 +59,8 @@ pub struct Driver<P: Platform> {
     send_failed: Option<String>,
     /// The core's status serial and when the last snapshot was published.
     published: Option<(u64, Time)>,
+    /// A change not yet published waits until then (see [`PUBLISH_GAP`]).
+    publish_due: Option<Time>,
     exit: bool,
 }
 
@@ -80,6 +85,7 @@ impl<P: Platform> Driver<P> {
             respawns: BTreeSet::new(),
             send_failed: None,
             published: None,
+            publish_due: None,
             exit: false,
         };
         for (group, resource, timeouts) in found.timeouts {
@@ -117,8 +123,15 @@ impl<P: Platform> Driver<P> {
         &self.cfg
     }
 
+    /// When the driver must be fed `Input::Tick` at the latest.
     pub fn next_deadline(&self) -> Time {
-        self.node.next_deadline()
+        let core = self.node.next_deadline();
+        self.publish_due.map_or(core, |t| t.min(core))
+    }
+
+    /// A change of the status waits to be published (within [`PUBLISH_GAP`]).
+    pub fn publish_pending(&self) -> bool {
+        self.publish_due.is_some()
     }
 
     /// The respawn units followed now (stopped when the node leaves).
@@ -296,13 +309,22 @@ impl<P: Platform> Driver<P> {
     /// Most inputs are frames that change nothing but a link's age:
     /// building the whole snapshot for each of them was a tenth of hbd's
     /// idle CPU. Ages are refreshed once a keepalive, the pace they move at.
+    /// Changes in a burst (a failover of a thousand groups: two job
+    /// completions per group) are published at most once per
+    /// [`PUBLISH_GAP`]: a snapshot costs as much as the groups are many.
     fn publish(&mut self, now: Time) {
         let serial = self.node.status_serial();
         let keepalive = self.cfg.cluster.keepalive;
-        if self.published.is_some_and(|(s, t)| s == serial && now.saturating_sub(t) < keepalive) {
-            return;
+        match self.published {
+            Some((s, t)) if s == serial && now.saturating_sub(t) < keepalive => return,
+            Some((s, t)) if s != serial && now.saturating_sub(t) < PUBLISH_GAP => {
+                self.publish_due.get_or_insert(t + PUBLISH_GAP);
+                return;
+            }
+            _ => {}
         }
         self.published = Some((serial, now));
+        self.publish_due = None;
         let st = self.node.status();
         self.platform.publish(&st);
     }

@@ -630,8 +630,9 @@ impl Sim {
         let Some(driver) = self.nodes[n].driver.as_mut() else { return };
         let exit = call(driver, now);
         let ops = std::mem::take(&mut driver.platform.ops);
+        let deadline = driver.next_deadline();
+        let pending = driver.publish_pending();
         let core = driver.node();
-        let deadline = core.next_deadline();
         // The shell rebuilds the status only when the serial moves (and for
         // link ages once a keepalive): it must move whenever the rest does.
         let serial = core.status_serial();
@@ -650,6 +651,8 @@ impl Sim {
         // moved the serial publishes, and publishes what the core says.
         let moved = self.last_status[n].as_ref().is_some_and(|(s, _)| *s != serial);
         match driver.platform.published.take() {
+            // (one that a change still waiting to be published replaces)
+            Some(_) if pending => {}
             Some(mut shown) => {
                 shown.nodes.iter_mut().flat_map(|n| n.links.iter_mut()).for_each(|l| l.2 = 0);
                 shown.nodes.iter_mut().flat_map(|n| n.checks.iter_mut()).for_each(calm);
@@ -661,7 +664,7 @@ impl Sim {
                     ));
                 }
             }
-            None if moved && self.status_violation.is_none() => {
+            None if moved && !pending && self.status_violation.is_none() => {
                 self.status_violation =
                     Some(format!("{}: the status changed and nothing was published", self.cfg.nodes[n].name));
             }
@@ -719,16 +722,22 @@ impl Sim {
         self.nodes[n].respawn_runs = false;
         self.nodes[n].respawn_followed = false;
         self.recompute_connectivity();
+        // A leave still in flight when the faults ended: the operator starts
+        // hbd again, as for every node at the end of the faults (what the
+        // leave could not stop still runs, and is adopted).
+        if self.now >= self.opts.chaos {
+            self.schedule(self.now + Duration::from_secs(1), Ev::Restart { node: n });
+        }
     }
 
     /// Carry out what the driver asked of the platform, as systemd, the
     /// kernel and the network would.
     fn apply(&mut self, n: usize, ops: Vec<SimOp>) {
         let name = self.cfg.nodes[n].name.clone();
+        // All of them, even once a nested step has seen the node exit: the
+        // daemon carries out every action of a dispatch before it exits
+        // (its goodbye among them).
         for op in ops {
-            if self.nodes[n].driver.is_none() {
-                return;
-            }
             match op {
                 SimOp::Send { serial_links, seq, msg } => self.send(n, seq, msg, serial_links),
                 SimOp::Watch { group, resource } => {
