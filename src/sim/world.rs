@@ -725,7 +725,7 @@ impl Sim {
         // A leave still in flight when the faults ended: the operator starts
         // hbd again, as for every node at the end of the faults (what the
         // leave could not stop still runs, and is adopted).
-        if self.now >= self.opts.chaos {
+        if self.opts.faults && self.now >= self.opts.chaos {
             self.schedule(self.now + Duration::from_secs(1), Ev::Restart { node: n });
         }
     }
