@@ -18,6 +18,14 @@
 #                        field no release knows, which the node still on the
 #                        old release must skip (forward compatibility).
 #
+# Why from v0.2.0 and not from v0.1.0 (the commit before "Wire format 2"):
+# 0.2.0 changed the frame format on purpose (version 2; a version-1 node
+# refuses version-2 frames and the other way round, loudly), so 0.1.0 nodes
+# cannot be upgraded one at a time. v0.2.0 is the first release of format
+# 2; the extra-field leg stands for the first release after it, whose new
+# fields older nodes must skip. From then on, HBD_UPGRADE_FROM = the
+# previous tag.
+#
 # The previous release is HBD_UPGRADE_FROM (default v0.2.0; without the tag,
 # as in a clone without tags, the commit that set version = "0.2.0" in
 # Cargo.toml). Its hbd and hactl are built in a temporary `git worktree`
