@@ -95,8 +95,8 @@ build_old() {
     else
         rc=1
     fi
-    git -C "$repo" worktree remove --force "$wt/src" >/dev/null 2>&1
-    git -C "$repo" worktree prune
+    # (prune, which touches every worktree's record, only if remove failed)
+    git -C "$repo" worktree remove --force "$wt/src" >/dev/null 2>&1 || { rm -rf "$wt"; git -C "$repo" worktree prune; }
     rm -rf "$wt"
     # the binaries are kept; the build tree is not (it is as big as target/release)
     rm -rf "$tgt"
