@@ -356,6 +356,118 @@ def build(raw, stamp):
     return "\n".join(L), cells, problems
 
 
+CHECK_CELLS = ["hbd-200ms-mt1", "hbd-200ms-mt3", "hbd-1s-mt1", "keepalived-1s"]
+CHECK_TEXT = {
+    "hbd-200ms-mt1": ("hbd", "interval 200ms, timeout 150ms, fall 3; migration_threshold 1: moves at the first failed sequence (like-for-like)"),
+    "hbd-200ms-mt3": ("hbd", "interval 200ms, timeout 150ms, fall 3; migration_threshold 3 (default): restarts in place twice, then moves"),
+    "hbd-1s-mt1": ("hbd", "interval 1s, timeout 500ms, fall 3; migration_threshold 1 (keepalived's shortest interval)"),
+    "keepalived-1s": ("keepalived 2.2.7", "vrrp_script curl, interval 1, timeout 1, fall 3, no weight (FAULT); its shortest interval"),
+}
+
+
+def checks_section(raw):
+    """The health-check benchmark: markdown lines and problems (empty if it did not run)."""
+    rows = read_csv(os.path.join(raw, "checks.csv"))
+    cost = read_csv(os.path.join(raw, "checks-cost.csv"))
+    if not rows and not cost:
+        return [], []
+    meta = read_meta(raw)
+    L, problems = [], []
+    L.append("### Sick service → first good answer from the peer (health checks)")
+    L.append("")
+    L.append("Load average before/after this part: %s / %s (shared 2-core machine). The web unit on the owner "
+             "starts answering HTTP 500 (`echo 500 > /run/web-health`); the time is from that command to the "
+             "client's first 200 answer from n2 on the VIP (probe every 5 ms). detection = until n1's journal "
+             "says the check failed fall times in a row (hbd) / the instance entered FAULT (keepalived)." % (
+                 meta.get("checks_load_before", "?"), meta.get("checks_load_after", "?")))
+    L.append("")
+    L.append("| system | check | runs | p50 | p95 | max | detection p50 | ratio to keepalived (p50) |")
+    L.append("|---|---|---:|---:|---:|---:|---:|---:|")
+    cells = {}
+    for r in rows:
+        c = cells.setdefault(r["cell"], {"ms": [], "n": 0, "fail": 0, "detect": []})
+        c["n"] += 1
+        if r["outcome"] == "failover" and r["ms"]:
+            c["ms"].append(float(r["ms"]))
+            d = detail(r, "detect")
+            if d is not None:
+                c["detect"].append(d)
+        else:
+            c["fail"] += 1
+    ka = pct(cells.get("keepalived-1s", {}).get("ms", []), 50)
+    for k in CHECK_CELLS:
+        c = cells.get(k)
+        if not c:
+            continue
+        name, text = CHECK_TEXT[k]
+        if c["fail"]:
+            text += " (%d of %d runs: no failover)" % (c["fail"], c["n"])
+        if not c["ms"]:
+            problems.append("checks %s: no failover in %d runs" % (k, c["n"]))
+        me = pct(c["ms"], 50)
+        ratio = "%.2f" % (me / ka) if (k != "keepalived-1s" and me and ka) else "–"
+        L.append("| %s | %s | %d | %s | %s | %s | %s | %s |" % (
+            name, text, len(c["ms"]), fmt_ms(me), fmt_ms(pct(c["ms"], 95)),
+            fmt_ms(max(c["ms"]) if c["ms"] else None), fmt_ms(pct(c["detect"], 50)), ratio))
+    L.append("")
+    if cost:
+        by = {r["checks"]: r for r in cost}
+        if "0" in by and "100" in by:
+            cpu = lambda r: 100.0 * int(r["cpu_ms"]) / max(1, int(r["window_ms"]))
+            b, w = cpu(by["0"]), cpu(by["100"])
+            L.append("CPU of 100 HTTP checks at 1 s interval (`[[node_check]]` × 100 against a local server, "
+                     "%s healthy), hbd's unit on n1 over %.0f s (utime+stime of its cgroup): **%.2f %% of a core "
+                     "with them, %.2f %% without: %.2f %% for the 100 checks** (%.4f %% per check)." % (
+                         by["100"]["healthy"], int(by["100"]["window_ms"]) / 1000.0, w, b, w - b, (w - b) / 100.0))
+            L.append("Target: well under 1 %% of a core for the 100 checks: **%s**." % (
+                "met" if w - b < 1.0 else "missed"))
+            L.append("")
+    sub = os.path.join(raw, "keepalived-subsecond.txt")
+    if os.path.exists(sub):
+        lines = [l.strip() for l in open(sub) if "interval" in l or "timeout" in l]
+        if lines:
+            L.append("keepalived 2.2.7 on `interval 0.2` / `timeout 0.15` (`keepalived --config-test`): " +
+                     "; ".join("`%s`" % l for l in lines[:4]))
+            L.append("")
+    for k in ["hbd-200ms-mt1", "keepalived-1s"]:
+        tf = os.path.join(raw, "journal-checks-%s.t" % k)
+        if not os.path.exists(tf):
+            continue
+        t = int(open(tf).read().strip())
+        out = []
+        for node in ("n1", "n2"):
+            jf = os.path.join(raw, "journal-checks-%s-%s.txt" % (k, node))
+            if not os.path.exists(jf):
+                continue
+            for line in open(jf):
+                m = re.match(r"(\d+)\.(\d+) (\S+) (.*)", line.rstrip("\n"))
+                if not m:
+                    continue
+                ts = int(m.group(1)) * 1000 + int(m.group(2)[:6].ljust(6, "0")) / 1000.0
+                msg = m.group(4)
+                if ts < t - 100 or ts > t + 6000:
+                    continue
+                if not re.match(r"(hbd|Keepalived_vrrp|systemd)\[", msg):
+                    continue
+                if msg.startswith("systemd[") and not re.search(r"(Starting|Started|Stopping|Stopped) web\.service", msg):
+                    continue
+                out.append((ts, "%+8.1f ms  %s  %s" % (ts - t, m.group(3), msg[:160])))
+        first = None
+        for r in rows:
+            if r["cell"] == k and r["ms"]:
+                first = r["ms"]
+        if out:
+            L.append("Timeline of the last run, %s (both journals, ms after the fault):" % CHECK_TEXT[k][0])
+            L.append("")
+            L.append("```")
+            L.extend(l for _, l in sorted(out)[:40])
+            if first:
+                L.append("%+8.1f ms  client: first good answer from n2" % float(first))
+            L.append("```")
+            L.append("")
+    return L, problems
+
+
 def chart(cells, path, title):
     try:
         import matplotlib
@@ -401,21 +513,37 @@ def cmd_report(argv):
     out = argv[argv.index("--out") + 1]
     stamp = argv[argv.index("--stamp") + 1]
     docs = argv[argv.index("--docs") + 1] if "--docs" in argv else None
-    md, cells, problems = build(raw, stamp)
+    main = bool(read_csv(os.path.join(raw, "failover.csv")))
+    md, cells, problems = build(raw, stamp) if main else ("", {}, [])
+    ck, ck_problems = checks_section(raw)
+    problems += ck_problems
     os.makedirs(out, exist_ok=True)
     png = os.path.join(out, stamp + ".png")
-    have_png = chart(cells, png, "failover time, hbd vs Heartbeat vs keepalived (%s)" % stamp)
-    body = md + ("\n![chart](%s.png)\n" % stamp if have_png else "")
+    have_png = main and chart(cells, png, "failover time, hbd vs Heartbeat vs keepalived (%s)" % stamp)
+    if not main:
+        meta = read_meta(raw)
+        md = "Run %s — `%s`\n\nMachine: %s. hbd %s, keepalived %s. %s runs per cell.\n" % (
+            meta.get("date", stamp), meta.get("command", "").strip(), meta.get("machine", "?"),
+            meta.get("hbd", "?"), meta.get("keepalived", "?"), meta.get("runs", "?"))
+    body = md + ("\n![chart](%s.png)\n" % stamp if have_png else "") + ("\n" + "\n".join(ck) if ck else "")
     open(os.path.join(out, stamp + ".md"), "w").write("# Benchmark %s\n\n%s" % (stamp, body))
-    open(os.path.join(out, "latest.md"), "w").write(
-        "# Latest benchmark (%s)\n\n%s" % (stamp, md + ("\n![chart](%s.png)\n" % stamp if have_png else "")))
+    open(os.path.join(out, "latest.md" if main else "latest-checks.md"), "w").write(
+        "# Latest benchmark (%s)\n\n%s" % (stamp, body))
     if docs:
-        rel = os.path.relpath(png, os.path.dirname(os.path.abspath(docs)))
-        block = "<!-- bench:begin (written by bench/report.py) -->\n%s\n![chart](%s)\n<!-- bench:end -->" % (md, rel)
         text = open(docs).read() if os.path.exists(docs) else "# Benchmarks\n\n<!-- bench:begin -->\n<!-- bench:end -->\n"
-        text = re.sub(r"<!-- bench:begin.*?<!-- bench:end -->", lambda _: block, text, flags=re.S)
+        if main:
+            rel = os.path.relpath(png, os.path.dirname(os.path.abspath(docs)))
+            block = "<!-- bench:begin (written by bench/report.py) -->\n%s\n![chart](%s)\n<!-- bench:end -->" % (md, rel)
+            text = re.sub(r"<!-- bench:begin.*?<!-- bench:end -->", lambda _: block, text, flags=re.S)
+        if ck:
+            block = "<!-- bench-checks:begin (written by bench/report.py) -->\n%s\n\n%s<!-- bench-checks:end -->" % (
+                md.split("\n")[0], "\n".join(ck))
+            if "<!-- bench-checks:begin" in text:
+                text = re.sub(r"<!-- bench-checks:begin.*?<!-- bench-checks:end -->", lambda _: block, text, flags=re.S)
+            else:
+                text += "\n" + block + "\n"
         open(docs, "w").write(text)
-    print(md)
+    print(body)
     if problems:
         sys.stderr.write("benchmark problems: %s\n" % "; ".join(problems))
         return 1

@@ -4,6 +4,7 @@
 #
 #   bash bench/run.sh [--quick] [--only SYSTEM[,SYSTEM]] [--runs N] [--no-soak]
 #                     [--settings "equal fast"] [--faults "power link switch"]
+#                     [--checks] [--no-checks]
 #
 # For each system and setting (equal detection, fastest stable) a fresh
 # two-node cluster is booted; once the client gets n1's page on the VIP a
@@ -12,7 +13,11 @@
 # owner, heartbeat-network cut (eth1; hbd and Heartbeat), planned
 # switchover.  Then, at the fastest setting, 60 s idle costs (CPU, peak RSS,
 # heartbeat packets/s) and 5 minutes with 20 % heartbeat loss and both
-# cores busy (ownership changes), all three systems side by side.
+# cores busy (ownership changes), all three systems side by side.  Then the
+# health checks (bench/checks.sh): sick service (HTTP 500 on the owner) ->
+# first good answer from the peer, hbd vs keepalived's vrrp_script, and the
+# CPU of 100 HTTP checks at 1 s.  --checks runs that part alone (results in
+# their own section of docs/benchmarks.md); --no-checks skips it.
 #
 # Results: bench/results/<date>.{md,png,csv...}, bench/results/latest.md and
 # docs/benchmarks.md.  --quick (CI): 1 run per cell, 10 s costs, 20 s soak,
@@ -26,7 +31,7 @@ export HBD_REPO=$repo
 export HBD_BIN=${HBD_BIN:-$repo/target/release}
 PY=/usr/bin/python3
 
-QUICK=0 ONLY="hbd,heartbeat,keepalived" RUNS="" SOAK=1 PHASE=main
+QUICK=0 ONLY="hbd,heartbeat,keepalived" RUNS="" SOAK=1 PHASE=main CHECKS=1 CHECKS_ONLY=0
 SETTINGS="equal fast"
 while (($#)); do
     case $1 in
@@ -36,22 +41,25 @@ while (($#)); do
     --settings) SETTINGS=$2; shift ;;
     --faults) FAULTS=$2; shift ;;         # e.g. "switch" or "power link"
     --no-soak) SOAK=0 ;;
+    --checks) CHECKS_ONLY=1 ;;
+    --no-checks) CHECKS=0 ;;
     --phase) PHASE=$2; shift ;;           # internal: soak child
     --system) CHILD_SYSTEM=$2; shift ;;   # internal
     --out) OUT=$2; shift ;;               # internal
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
     esac
     shift
 done
 ((QUICK)) && : "${RUNS:=1}"
 : "${RUNS:=10}"
-COST_S=60 SOAK_S=300 WEB_RUNS=5
-((QUICK)) && { COST_S=10; SOAK_S=20; WEB_RUNS=2; }
+COST_S=60 SOAK_S=300 WEB_RUNS=5 CHK_RUNS=$RUNS CHK_COST_S=60
+((QUICK)) && { COST_S=10; SOAK_S=20; WEB_RUNS=2; CHK_COST_S=10; }
 
 source "$repo/tests/lab/lab.sh"
 source "$repo/tests/lab/hbd.sh"
 source "$here/systems.sh"
+source "$here/checks.sh"
 
 now_ms() { local s=${EPOCHREALTIME/./}; echo $(( s / 1000 )); }
 log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
@@ -319,7 +327,7 @@ echo "system,node,window_ms,cpu_ms,rss_kib,nprocs,hb_packets,hb_bytes" >"$RAW/co
 echo "system,duration_ms,owner_changes_journal,owner_changes_client,max_gap_ms,dead_events" >"$RAW/soak.csv"
 {
     echo "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
-    echo "command=bash bench/run.sh $( ((QUICK)) && echo --quick) $( [[ $ONLY != hbd,heartbeat,keepalived ]] && echo "--only $ONLY")"
+    echo "command=bash bench/run.sh $( ((QUICK)) && echo --quick) $( ((CHECKS_ONLY)) && echo --checks) $( [[ $ONLY != hbd,heartbeat,keepalived ]] && echo "--only $ONLY")"
     echo "runs=$RUNS"; echo "cost_s=$COST_S"; echo "soak_s=$SOAK_S"
     echo "machine=$(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(free -g | awk '/Mem:/ {print $2}') GiB RAM, kernel $(uname -r), $(. /etc/os-release; echo "$PRETTY_NAME"), systemd $(systemctl --version 2>/dev/null | awk 'NR==1 {print $2}')"
     echo "load_before=$(cut -d' ' -f1-3 /proc/loadavg)"
@@ -329,6 +337,7 @@ echo "system,duration_ms,owner_changes_journal,owner_changes_client,max_gap_ms,d
 } >"$RAW/meta.txt"
 t_start=$SECONDS
 IFS=, read -ra systems <<<"$ONLY"
+((CHECKS_ONLY)) && { SETTINGS=""; SOAK=0; }
 for st in $SETTINGS; do
     for s in "${systems[@]}"; do
         bench_cell_cluster "$s" "$st"
@@ -352,6 +361,11 @@ if ((SOAK)); then
     wait "${pids[@]}"
     kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null
     rm -f "$RAW"/*.ready "$RAW/go"
+fi
+if ((CHECKS || CHECKS_ONLY)); then
+    # quick (CI): the like-for-like pair only, one run each
+    if ((QUICK)); then CHK_ONLY_CELLS="hbd-200ms-mt1 keepalived-1s"; fi
+    bench_checks "$ONLY"
 fi
 echo "load_after=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$RAW/meta.txt"
 echo "elapsed_s=$((SECONDS - t_start))" >>"$RAW/meta.txt"

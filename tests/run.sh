@@ -43,6 +43,10 @@ step "lab scenarios" bash tests/lab/scenarios.sh
 step "lab supervision" bash tests/lab/supervision.sh
 step "lab checks" bash tests/lab/checks.sh
 step "lab scale (1,000 VIPs)" bash tests/lab/scale.sh
+# Rolling upgrade from the previous release (v0.2.0, built from this
+# repository's history and cached in target/upgrade/), and from it to a
+# build whose frames carry a field no release knows.
+step "lab upgrade" bash tests/lab/upgrade.sh
 step "lab monitoring" bash tests/lab/monitoring.sh
 step "lab cockpit" bash tests/lab/cockpit.sh
 step "lab nemesis (3 min)" bash tests/lab/nemesis.sh

@@ -13,6 +13,11 @@
 //! older one; only a change of meaning needs a new frame format version
 //! (see [`VERSION`](super::VERSION)), which a node refuses loudly.
 //!
+//! Tag 1000 is taken by a test-only field (cargo feature
+//! `wire-extra-field`, off in every release build): a build with it adds
+//! the field to every full beat and every chunk, and the lab's upgrade test
+//! runs a mixed cluster with such a node to show that the others skip it.
+//!
 //! ## Beat (every keepalive, every link)
 //!
 //! ```text
@@ -125,14 +130,34 @@ const C_COUNT: u64 = 3;
 const C_DIGEST: u64 = 4;
 const C_DATA: u64 = 5;
 
-const _: () = assert!(CHUNK_DATA + 40 <= MAX_BODY);
+const _: () = assert!(CHUNK_DATA + 40 + EXTRA_FIELD_LEN <= MAX_BODY);
+
+/// Test-only (cargo feature `wire-extra-field`, off by default): a field
+/// that no release knows, added to every full beat and every chunk, so that
+/// the lab's upgrade test (tests/lab/upgrade.sh) can show that a node skips
+/// what it does not know. A production build never sends it.
+#[cfg(feature = "wire-extra-field")]
+pub const EXTRA_FIELD: (u64, &[u8]) = (1000, b"hbd-test-extra");
+/// Bytes the test-only extra field adds to a body (0 without the feature).
+#[cfg(feature = "wire-extra-field")]
+pub const EXTRA_FIELD_LEN: usize = 2 + 1 + EXTRA_FIELD.1.len();
+/// Bytes the test-only extra field adds to a body (0 without the feature).
+#[cfg(not(feature = "wire-extra-field"))]
+pub const EXTRA_FIELD_LEN: usize = 0;
+
+#[cfg(feature = "wire-extra-field")]
+fn extra_field(out: &mut Vec<u8>) {
+    field(out, EXTRA_FIELD.0, EXTRA_FIELD.1);
+}
+#[cfg(not(feature = "wire-extra-field"))]
+fn extra_field(_: &mut Vec<u8>) {}
 
 /// Largest beat body for a cluster of `nodes` nodes, every integer at its
 /// maximum.
 pub const fn beat_bound(nodes: usize) -> usize {
     let peers = nodes.saturating_sub(1);
     let acks = peers * (1 + 10 + 10);
-    LIVENESS_BEAT_MAX + 6 + (1 + 2 + acks) + (1 + 1 + nodes.div_ceil(8))
+    LIVENESS_BEAT_MAX + 6 + (1 + 2 + acks) + (1 + 1 + nodes.div_ceil(8)) + EXTRA_FIELD_LEN
 }
 
 /// Largest encoded state of a node of a cluster with these node and group
@@ -214,6 +239,7 @@ pub fn encode_beat<S: AsRef<str>>(b: &Beat, nodes: &[S]) -> Vec<u8> {
             }
         }
         field(&mut out, B_UP, &up);
+        extra_field(&mut out);
     }
     out
 }
@@ -523,6 +549,7 @@ pub fn encode_chunk(c: &Chunk) -> Vec<u8> {
     field_varint(&mut out, C_COUNT, c.count.into());
     field(&mut out, C_DIGEST, &c.digest.to_be_bytes());
     field(&mut out, C_DATA, &c.data);
+    extra_field(&mut out);
     out
 }
 
@@ -783,7 +810,7 @@ mod tests {
         };
         let b = encode_beat(&beat, &nodes);
         assert!(b.len() <= beat_bound(MAX_NODES), "{} > {}", b.len(), beat_bound(MAX_NODES));
-        assert_eq!(beat_bound(MAX_NODES), 698, "the module docs quote this bound");
+        assert_eq!(beat_bound(MAX_NODES), 698 + EXTRA_FIELD_LEN, "the module docs quote this bound");
         assert!(beat_bound(MAX_NODES) <= MAX_BODY);
         assert_eq!(decode_beat(&b, &nodes).unwrap(), beat);
         let l = encode_beat(&beat.liveness_only(), &nodes);
@@ -864,6 +891,31 @@ mod tests {
         let mut e = encode_state(&s);
         field(&mut e, 42, &[1, 2, 3]);
         assert_eq!(decode_state(&e).unwrap(), s);
+    }
+
+    #[cfg(feature = "wire-extra-field")]
+    #[test]
+    fn the_test_only_extra_field_is_sent_and_skipped() {
+        let nodes = ["n1".to_string(), "n2".to_string()];
+        let beat = Beat {
+            config_hash: 1,
+            standby: false,
+            leaving: false,
+            idle: false,
+            settled: true,
+            ping: None,
+            state_version: 3,
+            acks: vec![],
+            up: vec!["n2".into()],
+            full: true,
+        };
+        let b = encode_beat(&beat, &nodes);
+        assert!(fields(&b).unwrap().contains(&(EXTRA_FIELD.0, EXTRA_FIELD.1)));
+        assert_eq!(decode_beat(&b, &nodes).unwrap(), beat);
+        let c = Chunk { version: 1, index: 0, count: 1, digest: 9, data: vec![1; CHUNK_DATA] };
+        let e = encode_chunk(&c);
+        assert!(e.len() <= MAX_BODY);
+        assert_eq!(decode_chunk(&e).unwrap(), c);
     }
 
     #[test]
