@@ -38,6 +38,9 @@ use health::CheckTrack;
 
 /// How long adding or removing an address may take.
 const VIP_OP_TIMEOUT: Duration = Duration::from_secs(10);
+/// Added to that for each address change queued before it on this node
+/// (a failback of 500 VIPs took longer than 10 s for the last ones).
+const VIP_OP_QUEUED: Duration = Duration::from_millis(50);
 /// Added to a unit's own job timeout: the bus round trips and the kill
 /// systemd sends when its own timeout runs out.
 const UNIT_OP_MARGIN: Duration = Duration::from_secs(5);

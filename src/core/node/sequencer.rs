@@ -188,7 +188,19 @@ impl Node {
     /// timeout is `infinity`.
     pub(super) fn op_timeout(&self, gi: usize, r: usize, op: Op) -> Option<Duration> {
         match &self.cfg.groups[gi].resources[r] {
-            Resource::Vip { .. } => Some(VIP_OP_TIMEOUT),
+            Resource::Vip { .. } => {
+                // The kernel makes address changes one at a time: in a
+                // mass hand-off each VIP waits for those queued before it.
+                let queued = self
+                    .groups
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, g)| {
+                        g.busy.is_some_and(|(r, _)| matches!(self.cfg.groups[*i].resources[r], Resource::Vip { .. }))
+                    })
+                    .count();
+                Some(VIP_OP_TIMEOUT.saturating_add(VIP_OP_QUEUED.saturating_mul(queued as u32)))
+            }
             Resource::Unit { timeout: Some(t), .. } => Some(*t),
             Resource::Unit { .. } => match self.groups[gi].timeouts[r] {
                 Some(t) => match op {
