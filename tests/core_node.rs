@@ -135,7 +135,7 @@ impl Shell {
         let node = Node::new(c.clone(), "n1", 2, Duration::ZERO).expect("n1");
         let mut s = Shell { node, now: Duration::ZERO, actions: Vec::new(), last_send: None, pending: Vec::new() };
         for &r in resources {
-            s.feed(Duration::ZERO, Input::Adopt { group: "g1".into(), resource: r });
+            s.feed(Duration::ZERO, Input::Adopt { group: "g1".into(), resource: r, state: None });
         }
         s.feed(Duration::ZERO, Input::Tick);
         s

@@ -17,7 +17,7 @@ pub use crate::config::Resource;
 
 /// A unit's state as systemd reports it: `ActiveState`, `SubState`, the
 /// unit's `Result` and, for services, the main process' exit status.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct UnitState {
     pub active: String,
     pub sub: String,
@@ -147,10 +147,13 @@ pub enum Input {
         from: String,
     },
     /// The shell's probe found a resource of a group already active at start
-    /// (VIP present, unit active): adopt it instead of flapping it.
+    /// (VIP present, unit active): adopt it instead of flapping it. A unit
+    /// comes with its state as found (what status shows until its watch
+    /// reports; `unknown` where it could not be read).
     Adopt {
         group: String,
         resource: usize,
+        state: Option<UnitState>,
     },
     /// The shell finished an operation the core asked for.
     ResourceDone {

@@ -431,7 +431,7 @@ impl Node {
                     p.unverified_at = Some(now);
                 }
             }
-            Input::Adopt { group, resource } => self.on_adopt(&group, resource),
+            Input::Adopt { group, resource, state } => self.on_adopt(&group, resource, state),
             Input::ResourceDone { group, resource, op, result } => self.on_resource_done(&group, resource, op, result),
             Input::ResourceFailed { group, resource, reason } => self.on_resource_failed(&group, resource, reason),
             Input::UnitState { group, resource, state } => self.on_unit_state(&group, resource, state),

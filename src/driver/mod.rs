@@ -21,7 +21,7 @@ use tracing::{error, info, warn};
 pub use platform::{Platform, Vip};
 
 use crate::config::{Config, LinkKind, Resource};
-use crate::core::{Action, Input, Node, Op, OpError, Time, UnitTimeouts};
+use crate::core::{Action, Input, Node, Op, OpError, Time, UnitState, UnitTimeouts};
 
 /// How long a respawn unit that died waits before it is started again.
 pub const RESPAWN_DELAY: Duration = Duration::from_secs(1);
@@ -30,14 +30,43 @@ pub const RESPAWN_DELAY: Duration = Duration::from_secs(1);
 pub const PUBLISH_GAP: Duration = Duration::from_millis(20);
 
 /// What the platform found before the core starts: the job timeouts
-/// systemd gives the group units (where the resource sets none), and the
-/// resources already active (hbd restarted under a healthy group; a unit
-/// left `activating` or `deactivating` by an hbd that died counts too: it is
-/// taken on and then either finishes its start or is stopped).
+/// systemd gives the group units (where the resource sets none), and what
+/// each group resource is now, as the platform read it. The driver decides
+/// what is adopted (see [`adopted`]), so the simulator proves that policy.
 #[derive(Clone, Debug, Default)]
 pub struct Found {
     pub timeouts: Vec<(String, usize, UnitTimeouts)>,
-    pub active: Vec<(String, usize)>,
+    pub resources: Vec<(String, usize, Present)>,
+}
+
+/// A group resource as found at start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Present {
+    /// A unit's state (`ActiveState`, `SubState`), and whether it is
+    /// enabled in systemd.
+    Unit { state: UnitState, enabled: bool },
+    /// Whether the VIP is on its interface.
+    Vip(bool),
+    /// The platform could not tell (the question failed).
+    Unknown,
+}
+
+/// Whether a resource found at start is taken on as this node's: hbd
+/// restarted under a healthy group must not stop it. A unit left
+/// `activating`, `reloading` or `deactivating` by an hbd that died counts
+/// too: it is followed from the first moment and then either finishes its
+/// start or is stopped. `inactive` and `failed` units run nothing and are
+/// not adopted (a failed one is started afresh when the group is placed
+/// here). A resource whose state could not be read is not adopted: adopting
+/// claims the group, and a phantom claim restarts a group a peer may run.
+pub fn adopted(present: &Present) -> bool {
+    match present {
+        Present::Unit { state, .. } => {
+            matches!(state.active.as_str(), "active" | "activating" | "reloading" | "deactivating" | "refreshing")
+        }
+        Present::Vip(on) => *on,
+        Present::Unknown => false,
+    }
 }
 
 /// A VIP this node holds, and whose it is.
@@ -91,9 +120,28 @@ impl<P: Platform> Driver<P> {
         for (group, resource, timeouts) in found.timeouts {
             d.handle(now, Input::UnitTimeouts { group, resource, timeouts });
         }
-        for (group, resource) in found.active {
+        for (group, resource, present) in found.resources {
             let Some(r) = d.resource(&group, resource).cloned() else { continue };
-            d.handle(now, Input::Adopt { group: group.clone(), resource });
+            if let (Resource::Unit { name, .. }, Present::Unit { enabled: true, .. }) = (&r, &present) {
+                warn!(HBD_EVENT = "unit-enabled", HBD_GROUP = %group, HBD_UNIT = %name,
+                    "{name} belongs to group {group} but is also enabled in systemd, so it starts at boot on every node; run: systemctl disable {name}");
+            }
+            if !adopted(&present) {
+                continue;
+            }
+            let state = match present {
+                Present::Unit { state, .. } => Some(state),
+                _ => None,
+            };
+            match &state {
+                Some(s) => {
+                    info!(HBD_EVENT = "adopt", HBD_GROUP = %group, "{} of group {group} is already {s}; adopting it", r.name())
+                }
+                None => {
+                    info!(HBD_EVENT = "adopt", HBD_GROUP = %group, "{} of group {group} is already present; adopting it", r.name())
+                }
+            }
+            d.handle(now, Input::Adopt { group: group.clone(), resource, state });
             match r {
                 Resource::Vip { addr, prefix, interface } => {
                     d.hold(group, resource, Vip { addr, prefix, interface });

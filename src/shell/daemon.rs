@@ -22,9 +22,9 @@ use super::systemd::Systemd;
 use super::vip::{AddrEvent, AddrWatcher, Vip};
 use super::{generation, notify};
 use crate::config::{self, Config, Resource};
-use crate::core::{Input, Time};
+use crate::core::{Input, Time, UnitState};
 use crate::dbus::{ApiHandle, ApiRequest};
-use crate::driver::{Driver, Found};
+use crate::driver::{Driver, Found, Present};
 use crate::wire;
 
 #[derive(Clone, Debug)]
@@ -238,7 +238,8 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
 }
 
 /// What the platform finds before the core starts: the group units' own
-/// job timeouts and the resources already active.
+/// job timeouts and each resource's state now (the driver decides what is
+/// adopted).
 async fn found(cfg: &Config, p: &RealPlatform) -> Found {
     let resources: Vec<(&str, usize, &Resource)> = cfg
         .groups
@@ -248,33 +249,30 @@ async fn found(cfg: &Config, p: &RealPlatform) -> Found {
     // A few questions in flight at once: a thousand groups are a thousand
     // round trips, but the bus allows a connection only so many pending.
     let probes = futures::stream::iter(resources).map(|(group, ri, r)| async move {
-        let state = match r {
-            Resource::Vip { addr, interface, .. } => {
-                p.netlink.present(*addr, interface).await.unwrap_or(false).then(|| "present".to_string())
-            }
-            Resource::Unit { name, .. } => {
-                p.systemd.active_state(name).await.ok().filter(|s| s != "inactive" && s != "failed")
-            }
+        let present = match r {
+            Resource::Vip { addr, interface, .. } => match p.netlink.present(*addr, interface).await {
+                Ok(on) => Present::Vip(on),
+                Err(e) => {
+                    warn!(HBD_GROUP = %group, "cannot tell whether {addr} is on {interface} ({e}); not adopting it: check ip addr show {interface}");
+                    Present::Unknown
+                }
+            },
+            Resource::Unit { name, .. } => match p.systemd.active_state(name).await {
+                Ok(active) => {
+                    let sub = p.systemd.sub_state(name).await.unwrap_or_default();
+                    let state = UnitState { active, sub, ..UnitState::default() };
+                    Present::Unit { state, enabled: p.systemd.is_enabled(name).await.unwrap_or(false) }
+                }
+                Err(e) => {
+                    warn!(HBD_GROUP = %group, HBD_UNIT = %name, "cannot read the state of {name} ({e}); not adopting it: check systemctl status {name}");
+                    Present::Unknown
+                }
+            },
         };
-        let enabled = match r {
-            Resource::Unit { name, .. } => p.systemd.is_enabled(name).await.unwrap_or(false),
-            Resource::Vip { .. } => false,
-        };
-        (group, ri, r, state, enabled)
+        (group.to_string(), ri, present)
     });
-    let probes: Vec<_> = probes.buffered(BUS_IN_FLIGHT).collect().await;
-    let mut found = Found { timeouts: unit_timeouts(cfg, &p.systemd).await, active: Vec::new() };
-    for (group, ri, r, state, enabled) in probes {
-        if let Some(state) = state {
-            info!(HBD_EVENT = "adopt", HBD_GROUP = %group, "{} of group {group} is already {state}; adopting it", r.name());
-            found.active.push((group.to_string(), ri));
-        }
-        if let (Resource::Unit { name, .. }, true) = (r, enabled) {
-            warn!(HBD_EVENT = "unit-enabled", HBD_GROUP = %group, HBD_UNIT = %name,
-                "{name} belongs to group {group} but is also enabled in systemd, so it starts at boot on every node; run: systemctl disable {name}");
-        }
-    }
-    found
+    let resources = probes.buffered(BUS_IN_FLIGHT).collect().await;
+    Found { timeouts: unit_timeouts(cfg, &p.systemd).await, resources }
 }
 
 /// What systemd says each group unit's job timeouts are (where the

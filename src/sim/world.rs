@@ -15,7 +15,7 @@ use crate::config::{
 use crate::core::{
     CheckTarget, Command, GroupState, Input, Message, Node, Op, OpError, Resource, Time, UnitState, UnitTimeouts,
 };
-use crate::driver::{Driver, Found};
+use crate::driver::{Driver, Found, Present};
 
 /// What the run may assume, and so which safety property it checks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -938,9 +938,26 @@ impl Sim {
                     let timeouts = UnitTimeouts { start: Some(UNIT_TIMEOUT), stop: Some(UNIT_TIMEOUT) };
                     found.timeouts.push((g.name.clone(), ri, timeouts));
                 }
-                if self.nodes[n].running[gi][ri] {
-                    found.active.push((g.name.clone(), ri));
-                }
+                // As the platform reads it: systemd's ActiveState (a unit
+                // left mid-job by the hbd that exited is found so), or
+                // whether the VIP is on the interface.
+                let running = self.nodes[n].running[gi][ri];
+                let present = match r {
+                    // The question failed (a bus or netlink error).
+                    _ if self.rng.chance(0.03) => Present::Unknown,
+                    Resource::Vip { .. } => Present::Vip(running),
+                    Resource::Unit { .. } => {
+                        let state = match (running, self.nodes[n].pending[gi][ri]) {
+                            (true, Some(Op::Start)) => unit_state("activating", "start", "success", None),
+                            (true, Some(Op::Stop)) => unit_state("deactivating", "stop-sigterm", "success", None),
+                            (true, None) => unit_state("active", "running", "success", None),
+                            (false, _) if self.rng.chance(0.2) => unit_state("failed", "failed", "exit-code", Some(1)),
+                            (false, _) => unit_state("inactive", "dead", "success", None),
+                        };
+                        Present::Unit { state, enabled: false }
+                    }
+                };
+                found.resources.push((g.name.clone(), ri, present));
             }
         }
         let generation = self.nodes[n].generation;

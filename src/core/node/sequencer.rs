@@ -4,7 +4,7 @@
 use super::*;
 
 impl Node {
-    pub(super) fn on_adopt(&mut self, group: &str, resource: usize) {
+    pub(super) fn on_adopt(&mut self, group: &str, resource: usize, state: Option<UnitState>) {
         let Some(g) = self.groups.iter_mut().find(|g| g.name == group) else { return };
         if resource >= g.adopted.len()
             || !matches!(g.state, GroupState::Stopped | GroupState::Starting | GroupState::Started)
@@ -13,6 +13,9 @@ impl Node {
         }
         g.adopted[resource] = true;
         g.up[resource] = true;
+        if state.is_some() {
+            g.observed[resource] = state;
+        }
         let n = g.adopted.len();
         // Everything up to the last active resource may be active: a stop
         // must cover it even where an earlier one is down (a group left
