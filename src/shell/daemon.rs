@@ -384,8 +384,10 @@ impl Daemon {
             .collect();
         let metrics_changed = new.metrics != self.driver.config().metrics;
         let now = self.now();
-        self.exited |= self.driver.reload(now, new, timeouts).map_err(|e| anyhow!(e))?;
-        self.driver.platform.codec = wire::Codec::new(&self.driver.config().cluster.name, &keys);
+        self.driver.platform.staged_keys = Some(keys);
+        let accepted = self.driver.reload(now, new, timeouts);
+        self.driver.platform.staged_keys = None;
+        self.exited |= accepted.map_err(|e| anyhow!(e))?;
         if metrics_changed {
             warn!(
                 HBD_EVENT = "reload",

@@ -18,7 +18,7 @@ use super::metrics;
 use super::systemd::{Systemd, Turn, UnitEvent};
 use super::vip::Vip as Netlink;
 use super::{garp, notify};
-use crate::config::{self, Config, LinkKind};
+use crate::config::{self, AuthKeys, Config, LinkKind};
 use crate::core::node::{NodeStatus, Status};
 use crate::core::{CheckTarget, CommandError, Event, Message, Op, OpError, UnitState};
 use crate::dbus::{ApiEvent, LINK_AGE_SIGNAL_INTERVAL};
@@ -70,6 +70,10 @@ pub struct RealPlatform {
     pub me: String,
     pub generation: u64,
     pub codec: Codec,
+    /// The keys of a reload being applied: they replace the codec's the
+    /// moment the driver accepts the reload, and not before (a refused
+    /// reload keeps signing with the running keys).
+    pub staged_keys: Option<AuthKeys>,
     pub links: Links,
     /// The configured node names, in file order (beats refer to them by index).
     pub node_names: Vec<String>,
@@ -118,6 +122,7 @@ impl RealPlatform {
             me: p.me,
             generation: p.generation,
             codec: p.codec,
+            staged_keys: None,
             links: p.links,
             node_names: cfg.nodes.iter().map(|n| n.name.clone()).collect(),
             link_serial: cfg.links.iter().map(|l| matches!(l.kind, LinkKind::Serial { .. })).collect(),
@@ -526,6 +531,9 @@ impl Platform for RealPlatform {
     }
 
     fn reconfigure(&mut self, cfg: &Config) {
+        if let Some(keys) = self.staged_keys.take() {
+            self.codec = Codec::new(&cfg.cluster.name, &keys);
+        }
         self.garp = cfg.garp.clone();
         self.cfg_path = cfg.path.clone();
         self.alerts.configure(&cfg.alerts);

@@ -553,7 +553,7 @@ t_stall() {
     sleep 6
     mon_stop
     check "the journal shows the watchdog timeout" eval 'lab_journal n1 -u hbd -o cat | grep -qi "watchdog timeout"'
-    check "the restarted hbd adopted the running group" journal_has n1 "already active; adopting"
+    check "the restarted hbd adopted the running group" journal_has n1 "is already active ("
     check "the group was not flapped: web's main PID unchanged ($wp)" eval '[[ $(web_pid n1) == "$wp" ]]'
     check "the VIP stayed on n1 alone" mon_always n1,
     check "n2 did not take over (deadtime 5 s)" eval '! took_over n2'

@@ -159,7 +159,7 @@ sc_kill9() {
     check "the web unit's main PID is unchanged ($pid)" eval '[[ $(web_pid n1) == "$pid" ]]'
     check "the group never left n1" owner_is n1
     check "n2 did not take over" eval '! journal_has n2 "taking over group web"'
-    check "hbd adopted the running group" journal_has n1 "already active; adopting"
+    check "hbd adopted the running group" journal_has n1 "is already active ("
 }
 
 sc_graceful() {

@@ -144,7 +144,7 @@ EOF
     # finds it activating.
     lab_exec n1 systemctl kill -s KILL hbd.service
     lab_exec n1 systemctl restart --no-block late.service
-    check "the new hbd adopts the activating unit" lab_wait_for 10 journal_has n1 "late.service of group late is already activating; adopting it"
+    check "the new hbd adopts the activating unit" lab_wait_for 10 journal_has n1 "late.service of group late is already activating (start); adopting it"
     check "late.service becomes active on n1" lab_wait_for 10 is_active n1 late.service
     check "hactl status agrees: active (running)" lab_wait_for 3 eval '[[ $(unit_json n1 late late.service) == "active (running)" ]]'
     check "it never ran on n2" eval '[[ $(active_state n2 late.service) == inactive ]] && [[ -z $(lab_journal n2 -u late.service -o cat --no-pager 2>/dev/null | grep -i started) ]]'
@@ -224,7 +224,7 @@ sc_dbus_restart() {
     lab_exec n1 systemctl start dbus.socket dbus.service
     check "web.service stopped while dbus was down: hbd sees it once the bus is back and restarts it" lab_wait_for 10 is_active n1 web.service
     check "the journal says the unit was stopped outside hbd" journal_has n1 "web.service of group web: it was stopped outside hbd"
-    check "the VIP never left n1 (no failover for a bus restart)" eval '[[ -z $(hbd_events n2 failover) ]] && owner_is n1'
+    check "the VIP never left n1 (no failover for a bus restart)" eval '[[ -z $(hbd_events n2 failover) ]] && lab_wait_for 5 owner_is n1'
     check "hactl move web n2 --wait works over the new bus" eval 'lab_hactl n1 move web n2 --wait >/dev/null && hbd_wait_owner n2 5'
     local lines
     lines=$(lab_journal n1 -u hbd --since "$since" -o cat --no-pager | wc -l)
