@@ -28,6 +28,7 @@ use crate::wire;
 
 mod handoff;
 mod health;
+mod index;
 mod intents;
 mod membership;
 mod placement;
@@ -35,6 +36,7 @@ mod report;
 mod sequencer;
 pub use health::CheckStatus;
 use health::CheckTrack;
+pub(super) use index::{ConfigAt, GroupIdx, IdxVec, NodeIdx};
 
 /// How long adding or removing an address may take.
 const VIP_OP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -250,12 +252,12 @@ pub struct GroupStatus {
 
 pub struct Node {
     cfg: Config,
-    me: usize,
+    me: NodeIdx,
     generation: u64,
     started_at: Time,
     now: Time,
-    peers: Vec<Option<Peer>>,
-    groups: Vec<LocalGroup>,
+    peers: IdxVec<NodeIdx, Option<Peer>>,
+    groups: IdxVec<GroupIdx, LocalGroup>,
     intents: BTreeMap<IntentKey, Intent>,
     lamport: u64,
     seq: u64,
@@ -298,7 +300,7 @@ pub struct Node {
     claim_hold_until: Time,
     was_isolated: bool,
     /// (group, peer) pairs both running a group, already reported.
-    split_seen: std::collections::BTreeSet<(usize, usize)>,
+    split_seen: std::collections::BTreeSet<(GroupIdx, NodeIdx)>,
     /// See [`Node::status_serial`].
     status_serial: u64,
     /// Something `status()` shows changed in this step: a frame went out
@@ -319,13 +321,13 @@ impl Node {
     /// A node named `name` (must be in `cfg`) starting at `now` with the
     /// generation the shell persisted for this run.
     pub fn new(cfg: Config, name: &str, generation: u64, now: Time) -> Result<Node, String> {
-        let me = cfg.node_index(name).ok_or_else(|| format!("node {name:?} is not in {}", cfg.path.display()))?;
+        let me = cfg.node_idx(name).ok_or_else(|| format!("node {name:?} is not in {}", cfg.path.display()))?;
         let peers = cfg
             .nodes
             .iter()
             .enumerate()
             .map(|(i, n)| {
-                (i != me).then(|| Peer {
+                (NodeIdx(i) != me).then(|| Peer {
                     name: n.name.clone(),
                     state: PeerState::Unknown,
                     generation: 0,
@@ -402,7 +404,7 @@ impl Node {
     }
 
     pub fn name(&self) -> &str {
-        &self.cfg.nodes[self.me].name
+        &self.cfg.node_at(self.me).name
     }
 
     pub fn config(&self) -> &Config {
@@ -427,7 +429,7 @@ impl Node {
             Input::SendFailed { reason } => self.go_mute(reason),
             Input::Unverified { from } => {
                 let now = self.now;
-                if let Some(p) = self.cfg.node_index(&from).and_then(|i| self.peers[i].as_mut()) {
+                if let Some(p) = self.cfg.node_idx(&from).and_then(|i| self.peers[i].as_mut()) {
                     p.unverified_at = Some(now);
                 }
             }
@@ -618,14 +620,14 @@ fn new_group(name: &str, n: usize) -> LocalGroup {
 struct Names {
     nodes: std::collections::HashSet<String>,
     /// Group name → index in the configuration.
-    groups: HashMap<String, usize>,
+    groups: HashMap<String, GroupIdx>,
 }
 
 impl Names {
     fn of(cfg: &Config) -> Names {
         Names {
             nodes: cfg.nodes.iter().map(|n| n.name.clone()).collect(),
-            groups: cfg.groups.iter().enumerate().map(|(i, g)| (g.name.clone(), i)).collect(),
+            groups: cfg.groups.iter().enumerate().map(|(i, g)| (g.name.clone(), GroupIdx(i))).collect(),
         }
     }
 

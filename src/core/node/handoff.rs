@@ -5,7 +5,7 @@ use super::*;
 
 impl Node {
     pub(super) fn on_fence_done(&mut self, node: &str, ok: bool) {
-        let Some(idx) = self.cfg.node_index(node) else { return };
+        let Some(idx) = self.cfg.node_idx(node) else { return };
         let deadtime = self.cfg.cluster.deadtime;
         let now = self.now;
         let Some(p) = self.peers[idx].as_mut() else { return };
@@ -28,7 +28,7 @@ impl Node {
         // dead and taken over, one that left may have come back. Claim
         // nothing, and start no claim, until it hears them or the hold ends.
         let hold = self.now < self.claim_hold_until && self.peers.iter().flatten().any(|p| !self.recently_heard(p));
-        for gi in 0..self.groups.len() {
+        for gi in self.groups.indices() {
             let desired = if settled { self.desired_owner(gi) } else { None };
             let mine = desired == Some(self.me);
             let state = self.groups[gi].state;
@@ -80,17 +80,17 @@ impl Node {
     }
 
     /// No live peer holds the group in any form.
-    pub(super) fn may_claim(&self, gi: usize) -> bool {
+    pub(super) fn may_claim(&self, gi: GroupIdx) -> bool {
         if !self.ping_measured {
             return false;
         }
-        let gname = &self.cfg.groups[gi].name;
+        let gname = &self.cfg.group_at(gi).name;
         self.peers.iter().flatten().filter(|p| p.is_member()).all(|p| !p.group_state(gname).holds())
     }
 
-    pub(super) fn claim_conflict(&self, gi: usize) -> bool {
-        let gname = &self.cfg.groups[gi].name;
-        self.peers.iter().enumerate().any(|(i, p)| {
+    pub(super) fn claim_conflict(&self, gi: GroupIdx) -> bool {
+        let gname = &self.cfg.group_at(gi).name;
+        self.peers.enumerated().any(|(i, p)| {
             let Some(p) = p else { return false };
             if !p.is_member() {
                 return false;
@@ -111,8 +111,8 @@ impl Node {
     /// said so in a beat sent with the very state of its own that we hold
     /// (so what it holds is known as of after it saw the claim), settled and
     /// hearing no node we do not.
-    pub(super) fn claim_confirmed(&self, gi: usize) -> bool {
-        let me = &self.cfg.nodes[self.me].name;
+    pub(super) fn claim_confirmed(&self, gi: GroupIdx) -> bool {
+        let me = &self.cfg.node_at(self.me).name;
         let claim = self.groups[gi].claim_version;
         let hears = |n: &str| n == me || self.peers.iter().flatten().any(|p| p.name == n && p.is_member());
         self.peers.iter().flatten().filter(|p| p.is_member()).all(|p| {
@@ -128,7 +128,7 @@ impl Node {
 
     /// With fencing required, every peer we cannot hear must be fenced before
     /// we start anything; asks for the fencing and returns false meanwhile.
-    pub(super) fn fenced_for(&mut self, _gi: usize) -> bool {
+    pub(super) fn fenced_for(&mut self, _gi: GroupIdx) -> bool {
         if self.cfg.cluster.fencing != Fencing::Required {
             return true;
         }
@@ -149,9 +149,9 @@ impl Node {
 
     /// Notice which node runs each group now and report when that changes.
     pub(super) fn observe_owners(&mut self) {
-        for gi in 0..self.groups.len() {
+        for gi in self.groups.indices() {
             let mine = self.groups[gi].state == GroupState::Started;
-            for n in 0..self.cfg.nodes.len() {
+            for n in self.cfg.node_indices() {
                 if n == self.me || !self.peers[n].as_ref().is_some_and(|p| p.is_member()) {
                     continue;
                 }
@@ -161,7 +161,7 @@ impl Node {
                 if both && self.split_seen.insert((gi, n)) {
                     self.out.push(Action::Event(Event::SplitBrain {
                         group: self.groups[gi].name.clone(),
-                        peer: self.cfg.nodes[n].name.clone(),
+                        peer: self.cfg.node_at(n).name.clone(),
                     }));
                 } else if !both {
                     self.split_seen.remove(&(gi, n));
@@ -170,25 +170,25 @@ impl Node {
                 // if we never saw it fully started (we booted mid-hand-off).
                 if self.groups[gi].owner_seen.is_none() && matches!(theirs, GroupState::Stopping | GroupState::Starting)
                 {
-                    self.groups[gi].owner_seen = Some(self.cfg.nodes[n].name.clone());
+                    self.groups[gi].owner_seen = Some(self.cfg.node_at(n).name.clone());
                 }
             }
             let owner = if self.groups[gi].state == GroupState::Started {
                 Some(self.me)
             } else {
-                (0..self.cfg.nodes.len()).find(|&n| {
+                self.cfg.node_indices().find(|&n| {
                     n != self.me
                         && self.peers[n].as_ref().is_some_and(|p| p.is_member())
                         && self.state_of(n, gi) == GroupState::Started
                 })
             };
             let Some(owner) = owner else { continue };
-            let owner_name = self.cfg.nodes[owner].name.clone();
+            let owner_name = self.cfg.node_at(owner).name.clone();
             if self.groups[gi].owner_seen.as_deref() == Some(owner_name.as_str()) {
                 continue;
             }
             let from = self.groups[gi].owner_seen.clone();
-            let reason = match from.as_deref().and_then(|f| self.cfg.node_index(f)) {
+            let reason = match from.as_deref().and_then(|f| self.cfg.node_idx(f)) {
                 None => MoveReason::Start,
                 Some(f) if owner == self.me => {
                     let _ = f;

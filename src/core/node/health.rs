@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use super::{Node, Time};
+use super::{ConfigAt, GroupIdx, Node, Time};
 use crate::config::Check;
 use crate::core::{Action, CheckTarget, Event};
 
@@ -80,8 +80,8 @@ impl Node {
     }
 
     /// Begin probing resource `r` of group `gi`, if it has a check.
-    pub(super) fn start_check(&mut self, gi: usize, r: usize) {
-        let Some(check) = self.cfg.groups[gi].resources[r].check().cloned() else { return };
+    pub(super) fn start_check(&mut self, gi: GroupIdx, r: usize) {
+        let Some(check) = self.cfg.group_at(gi).resources[r].check().cloned() else { return };
         if self.groups[gi].checks[r].running() {
             return;
         }
@@ -95,7 +95,7 @@ impl Node {
     }
 
     /// Stop probing resource `r` of group `gi` (it stops or failed).
-    pub(super) fn stop_check(&mut self, gi: usize, r: usize) {
+    pub(super) fn stop_check(&mut self, gi: GroupIdx, r: usize) {
         let Some(t) = self.groups[gi].checks.get_mut(r) else { return };
         if !t.running() {
             return;
@@ -110,11 +110,11 @@ impl Node {
     /// removed stop, checks added to a resource that is up begin; node
     /// checks follow the file.
     pub(super) fn refresh_checks(&mut self) {
-        for gi in 0..self.groups.len() {
-            let n = self.cfg.groups[gi].resources.len();
+        for gi in self.groups.indices() {
+            let n = self.cfg.group_at(gi).resources.len();
             self.groups[gi].checks.resize_with(n, CheckTrack::default);
             for r in 0..n {
-                let want = self.cfg.groups[gi].resources[r].check().cloned();
+                let want = self.cfg.group_at(gi).resources[r].check().cloned();
                 let t = &self.groups[gi].checks[r];
                 if t.running() && t.check != want {
                     self.stop_check(gi, r);
@@ -175,9 +175,9 @@ impl Node {
         let now = self.now;
         let (track, what, group) = match &target {
             CheckTarget::Resource { group, resource } => {
-                let Some(gi) = self.groups.iter().position(|g| &g.name == group) else { return };
+                let Some(gi) = self.groups.position(|g| &g.name == group) else { return };
                 let Some(t) = self.groups[gi].checks.get_mut(*resource) else { return };
-                let what = format!("the check of {}", self.cfg.groups[gi].resources[*resource].name());
+                let what = format!("the check of {}", self.cfg.group_at(gi).resources[*resource].name());
                 (t, what, group.clone())
             }
             CheckTarget::Node { name } => {
@@ -242,9 +242,10 @@ impl Node {
     }
 
     /// The checks of group `gi` for status, where they run.
-    pub(super) fn check_statuses(&self, gi: usize) -> Vec<CheckStatus> {
+    pub(super) fn check_statuses(&self, gi: GroupIdx) -> Vec<CheckStatus> {
         let g = &self.groups[gi];
-        self.cfg.groups[gi]
+        self.cfg
+            .group_at(gi)
             .resources
             .iter()
             .zip(&g.checks)
@@ -268,7 +269,7 @@ impl Node {
     }
 
     /// Whether every check of group `gi` that runs here has passed.
-    pub(super) fn checks_healthy(&self, gi: usize) -> bool {
+    pub(super) fn checks_healthy(&self, gi: GroupIdx) -> bool {
         self.groups[gi].checks.iter().all(|t| !t.running() || t.healthy == Some(true))
     }
 }

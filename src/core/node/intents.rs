@@ -5,7 +5,7 @@ use super::*;
 
 impl Node {
     pub(super) fn on_command(&mut self, cmd: Command) -> Result<(), CommandError> {
-        let me = self.cfg.nodes[self.me].name.clone();
+        let me = self.cfg.node_at(self.me).name.clone();
         let node_or_me = |n: &str| if n.is_empty() { me.clone() } else { n.to_string() };
         let check_node = |cfg: &Config, n: &str| {
             cfg.node_index(n).map(|_| ()).ok_or_else(|| CommandError::NoSuchNode(n.to_string()))
@@ -82,8 +82,8 @@ impl Node {
         // timing follow the new file. The shell refuses node/link changes.
         let mut groups = Vec::with_capacity(cfg.groups.len());
         for gc in &cfg.groups {
-            match self.groups.iter().position(|g| g.name == gc.name) {
-                Some(i) if same_resources(&self.cfg.groups[i].resources, &gc.resources) => {
+            match self.groups.position(|g| g.name == gc.name) {
+                Some(i) if same_resources(&self.cfg.group_at(i).resources, &gc.resources) => {
                     groups.push(self.groups[i].clone())
                 }
                 _ => groups.push(new_group(&gc.name, gc.resources.len())),
@@ -92,21 +92,21 @@ impl Node {
         // A group that is dropped or changed while it runs keeps its old
         // definition until it has stopped: the resources it started are the
         // ones to stop.
-        let holding_changed = self.groups.iter().enumerate().any(|(i, g)| {
+        let holding_changed = self.groups.enumerated().any(|(i, g)| {
             g.state.holds()
                 && cfg
                     .groups
                     .iter()
                     .find(|n| n.name == g.name)
-                    .is_none_or(|n| !same_resources(&n.resources, &self.cfg.groups[i].resources))
+                    .is_none_or(|n| !same_resources(&n.resources, &self.cfg.group_at(i).resources))
         });
         if holding_changed {
             let first = self.pending_reload.is_none();
-            for (i, g) in self.groups.iter_mut().enumerate() {
+            for (i, g) in self.groups.enumerated_mut() {
                 let keep = cfg
                     .groups
                     .iter()
-                    .any(|n| n.name == g.name && same_resources(&n.resources, &self.cfg.groups[i].resources));
+                    .any(|n| n.name == g.name && same_resources(&n.resources, &self.cfg.group_at(i).resources));
                 if !keep && g.state.holds() {
                     g.release_reason = MoveReason::Move;
                     g.failed = true;
@@ -123,7 +123,7 @@ impl Node {
             return;
         }
         self.pending_reload = None;
-        self.groups = groups;
+        self.groups = groups.into_iter().collect();
         self.digest = cfg.digest();
         self.cfg = cfg;
         // Intents for groups or nodes the new file no longer has go.
@@ -199,8 +199,8 @@ impl Node {
         g.last_failure = None;
         // systemd keeps its own failed state and start limit: clear them
         // too, or it keeps refusing what hbd now allows.
-        if let Some(gi) = self.cfg.group_index(group) {
-            for r in &self.cfg.groups[gi].resources {
+        if let Some(gi) = self.cfg.group_idx(group) {
+            for r in &self.cfg.group_at(gi).resources {
                 if let Some(unit) = r.unit_name() {
                     self.out.push(Action::ResetFailed { unit: unit.to_string() });
                 }

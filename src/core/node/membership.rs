@@ -6,7 +6,7 @@ use super::*;
 impl Node {
     pub(super) fn on_beat(&mut self, from: &str, link: usize, generation: u64, seq: u64, msg: Beat) {
         let now = self.now;
-        let Some(idx) = self.cfg.node_index(from) else { return };
+        let Some(idx) = self.cfg.node_idx(from) else { return };
         let link_name = self.cfg.links.get(link).map(|l| l.name.clone());
         let Some(link_name) = link_name else { return };
         let Some(p) = self.peers[idx].as_mut() else { return };
@@ -82,10 +82,9 @@ impl Node {
             // it over while we could not hear it): both ran it.
             let p = self.peers[idx].as_ref().expect("peer");
             if p.beat.as_ref().is_some_and(|b| !b.idle) {
-                let both: Vec<(usize, String)> = self
+                let both: Vec<(GroupIdx, String)> = self
                     .groups
-                    .iter()
-                    .enumerate()
+                    .enumerated()
                     .filter(|(_, g)| g.state == GroupState::Started && p.group_state(&g.name) == GroupState::Started)
                     .map(|(gi, g)| (gi, g.name.clone()))
                     .collect();
@@ -114,7 +113,7 @@ impl Node {
     /// A piece of a peer's state: collect it, and apply the state once it
     /// is complete. Only whole states are applied, one version at a time.
     pub(super) fn on_chunk(&mut self, from: &str, generation: u64, c: Chunk) {
-        let Some(idx) = self.cfg.node_index(from) else { return };
+        let Some(idx) = self.cfg.node_idx(from) else { return };
         let Some(p) = self.peers[idx].as_mut() else { return };
         if generation < p.generation
             || (generation == p.generation && p.view.as_ref().is_some_and(|s| s.version >= c.version))
@@ -139,7 +138,7 @@ impl Node {
         }
     }
 
-    pub(super) fn apply_state(&mut self, idx: usize, version: u64, state: State) {
+    pub(super) fn apply_state(&mut self, idx: NodeIdx, version: u64, state: State) {
         if self.peers[idx].is_none() {
             return;
         }
@@ -155,7 +154,7 @@ impl Node {
         for g in state.groups.iter().filter(|g| g.state == GroupState::Started) {
             if let Some(&gi) = self.names.groups.get(&g.name) {
                 if self.groups[gi].state == GroupState::Started && self.split_seen.insert((gi, idx)) {
-                    let peer = self.cfg.nodes[idx].name.clone();
+                    let peer = self.cfg.node_at(idx).name.clone();
                     self.out.push(Action::Event(Event::SplitBrain { group: g.name.clone(), peer }));
                 }
             }

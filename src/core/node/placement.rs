@@ -6,7 +6,7 @@ use super::*;
 impl Node {
     /// Node `n` is in standby because a node check of its own fails (a
     /// peer says so in its beats).
-    pub(super) fn health_standby(&self, n: usize) -> bool {
+    pub(super) fn health_standby(&self, n: NodeIdx) -> bool {
         if n == self.me {
             self.sick()
         } else {
@@ -21,20 +21,21 @@ impl Node {
         )
     }
 
-    pub(super) fn location_of(&self, group: &str) -> Option<usize> {
+    pub(super) fn location_of(&self, group: &str) -> Option<NodeIdx> {
         match self.intents.get(&IntentKey::Location(group.to_string())) {
-            Some(Intent { kind: IntentKind::Location { node: Some(n), .. }, .. }) => self.cfg.node_index(n),
+            Some(Intent { kind: IntentKind::Location { node: Some(n), .. }, .. }) => self.cfg.node_idx(n),
             _ => None,
         }
     }
 
-    pub(super) fn members(&self) -> Vec<usize> {
-        (0..self.cfg.nodes.len())
+    pub(super) fn members(&self) -> Vec<NodeIdx> {
+        self.cfg
+            .node_indices()
             .filter(|&i| i == self.me || self.peers[i].as_ref().is_some_and(|p| p.is_member()))
             .collect()
     }
 
-    pub(super) fn ping_of(&self, n: usize) -> Option<u32> {
+    pub(super) fn ping_of(&self, n: NodeIdx) -> Option<u32> {
         if n == self.me {
             self.ping_eff
         } else {
@@ -42,16 +43,16 @@ impl Node {
         }
     }
 
-    pub(super) fn state_of(&self, n: usize, gi: usize) -> GroupState {
+    pub(super) fn state_of(&self, n: NodeIdx, gi: GroupIdx) -> GroupState {
         if n == self.me {
             self.groups[gi].state
         } else {
-            self.peers[n].as_ref().map_or(GroupState::Stopped, |p| p.group_state(&self.cfg.groups[gi].name))
+            self.peers[n].as_ref().map_or(GroupState::Stopped, |p| p.group_state(&self.cfg.group_at(gi).name))
         }
     }
 
-    pub(super) fn eligible(&self, n: usize, gi: usize, max_ping: Option<u32>) -> bool {
-        let name = &self.cfg.nodes[n].name;
+    pub(super) fn eligible(&self, n: NodeIdx, gi: GroupIdx, max_ping: Option<u32>) -> bool {
+        let name = &self.cfg.node_at(n).name;
         if self.standby_of(name) || self.health_standby(n) {
             return false;
         }
@@ -59,7 +60,7 @@ impl Node {
             (self.leaving || self.mute.is_some(), self.groups[gi].failed)
         } else {
             let p = self.peers[n].as_ref().expect("peer");
-            (p.leaving(), p.group(&self.cfg.groups[gi].name).is_some_and(|g| g.failed))
+            (p.leaving(), p.group(&self.cfg.group_at(gi).name).is_some_and(|g| g.failed))
         };
         if leaving || failed {
             return false;
@@ -72,11 +73,11 @@ impl Node {
 
     /// Who should run group `gi`, as this node sees the cluster; None: nobody
     /// may (no quorum, cut off, blocked somewhere, or no eligible node).
-    pub(super) fn desired_owner(&self, gi: usize) -> Option<usize> {
+    pub(super) fn desired_owner(&self, gi: GroupIdx) -> Option<NodeIdx> {
         if !self.quorate || self.isolated() {
             return None;
         }
-        let gname = &self.cfg.groups[gi].name;
+        let gname = &self.cfg.group_at(gi).name;
         if self.groups[gi].state == GroupState::Blocked {
             return None;
         }
@@ -91,11 +92,11 @@ impl Node {
         } else {
             members.iter().map(|&m| self.ping_of(m).unwrap_or(0)).max()
         };
-        let candidates: Vec<usize> = members.iter().copied().filter(|&m| self.eligible(m, gi, max_ping)).collect();
+        let candidates: Vec<NodeIdx> = members.iter().copied().filter(|&m| self.eligible(m, gi, max_ping)).collect();
         if candidates.is_empty() {
             return None;
         }
-        let preferred = self.cfg.node_index(&self.cfg.groups[gi].preferred);
+        let preferred = self.cfg.node_idx(&self.cfg.group_at(gi).preferred);
         if let Some(l) = self.location_of(gname) {
             if candidates.contains(&l) {
                 return Some(l);
@@ -109,7 +110,7 @@ impl Node {
         // Stickiness: a running owner keeps the group. Between two (a healed
         // split brain) the preferred one, then the first in the file, wins —
         // a rule every node computes alike.
-        let holders: Vec<usize> = candidates
+        let holders: Vec<NodeIdx> = candidates
             .iter()
             .copied()
             .filter(|&m| matches!(self.state_of(m, gi), GroupState::Starting | GroupState::Started))
@@ -126,8 +127,8 @@ impl Node {
         candidates.first().copied()
     }
 
-    pub(super) fn reason_for_takeover(&self, gi: usize) -> MoveReason {
-        let last = self.groups[gi].owner_seen.as_deref().and_then(|n| self.cfg.node_index(n));
+    pub(super) fn reason_for_takeover(&self, gi: GroupIdx) -> MoveReason {
+        let last = self.groups[gi].owner_seen.as_deref().and_then(|n| self.cfg.node_idx(n));
         match last {
             None => MoveReason::Start,
             Some(n) if n == self.me => MoveReason::Start,
@@ -135,7 +136,7 @@ impl Node {
         }
     }
 
-    pub(super) fn reason_for_release(&self, gi: usize, desired: Option<usize>) -> MoveReason {
+    pub(super) fn reason_for_release(&self, gi: GroupIdx, desired: Option<NodeIdx>) -> MoveReason {
         if self.groups[gi].failed {
             return self.groups[gi].release_reason;
         }
@@ -148,9 +149,9 @@ impl Node {
     }
 
     /// Why group `gi` goes from node `from` to node `to`.
-    pub(super) fn reason_from(&self, gi: usize, from: usize, to: usize) -> MoveReason {
-        let from_name = &self.cfg.nodes[from].name;
-        let g = &self.cfg.groups[gi];
+    pub(super) fn reason_from(&self, gi: GroupIdx, from: NodeIdx, to: NodeIdx) -> MoveReason {
+        let from_name = &self.cfg.node_at(from).name;
+        let g = &self.cfg.group_at(gi);
         if from != self.me {
             match self.peers[from].as_ref() {
                 Some(p) if p.state == PeerState::Dead || p.state == PeerState::Unknown => return MoveReason::Failover,
@@ -177,7 +178,7 @@ impl Node {
         if self.ping_of(from).unwrap_or(0) < self.ping_of(to).unwrap_or(0) {
             return MoveReason::Ping;
         }
-        if self.cfg.cluster.auto_failback && self.cfg.node_index(&g.preferred) == Some(to) {
+        if self.cfg.cluster.auto_failback && self.cfg.node_idx(&g.preferred) == Some(to) {
             return MoveReason::Failback;
         }
         MoveReason::Move

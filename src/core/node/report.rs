@@ -181,7 +181,7 @@ impl Node {
     }
 
     pub fn peer_state(&self, peer: &str) -> Option<PeerState> {
-        self.cfg.node_index(peer).and_then(|i| self.peers[i].as_ref()).map(|p| p.state)
+        self.cfg.node_idx(peer).and_then(|i| self.peers[i].as_ref()).map(|p| p.state)
     }
 
     pub fn is_quorate(&self) -> bool {
@@ -200,6 +200,7 @@ impl Node {
             .iter()
             .enumerate()
             .map(|(i, n)| {
+                let i = NodeIdx(i);
                 if i == self.me {
                     let state = if self.leaving {
                         "leaving"
@@ -252,13 +253,14 @@ impl Node {
             .iter()
             .enumerate()
             .map(|(gi, gc)| {
+                let gi = GroupIdx(gi);
                 let lg = &self.groups[gi];
                 // The owner: this node if it holds the group, else a live
                 // peer that does.
                 let owner = if lg.state.holds() && lg.state != GroupState::Claiming {
                     Some(self.me)
                 } else {
-                    (0..self.cfg.nodes.len()).find(|&n| {
+                    self.cfg.node_indices().find(|&n| {
                         n != self.me
                             && self.peers[n].as_ref().is_some_and(|p| p.is_member())
                             && !matches!(self.state_of(n, gi), GroupState::Stopped | GroupState::Claiming)
@@ -331,8 +333,8 @@ struct NodeGroupNote;
 impl NodeGroupNote {
     fn note(
         node: &Node,
-        gi: usize,
-        owner: Option<usize>,
+        gi: GroupIdx,
+        owner: Option<NodeIdx>,
         state: GroupState,
         failcount: u32,
         gc: &crate::config::Group,
@@ -387,7 +389,7 @@ impl NodeGroupNote {
         let state = if blocked_on.is_some() || relayed_by.is_some() { GroupState::Blocked } else { state };
         GroupStatus {
             name: gc.name.clone(),
-            owner: owner.map(|o| node.cfg.nodes[o].name.clone()).unwrap_or_default(),
+            owner: owner.map(|o| node.cfg.node_at(o).name.clone()).unwrap_or_default(),
             state: state.as_str().to_string(),
             preferred: gc.preferred.clone(),
             resources,

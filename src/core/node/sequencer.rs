@@ -34,22 +34,22 @@ impl Node {
             g.restart = (0..upto).filter(|&i| !g.adopted[i]).collect();
             g.resume_start = true;
         }
-        g.owner_seen = Some(self.cfg.nodes[self.me].name.clone());
+        g.owner_seen = Some(self.cfg.node_at(self.me).name.clone());
         self.send_now = true;
-        if let Some(gi) = self.groups.iter().position(|g| g.name == group) {
+        if let Some(gi) = self.groups.position(|g| g.name == group) {
             self.start_check(gi, resource);
         }
     }
 
     pub(super) fn on_resource_done(&mut self, group: &str, resource: usize, op: Op, result: Result<(), OpError>) {
-        let Some(gi) = self.groups.iter().position(|g| g.name == group) else { return };
+        let Some(gi) = self.groups.position(|g| g.name == group) else { return };
         if self.groups[gi].busy != Some((resource, op)) {
             return;
         }
         self.groups[gi].busy = None;
         self.groups[gi].busy_until = None;
         let now = self.now;
-        let rname = self.cfg.groups[gi].resources[resource].name();
+        let rname = self.cfg.group_at(gi).resources[resource].name();
         match (op, result) {
             (Op::Start, Ok(())) => {
                 self.start_check(gi, resource);
@@ -117,7 +117,7 @@ impl Node {
     /// has it up, and not because hbd stops it, has failed — stopped by
     /// `systemctl stop`, by a dependency, or exited on its own.
     pub(super) fn on_unit_state(&mut self, group: &str, resource: usize, state: UnitState) {
-        let Some(gi) = self.groups.iter().position(|g| g.name == group) else { return };
+        let Some(gi) = self.groups.position(|g| g.name == group) else { return };
         let g = &mut self.groups[gi];
         let Some(slot) = g.observed.get_mut(resource) else { return };
         let prev = slot.replace(state.clone());
@@ -147,7 +147,7 @@ impl Node {
     /// failures long past. Not mid-transition: a release that is under way
     /// finishes first.
     pub(super) fn expire_failures(&mut self) {
-        for gi in 0..self.groups.len() {
+        for gi in self.groups.indices() {
             let g = &self.groups[gi];
             let due = self.failures_expire_at(g).is_some_and(|t| self.now >= t);
             if !due || !matches!(g.state, GroupState::Stopped | GroupState::Started) || g.busy.is_some() {
@@ -166,13 +166,13 @@ impl Node {
     /// releases the group, a stop that hangs blocks it. The late answer,
     /// if it ever comes, no longer matches and is dropped.
     pub(super) fn expire_ops(&mut self) {
-        for gi in 0..self.groups.len() {
+        for gi in self.groups.indices() {
             let g = &self.groups[gi];
             let (Some((r, op)), Some(t)) = (g.busy, g.busy_until) else { continue };
             if self.now < t {
                 continue;
             }
-            let what = self.cfg.groups[gi].resources[r].name();
+            let what = self.cfg.group_at(gi).resources[r].name();
             let limit = self.op_timeout(gi, r, op).unwrap_or_default();
             let verb = if op == Op::Start { "start" } else { "stop" };
             let reason = format!(
@@ -189,17 +189,16 @@ impl Node {
     /// resource's own `timeout`, else the unit's systemd timeout plus a
     /// margin for the bus and the kill that ends it. `None`: the unit's
     /// timeout is `infinity`.
-    pub(super) fn op_timeout(&self, gi: usize, r: usize, op: Op) -> Option<Duration> {
-        match &self.cfg.groups[gi].resources[r] {
+    pub(super) fn op_timeout(&self, gi: GroupIdx, r: usize, op: Op) -> Option<Duration> {
+        match &self.cfg.group_at(gi).resources[r] {
             Resource::Vip { .. } => {
                 // The kernel makes address changes one at a time: in a
                 // mass hand-off each VIP waits for those queued before it.
                 let queued = self
                     .groups
-                    .iter()
-                    .enumerate()
+                    .enumerated()
                     .filter(|(i, g)| {
-                        g.busy.is_some_and(|(r, _)| matches!(self.cfg.groups[*i].resources[r], Resource::Vip { .. }))
+                        g.busy.is_some_and(|(r, _)| matches!(self.cfg.group_at(*i).resources[r], Resource::Vip { .. }))
                     })
                     .count();
                 Some(VIP_OP_TIMEOUT.saturating_add(VIP_OP_QUEUED.saturating_mul(queued as u32)))
@@ -217,7 +216,7 @@ impl Node {
     }
 
     /// Ask the shell for an operation and note its deadline.
-    pub(super) fn begin_op(&mut self, gi: usize, r: usize, op: Op) {
+    pub(super) fn begin_op(&mut self, gi: GroupIdx, r: usize, op: Op) {
         // A check probes a resource that is up; it begins again once a
         // start has succeeded.
         self.stop_check(gi, r);
@@ -226,7 +225,7 @@ impl Node {
         g.busy = Some((r, op));
         g.busy_until = deadline;
         let group = g.name.clone();
-        let what = self.cfg.groups[gi].resources[r].clone();
+        let what = self.cfg.group_at(gi).resources[r].clone();
         self.out.push(match op {
             Op::Start => Action::Start { group, resource: r, what },
             Op::Stop => Action::Stop { group, resource: r, what },
@@ -235,8 +234,8 @@ impl Node {
 
     pub(super) fn drive_resources(&mut self) {
         let settled = self.settled();
-        for gi in 0..self.groups.len() {
-            let n = self.cfg.groups[gi].resources.len();
+        for gi in self.groups.indices() {
+            let n = self.cfg.group_at(gi).resources.len();
             let gname = self.groups[gi].name.clone();
             let g = &mut self.groups[gi];
             // systemd's StopUnit ("replace") cancels a unit's start job: a
@@ -244,7 +243,7 @@ impl Node {
             // hangs must not keep a node running past its lease (one without
             // quorum, say). The start's late answer no longer matches.
             if let Some((r, Op::Start)) = g.busy {
-                if g.stop_after_op && self.cfg.groups[gi].resources[r].unit_name().is_some() {
+                if g.stop_after_op && self.cfg.group_at(gi).resources[r].unit_name().is_some() {
                     g.busy = None;
                     g.busy_until = None;
                     g.running = g.running.max(r + 1);
@@ -309,7 +308,7 @@ impl Node {
     /// brought back here: started again, or, if it `still_runs` (a sick
     /// service), stopped and started again.
     pub(super) fn fail_resource(&mut self, group: &str, resource: usize, reason: String, still_runs: bool) {
-        let Some(gi) = self.groups.iter().position(|g| g.name == group) else { return };
+        let Some(gi) = self.groups.position(|g| g.name == group) else { return };
         let threshold = self.cfg.cluster.migration_threshold;
         let g = &mut self.groups[gi];
         // A resource that dies while its own start job is still in flight
@@ -321,7 +320,7 @@ impl Node {
         g.failcount += 1;
         g.up[resource] = false;
         g.last_failure = Some(self.now);
-        let rname = self.cfg.groups[gi].resources[resource].name();
+        let rname = self.cfg.group_at(gi).resources[resource].name();
         self.out.push(Action::Event(Event::ResourceFailed {
             group: group.to_string(),
             resource: rname,
