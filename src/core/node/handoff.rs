@@ -28,8 +28,9 @@ impl Node {
         // dead and taken over, one that left may have come back. Claim
         // nothing, and start no claim, until it hears them or the hold ends.
         let hold = self.now < self.claim_hold_until && self.peers.iter().flatten().any(|p| !self.recently_heard(p));
+        let placement = self.placement();
         for gi in self.groups.indices() {
-            let desired = if settled { self.desired_owner(gi) } else { None };
+            let desired = if settled { self.desired_owner_in(&placement, gi) } else { None };
             let mine = desired == Some(self.me);
             let state = self.groups[gi].state;
             match state {
@@ -183,10 +184,10 @@ impl Node {
                 })
             };
             let Some(owner) = owner else { continue };
-            let owner_name = self.cfg.node_at(owner).name.clone();
-            if self.groups[gi].owner_seen.as_deref() == Some(owner_name.as_str()) {
+            if self.groups[gi].owner_seen.as_deref() == Some(self.cfg.node_at(owner).name.as_str()) {
                 continue;
             }
+            let owner_name = self.cfg.node_at(owner).name.clone();
             let from = self.groups[gi].owner_seen.clone();
             let reason = match from.as_deref().and_then(|f| self.cfg.node_idx(f)) {
                 None => MoveReason::Start,

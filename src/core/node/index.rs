@@ -63,6 +63,12 @@ impl<I: Idx, T> IdxVec<I, T> {
     pub(super) fn enumerated_mut(&mut self) -> impl Iterator<Item = (I, &mut T)> {
         self.v.iter_mut().enumerate().map(|(i, t)| (I::new(i), t))
     }
+    pub(super) fn len(&self) -> usize {
+        self.v.len()
+    }
+    pub(super) fn get_mut(&mut self, i: I) -> Option<&mut T> {
+        self.v.get_mut(i.get())
+    }
     pub(super) fn position(&self, f: impl FnMut(&T) -> bool) -> Option<I> {
         self.v.iter().position(f).map(I::new)
     }

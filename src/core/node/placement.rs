@@ -51,30 +51,71 @@ impl Node {
         }
     }
 
-    pub(super) fn eligible(&self, n: NodeIdx, gi: GroupIdx, max_ping: Option<u32>) -> bool {
-        let name = &self.cfg.node_at(n).name;
-        if self.standby_of(name) || self.health_standby(n) {
+    /// What placement needs to know of the nodes, once per plan rather
+    /// than once per group: a step runs for every frame, tick and probe
+    /// result, and with a thousand groups a per-group lookup of standby
+    /// intents, members and pings was most of the daemon's idle CPU.
+    pub(super) fn placement(&self) -> Placement {
+        let members = self.members();
+        let max_ping = if self.cfg.ping.hosts.is_empty() {
+            None
+        } else {
+            members.iter().map(|&m| self.ping_of(m).unwrap_or(0)).max()
+        };
+        let usable = self
+            .cfg
+            .node_indices()
+            .map(|n| {
+                if !members.contains(&n) {
+                    return false;
+                }
+                if self.standby_of(&self.cfg.node_at(n).name) || self.health_standby(n) {
+                    return false;
+                }
+                let leaving = if n == self.me {
+                    self.leaving || self.mute.is_some()
+                } else {
+                    self.peers[n].as_ref().expect("peer").leaving()
+                };
+                !leaving && max_ping.is_none_or(|m| self.ping_of(n).unwrap_or(0) >= m)
+            })
+            .collect();
+        let mut locations: IdxVec<GroupIdx, Option<NodeIdx>> = self.groups.iter().map(|_| None).collect();
+        for intent in self.intents.values() {
+            if let IntentKind::Location { group, node: Some(n) } = &intent.kind {
+                if let (Some(&gi), Some(n)) = (self.names.groups.get(group), self.cfg.node_idx(n)) {
+                    if let Some(slot) = locations.get_mut(gi) {
+                        *slot = Some(n);
+                    }
+                }
+            }
+        }
+        Placement { placeable: self.quorate && !self.isolated(), usable, locations }
+    }
+
+    /// Node `n` may run group `gi`: a member, not in standby, not leaving,
+    /// reaching as many ping hosts as the best member, and not failed here.
+    fn candidate(&self, v: &Placement, n: NodeIdx, gi: GroupIdx) -> bool {
+        if !v.usable[n.0] {
             return false;
         }
-        let (leaving, failed) = if n == self.me {
-            (self.leaving || self.mute.is_some(), self.groups[gi].failed)
+        let failed = if n == self.me {
+            self.groups[gi].failed
         } else {
             let p = self.peers[n].as_ref().expect("peer");
-            (p.leaving(), p.group(&self.cfg.group_at(gi).name).is_some_and(|g| g.failed))
+            p.group(&self.cfg.group_at(gi).name).is_some_and(|g| g.failed)
         };
-        if leaving || failed {
-            return false;
-        }
-        match max_ping {
-            Some(m) => self.ping_of(n).unwrap_or(0) >= m,
-            None => true,
-        }
+        !failed
     }
 
     /// Who should run group `gi`, as this node sees the cluster; None: nobody
     /// may (no quorum, cut off, blocked somewhere, or no eligible node).
     pub(super) fn desired_owner(&self, gi: GroupIdx) -> Option<NodeIdx> {
-        if !self.quorate || self.isolated() {
+        self.desired_owner_in(&self.placement(), gi)
+    }
+
+    pub(super) fn desired_owner_in(&self, v: &Placement, gi: GroupIdx) -> Option<NodeIdx> {
+        if !v.placeable {
             return None;
         }
         let gname = &self.cfg.group_at(gi).name;
@@ -86,45 +127,29 @@ impl Node {
         if self.peers.iter().flatten().any(|p| p.group_state(gname) == GroupState::Blocked || p.holds_down(gname)) {
             return None;
         }
-        let members = self.members();
-        let max_ping = if self.cfg.ping.hosts.is_empty() {
-            None
-        } else {
-            members.iter().map(|&m| self.ping_of(m).unwrap_or(0)).max()
-        };
-        let candidates: Vec<NodeIdx> = members.iter().copied().filter(|&m| self.eligible(m, gi, max_ping)).collect();
-        if candidates.is_empty() {
-            return None;
-        }
-        let preferred = self.cfg.node_idx(&self.cfg.group_at(gi).preferred);
-        if let Some(l) = self.location_of(gname) {
-            if candidates.contains(&l) {
-                return Some(l);
-            }
+        // In the file's order, as every node computes it.
+        let is_candidate = |n: NodeIdx| self.candidate(v, n, gi);
+        let first_candidate = self.cfg.node_indices().find(|&n| is_candidate(n))?;
+        let preferred = self.cfg.node_idx(&self.cfg.group_at(gi).preferred).filter(|&p| is_candidate(p));
+        if let Some(l) = v.locations[gi].filter(|&l| is_candidate(l)) {
+            return Some(l);
         }
         if self.cfg.cluster.auto_failback {
-            if let Some(p) = preferred.filter(|p| candidates.contains(p)) {
+            if let Some(p) = preferred {
                 return Some(p);
             }
         }
         // Stickiness: a running owner keeps the group. Between two (a healed
         // split brain) the preferred one, then the first in the file, wins —
         // a rule every node computes alike.
-        let holders: Vec<NodeIdx> = candidates
-            .iter()
-            .copied()
-            .filter(|&m| matches!(self.state_of(m, gi), GroupState::Starting | GroupState::Started))
-            .collect();
-        if let Some(p) = preferred.filter(|p| holders.contains(p)) {
+        let holds = |m: NodeIdx| matches!(self.state_of(m, gi), GroupState::Starting | GroupState::Started);
+        if let Some(p) = preferred.filter(|&p| holds(p)) {
             return Some(p);
         }
-        if let Some(&h) = holders.first() {
+        if let Some(h) = self.cfg.node_indices().find(|&m| is_candidate(m) && holds(m)) {
             return Some(h);
         }
-        if let Some(p) = preferred.filter(|p| candidates.contains(p)) {
-            return Some(p);
-        }
-        candidates.first().copied()
+        Some(preferred.unwrap_or(first_candidate))
     }
 
     pub(super) fn reason_for_takeover(&self, gi: GroupIdx) -> MoveReason {
@@ -183,4 +208,15 @@ impl Node {
         }
         MoveReason::Move
     }
+}
+
+/// See [`Node::placement`].
+pub(super) struct Placement {
+    /// Quorate and not cut off: anything may be placed at all.
+    placeable: bool,
+    /// By node position: a member that may run groups (not in standby, not
+    /// leaving, with the best ping count).
+    usable: Vec<bool>,
+    /// Each group's operator placement (`hactl move`), if any.
+    locations: IdxVec<GroupIdx, Option<NodeIdx>>,
 }

@@ -8,6 +8,11 @@ impl Node {
     /// than [`Node::state_interval`]) or when a peer we hear lacks it.
     /// A new version of our state if it changed.
     pub(super) fn refresh_state(&mut self) {
+        // Compared in place first: building the state clones every group's
+        // name, and this runs on every step.
+        if self.last_state.as_ref().is_some_and(|last| self.state_is(last)) {
+            return;
+        }
         let st = self.local_state();
         if self.last_state.as_ref() != Some(&st) {
             self.state_version += 1;
@@ -119,6 +124,25 @@ impl Node {
             })
     }
 
+    /// Whether [`Node::local_state`] would build exactly `st`.
+    fn state_is(&self, st: &State) -> bool {
+        st.groups.len() == self.groups.len()
+            && st.intents.len() == self.intents.len()
+            && self.groups.iter().zip(&st.groups).all(|(g, r)| {
+                r.name == g.name
+                    && r.state == g.state
+                    && r.failed == g.failed
+                    && r.failcount == g.failcount
+                    && r.held_down == self.held_down(&g.name)
+            })
+            && self.intents.values().zip(&st.intents).all(|(a, b)| a == b)
+    }
+
+    /// A stop of the group failed on a peer that is not up now.
+    fn held_down(&self, group: &str) -> bool {
+        self.peers.iter().flatten().any(|p| p.state != PeerState::Up && p.group_state(group) == GroupState::Blocked)
+    }
+
     pub(super) fn local_state(&self) -> State {
         State {
             groups: self
@@ -129,11 +153,7 @@ impl Node {
                     state: g.state,
                     failed: g.failed,
                     failcount: g.failcount,
-                    held_down: self
-                        .peers
-                        .iter()
-                        .flatten()
-                        .any(|p| p.state != PeerState::Up && p.group_state(&g.name) == GroupState::Blocked),
+                    held_down: self.held_down(&g.name),
                 })
                 .collect(),
             intents: self.intents.values().cloned().collect(),

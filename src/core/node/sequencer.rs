@@ -236,7 +236,6 @@ impl Node {
         let settled = self.settled();
         for gi in self.groups.indices() {
             let n = self.cfg.group_at(gi).resources.len();
-            let gname = self.groups[gi].name.clone();
             let g = &mut self.groups[gi];
             // systemd's StopUnit ("replace") cancels a unit's start job: a
             // release need not wait for the start to end, and a start that
@@ -284,7 +283,7 @@ impl Node {
                         self.begin_op(gi, r, Op::Start);
                     } else {
                         g.state = GroupState::Started;
-                        self.out.push(Action::Event(Event::GroupStarted { group: gname }));
+                        self.out.push(Action::Event(Event::GroupStarted { group: g.name.clone() }));
                         self.send_now = true;
                     }
                 }
@@ -295,7 +294,7 @@ impl Node {
                     } else {
                         g.state = GroupState::Stopped;
                         g.adopted.iter_mut().for_each(|a| *a = false);
-                        self.out.push(Action::Event(Event::GroupStopped { group: gname }));
+                        self.out.push(Action::Event(Event::GroupStopped { group: g.name.clone() }));
                         self.send_now = true;
                     }
                 }
