@@ -110,10 +110,6 @@ impl Node {
 
     /// Who should run group `gi`, as this node sees the cluster; None: nobody
     /// may (no quorum, cut off, blocked somewhere, or no eligible node).
-    pub(super) fn desired_owner(&self, gi: GroupIdx) -> Option<NodeIdx> {
-        self.desired_owner_in(&self.placement(), gi)
-    }
-
     pub(super) fn desired_owner_in(&self, v: &Placement, gi: GroupIdx) -> Option<NodeIdx> {
         if !v.placeable {
             return None;

@@ -1,5 +1,6 @@
 //! What this node tells: its beat, its state in chunks, and its status.
 
+use super::placement::Placement;
 use super::*;
 
 impl Node {
@@ -267,6 +268,9 @@ impl Node {
                 }
             })
             .collect();
+        // Once for all groups: a status of a thousand groups must not plan
+        // each of them from scratch.
+        let placement = self.placement();
         let groups = self
             .cfg
             .groups
@@ -333,7 +337,7 @@ impl Node {
                 } else {
                     self.peers[owner.unwrap()].as_ref().and_then(|p| p.group(&gc.name)).map_or(0, |r| r.failcount)
                 };
-                NodeGroupNote::note(self, gi, owner, state, failcount, gc, resources)
+                NodeGroupNote::note(self, &placement, gi, owner, state, failcount, resources)
             })
             .collect();
         Status {
@@ -353,13 +357,14 @@ struct NodeGroupNote;
 impl NodeGroupNote {
     fn note(
         node: &Node,
+        placement: &Placement,
         gi: GroupIdx,
         owner: Option<NodeIdx>,
         state: GroupState,
         failcount: u32,
-        gc: &crate::config::Group,
         resources: Vec<(String, String, String)>,
     ) -> GroupStatus {
+        let gc = node.cfg.group_at(gi);
         let blocked_on = node
             .peers
             .iter()
@@ -399,7 +404,7 @@ impl NodeGroupNote {
             "no quorum in this partition".to_string()
         } else if owner.is_none() && node.isolated() {
             "this node reaches no ping host and hears no peer".to_string()
-        } else if owner.is_none() && node.settled() && node.desired_owner(gi).is_none() {
+        } else if owner.is_none() && node.settled() && node.desired_owner_in(placement, gi).is_none() {
             "no node may run it (standby, failed or unreachable); see hactl cleanup".to_string()
         } else if let Some((n, origin)) = pin {
             format!("pinned to {n} by hactl move or takeover on {origin}; hactl move --clear {} to release", gc.name)
