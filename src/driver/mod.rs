@@ -55,15 +55,13 @@ pub enum Present {
 /// restarted under a healthy group must not stop it. A unit left
 /// `activating`, `reloading` or `deactivating` by an hbd that died counts
 /// too: it is followed from the first moment and then either finishes its
-/// start or is stopped. `inactive` and `failed` units run nothing and are
+/// start or is stopped. Down units (`inactive`, `failed`) run nothing and are
 /// not adopted (a failed one is started afresh when the group is placed
 /// here). A resource whose state could not be read is not adopted: adopting
 /// claims the group, and a phantom claim restarts a group a peer may run.
 pub fn adopted(present: &Present) -> bool {
     match present {
-        Present::Unit { state, .. } => {
-            matches!(state.active.as_str(), "active" | "activating" | "reloading" | "deactivating" | "refreshing")
-        }
+        Present::Unit { state, .. } => !state.is_down(),
         Present::Vip(on) => *on,
         Present::Unknown => false,
     }
@@ -133,14 +131,8 @@ impl<P: Platform> Driver<P> {
                 Present::Unit { state, .. } => Some(state),
                 _ => None,
             };
-            match &state {
-                Some(s) => {
-                    info!(HBD_EVENT = "adopt", HBD_GROUP = %group, "{} of group {group} is already {s}; adopting it", r.name())
-                }
-                None => {
-                    info!(HBD_EVENT = "adopt", HBD_GROUP = %group, "{} of group {group} is already present; adopting it", r.name())
-                }
-            }
+            let found_as = state.as_ref().map_or_else(|| "present".to_string(), |s| s.to_string());
+            info!(HBD_EVENT = "adopt", HBD_GROUP = %group, "{} of group {group} is already {found_as}; adopting it", r.name());
             d.handle(now, Input::Adopt { group: group.clone(), resource, state });
             match r {
                 Resource::Vip { addr, prefix, interface } => {
