@@ -280,7 +280,11 @@ _lab_nspawn_wait() { # NODE: wait for pid1 + running; post-boot setup
     # failed has no bus: hbd on it would fail (the first-run failure seen
     # on fresh machines). Stop waiting as soon as that shows.
     lab_wait_for "$LAB_BOOT_TIMEOUT" eval '_lab_state_running "$n" || _lab_bus_broken "$n"'
-    if _lab_bus_broken "$n" || ! lab_exec "$n" systemctl is-active -q dbus.socket; then
+    # A bus that fails on every activation can also look "activating" at
+    # each look (every client re-triggers dbus.socket) while the boot waits:
+    # when the boot did not finish, ask the bus itself before blaming the rest.
+    if _lab_bus_broken "$n" || ! lab_exec "$n" systemctl is-active -q dbus.socket ||
+        { ! _lab_state_running "$n" && ! lab_exec "$n" timeout 5 busctl --system list >/dev/null 2>&1; }; then
         _lab_die "node $n: booted without a working bus (sysusers or dbus failed):"
         lab_exec "$n" systemctl --failed --no-legend >&2
         lab_exec "$n" journalctl -b --no-pager -n 15 -u systemd-sysusers -u dbus >&2; return 1
