@@ -7,9 +7,14 @@
 
 pub mod config;
 pub mod core;
+#[cfg(feature = "daemon")]
 pub mod dbus;
+#[cfg(feature = "daemon")]
 pub mod driver;
+#[cfg(feature = "daemon")]
 pub mod hactl;
+#[cfg(feature = "daemon")]
 pub mod shell;
+#[cfg(feature = "daemon")]
 pub mod sim;
 pub mod wire;
