@@ -8,6 +8,10 @@ use std::time::Duration;
 use hbd::core::Command;
 use hbd::sim::{Sim, SimOptions};
 
+/// A whole status compared after one step in 16 (and after every step that
+/// changed or published it): tests/sim.rs compares after every step.
+const STATUS_EVERY: u32 = 16;
+
 fn seeds(default: u64) -> u64 {
     std::env::var("HBD_SCALE_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(default)
 }
@@ -17,6 +21,7 @@ fn run_seeds(base: u64, n: u64, nodes: usize, groups: usize) {
     for seed in base..base + n {
         let mut o = SimOptions::from_seed(seed, nodes);
         o.groups = groups;
+        o.status_every = STATUS_EVERY;
         let mut sim = Sim::new(o);
         if let Err(e) = sim.run() {
             eprintln!("{e}");
@@ -58,6 +63,7 @@ fn a_thousand_groups_start_once_and_move_with_takeover() {
     let mut o = SimOptions::scripted(2);
     o.groups = 1000;
     o.resources = 1;
+    o.status_every = STATUS_EVERY;
     let mut sim = Sim::new(o);
     sim.start_all();
     let groups: Vec<String> = sim.config().groups.iter().map(|g| g.name.clone()).collect();
@@ -95,6 +101,7 @@ fn thirty_two_nodes() {
     let mut o = SimOptions::scripted(32);
     o.groups = 8;
     o.resources = 1;
+    o.status_every = STATUS_EVERY;
     let mut sim = Sim::new(o);
     sim.start_all();
     let groups: Vec<String> = sim.config().groups.iter().map(|g| g.name.clone()).collect();

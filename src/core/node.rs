@@ -106,19 +106,47 @@ struct Peer {
     unverified_at: Option<Time>,
 }
 
-/// A peer's state as applied here: one version, complete.
+/// A peer's state as applied here: one version, complete, its groups found
+/// by our configuration's positions (placement asks for every group of every
+/// peer on each step; by name, hashing and comparing the names was most of a
+/// 32-node step).
 #[derive(Clone, Debug)]
 struct PeerView {
     version: u64,
-    groups: HashMap<String, GroupReport>,
+    reports: Vec<GroupReport>,
+    /// Our group → its report in `reports`, if the peer's state has one.
+    at: IdxVec<GroupIdx, Option<usize>>,
+}
+
+impl PeerView {
+    fn new(version: u64, reports: Vec<GroupReport>, names: &Names, groups: usize) -> PeerView {
+        let mut v = PeerView { version, reports, at: IdxVec::default() };
+        v.reindex(names, groups);
+        v
+    }
+    /// Positions change with the configuration: a reload re-keys.
+    fn reindex(&mut self, names: &Names, groups: usize) {
+        self.at = std::iter::repeat_n(None, groups).collect();
+        for (i, r) in self.reports.iter().enumerate() {
+            if let Some(&gi) = names.groups.get(&r.name) {
+                self.at[gi] = Some(i);
+            }
+        }
+    }
+    fn report(&self, gi: GroupIdx) -> Option<&GroupReport> {
+        self.at.get(gi).copied().flatten().map(|i| &self.reports[i])
+    }
+    fn report_mut(&mut self, gi: GroupIdx) -> Option<&mut GroupReport> {
+        self.at.get(gi).copied().flatten().map(|i| &mut self.reports[i])
+    }
 }
 
 impl Peer {
     fn is_member(&self) -> bool {
         self.state == PeerState::Up
     }
-    fn group(&self, name: &str) -> Option<&GroupReport> {
-        self.view.as_ref()?.groups.get(name)
+    fn group(&self, gi: GroupIdx) -> Option<&GroupReport> {
+        self.view.as_ref()?.report(gi)
     }
     fn leaving(&self) -> bool {
         self.beat.as_ref().is_some_and(|b| b.leaving)
@@ -133,12 +161,12 @@ impl Peer {
         self.asm = None;
         self.pending = None;
     }
-    fn group_state(&self, name: &str) -> GroupState {
-        self.group(name).map_or(GroupState::Stopped, |g| g.state)
+    fn group_state(&self, gi: GroupIdx) -> GroupState {
+        self.group(gi).map_or(GroupState::Stopped, |g| g.state)
     }
     /// A live peer relays that the group is blocked on a node it cannot hear.
-    fn holds_down(&self, name: &str) -> bool {
-        self.is_member() && self.group(name).is_some_and(|g| g.held_down)
+    fn holds_down(&self, gi: GroupIdx) -> bool {
+        self.is_member() && self.group(gi).is_some_and(|g| g.held_down)
     }
 }
 

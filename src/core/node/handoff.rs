@@ -85,21 +85,19 @@ impl Node {
         if !self.ping_measured {
             return false;
         }
-        let gname = &self.cfg.group_at(gi).name;
-        self.peers.iter().flatten().filter(|p| p.is_member()).all(|p| !p.group_state(gname).holds())
+        self.peers.iter().flatten().filter(|p| p.is_member()).all(|p| !p.group_state(gi).holds())
     }
 
     pub(super) fn claim_conflict(&self, gi: GroupIdx) -> bool {
-        let gname = &self.cfg.group_at(gi).name;
         self.peers.enumerated().any(|(i, p)| {
             let Some(p) = p else { return false };
             if !p.is_member() {
                 return false;
             }
-            if p.holds_down(gname) {
+            if p.holds_down(gi) {
                 return true;
             }
-            match p.group_state(gname) {
+            match p.group_state(gi) {
                 GroupState::Stopped => false,
                 // Two claims at once: the one earlier in the file goes on.
                 GroupState::Claiming => i < self.me,

@@ -66,11 +66,20 @@ impl<I: Idx, T> IdxVec<I, T> {
     pub(super) fn len(&self) -> usize {
         self.v.len()
     }
+    pub(super) fn get(&self, i: I) -> Option<&T> {
+        self.v.get(i.get())
+    }
     pub(super) fn get_mut(&mut self, i: I) -> Option<&mut T> {
         self.v.get_mut(i.get())
     }
     pub(super) fn position(&self, f: impl FnMut(&T) -> bool) -> Option<I> {
         self.v.iter().position(f).map(I::new)
+    }
+}
+
+impl<I, T> Default for IdxVec<I, T> {
+    fn default() -> Self {
+        IdxVec { v: Vec::new(), _i: PhantomData }
     }
 }
 

@@ -130,6 +130,9 @@ impl Node {
         self.names = Names::of(&self.cfg);
         let names = &self.names;
         self.intents.retain(|_, i| names.applies(&i.kind));
+        for v in self.peers.iter_mut().flatten().filter_map(|p| p.view.as_mut()) {
+            v.reindex(names, self.cfg.groups.len());
+        }
         // A reload is the operator's answer to a message too large to send.
         self.mute = None;
         self.apply_ping_hosts();
@@ -212,9 +215,10 @@ impl Node {
             g.state = GroupState::Stopping;
         }
         // The operator vouches that dead peers no longer run it.
+        let Some(&gi) = self.names.groups.get(group) else { return };
         for p in self.peers.iter_mut().flatten() {
             if p.state != PeerState::Up {
-                if let Some(gr) = p.view.as_mut().and_then(|s| s.groups.get_mut(group)) {
+                if let Some(gr) = p.view.as_mut().and_then(|s| s.report_mut(gi)) {
                     gr.state = GroupState::Stopped;
                 }
             }

@@ -85,7 +85,7 @@ impl Node {
                 let both: Vec<(GroupIdx, String)> = self
                     .groups
                     .enumerated()
-                    .filter(|(_, g)| g.state == GroupState::Started && p.group_state(&g.name) == GroupState::Started)
+                    .filter(|&(gi, g)| g.state == GroupState::Started && p.group_state(gi) == GroupState::Started)
                     .map(|(gi, g)| (gi, g.name.clone()))
                     .collect();
                 for (gi, group) in both {
@@ -160,7 +160,7 @@ impl Node {
             }
         }
         let p = self.peers[idx].as_mut().expect("peer");
-        p.view = Some(PeerView { version, groups: state.groups.into_iter().map(|g| (g.name.clone(), g)).collect() });
+        p.view = Some(PeerView::new(version, state.groups, &self.names, self.cfg.groups.len()));
         // Answer at once: a peer waiting on our acknowledgement of its
         // claim should not wait a keepalive.
         self.send_now = true;

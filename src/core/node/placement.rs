@@ -47,7 +47,7 @@ impl Node {
         if n == self.me {
             self.groups[gi].state
         } else {
-            self.peers[n].as_ref().map_or(GroupState::Stopped, |p| p.group_state(&self.cfg.group_at(gi).name))
+            self.peers[n].as_ref().map_or(GroupState::Stopped, |p| p.group_state(gi))
         }
     }
 
@@ -103,7 +103,7 @@ impl Node {
             self.groups[gi].failed
         } else {
             let p = self.peers[n].as_ref().expect("peer");
-            p.group(&self.cfg.group_at(gi).name).is_some_and(|g| g.failed)
+            p.group(gi).is_some_and(|g| g.failed)
         };
         !failed
     }
@@ -114,13 +114,12 @@ impl Node {
         if !v.placeable {
             return None;
         }
-        let gname = &self.cfg.group_at(gi).name;
         if self.groups[gi].state == GroupState::Blocked {
             return None;
         }
         // A blocked stop anywhere we know of, even on a dead peer that has
         // not been fenced, keeps the group down everywhere.
-        if self.peers.iter().flatten().any(|p| p.group_state(gname) == GroupState::Blocked || p.holds_down(gname)) {
+        if self.peers.iter().flatten().any(|p| p.group_state(gi) == GroupState::Blocked || p.holds_down(gi)) {
             return None;
         }
         // In the file's order, as every node computes it.
@@ -191,7 +190,7 @@ impl Node {
         let failed = if from == self.me {
             self.groups[gi].failed
         } else {
-            self.peers[from].as_ref().and_then(|p| p.group(&g.name)).is_some_and(|r| r.failed)
+            self.peers[from].as_ref().and_then(|p| p.group(gi)).is_some_and(|r| r.failed)
         };
         if failed {
             return MoveReason::UnitFailure;

@@ -129,32 +129,32 @@ impl Node {
     fn state_is(&self, st: &State) -> bool {
         st.groups.len() == self.groups.len()
             && st.intents.len() == self.intents.len()
-            && self.groups.iter().zip(&st.groups).all(|(g, r)| {
+            && self.groups.enumerated().zip(&st.groups).all(|((gi, g), r)| {
                 r.name == g.name
                     && r.state == g.state
                     && r.failed == g.failed
                     && r.failcount == g.failcount
-                    && r.held_down == self.held_down(&g.name)
+                    && r.held_down == self.held_down(gi)
             })
             && self.intents.values().zip(&st.intents).all(|(a, b)| a == b)
     }
 
     /// A stop of the group failed on a peer that is not up now.
-    fn held_down(&self, group: &str) -> bool {
-        self.peers.iter().flatten().any(|p| p.state != PeerState::Up && p.group_state(group) == GroupState::Blocked)
+    fn held_down(&self, gi: GroupIdx) -> bool {
+        self.peers.iter().flatten().any(|p| p.state != PeerState::Up && p.group_state(gi) == GroupState::Blocked)
     }
 
     pub(super) fn local_state(&self) -> State {
         State {
             groups: self
                 .groups
-                .iter()
-                .map(|g| GroupReport {
+                .enumerated()
+                .map(|(gi, g)| GroupReport {
                     name: g.name.clone(),
                     state: g.state,
                     failed: g.failed,
                     failcount: g.failcount,
-                    held_down: self.held_down(&g.name),
+                    held_down: self.held_down(gi),
                 })
                 .collect(),
             intents: self.intents.values().cloned().collect(),
@@ -335,7 +335,7 @@ impl Node {
                 let failcount = if owner.is_none_or(|o| o == self.me) {
                     lg.failcount
                 } else {
-                    self.peers[owner.unwrap()].as_ref().and_then(|p| p.group(&gc.name)).map_or(0, |r| r.failcount)
+                    self.peers[owner.unwrap()].as_ref().and_then(|p| p.group(gi)).map_or(0, |r| r.failcount)
                 };
                 NodeGroupNote::note(self, &placement, gi, owner, state, failcount, resources)
             })
@@ -369,10 +369,10 @@ impl NodeGroupNote {
             .peers
             .iter()
             .flatten()
-            .find(|p| p.group_state(&gc.name) == GroupState::Blocked)
+            .find(|p| p.group_state(gi) == GroupState::Blocked)
             .map(|p| p.name.clone())
             .or_else(|| (node.groups[gi].state == GroupState::Blocked).then(|| node.name().to_string()));
-        let relayed_by = node.peers.iter().flatten().find(|p| p.holds_down(&gc.name)).map(|p| p.name.clone());
+        let relayed_by = node.peers.iter().flatten().find(|p| p.holds_down(gi)).map(|p| p.name.clone());
         let fence_wait = node.cfg.cluster.fencing == Fencing::Required
             && node.groups[gi].state == GroupState::Claiming
             && node
