@@ -31,7 +31,17 @@ fn units_on_real_systemd() {
     let manifest = env!("CARGO_MANIFEST_DIR");
     // Build the driver so the run never uses a stale one (cargo has
     // released its build lock by the time tests run).
-    let status = Command::new(env!("CARGO"))
+    // Without the variables cargo sets for a test run: ring's build script
+    // reruns when CARGO_MANIFEST_DIR changes, and with it every crate above
+    // ring (a minute and more of rebuilding, here and in the next build).
+    let mut cargo = Command::new(env!("CARGO"));
+    for (k, _) in std::env::vars_os() {
+        let k = k.to_string_lossy().into_owned();
+        if k.starts_with("CARGO_") && !matches!(k.as_str(), "CARGO_HOME" | "CARGO_TARGET_DIR" | "CARGO_TERM_COLOR") {
+            cargo.env_remove(k);
+        }
+    }
+    let status = cargo
         .args(["build", "--quiet", "--example", "unitctl"])
         .args(cfg!(not(debug_assertions)).then_some("--release"))
         .current_dir(manifest)
