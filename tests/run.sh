@@ -45,7 +45,7 @@ step "lab supervision" bash tests/lab/supervision.sh
 step "lab checks" bash tests/lab/checks.sh
 step "lab scale (1,000 VIPs)" bash tests/lab/scale.sh
 # Rolling upgrade from the previous release (v0.2.0, built from this
-# repository's history and cached in target/upgrade/), and from it to a
+# repository's history and cached in /var/cache/hbd-tests/), and from it to a
 # build whose frames carry a field no release knows.
 step "lab upgrade" bash tests/lab/upgrade.sh
 step "lab monitoring" bash tests/lab/monitoring.sh

@@ -30,8 +30,10 @@
 # as in a clone without tags, the commit that set version = "0.2.0" in
 # Cargo.toml). Its hbd and hactl are built in a temporary `git worktree`
 # with a target directory of their own (seeded from target/release's
-# compiled dependencies when there are some) and cached in
-# target/upgrade/<commit>/, so reruns do not build again.
+# compiled dependencies when there are some) and cached outside the checkout
+# (HBD_UPGRADE_CACHE, default /var/cache/hbd-tests/upgrade/<commit>-<rustc>/:
+# a release's commit does not change, and CI runs on a fresh checkout), so
+# reruns do not build it again.
 #   tests/lab/upgrade.sh [SCENARIO...]
 # Ends with "N passed, M failed"; exit status 0 only if nothing failed.
 set -uo pipefail
@@ -46,6 +48,7 @@ SCENARIOS_LABEL="lab upgrade"
 export PATH=$HOME/.cargo/bin:$PATH
 FROM=${HBD_UPGRADE_FROM:-v0.2.0}
 CACHE=$repo/target/upgrade
+OLD_CACHE=${HBD_UPGRADE_CACHE:-/var/cache/hbd-tests/upgrade}
 DEADTIME_MS=2000
 
 say() { echo "  ($*)"; }
@@ -77,7 +80,7 @@ seed_target() {
 build_old() {
     local c out wt tgt
     c=$(old_commit) || return 1
-    out=$CACHE/$c
+    out=$OLD_CACHE/$c-$(rustc -V | tr -c 'A-Za-z0-9.\n' _ | tr -d '\n')
     if [[ -x $out/hbd && -x $out/hactl ]]; then echo "$out"; return 0; fi
     wt=$(mktemp -d /tmp/hbd-upgrade-wt.XXXX)
     tgt=$CACHE/build-$c
