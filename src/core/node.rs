@@ -425,7 +425,7 @@ impl Node {
             pending_reload: None,
             peer_came_up: false,
             check_session: 0,
-            node_checks: Vec::new(),
+            node_checks: cfg.node_checks.iter().map(|c| (c.name.clone(), CheckTrack::default())).collect(),
             out: Vec::new(),
             cfg,
         })

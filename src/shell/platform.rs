@@ -361,10 +361,19 @@ impl Platform for RealPlatform {
         let (target, check) = (target.clone(), check.clone());
         let key = target.clone();
         let h = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(check.interval);
+            // The first probe at once (a start waits on `rise` passes), then
+            // each check at a phase of its own in the interval: checks
+            // started together (a boot, a reload, a failover of many groups)
+            // probed in one burst every interval, and a server with a short
+            // listen backlog refused most of them.
+            let phase = probe_phase(&target, check.interval);
+            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + phase, check.interval);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut first = true;
             loop {
-                tick.tick().await;
+                if !std::mem::take(&mut first) {
+                    tick.tick().await;
+                }
                 let outcome = super::check::probe(&check, &sd).await;
                 if tx.send(Done::Check { target: target.clone(), session, outcome }).await.is_err() {
                     return;
@@ -586,4 +595,38 @@ fn announce(iface: String, addr: IpAddr, garp: config::Garp, held: Held) {
             }
         }
     });
+}
+
+/// Where in its interval a check probes: spread by a hash of what it checks
+/// (the same on every start, so a restarted check keeps its place), never
+/// at the start of the interval itself, which the first probe takes.
+fn probe_phase(target: &CheckTarget, interval: Duration) -> Duration {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    target.hash(&mut h);
+    let ns = interval.as_nanos().max(1) as u64;
+    match h.finish() % ns {
+        0 => interval,
+        p => Duration::from_nanos(p),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checks_probe_spread_over_their_interval() {
+        let second = Duration::from_secs(1);
+        let mut per_10ms = [0u32; 100];
+        for i in 0..100 {
+            let p = probe_phase(&CheckTarget::Node { name: format!("http-{i:03}") }, second);
+            assert!(p > Duration::ZERO && p <= second, "{p:?}");
+            per_10ms[(p.as_millis() as usize).min(999) / 10] += 1;
+        }
+        // One burst of 100 before; now no 10 ms holds more than a handful.
+        assert!(per_10ms.iter().all(|&n| n <= 6), "{per_10ms:?}");
+        let g = CheckTarget::Resource { group: "web".into(), resource: 1 };
+        assert_eq!(probe_phase(&g, second), probe_phase(&g.clone(), second), "a restarted check keeps its place");
+    }
 }

@@ -125,36 +125,48 @@ impl Node {
                 }
             }
         }
-        let tracks = std::mem::take(&mut self.node_checks);
+        self.align_node_checks();
+        self.start_node_checks();
+    }
+
+    /// `node_checks` in the file's order, one per `[[node_check]]`: a check
+    /// removed or changed by a reload stops, one kept keeps its counts.
+    fn align_node_checks(&mut self) {
+        let mut tracks = std::mem::take(&mut self.node_checks);
         for (name, t) in &tracks {
             let kept = self.cfg.node_checks.iter().find(|c| &c.name == name);
             if t.running() && kept.is_none_or(|c| Some(&c.check) != t.check.as_ref()) {
                 self.out.push(Action::StopCheck { target: CheckTarget::Node { name: name.clone() } });
             }
         }
-        self.node_checks = tracks
-            .into_iter()
-            .filter(|(name, t)| {
-                self.cfg.node_checks.iter().any(|c| &c.name == name && Some(&c.check) == t.check.as_ref())
+        self.node_checks = self
+            .cfg
+            .node_checks
+            .iter()
+            .map(|c| {
+                let kept = tracks.iter_mut().find(|(n, t)| n == &c.name && Some(&c.check) == t.check.as_ref());
+                (c.name.clone(), kept.map(|(_, t)| std::mem::take(t)).unwrap_or_default())
             })
             .collect();
-        self.start_node_checks();
     }
 
-    /// Node checks run from the first step on.
+    /// Node checks run from the first step on. Called on every step: with
+    /// the tracks in the file's order it looks at a flag per check (it
+    /// searched by name and cloned each check's definition, per step, which
+    /// with 100 node checks was a fifth of hbd's CPU).
     pub(super) fn start_node_checks(&mut self) {
-        for i in 0..self.cfg.node_checks.len() {
-            let nc = self.cfg.node_checks[i].clone();
-            if self.node_checks.iter().any(|(n, t)| n == &nc.name && t.running()) {
+        if self.node_checks.len() != self.cfg.node_checks.len() {
+            self.align_node_checks();
+        }
+        for i in 0..self.node_checks.len() {
+            if self.node_checks[i].1.running() {
                 continue;
             }
+            let nc = self.cfg.node_checks[i].clone();
             let session = self.next_session();
             let now = self.now;
-            self.node_checks.retain(|(n, _)| n != &nc.name);
-            self.node_checks.push((
-                nc.name.clone(),
-                CheckTrack { session, check: Some(nc.check.clone()), since: now, ..Default::default() },
-            ));
+            self.node_checks[i].1 =
+                CheckTrack { session, check: Some(nc.check.clone()), since: now, ..Default::default() };
             self.out.push(Action::StartCheck { target: CheckTarget::Node { name: nc.name }, session, check: nc.check });
         }
     }
@@ -175,7 +187,7 @@ impl Node {
         let now = self.now;
         let (track, what, group) = match &target {
             CheckTarget::Resource { group, resource } => {
-                let Some(gi) = self.groups.position(|g| &g.name == group) else { return };
+                let Some(&gi) = self.names.groups.get(group) else { return };
                 let Some(t) = self.groups[gi].checks.get_mut(*resource) else { return };
                 let what = format!("the check of {}", self.cfg.group_at(gi).resources[*resource].name());
                 (t, what, group.clone())
@@ -258,13 +270,12 @@ impl Node {
 
     /// This node's own checks, for status.
     pub(super) fn node_check_statuses(&self) -> Vec<CheckStatus> {
+        // (the tracks are in the file's order: see `align_node_checks`)
         self.cfg
             .node_checks
             .iter()
-            .map(|c| {
-                let t = self.node_checks.iter().find(|(n, _)| n == &c.name).map(|(_, t)| t.clone()).unwrap_or_default();
-                CheckStatus::of(c.name.clone(), c.check.probe.describe(), &t)
-            })
+            .zip(&self.node_checks)
+            .map(|(c, (_, t))| CheckStatus::of(c.name.clone(), c.check.probe.describe(), t))
             .collect()
     }
 
