@@ -550,7 +550,7 @@ fn failed_stop_keeps_group_down_also_on_a_node_that_booted_later() {
     // may still run on n1.
     advance_single_runner(&mut sim, INITDEAD + DEADTIME * 2);
     assert_eq!(sim.runners("g1"), vec!["n1".to_string()], "g1 started while blocked on n1");
-    let g = &sim.core("n3").unwrap().status().groups[0];
+    let g = &sim.shown("n3").unwrap().groups[0];
     assert_eq!(g.state, "blocked", "{g:?}");
     assert!(g.note.contains("n2 reports a failed stop") && g.note.contains("hactl cleanup g1"), "{g:?}");
 }
@@ -671,7 +671,7 @@ fn a_move_to_a_node_in_standby_is_refused_and_changes_nothing() {
     let r = sim.command("n1", Command::Move { group: "g1".into(), node: "n2".into() });
     let Some(Err(CommandError::Invalid(msg))) = r else { panic!("move to a standby node accepted: {r:?}") };
     assert!(msg.contains("n2 is in standby") && msg.contains("hactl unstandby n2"), "{msg}");
-    let g = sim.core("n1").unwrap().status().groups[0].clone();
+    let g = sim.shown("n1").unwrap().groups[0].clone();
     assert!(!g.note.contains("pinned"), "the refused move pinned g1: {g:?}");
     advance(&mut sim, secs(2));
     assert_eq!(sim.owner("g1").as_deref(), Some("n1"));

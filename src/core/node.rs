@@ -271,11 +271,41 @@ pub struct GroupStatus {
     pub resources: Vec<(String, String, String)>,
     pub failcount: u32,
     /// Why the group is not running where it should, if it is not.
-    pub note: String,
+    pub note: Option<GroupNote>,
     /// The health checks of its resources, on the node that runs it.
     pub checks: Vec<CheckStatus>,
     /// The node `hactl move` or `takeover` pinned it to ("": none).
     pub pinned: String,
+}
+
+/// Why a group does not run where it should: the first that applies, in
+/// this order (the status shows one).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GroupNote {
+    /// `peer` sends frames this node cannot verify: it claims nothing.
+    Unverified {
+        peer: String,
+    },
+    /// A stop failed on `node`: the group may still run there.
+    StopFailed {
+        node: String,
+    },
+    /// `by` tells of a failed stop on a node it cannot reach.
+    StopFailedRelayed {
+        by: String,
+    },
+    /// The claim waits for an unreachable peer to be fenced.
+    FenceWait,
+    NoQuorum,
+    /// No ping host and no peer answers.
+    Isolated,
+    /// Every node is in standby, failed or unreachable.
+    NoEligible,
+    /// `hactl move` or `takeover`, accepted by `origin`, pinned it to `node`.
+    Pinned {
+        node: String,
+        origin: String,
+    },
 }
 
 pub struct Node {

@@ -37,9 +37,32 @@ fn group(g: &core::GroupStatus) -> GroupStatus {
         preferred: g.preferred.clone(),
         resources: g.resources.clone(),
         failcount: g.failcount,
-        note: g.note.clone(),
+        note: g.note.as_ref().map_or_else(String::new, |n| note(n, &g.name)),
         checks: checks(&g.checks),
         pinned: g.pinned.clone(),
+    }
+}
+
+/// Each note says what to do about it; `group` is the note's group.
+fn note(n: &core::GroupNote, group: &str) -> String {
+    use core::GroupNote::*;
+    match n {
+        Unverified { peer } => format!(
+            "{peer} sends frames this node cannot verify (different auth key?); taking no group until they agree"
+        ),
+        StopFailed { node } => {
+            format!("a stop failed on {node}; the group may still run there. Fix it, then: hactl cleanup {group}")
+        }
+        StopFailedRelayed { by } => format!(
+            "{by} reports a failed stop on a node it cannot reach; the group may still run there. Fix it, then: hactl cleanup {group}"
+        ),
+        FenceWait => "waiting for fencing of an unreachable node (hbd-fence@NODE.service)".to_string(),
+        NoQuorum => "no quorum in this partition".to_string(),
+        Isolated => "this node reaches no ping host and hears no peer".to_string(),
+        NoEligible => "no node may run it (standby, failed or unreachable); see hactl cleanup".to_string(),
+        Pinned { node, origin } => {
+            format!("pinned to {node} by hactl move or takeover on {origin}; hactl move --clear {group} to release")
+        }
     }
 }
 

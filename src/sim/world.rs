@@ -1586,6 +1586,11 @@ impl Sim {
         self.nodes[self.idx(name)].driver.as_ref().map(|d| d.node())
     }
 
+    /// The node's status in the words `hactl status` there shows.
+    pub fn shown(&self, name: &str) -> Option<crate::dbus::Status> {
+        self.core(name).map(|c| crate::dbus::status_text::worded(&c.status()))
+    }
+
     pub fn logged(&self, name: &str, needle: &str) -> bool {
         self.log[self.idx(name)].iter().any(|l| l.contains(needle))
     }

@@ -351,7 +351,7 @@ impl Node {
     }
 }
 
-/// Builds a group's status line, with a note on why it does not run.
+/// Builds a group's status, with a note on why it does not run.
 struct NodeGroupNote;
 
 impl NodeGroupNote {
@@ -387,29 +387,21 @@ impl NodeGroupNote {
             _ => None,
         };
         let note = if let Some(p) = unverified {
-            format!(
-                "{} sends frames this node cannot verify (different auth key?); taking no group until they agree",
-                p.name
-            )
+            Some(GroupNote::Unverified { peer: p.name.clone() })
         } else if let Some(n) = &blocked_on {
-            format!("a stop failed on {n}; the group may still run there. Fix it, then: hactl cleanup {}", gc.name)
+            Some(GroupNote::StopFailed { node: n.clone() })
         } else if let Some(n) = &relayed_by {
-            format!(
-                "{n} reports a failed stop on a node it cannot reach; the group may still run there. Fix it, then: hactl cleanup {}",
-                gc.name
-            )
+            Some(GroupNote::StopFailedRelayed { by: n.clone() })
         } else if fence_wait {
-            "waiting for fencing of an unreachable node (hbd-fence@NODE.service)".to_string()
+            Some(GroupNote::FenceWait)
         } else if owner.is_none() && !node.quorate {
-            "no quorum in this partition".to_string()
+            Some(GroupNote::NoQuorum)
         } else if owner.is_none() && node.isolated() {
-            "this node reaches no ping host and hears no peer".to_string()
+            Some(GroupNote::Isolated)
         } else if owner.is_none() && node.settled() && node.desired_owner_in(placement, gi).is_none() {
-            "no node may run it (standby, failed or unreachable); see hactl cleanup".to_string()
-        } else if let Some((n, origin)) = pin {
-            format!("pinned to {n} by hactl move or takeover on {origin}; hactl move --clear {} to release", gc.name)
+            Some(GroupNote::NoEligible)
         } else {
-            String::new()
+            pin.map(|(n, origin)| GroupNote::Pinned { node: n.clone(), origin: origin.clone() })
         };
         let state = if blocked_on.is_some() || relayed_by.is_some() { GroupState::Blocked } else { state };
         GroupStatus {
