@@ -224,15 +224,15 @@ impl Node {
                 let i = NodeIdx(i);
                 if i == self.me {
                     let state = if self.leaving {
-                        "leaving"
+                        NodeState::Leaving
                     } else if self.standby_of(&n.name) || self.sick() {
-                        "standby"
+                        NodeState::Standby
                     } else {
-                        "up"
+                        NodeState::Up
                     };
                     return NodeStatus {
                         name: n.name.clone(),
-                        state: state.into(),
+                        state,
                         local: true,
                         generation: self.generation,
                         links: Vec::new(),
@@ -243,14 +243,17 @@ impl Node {
                 }
                 let p = self.peers[i].as_ref().expect("peer");
                 let state = match p.state {
-                    PeerState::Unknown if p.unverified_at.is_some() => "unverified",
-                    PeerState::Up if self.standby_of(&n.name) || self.health_standby(i) => "standby",
-                    PeerState::Up if p.leaving() => "leaving",
-                    s => s.as_str(),
+                    PeerState::Unknown if p.unverified_at.is_some() => NodeState::Unverified,
+                    PeerState::Unknown => NodeState::Unknown,
+                    PeerState::Up if self.standby_of(&n.name) || self.health_standby(i) => NodeState::Standby,
+                    PeerState::Up if p.leaving() => NodeState::Leaving,
+                    PeerState::Up => NodeState::Up,
+                    PeerState::Dead => NodeState::Dead,
+                    PeerState::Left => NodeState::Left,
                 };
                 NodeStatus {
                     name: n.name.clone(),
-                    state: state.into(),
+                    state,
                     local: false,
                     generation: p.generation,
                     links: p
@@ -259,7 +262,7 @@ impl Node {
                         .zip(&self.cfg.links)
                         .map(|(l, lc)| {
                             let age = l.last.map_or(-1, |t| now.saturating_sub(t).as_millis() as i64);
-                            (lc.name.clone(), if l.up { "up" } else { "down" }.to_string(), age)
+                            (lc.name.clone(), l.up, age)
                         })
                         .collect(),
                     ping: p.ping(),
@@ -308,25 +311,22 @@ impl Node {
                     .enumerate()
                     .map(|(ri, r)| {
                         let rs = match owner {
-                            // What systemd says, where hbd follows the unit.
-                            Some(o) if o == self.me && lg.observed[ri].is_some() => {
-                                lg.observed[ri].as_ref().map(|u| u.to_string()).unwrap_or_default()
-                            }
-                            Some(o) if o == self.me => match lg.busy {
-                                Some((b, Op::Start)) if b == ri => "starting".to_string(),
-                                Some((b, Op::Stop)) if b == ri => "stopping".to_string(),
-                                _ if ri < lg.running && lg.up[ri] => "started".to_string(),
-                                _ => "stopped".to_string(),
+                            Some(o) if o == self.me => match (&lg.observed[ri], lg.busy) {
+                                // What systemd says, where hbd follows the unit.
+                                (Some(u), _) => ResourceState::Unit(u.clone()),
+                                (None, Some((b, Op::Start))) if b == ri => ResourceState::Starting,
+                                (None, Some((b, Op::Stop))) if b == ri => ResourceState::Stopping,
+                                _ if ri < lg.running && lg.up[ri] => ResourceState::Started,
+                                _ => ResourceState::Stopped,
                             },
                             Some(_) => match state {
-                                GroupState::Started => "started",
-                                GroupState::Blocked => "blocked",
-                                _ => "unknown",
-                            }
-                            .to_string(),
+                                GroupState::Started => ResourceState::Started,
+                                GroupState::Blocked => ResourceState::Blocked,
+                                _ => ResourceState::Unknown,
+                            },
                             None => match &lg.observed[ri] {
-                                Some(u) if !u.is_down() => u.to_string(),
-                                _ => "stopped".to_string(),
+                                Some(u) if !u.is_down() => ResourceState::Unit(u.clone()),
+                                _ => ResourceState::Stopped,
                             },
                         };
                         (r.kind().to_string(), r.name(), rs)
@@ -362,7 +362,7 @@ impl NodeGroupNote {
         owner: Option<NodeIdx>,
         state: GroupState,
         failcount: u32,
-        resources: Vec<(String, String, String)>,
+        resources: Vec<(String, String, ResourceState)>,
     ) -> GroupStatus {
         let gc = node.cfg.group_at(gi);
         let blocked_on = node
@@ -407,7 +407,7 @@ impl NodeGroupNote {
         GroupStatus {
             name: gc.name.clone(),
             owner: owner.map(|o| node.cfg.node_at(o).name.clone()).unwrap_or_default(),
-            state: state.as_str().to_string(),
+            state,
             preferred: gc.preferred.clone(),
             resources,
             failcount,
