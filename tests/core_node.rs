@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use hbd::config::{self, Config};
 use hbd::core::msg::Ack;
+use hbd::core::node::{CheckState, GroupNote, NodeState, PeerState};
 use hbd::core::{
     Action, Beat, Command, Event, GroupReport, GroupState, Input, Message, Node, Op, OpError, State, Time,
 };
@@ -258,7 +259,7 @@ fn deadline_is_never_past_and_keepalives_keep_their_interval() {
         s.feed_all(t, hb(1, i as u64 + 1, from_n2(&c, GroupState::Stopped, 1, ack)));
     }
     s.run_until(t + DEADTIME + ms(500));
-    assert_eq!(s.node.peer_state("n2").map(|p| p.as_str()), Some("dead"));
+    assert_eq!(s.node.peer_state("n2"), Some(PeerState::Dead));
     // Driven only by its deadlines, the node sent a frame at least every
     // keepalive the whole time.
     let sends: Vec<Time> =
@@ -286,7 +287,7 @@ fn lower_generation_frames_are_ignored_and_reported_once() {
         s.feed_all(t, hb(4, seq, from_n2(&c, GroupState::Stopped, 1, 0)));
         // They change nothing…
         assert_eq!(s.node.status().groups[0].owner, "n2");
-        assert_eq!(s.node.status().groups[0].state, "started");
+        assert_eq!(s.node.status().groups[0].state, GroupState::Started);
     }
     // …and are reported once, not per frame.
     let stale: Vec<Event> =
@@ -298,7 +299,7 @@ fn lower_generation_frames_are_ignored_and_reported_once() {
         s.run_until(t);
         s.feed_all(t, hb(4, 200, from_n2(&c, GroupState::Stopped, 1, 0)));
     }
-    assert_eq!(s.node.peer_state("n2").map(|p| p.as_str()), Some("dead"));
+    assert_eq!(s.node.peer_state("n2"), Some(PeerState::Dead));
 }
 
 #[test]
@@ -323,19 +324,19 @@ fn old_and_duplicate_sequence_numbers_do_not_change_state() {
     let mut s = Shell::new(c.clone(), 1);
     let owner = |s: &Shell| {
         let g = &s.node.status().groups[0];
-        (g.owner.clone(), g.state.clone())
+        (g.owner.clone(), g.state)
     };
     s.feed_all(ms(10), hb(1, 5, from_n2(&c, GroupState::Started, 1, 0)));
-    assert_eq!(owner(&s), ("n2".into(), "started".into()));
+    assert_eq!(owner(&s), ("n2".into(), GroupState::Started));
     // An old frame (replayed or reordered) says stopped: ignored.
     s.feed_all(ms(20), hb(1, 3, from_n2(&c, GroupState::Stopped, 1, 0)));
-    assert_eq!(owner(&s), ("n2".into(), "started".into()));
+    assert_eq!(owner(&s), ("n2".into(), GroupState::Started));
     // A duplicate of the newest sequence number with other content: ignored.
     s.feed_all(ms(30), hb(1, 5, from_n2(&c, GroupState::Stopped, 1, 0)));
-    assert_eq!(owner(&s), ("n2".into(), "started".into()));
+    assert_eq!(owner(&s), ("n2".into(), GroupState::Started));
     // The next frame is applied.
     s.feed_all(ms(40), hb(1, 6, from_n2(&c, GroupState::Stopping, 1, 0)));
-    assert_eq!(owner(&s), ("n2".into(), "stopping".into()));
+    assert_eq!(owner(&s), ("n2".into(), GroupState::Stopping));
     // And an exact duplicate of an applied frame changes nothing either.
     let before = s.node.status();
     s.feed_all(ms(50), hb(1, 6, from_n2(&c, GroupState::Stopping, 1, 0)));
@@ -483,8 +484,9 @@ fn stop_failure_blocks_group_until_cleanup() {
     assert_eq!(s.state(), Some(GroupState::Blocked));
     assert_eq!(s.starts_since(t0), 0, "a blocked group was started");
     assert!(s.pending.is_empty());
-    assert_eq!(s.node.status().groups[0].state, "blocked");
-    assert!(s.node.status().groups[0].note.contains("hactl cleanup g1"), "{:?}", s.node.status().groups[0].note);
+    assert_eq!(s.node.status().groups[0].state, GroupState::Blocked);
+    let note = s.node.status().groups.remove(0).note;
+    assert!(matches!(note, Some(GroupNote::StopFailed { .. } | GroupNote::StopFailedRelayed { .. })), "{note:?}");
 
     // hactl cleanup g1: the stop is retried first, then (preferred, not in
     // standby) the group is started again.
@@ -522,7 +524,7 @@ fn peer_reporting_blocked_keeps_group_down_here() {
     // Even once n2 goes silent and is declared dead (unfenced, it may still
     // run the group).
     s.run_until(t + DEADTIME * 3);
-    assert_eq!(s.node.peer_state("n2").map(|p| p.as_str()), Some("dead"));
+    assert_eq!(s.node.peer_state("n2"), Some(PeerState::Dead));
     assert_eq!(s.starts_since(Duration::ZERO), 0);
 }
 
@@ -623,13 +625,13 @@ fn a_check_runs_while_its_unit_is_up_and_gates_started() {
     s.run_until(INITDEAD + ms(500));
     assert!(s.check_session(&svc()).is_some(), "the check begins once the unit has started");
     // Started by systemd, but not yet healthy: status says starting.
-    assert_eq!(s.node.status().groups[0].state, "starting");
-    assert_eq!(s.node.status().groups[0].checks[0].state, "rising");
+    assert_eq!(s.node.status().groups[0].state, GroupState::Starting);
+    assert_eq!(s.node.status().groups[0].checks[0].state, CheckState::Rising);
     s.probe(&svc(), true);
-    assert_eq!(s.node.status().groups[0].state, "starting", "one pass of rise 2");
+    assert_eq!(s.node.status().groups[0].state, GroupState::Starting, "one pass of rise 2");
     s.probe(&svc(), true);
-    assert_eq!(s.node.status().groups[0].state, "started");
-    assert_eq!(s.node.status().groups[0].checks[0].state, "healthy");
+    assert_eq!(s.node.status().groups[0].state, GroupState::Started);
+    assert_eq!(s.node.status().groups[0].checks[0].state, CheckState::Healthy);
 }
 
 #[test]
@@ -685,9 +687,9 @@ fn a_failing_node_check_is_standby_and_a_passing_one_ends_it() {
     s.probe(&svc(), true);
     assert_eq!(s.state(), Some(GroupState::Started));
     s.probe(&uplink, false);
-    assert_eq!(s.node.status().nodes[0].state, "up", "fall 2");
+    assert_eq!(s.node.status().nodes[0].state, NodeState::Up, "fall 2");
     s.probe(&uplink, false);
-    assert_eq!(s.node.status().nodes[0].state, "standby");
+    assert_eq!(s.node.status().nodes[0].state, NodeState::Standby);
     s.run_until(s.now + ms(500));
     assert_eq!(s.state(), Some(GroupState::Stopped), "a node in standby runs nothing");
     let beat = s.actions.iter().rev().find_map(|(_, a)| match a {
@@ -697,7 +699,7 @@ fn a_failing_node_check_is_standby_and_a_passing_one_ends_it() {
     assert!(beat.unwrap().standby, "peers learn it from the beat");
     s.probe(&uplink, true);
     s.probe(&uplink, true);
-    assert_eq!(s.node.status().nodes[0].state, "up");
+    assert_eq!(s.node.status().nodes[0].state, NodeState::Up);
     s.run_until(s.now + ms(500));
     assert!(matches!(s.state(), Some(GroupState::Started | GroupState::Starting)), "{:?}", s.state());
 }

@@ -204,7 +204,7 @@ async fn busy_when_the_loop_does_not_answer() {
     let bus = Bus::start();
     let cfg = hbd::config::parse(TWO_NODES, Path::new("t.toml")).unwrap();
     let node = hbd::core::Node::new(cfg, "n1", 1, Duration::ZERO).unwrap();
-    let (_status_tx, status) = tokio::sync::watch::channel(node.status());
+    let (_status_tx, status) = tokio::sync::watch::channel(hbd::dbus::status_text::worded(&node.status()));
     let (requests, _held) = tokio::sync::mpsc::channel(4);
     let (events, _) = tokio::sync::broadcast::channel(4);
     let conn = bus.connect().await;

@@ -186,7 +186,7 @@ fn returning_primary_leaves_group_alone_without_auto_failback() {
     // n1 rejoins (initdead passes, the nodes hear each other), but the
     // group stays where it runs.
     advance_single_runner(&mut sim, INITDEAD + secs(4));
-    assert_eq!(sim.core("n2").unwrap().peer_state("n1").map(|s| s.as_str()), Some("up"));
+    assert_eq!(sim.core("n2").unwrap().peer_state("n1"), Some(hbd::core::node::PeerState::Up));
     assert_eq!(sim.owner("g1").as_deref(), Some("n2"));
     assert_eq!(sim.runners("g1"), vec!["n2".to_string()]);
 }
@@ -203,7 +203,7 @@ fn standby_unstandby_takeover_and_move() {
     assert_eq!(r, Some(Ok(())));
     assert!(wait_for(&mut sim, secs(2), true, owner_is("n2")).is_some(), "standby did not move g1");
     assert!(sim.logged("n2", "reason: Standby"), "n2 events: {:?}", events(&sim, "n2"));
-    assert_eq!(sim.core("n1").unwrap().status().nodes[0].state, "standby");
+    assert_eq!(sim.shown("n1").unwrap().nodes[0].state, "standby");
     // A node in standby takes nothing, even when it is preferred.
     advance_single_runner(&mut sim, secs(3));
     assert_eq!(sim.owner("g1").as_deref(), Some("n2"));
@@ -292,7 +292,7 @@ fn one_link_down_is_logged_but_no_failover() {
     advance_single_runner(&mut sim, secs(5));
     assert_eq!(sim.owner("g1").as_deref(), Some("n1"));
     assert_eq!(sim.runners("g1"), vec!["n1".to_string()]);
-    let links = &sim.core("n2").unwrap().status().nodes[0].links;
+    let links = &sim.shown("n2").unwrap().nodes[0].links;
     assert_eq!(links[0].1, "down", "{links:?}");
     assert_eq!(links[1].1, "up", "{links:?}");
 
@@ -550,7 +550,7 @@ fn failed_stop_keeps_group_down_also_on_a_node_that_booted_later() {
     // may still run on n1.
     advance_single_runner(&mut sim, INITDEAD + DEADTIME * 2);
     assert_eq!(sim.runners("g1"), vec!["n1".to_string()], "g1 started while blocked on n1");
-    let g = &sim.core("n3").unwrap().status().groups[0];
+    let g = &sim.shown("n3").unwrap().groups[0];
     assert_eq!(g.state, "blocked", "{g:?}");
     assert!(g.note.contains("n2 reports a failed stop") && g.note.contains("hactl cleanup g1"), "{g:?}");
 }
@@ -671,7 +671,7 @@ fn a_move_to_a_node_in_standby_is_refused_and_changes_nothing() {
     let r = sim.command("n1", Command::Move { group: "g1".into(), node: "n2".into() });
     let Some(Err(CommandError::Invalid(msg))) = r else { panic!("move to a standby node accepted: {r:?}") };
     assert!(msg.contains("n2 is in standby") && msg.contains("hactl unstandby n2"), "{msg}");
-    let g = sim.core("n1").unwrap().status().groups[0].clone();
+    let g = sim.shown("n1").unwrap().groups[0].clone();
     assert!(!g.note.contains("pinned"), "the refused move pinned g1: {g:?}");
     advance(&mut sim, secs(2));
     assert_eq!(sim.owner("g1").as_deref(), Some("n1"));

@@ -58,7 +58,7 @@ fn two_nodes() -> Sim {
 
 /// (group state, unit state) as `hactl status` on `node` shows them.
 fn shown(sim: &Sim, node: &str) -> (String, String) {
-    let g = sim.core(node).unwrap().status().groups.remove(0);
+    let g = sim.shown(node).unwrap().groups.remove(0);
     (g.state, g.resources[1].2.clone())
 }
 
@@ -100,7 +100,7 @@ fn unit_exiting_143_on_sigterm_has_stopped_and_the_move_goes_on() {
     assert_eq!(sim.command("n1", Command::Move { group: "g1".into(), node: "n2".into() }), Some(Ok(())));
     assert!(wait_for(&mut sim, secs(3), owner_is("n2")), "g1 did not move: {:?}", events(&sim, "n1"));
     assert!(!logged(&sim, "n1", "stop-failed"), "{:?}", events(&sim, "n1"));
-    let g = sim.core("n2").unwrap().status().groups.remove(0);
+    let g = sim.shown("n2").unwrap().groups.remove(0);
     assert_eq!((g.owner.as_str(), g.state.as_str()), ("n2", "started"));
     assert!(!g.note.contains("cleanup") && !g.note.contains("stop failed"), "{}", g.note);
 }
@@ -132,7 +132,7 @@ fn a_stop_that_hangs_blocks_the_group_until_cleanup() {
     advance(&mut sim, secs(3));
     // Never started elsewhere while its processes may still run on n1.
     assert_eq!(sim.runners("g1"), vec!["n1".to_string()]);
-    let g = sim.core("n2").unwrap().status().groups.remove(0);
+    let g = sim.shown("n2").unwrap().groups.remove(0);
     assert_eq!(g.state, "blocked");
     assert!(g.note.contains("hactl cleanup g1"), "{}", g.note);
     // The operator cleans up: the stop is retried and the move completes.

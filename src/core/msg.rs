@@ -29,16 +29,6 @@ impl GroupState {
     pub fn holds(self) -> bool {
         !matches!(self, GroupState::Stopped)
     }
-    pub fn as_str(self) -> &'static str {
-        match self {
-            GroupState::Stopped => "stopped",
-            GroupState::Claiming => "claiming",
-            GroupState::Starting => "starting",
-            GroupState::Started => "started",
-            GroupState::Stopping => "stopping",
-            GroupState::Blocked => "blocked",
-        }
-    }
     pub fn code(self) -> u8 {
         match self {
             GroupState::Stopped => 0,

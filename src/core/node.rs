@@ -34,9 +34,11 @@ mod membership;
 mod placement;
 mod report;
 mod sequencer;
-pub use health::CheckStatus;
+mod status;
 use health::CheckTrack;
+pub use health::{CheckState, CheckStatus};
 pub(super) use index::{ConfigAt, GroupIdx, IdxVec, NodeIdx};
+pub use status::{GroupNote, GroupStatus, NodeState, NodeStatus, ResourceState, Status};
 
 /// How long adding or removing an address may take.
 const VIP_OP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -58,17 +60,6 @@ pub enum PeerState {
     Dead,
     /// Said goodbye (graceful leave).
     Left,
-}
-
-impl PeerState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PeerState::Unknown => "unknown",
-            PeerState::Up => "up",
-            PeerState::Dead => "dead",
-            PeerState::Left => "left",
-        }
-    }
 }
 
 #[derive(Clone, Debug)]
@@ -231,51 +222,6 @@ fn intent_key(k: &IntentKind) -> IntentKey {
         IntentKind::Location { group, .. } => IntentKey::Location(group.clone()),
         IntentKind::Cleanup { group } => IntentKey::Cleanup(group.clone()),
     }
-}
-
-/// A read-only picture of the node for status displays and the D-Bus API.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Status {
-    pub cluster: String,
-    pub local: String,
-    pub generation: u64,
-    pub quorate: bool,
-    pub nodes: Vec<NodeStatus>,
-    pub groups: Vec<GroupStatus>,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct NodeStatus {
-    pub name: String,
-    /// "up", "dead", "standby", "left", "unknown", "leaving".
-    pub state: String,
-    pub local: bool,
-    pub generation: u64,
-    /// (link, "up"/"down", ms since last frame or -1).
-    pub links: Vec<(String, String, i64)>,
-    pub ping: Option<u32>,
-    /// The node's own checks (`[[node_check]]`; the local node only).
-    pub checks: Vec<CheckStatus>,
-    /// In standby (by `hactl standby`, or a failing node check), whatever
-    /// its state: a dead node in standby stays in standby when it returns.
-    pub standby: bool,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct GroupStatus {
-    pub name: String,
-    pub owner: String,
-    pub state: String,
-    pub preferred: String,
-    /// (kind, name, state).
-    pub resources: Vec<(String, String, String)>,
-    pub failcount: u32,
-    /// Why the group is not running where it should, if it is not.
-    pub note: String,
-    /// The health checks of its resources, on the node that runs it.
-    pub checks: Vec<CheckStatus>,
-    /// The node `hactl move` or `takeover` pinned it to ("": none).
-    pub pinned: String,
 }
 
 pub struct Node {

@@ -8,16 +8,18 @@
 
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
-pub use crate::core::node::{CheckStatus, GroupStatus, NodeStatus, Status};
 use crate::core::{Command, CommandError};
 
 pub mod auth;
 pub mod client;
 mod error;
+pub mod model;
 mod paths;
 mod service;
+pub mod status_text;
 
 pub use error::{names as error_names, ApiError, DbusError, HbdError, ACCESS_DENIED_MESSAGE};
+pub use model::{CheckStatus, GroupStatus, NodeStatus, Status};
 pub use paths::{
     escape_path_element, object_path_for, unescape_path_element, ObjectKind, BUS_NAME, GROUP_INTERFACE,
     MANAGER_INTERFACE, MANAGER_PATH, NODE_INTERFACE,

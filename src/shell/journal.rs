@@ -3,8 +3,8 @@
 
 use tracing::{error, info, warn};
 
-use crate::core::node::Status;
 use crate::core::Event;
+use crate::dbus::Status;
 
 pub fn log_event(e: &Event) {
     let ev = e.event();

@@ -22,8 +22,8 @@ use tracing::{error, info, warn};
 
 use super::links::LinkCounters;
 use crate::config::Listen;
-use crate::core::node::Status;
 use crate::core::{Event, MoveReason};
+use crate::dbus::Status;
 
 /// Scrapes served at once; more are closed at once.
 pub const MAX_CONNECTIONS: usize = 8;
@@ -509,7 +509,7 @@ pub fn render(src: &Source) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::node::{GroupStatus, NodeStatus};
+    use crate::dbus::{GroupStatus, NodeStatus};
 
     fn source() -> Source {
         let st = Status {

@@ -19,9 +19,9 @@ use super::systemd::{Systemd, Turn, UnitEvent};
 use super::vip::Vip as Netlink;
 use super::{garp, notify};
 use crate::config::{self, AuthKeys, Config, LinkKind};
-use crate::core::node::{NodeStatus, Status};
+use crate::core::node::Status as CoreStatus;
 use crate::core::{CheckTarget, CommandError, Event, Message, Op, OpError, UnitState};
-use crate::dbus::{ApiEvent, LINK_AGE_SIGNAL_INTERVAL};
+use crate::dbus::{status_text, ApiEvent, NodeStatus, Status, LINK_AGE_SIGNAL_INTERVAL};
 use crate::driver::{Platform, Vip};
 use crate::wire::{self, Codec, Header};
 
@@ -512,7 +512,8 @@ impl Platform for RealPlatform {
         self.alerts.send(AlertEvent::resource(&self.me, group, resource, task, result));
     }
 
-    fn publish(&mut self, st: &Status) {
+    fn publish(&mut self, core: &CoreStatus) {
+        let st = &status_text::worded(core);
         let line = status_line(st);
         if line != self.last_status {
             notify::status(&line);

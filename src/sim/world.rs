@@ -698,7 +698,7 @@ impl Sim {
             }
         }
         // What the node says runs, runs: a unit it shows active or started
-        // has processes.
+        // has processes. Read in the words hactl shows.
         if self.status_violation.is_none() {
             let me = &self.cfg.nodes[n].name;
             for (gi, g) in st.groups.iter().enumerate() {
@@ -706,6 +706,7 @@ impl Sim {
                     continue;
                 }
                 for (ri, (kind, name, state)) in g.resources.iter().enumerate() {
+                    let state = crate::dbus::status_text::resource_state(state);
                     let claims_up = state == "started" || state.starts_with("active");
                     if kind == "unit" && claims_up && !self.nodes[n].running[gi][ri] {
                         self.status_violation =
@@ -1584,6 +1585,11 @@ impl Sim {
 
     pub fn core(&self, name: &str) -> Option<&Node> {
         self.nodes[self.idx(name)].driver.as_ref().map(|d| d.node())
+    }
+
+    /// The node's status in the words `hactl status` there shows.
+    pub fn shown(&self, name: &str) -> Option<crate::dbus::Status> {
+        self.core(name).map(|c| crate::dbus::status_text::worded(&c.status()))
     }
 
     pub fn logged(&self, name: &str, needle: &str) -> bool {

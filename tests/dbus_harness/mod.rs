@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use hbd::core::{Action, Event, Input, Node, Op};
+use hbd::dbus::status_text::worded;
 use hbd::dbus::{ApiEvent, ApiHandle, ApiRequest, Status};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
@@ -173,7 +174,7 @@ impl Cluster {
         let names: Vec<String> = cfg.nodes.iter().map(|n| n.name.clone()).collect();
         let nodes: Vec<Node> =
             names.iter().map(|n| Node::new(cfg.clone(), n, 1, Duration::ZERO).expect("node")).collect();
-        let (status_tx, status_rx) = watch::channel(nodes[0].status());
+        let (status_tx, status_rx) = watch::channel(worded(&nodes[0].status()));
         let (req_tx, req_rx) = mpsc::channel(16);
         let (ev_tx, _) = broadcast::channel(64);
         let conn = bus.connect().await;
@@ -258,7 +259,7 @@ async fn drive(
                 }
             }
         }
-        let st = nodes[0].status();
+        let st = worded(&nodes[0].status());
         status_tx.send_if_modified(|s| {
             if *s != st {
                 *s = st;

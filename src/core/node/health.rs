@@ -31,14 +31,24 @@ impl CheckTrack {
     pub fn running(&self) -> bool {
         self.session != 0
     }
-    pub fn state(&self) -> &'static str {
+    pub fn state(&self) -> CheckState {
         match (self.running(), self.healthy) {
-            (false, _) => "off",
-            (true, None) => "rising",
-            (true, Some(true)) => "healthy",
-            (true, Some(false)) => "sick",
+            (false, _) => CheckState::Off,
+            (true, None) => CheckState::Rising,
+            (true, Some(true)) => CheckState::Healthy,
+            (true, Some(false)) => CheckState::Sick,
         }
     }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CheckState {
+    /// Not running here.
+    Off,
+    /// Started, not yet `rise` passes or `fall` failures in a row.
+    Rising,
+    Healthy,
+    Sick,
 }
 
 /// A check as `status()` shows it.
@@ -48,8 +58,7 @@ pub struct CheckStatus {
     pub name: String,
     /// What it probes: a URL, `tcp HOST:PORT`, a unit.
     pub probe: String,
-    /// "healthy", "sick", "rising" (started, not yet `rise` passes), "off".
-    pub state: String,
+    pub state: CheckState,
     /// Passes and failures in a row.
     pub passes: u32,
     pub failures: u32,
@@ -64,7 +73,7 @@ impl CheckStatus {
         CheckStatus {
             name,
             probe,
-            state: t.state().to_string(),
+            state: t.state(),
             passes: t.passes,
             failures: t.failures,
             latency_ms: t.latency.map_or(-1, |l| l.as_millis() as i64),

@@ -224,15 +224,15 @@ impl Node {
                 let i = NodeIdx(i);
                 if i == self.me {
                     let state = if self.leaving {
-                        "leaving"
+                        NodeState::Leaving
                     } else if self.standby_of(&n.name) || self.sick() {
-                        "standby"
+                        NodeState::Standby
                     } else {
-                        "up"
+                        NodeState::Up
                     };
                     return NodeStatus {
                         name: n.name.clone(),
-                        state: state.into(),
+                        state,
                         local: true,
                         generation: self.generation,
                         links: Vec::new(),
@@ -243,14 +243,17 @@ impl Node {
                 }
                 let p = self.peers[i].as_ref().expect("peer");
                 let state = match p.state {
-                    PeerState::Unknown if p.unverified_at.is_some() => "unverified",
-                    PeerState::Up if self.standby_of(&n.name) || self.health_standby(i) => "standby",
-                    PeerState::Up if p.leaving() => "leaving",
-                    s => s.as_str(),
+                    PeerState::Unknown if p.unverified_at.is_some() => NodeState::Unverified,
+                    PeerState::Unknown => NodeState::Unknown,
+                    PeerState::Up if self.standby_of(&n.name) || self.health_standby(i) => NodeState::Standby,
+                    PeerState::Up if p.leaving() => NodeState::Leaving,
+                    PeerState::Up => NodeState::Up,
+                    PeerState::Dead => NodeState::Dead,
+                    PeerState::Left => NodeState::Left,
                 };
                 NodeStatus {
                     name: n.name.clone(),
-                    state: state.into(),
+                    state,
                     local: false,
                     generation: p.generation,
                     links: p
@@ -259,7 +262,7 @@ impl Node {
                         .zip(&self.cfg.links)
                         .map(|(l, lc)| {
                             let age = l.last.map_or(-1, |t| now.saturating_sub(t).as_millis() as i64);
-                            (lc.name.clone(), if l.up { "up" } else { "down" }.to_string(), age)
+                            (lc.name.clone(), l.up, age)
                         })
                         .collect(),
                     ping: p.ping(),
@@ -308,25 +311,22 @@ impl Node {
                     .enumerate()
                     .map(|(ri, r)| {
                         let rs = match owner {
-                            // What systemd says, where hbd follows the unit.
-                            Some(o) if o == self.me && lg.observed[ri].is_some() => {
-                                lg.observed[ri].as_ref().map(|u| u.to_string()).unwrap_or_default()
-                            }
-                            Some(o) if o == self.me => match lg.busy {
-                                Some((b, Op::Start)) if b == ri => "starting".to_string(),
-                                Some((b, Op::Stop)) if b == ri => "stopping".to_string(),
-                                _ if ri < lg.running && lg.up[ri] => "started".to_string(),
-                                _ => "stopped".to_string(),
+                            Some(o) if o == self.me => match (&lg.observed[ri], lg.busy) {
+                                // What systemd says, where hbd follows the unit.
+                                (Some(u), _) => ResourceState::Unit(u.clone()),
+                                (None, Some((b, Op::Start))) if b == ri => ResourceState::Starting,
+                                (None, Some((b, Op::Stop))) if b == ri => ResourceState::Stopping,
+                                _ if ri < lg.running && lg.up[ri] => ResourceState::Started,
+                                _ => ResourceState::Stopped,
                             },
                             Some(_) => match state {
-                                GroupState::Started => "started",
-                                GroupState::Blocked => "blocked",
-                                _ => "unknown",
-                            }
-                            .to_string(),
+                                GroupState::Started => ResourceState::Started,
+                                GroupState::Blocked => ResourceState::Blocked,
+                                _ => ResourceState::Unknown,
+                            },
                             None => match &lg.observed[ri] {
-                                Some(u) if !u.is_down() => u.to_string(),
-                                _ => "stopped".to_string(),
+                                Some(u) if !u.is_down() => ResourceState::Unit(u.clone()),
+                                _ => ResourceState::Stopped,
                             },
                         };
                         (r.kind().to_string(), r.name(), rs)
@@ -351,7 +351,7 @@ impl Node {
     }
 }
 
-/// Builds a group's status line, with a note on why it does not run.
+/// Builds a group's status, with a note on why it does not run.
 struct NodeGroupNote;
 
 impl NodeGroupNote {
@@ -362,7 +362,7 @@ impl NodeGroupNote {
         owner: Option<NodeIdx>,
         state: GroupState,
         failcount: u32,
-        resources: Vec<(String, String, String)>,
+        resources: Vec<(String, String, ResourceState)>,
     ) -> GroupStatus {
         let gc = node.cfg.group_at(gi);
         let blocked_on = node
@@ -387,35 +387,27 @@ impl NodeGroupNote {
             _ => None,
         };
         let note = if let Some(p) = unverified {
-            format!(
-                "{} sends frames this node cannot verify (different auth key?); taking no group until they agree",
-                p.name
-            )
+            Some(GroupNote::Unverified { peer: p.name.clone() })
         } else if let Some(n) = &blocked_on {
-            format!("a stop failed on {n}; the group may still run there. Fix it, then: hactl cleanup {}", gc.name)
+            Some(GroupNote::StopFailed { node: n.clone() })
         } else if let Some(n) = &relayed_by {
-            format!(
-                "{n} reports a failed stop on a node it cannot reach; the group may still run there. Fix it, then: hactl cleanup {}",
-                gc.name
-            )
+            Some(GroupNote::StopFailedRelayed { by: n.clone() })
         } else if fence_wait {
-            "waiting for fencing of an unreachable node (hbd-fence@NODE.service)".to_string()
+            Some(GroupNote::FenceWait)
         } else if owner.is_none() && !node.quorate {
-            "no quorum in this partition".to_string()
+            Some(GroupNote::NoQuorum)
         } else if owner.is_none() && node.isolated() {
-            "this node reaches no ping host and hears no peer".to_string()
+            Some(GroupNote::Isolated)
         } else if owner.is_none() && node.settled() && node.desired_owner_in(placement, gi).is_none() {
-            "no node may run it (standby, failed or unreachable); see hactl cleanup".to_string()
-        } else if let Some((n, origin)) = pin {
-            format!("pinned to {n} by hactl move or takeover on {origin}; hactl move --clear {} to release", gc.name)
+            Some(GroupNote::NoEligible)
         } else {
-            String::new()
+            pin.map(|(n, origin)| GroupNote::Pinned { node: n.clone(), origin: origin.clone() })
         };
         let state = if blocked_on.is_some() || relayed_by.is_some() { GroupState::Blocked } else { state };
         GroupStatus {
             name: gc.name.clone(),
             owner: owner.map(|o| node.cfg.node_at(o).name.clone()).unwrap_or_default(),
-            state: state.as_str().to_string(),
+            state,
             preferred: gc.preferred.clone(),
             resources,
             failcount,
