@@ -22,8 +22,9 @@ use tracing::{error, info, warn};
 
 use super::links::LinkCounters;
 use crate::config::Listen;
+use crate::core::node::{CheckState, NodeState};
 use crate::core::{Event, MoveReason};
-use crate::dbus::Status;
+use crate::dbus::{status_text, Status};
 
 /// Scrapes served at once; more are closed at once.
 pub const MAX_CONNECTIONS: usize = 8;
@@ -36,8 +37,6 @@ pub const MAX_REQUEST: usize = 8192;
 
 const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// Every value `hbd_node_state` has a series for.
-pub const NODE_STATES: &[&str] = &["up", "dead", "standby", "leaving", "left", "unknown", "unverified"];
 /// Every value `hbd_group_state` has a series for.
 pub const GROUP_STATES: &[&str] = &["stopped", "starting", "started", "stopping", "failed", "blocked"];
 
@@ -366,8 +365,8 @@ pub fn render(src: &Source) -> String {
 
     family(&mut o, "hbd_node_state", "gauge", "1 for the state each node is in, as this node sees it (one-hot).");
     for n in &st.nodes {
-        for s in NODE_STATES {
-            let _ = writeln!(o, "hbd_node_state{{node=\"{}\",state=\"{s}\"}} {}", esc(&n.name), one(n.state == *s));
+        for s in NodeState::ALL.map(status_text::node_state) {
+            let _ = writeln!(o, "hbd_node_state{{node=\"{}\",state=\"{s}\"}} {}", esc(&n.name), one(n.state == s));
         }
     }
     family(&mut o, "hbd_link_up", "gauge", "1 if frames from the peer arrive on the link.");
@@ -440,7 +439,7 @@ pub fn render(src: &Source) -> String {
         .chain(st.nodes.iter().filter(|n| n.local).flat_map(|n| n.checks.iter().map(|c| ("", c))));
     let checks: Vec<_> = checks.collect();
     for (g, c) in &checks {
-        for state in ["healthy", "sick", "rising", "off"] {
+        for state in CheckState::ALL.map(status_text::check_state) {
             let _ = writeln!(
                 o,
                 "hbd_check_state{{group=\"{}\",check=\"{}\",probe=\"{}\",state=\"{state}\"}} {}",

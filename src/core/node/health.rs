@@ -51,6 +51,11 @@ pub enum CheckState {
     Sick,
 }
 
+impl CheckState {
+    /// Every state, in the order the metrics list their series.
+    pub const ALL: [CheckState; 4] = [CheckState::Healthy, CheckState::Sick, CheckState::Rising, CheckState::Off];
+}
+
 /// A check as `status()` shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CheckStatus {

@@ -47,6 +47,19 @@ pub enum NodeState {
     Left,
 }
 
+impl NodeState {
+    /// Every state, in the order the metrics list their series.
+    pub const ALL: [NodeState; 7] = [
+        NodeState::Up,
+        NodeState::Dead,
+        NodeState::Standby,
+        NodeState::Leaving,
+        NodeState::Left,
+        NodeState::Unknown,
+        NodeState::Unverified,
+    ];
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct GroupStatus {
     pub name: String,
