@@ -20,7 +20,7 @@ use tracing::{error, info, warn};
 
 pub use platform::{Platform, Vip};
 
-use crate::config::{Config, LinkKind, Resource};
+use crate::config::{AuthKeys, Config, LinkKind, Resource};
 use crate::core::{Action, Input, Node, Op, OpError, Time, UnitState, UnitTimeouts};
 
 /// How long a respawn unit that died waits before it is started again.
@@ -174,9 +174,10 @@ impl<P: Platform> Driver<P> {
         self.publish_due.is_some()
     }
 
-    /// The respawn units followed now (stopped when the node leaves).
-    pub fn respawn_units(&self) -> impl Iterator<Item = &str> {
-        self.respawns.iter().map(String::as_str)
+    /// `reachable` of the ping hosts answer now (reported on every change).
+    pub fn ping(&mut self, now: Time, reachable: u32) -> bool {
+        info!(HBD_EVENT = "ping", "{reachable} of {} ping hosts reachable", self.cfg.ping.hosts.len());
+        self.handle(now, Input::Ping { reachable })
     }
 
     /// Feed one input to the core and carry out what it asks. Returns true
@@ -238,9 +239,10 @@ impl<P: Platform> Driver<P> {
 
     /// Apply a configuration the shell has loaded and validated, or refuse
     /// it whole, changing nothing: what cannot change while running is
-    /// named. `timeouts`: the job timeouts of its group units
+    /// named. `keys`: the auth keys the new file names, signing from now on;
+    /// `timeouts`: the job timeouts of its group units
     /// (`Input::UnitTimeouts`), read by the platform. Ok(true): exit.
-    pub fn reload(&mut self, now: Time, new: Config, timeouts: Vec<Input>) -> Result<bool, String> {
+    pub fn reload(&mut self, now: Time, new: Config, keys: AuthKeys, timeouts: Vec<Input>) -> Result<bool, String> {
         let refused = "reload refused, keeping the running configuration";
         if new.nodes != self.cfg.nodes || new.links != self.cfg.links || new.cluster.name != self.cfg.cluster.name {
             return Err(format!(
@@ -265,7 +267,14 @@ impl<P: Platform> Driver<P> {
             info!(HBD_EVENT = "respawn", HBD_UNIT = %unit, "{unit} is no longer a respawn unit; stopping it");
             self.platform.stop_respawn(&unit, true);
         }
-        self.platform.reconfigure(&new);
+        if new.metrics != self.cfg.metrics {
+            warn!(
+                HBD_EVENT = "reload",
+                "[metrics] changed in {}; it takes effect when hbd restarts",
+                new.path.display()
+            );
+        }
+        self.platform.reconfigure(&new, &keys);
         self.cfg = new.clone();
         let mut exit = self.handle(now, Input::Reload(Box::new(new)));
         for t in timeouts {
@@ -341,7 +350,16 @@ impl<P: Platform> Driver<P> {
                 Action::Fence { node } => self.platform.fence(&node),
                 Action::Reply { id, result } => self.platform.reply(id, result),
                 Action::Event(e) => self.platform.event(&e),
-                Action::Exit => self.exit = true,
+                Action::Exit => {
+                    // The leave is complete: the respawn units this node
+                    // ran stop with it (the platform waits for those stops
+                    // before the process ends).
+                    for unit in std::mem::take(&mut self.respawns) {
+                        info!(HBD_EVENT = "respawn", HBD_UNIT = %unit, "stopping respawn unit {unit} as hbd leaves");
+                        self.platform.stop_respawn(&unit, true);
+                    }
+                    self.exit = true;
+                }
             }
         }
     }

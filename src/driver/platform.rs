@@ -13,7 +13,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::config::{self, Config};
+use crate::config::{self, AuthKeys, Config};
 use crate::core::node::Status;
 use crate::core::{CheckTarget, CommandError, Event, Message, Op, OpError};
 
@@ -63,7 +63,8 @@ pub trait Platform {
     /// After `delay`, start a respawn unit and follow it until it goes down
     /// (reported to `Driver::respawn_down`) or `stop_respawn`.
     fn follow_respawn(&mut self, unit: &str, delay: Duration);
-    /// Stop following a respawn unit; `stop_unit`: stop the unit too.
+    /// Stop following a respawn unit; `stop_unit`: stop the unit too (a
+    /// process that exits waits for such stops first).
     fn stop_respawn(&mut self, unit: &str, stop_unit: bool);
     /// Measure the reachability of these ping hosts (none: stop measuring),
     /// reporting changes as `Input::Ping`.
@@ -77,6 +78,7 @@ pub trait Platform {
     fn op_finished(&mut self, group: &str, resource: &str, op: Op, result: &Result<(), OpError>);
     /// A new snapshot for the API and the status line.
     fn publish(&mut self, status: &Status);
-    /// A reload was accepted: the platform's own settings follow the file.
-    fn reconfigure(&mut self, cfg: &Config);
+    /// A reload was accepted: the platform's own settings follow the file,
+    /// and frames are signed with its keys.
+    fn reconfigure(&mut self, cfg: &Config, keys: &AuthKeys);
 }

@@ -195,8 +195,8 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
             },
             Some(done) = done_rx.recv() => d.done(done),
             Some(n) = ping_rx.recv() => {
-                info!(HBD_EVENT = "ping", "{n} of {} ping hosts reachable", d.driver.config().ping.hosts.len());
-                d.handle(Input::Ping { reachable: n });
+                let now = d.now();
+                d.exited |= d.driver.ping(now, n);
             }
             Some(addr) = addr_rx.recv() => d.driver.addr_removed(addr),
             Some(req) = api_rx.recv() => d.api(req).await,
@@ -216,15 +216,10 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
             info!(HBD_EVENT = "stopping", "stopping: handing groups over to peers");
         }
     }
-    // The respawn units of the running configuration (a reload already
-    // stopped the ones it dropped).
-    let respawn_units: Vec<String> = d.driver.respawn_units().map(str::to_string).collect();
-    for unit in &respawn_units {
-        let _ = systemd.stop(unit).await;
-    }
-    // The alerts of the leave (groups stopped here) still go out; the
-    // watchdog is fed meanwhile, as the loop no longer does.
-    let finish = d.driver.platform.alerts.finish(Duration::from_secs(10));
+    // The respawn units' stops (the driver asked for them as the leave
+    // completed) and the alerts of the leave still go out; the watchdog is
+    // fed meanwhile, as the loop no longer does.
+    let finish = d.driver.platform.finish(Duration::from_secs(10));
     tokio::pin!(finish);
     let mut feed = tokio::time::interval(Duration::from_secs(1));
     loop {
@@ -382,19 +377,8 @@ impl Daemon {
             .into_iter()
             .map(|(group, resource, timeouts)| Input::UnitTimeouts { group, resource, timeouts })
             .collect();
-        let metrics_changed = new.metrics != self.driver.config().metrics;
         let now = self.now();
-        self.driver.platform.staged_keys = Some(keys);
-        let accepted = self.driver.reload(now, new, timeouts);
-        self.driver.platform.staged_keys = None;
-        self.exited |= accepted.map_err(|e| anyhow!(e))?;
-        if metrics_changed {
-            warn!(
-                HBD_EVENT = "reload",
-                "[metrics] changed in {}; it takes effect when hbd restarts",
-                self.opts.config.display()
-            );
-        }
+        self.exited |= self.driver.reload(now, new, keys, timeouts).map_err(|e| anyhow!(e))?;
         info!(
             HBD_EVENT = "reload",
             "configuration reloaded from {}; signing with key {}",

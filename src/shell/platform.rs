@@ -70,10 +70,6 @@ pub struct RealPlatform {
     pub me: String,
     pub generation: u64,
     pub codec: Codec,
-    /// The keys of a reload being applied: they replace the codec's the
-    /// moment the driver accepts the reload, and not before (a refused
-    /// reload keeps signing with the running keys).
-    pub staged_keys: Option<AuthKeys>,
     pub links: Links,
     /// The configured node names, in file order (beats refer to them by index).
     pub node_names: Vec<String>,
@@ -93,6 +89,8 @@ pub struct RealPlatform {
     ping_tx: mpsc::Sender<u32>,
     ping_task: Option<JoinHandle<()>>,
     respawns: HashMap<String, JoinHandle<()>>,
+    /// Stops of respawn units in flight; the process waits for them.
+    respawn_stops: Vec<JoinHandle<()>>,
     checks: HashMap<CheckTarget, JoinHandle<()>>,
     pub replies: HashMap<u64, ReplyTo>,
     pub counters: Arc<metrics::Counters>,
@@ -122,7 +120,6 @@ impl RealPlatform {
             me: p.me,
             generation: p.generation,
             codec: p.codec,
-            staged_keys: None,
             links: p.links,
             node_names: cfg.nodes.iter().map(|n| n.name.clone()).collect(),
             link_serial: cfg.links.iter().map(|l| matches!(l.kind, LinkKind::Serial { .. })).collect(),
@@ -138,6 +135,7 @@ impl RealPlatform {
             ping_tx: p.ping_tx,
             ping_task: None,
             respawns: HashMap::new(),
+            respawn_stops: Vec::new(),
             checks: HashMap::new(),
             replies: HashMap::new(),
             counters: Arc::default(),
@@ -147,6 +145,16 @@ impl RealPlatform {
             last_status: String::new(),
             status_woke: None,
         }
+    }
+
+    /// What must end before the process does, once the leave is complete:
+    /// the stops of respawn units the driver asked for, then the alerts
+    /// of the leave (given `alerts_within` to run).
+    pub async fn finish(self, alerts_within: Duration) {
+        for stop in self.respawn_stops {
+            let _ = stop.await;
+        }
+        self.alerts.finish(alerts_within).await;
     }
 
     /// The snapshot readers (the bus API, metrics) follow; set up by the
@@ -440,11 +448,12 @@ impl Platform for RealPlatform {
         if stop_unit {
             let sd = self.systemd.clone();
             let unit = unit.to_string();
-            tokio::spawn(async move {
+            self.respawn_stops.retain(|h| !h.is_finished());
+            self.respawn_stops.push(tokio::spawn(async move {
                 if let Err(e) = sd.stop(&unit).await {
                     warn!(HBD_UNIT = %unit, "{e}");
                 }
-            });
+            }));
         }
     }
 
@@ -540,10 +549,8 @@ impl Platform for RealPlatform {
         }
     }
 
-    fn reconfigure(&mut self, cfg: &Config) {
-        if let Some(keys) = self.staged_keys.take() {
-            self.codec = Codec::new(&cfg.cluster.name, &keys);
-        }
+    fn reconfigure(&mut self, cfg: &Config, keys: &AuthKeys) {
+        self.codec = Codec::new(&cfg.cluster.name, keys);
         self.garp = cfg.garp.clone();
         self.cfg_path = cfg.path.clone();
         self.alerts.configure(&cfg.alerts);

@@ -6,7 +6,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::config::{self, Config};
+use crate::config::{self, AuthKeys, Config};
 use crate::core::node::Status;
 use crate::core::{CheckTarget, CommandError, Event, Message, Op, OpError};
 use crate::driver::{Platform, Vip};
@@ -62,6 +62,7 @@ pub enum SimOp {
     },
     StopRespawn {
         unit: String,
+        stop_unit: bool,
     },
     Reply {
         id: u64,
@@ -129,8 +130,8 @@ impl Platform for SimPlatform {
     fn follow_respawn(&mut self, unit: &str, delay: Duration) {
         self.ops.push(SimOp::FollowRespawn { unit: unit.to_string(), delay });
     }
-    fn stop_respawn(&mut self, unit: &str, _stop_unit: bool) {
-        self.ops.push(SimOp::StopRespawn { unit: unit.to_string() });
+    fn stop_respawn(&mut self, unit: &str, stop_unit: bool) {
+        self.ops.push(SimOp::StopRespawn { unit: unit.to_string(), stop_unit });
     }
     fn set_ping(&mut self, ping: &config::Ping) -> Result<(), String> {
         self.ops.push(SimOp::SetPing { hosts: ping.hosts.len() });
@@ -146,5 +147,5 @@ impl Platform for SimPlatform {
     fn publish(&mut self, status: &Status) {
         self.published = Some(status.clone());
     }
-    fn reconfigure(&mut self, _cfg: &Config) {}
+    fn reconfigure(&mut self, _cfg: &Config, _keys: &AuthKeys) {}
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use super::platform::{SimOp, SimPlatform};
 use super::Rng;
 use crate::config::{
-    Check, Cluster, Config, Fencing, Garp, Group, Link, LinkKind, NodeCheck, NodeConf, Ping, Probe, Respawn,
+    AuthKeys, Check, Cluster, Config, Fencing, Garp, Group, Link, LinkKind, NodeCheck, NodeConf, Ping, Probe, Respawn,
 };
 use crate::core::{
     CheckTarget, Command, GroupState, Input, Message, Node, Op, OpError, Resource, Time, UnitState, UnitTimeouts,
@@ -572,7 +572,7 @@ impl Sim {
                 }
                 let reachable = u32::from(self.nodes[node].ping_reach);
                 self.say(format!("{} ping probe: {reachable} reachable", self.cfg.nodes[node].name));
-                self.feed(node, Input::Ping { reachable });
+                self.step(node, |d, now| d.ping(now, reachable));
             }
             Ev::Tick { node, inc } => {
                 if self.nodes[node].inc != inc || self.nodes[node].driver.is_none() {
@@ -744,8 +744,11 @@ impl Sim {
         self.nodes[n].inc += 1;
         self.nodes[n].next_tick = None;
         self.nodes[n].watched.clear();
-        // hbd stops the respawn units it ran as it exits.
-        self.nodes[n].respawn_runs = false;
+        // The driver stops the respawn units it ran as the leave completes.
+        if self.nodes[n].respawn_runs && self.status_violation.is_none() {
+            self.status_violation =
+                Some(format!("{} left gracefully with its respawn unit still running", self.cfg.nodes[n].name));
+        }
         self.nodes[n].respawn_followed = false;
         self.recompute_connectivity();
         // A leave still in flight when the faults ended: the operator starts
@@ -885,10 +888,12 @@ impl Sim {
                     let d = delay + Duration::from_millis(self.rng.range(1, MAX_OP_MS));
                     self.schedule(self.now + d, Ev::RespawnStart { node: n, inc });
                 }
-                SimOp::StopRespawn { unit } => {
-                    self.say(format!("{name} stops respawn unit {unit}"));
+                SimOp::StopRespawn { unit, stop_unit } => {
+                    self.say(format!("{name} stops following respawn unit {unit} (stopping it: {stop_unit})"));
                     self.nodes[n].respawn_followed = false;
-                    self.nodes[n].respawn_runs = false;
+                    if stop_unit {
+                        self.nodes[n].respawn_runs = false;
+                    }
                 }
                 SimOp::SetPing { hosts } => {
                     self.log[n].push(format!("ping monitor for {hosts} hosts"));
@@ -1506,7 +1511,9 @@ impl Sim {
             }
         }
         let mut result = Ok(());
-        self.step(v, |d, now| match d.reload(now, cfg, timeouts) {
+        // Frames are not sealed here: any keys do.
+        let keys = AuthKeys { keys: vec![(1, b"sim".to_vec())] };
+        self.step(v, |d, now| match d.reload(now, cfg, keys, timeouts) {
             Ok(exit) => exit,
             Err(e) => {
                 result = Err(e);

@@ -153,6 +153,13 @@ listen = "/run/hbd/metrics.sock"'
     check "the unix socket answers (in hbd's RuntimeDirectory)" eval 'lab_exec n1 $sock | grep -q "^hbd_group_owner{group=\"web\",node=\"n1\"} 1$"'
     check "reading is open to all: an unprivileged user scrapes it" eval 'lab_exec n1 setpriv --reuid=labuser --regid=users --clear-groups $sock | promtool check metrics'
     check "no exposure warning for a unix socket" eval '! event_has n1 metrics-exposed'
+    # [metrics] is read at start only: a reload that changes it is accepted,
+    # says so, and the socket in use stays.
+    sed -i 's|/run/hbd/metrics.sock|/run/hbd/metrics-new.sock|' "$(lab_node_dir n1)/etc-hbd/hbd.toml"
+    check "a reload that changes [metrics] is accepted" eval 'lab_hactl n1 reload >/dev/null'
+    check "... the journal says it takes effect at restart" eval 'hbd_events n1 reload | grep -q "\[metrics\] changed in .*takes effect when hbd restarts"'
+    check "... and the socket in use still answers" eval 'lab_exec n1 $sock >/dev/null'
+    sed -i 's|/run/hbd/metrics-new.sock|/run/hbd/metrics.sock|' "$(lab_node_dir n1)/etc-hbd/hbd.toml"
     lab_exec n1 systemctl restart hbd
     check "after a restart of hbd the socket is served again" lab_wait_for 10 eval 'lab_exec n1 $sock >/dev/null'
 }

@@ -224,6 +224,7 @@ sc_daemon_duties() {
     done
     lab_exec n1 systemctl stop hbd
     check "stopping hbd stops its respawn unit" eval '! lab_exec n1 systemctl is-active -q probe.service'
+    check "... and the journal says so" eval 'hbd_events n1 respawn | grep -q "stopping respawn unit probe.service as hbd leaves"'
 }
 
 ALL=(start_both power_cut failback no_failback hactl one_link both_links ipfail unit_crash serial wrong_key kill9 graceful three_nodes daemon_duties)
