@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context};
-use futures::StreamExt;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 use tracing::{error, info, warn};
@@ -21,10 +20,10 @@ use super::receive::Inbox;
 use super::systemd::Systemd;
 use super::vip::{AddrEvent, AddrWatcher, Vip};
 use super::{generation, notify};
-use crate::config::{self, Config, Resource};
-use crate::core::{Input, Time, UnitState};
+use crate::config;
+use crate::core::{Input, Time};
 use crate::dbus::{ApiHandle, ApiRequest};
-use crate::driver::{Driver, Found, Present};
+use crate::driver::Driver;
 use crate::wire;
 
 #[derive(Clone, Debug)]
@@ -53,9 +52,6 @@ fn hostname() -> String {
 
 /// How long hbd waits at start for the system bus and systemd on it.
 const BUS_WAIT: Duration = Duration::from_secs(30);
-/// Questions to systemd in flight at once while probing at start (the
-/// system bus allows one connection 128 pending replies).
-const BUS_IN_FLIGHT: usize = 32;
 
 pub async fn run(opts: Options) -> anyhow::Result<()> {
     let cfg = config::load(&opts.config).map_err(config_problem)?;
@@ -110,7 +106,7 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     // Adopt what already runs (hbd restarted under a healthy group) before
     // the core says anything, so peers never see us drop it.
     let t0 = Instant::now();
-    let found = found(&cfg, &platform).await;
+    let found = platform.found(&cfg).await;
     let driver = Driver::new(platform, cfg.clone(), &name, gen, t0.elapsed(), found).map_err(|e| anyhow!(e))?;
     let mut d = Daemon { inbox: Inbox::new(&cfg), driver, opts: opts.clone(), t0, next_cmd: 1, exited: false };
 
@@ -232,71 +228,6 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// What the platform finds before the core starts: the group units' own
-/// job timeouts and each resource's state now (the driver decides what is
-/// adopted).
-async fn found(cfg: &Config, p: &RealPlatform) -> Found {
-    let resources: Vec<(&str, usize, &Resource)> = cfg
-        .groups
-        .iter()
-        .flat_map(|g| g.resources.iter().enumerate().map(|(ri, r)| (g.name.as_str(), ri, r)))
-        .collect();
-    // A few questions in flight at once: a thousand groups are a thousand
-    // round trips, but the bus allows a connection only so many pending.
-    let probes = futures::stream::iter(resources).map(|(group, ri, r)| async move {
-        let present = match r {
-            Resource::Vip { addr, interface, .. } => match p.netlink.present(*addr, interface).await {
-                Ok(on) => Present::Vip(on),
-                Err(e) => {
-                    warn!(HBD_GROUP = %group, "cannot tell whether {addr} is on {interface} ({e}); not adopting it: check ip addr show {interface}");
-                    Present::Unknown
-                }
-            },
-            Resource::Unit { name, .. } => match p.systemd.active_state(name).await {
-                Ok(active) => {
-                    let sub = p.systemd.sub_state(name).await.unwrap_or_default();
-                    let state = UnitState { active, sub, ..UnitState::default() };
-                    Present::Unit { state, enabled: p.systemd.is_enabled(name).await.unwrap_or(false) }
-                }
-                Err(e) => {
-                    warn!(HBD_GROUP = %group, HBD_UNIT = %name, "cannot read the state of {name} ({e}); not adopting it: check systemctl status {name}");
-                    Present::Unknown
-                }
-            },
-        };
-        (group.to_string(), ri, present)
-    });
-    let resources = probes.buffered(BUS_IN_FLIGHT).collect().await;
-    Found { timeouts: unit_timeouts(cfg, &p.systemd).await, resources }
-}
-
-/// What systemd says each group unit's job timeouts are (where the
-/// resource sets none).
-async fn unit_timeouts(cfg: &Config, systemd: &Systemd) -> Vec<(String, usize, crate::core::UnitTimeouts)> {
-    let units: Vec<(&str, usize, &str)> = cfg
-        .groups
-        .iter()
-        .flat_map(|g| {
-            g.resources.iter().enumerate().filter_map(|(ri, r)| match r {
-                Resource::Unit { name, timeout: None, .. } => Some((g.name.as_str(), ri, name.as_str())),
-                _ => None,
-            })
-        })
-        .collect();
-    let read = futures::stream::iter(units)
-        .map(|(group, ri, name)| async move { (group, ri, name, systemd.timeouts(name).await) })
-        .buffered(BUS_IN_FLIGHT);
-    let mut out = Vec::new();
-    for (group, ri, name, r) in read.collect::<Vec<_>>().await {
-        match r {
-            Ok(Some(t)) => out.push((group.to_string(), ri, t)),
-            Ok(None) => {}
-            Err(e) => warn!(HBD_UNIT = %name, HBD_GROUP = %group, "cannot read the timeouts of {name}: {e}"),
-        }
-    }
-    out
-}
-
 struct Daemon {
     opts: Options,
     driver: Driver<RealPlatform>,
@@ -372,7 +303,10 @@ impl Daemon {
         let refused = "reload refused, keeping the running configuration";
         let new = config::load(&self.opts.config).map_err(|e| anyhow!("{refused}: {e}"))?;
         let keys = config::load_auth_keys(&new.cluster.auth_key).map_err(|e| anyhow!("{refused}: {e}"))?;
-        let timeouts = unit_timeouts(&new, &self.driver.platform.systemd)
+        let timeouts = self
+            .driver
+            .platform
+            .unit_timeouts(&new)
             .await
             .into_iter()
             .map(|(group, resource, timeouts)| Input::UnitTimeouts { group, resource, timeouts })
