@@ -25,6 +25,16 @@ pub enum GroupState {
 }
 
 impl GroupState {
+    /// Every state, in the order the metrics list their series.
+    pub const ALL: [GroupState; 6] = [
+        GroupState::Stopped,
+        GroupState::Claiming,
+        GroupState::Starting,
+        GroupState::Started,
+        GroupState::Stopping,
+        GroupState::Blocked,
+    ];
+
     /// Whether the group may be running (or about to) on this node.
     pub fn holds(self) -> bool {
         !matches!(self, GroupState::Stopped)

@@ -23,7 +23,7 @@ use tracing::{error, info, warn};
 use super::links::LinkCounters;
 use crate::config::Listen;
 use crate::core::node::{CheckState, NodeState};
-use crate::core::{Event, MoveReason};
+use crate::core::{Event, GroupState, MoveReason};
 use crate::dbus::{status_text, Status};
 
 /// Scrapes served at once; more are closed at once.
@@ -36,9 +36,6 @@ pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 pub const MAX_REQUEST: usize = 8192;
 
 const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
-
-/// Every value `hbd_group_state` has a series for.
-pub const GROUP_STATES: &[&str] = &["stopped", "starting", "started", "stopping", "failed", "blocked"];
 
 /// Why a received frame was dropped (`hbd_frames_rejected_total{reason}`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -396,7 +393,7 @@ pub fn render(src: &Source) -> String {
 
     family(&mut o, "hbd_group_state", "gauge", "1 for the state each group is in (one-hot).");
     for g in &st.groups {
-        for s in GROUP_STATES {
+        for s in GroupState::ALL.map(status_text::group_state) {
             let _ = writeln!(o, "hbd_group_state{{group=\"{}\",state=\"{s}\"}} {}", esc(&g.name), one(g.state == *s));
         }
     }
@@ -584,6 +581,7 @@ mod tests {
             "hbd_link_heartbeat_age_seconds{peer=\"n\\\"2\",link=\"hb\"} 2.5\n",
             "hbd_group_state{group=\"web\",state=\"started\"} 1\n",
             "hbd_group_state{group=\"web\",state=\"blocked\"} 0\n",
+            "hbd_group_state{group=\"web\",state=\"claiming\"} 0\n",
             "hbd_group_owner{group=\"web\",node=\"n1\"} 1\n",
             "hbd_group_owner{group=\"web\",node=\"n\\\"2\"} 0\n",
             "hbd_group_failcount{group=\"web\",node=\"n1\"} 2\n",
@@ -598,6 +596,10 @@ mod tests {
             assert!(m.contains(want), "{want:?} missing from:\n{m}");
         }
         assert!(!m.contains("link=\"lan\"} -"), "a link never heard has no age: {m}");
+        // One-hot: a series per state the core has, one of them 1.
+        let web: Vec<&str> = m.lines().filter(|l| l.starts_with("hbd_group_state{group=\"web\"")).collect();
+        assert_eq!(web.len(), GroupState::ALL.len(), "{web:?}");
+        assert_eq!(web.iter().filter(|l| l.ends_with(" 1")).count(), 1, "{web:?}");
         // Every family is declared once, before its samples.
         for l in m.lines().filter(|l| !l.starts_with('#')) {
             let name = l.split(['{', ' ']).next().unwrap();
