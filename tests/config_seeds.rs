@@ -94,7 +94,11 @@ fn verify(units: &Path, ha_d: &Path) {
     let files: Vec<PathBuf> = std::fs::read_dir(units).unwrap().map(|e| e.unwrap().path()).collect();
     assert!(!files.is_empty());
     // /etc/ha.d is the mount point; a host without Heartbeat gets an empty
-    // one for the duration of the test.
+    // one for the duration of the test. One test at a time: removing the
+    // directory detaches the bind mounts other tests' namespaces hold on
+    // it, and their units then name a missing script.
+    static MOUNT_POINT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _only_us = MOUNT_POINT.lock().unwrap_or_else(|e| e.into_inner());
     let etc_ha_d = Path::new("/etc/ha.d");
     let made = !etc_ha_d.exists();
     if made {
