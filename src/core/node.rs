@@ -38,7 +38,7 @@ mod status;
 use health::CheckTrack;
 pub use health::{CheckState, CheckStatus};
 pub(super) use index::{ConfigAt, GroupIdx, IdxVec, NodeIdx};
-pub use status::{GroupNote, GroupStatus, NodeState, NodeStatus, ResourceState, Status};
+pub use status::{GroupNote, GroupStatus, NodeState, NodeStatus, ResourceState, Status, Volatile};
 
 /// How long adding or removing an address may take.
 const VIP_OP_TIMEOUT: Duration = Duration::from_secs(10);

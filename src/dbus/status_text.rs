@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 
 use super::model::{CheckStatus, GroupStatus, NodeStatus, Status};
-use crate::core::node::{self as core, CheckState, GroupNote, NodeState, ResourceState};
+use crate::core::node::{self as core, CheckState, GroupNote, NodeState, ResourceState, Volatile};
 use crate::core::GroupState;
 
 pub fn worded(st: &core::Status) -> Status {
@@ -17,6 +17,28 @@ pub fn worded(st: &core::Status) -> Status {
         quorate: st.quorate,
         nodes: st.nodes.iter().map(node).collect(),
         groups: st.groups.iter().map(group).collect(),
+    }
+}
+
+/// Bring a worded snapshot's link ages and check counts up to date, as
+/// `core::Status::refresh` does the core's: the snapshot is not worded
+/// again for them.
+pub fn refresh(st: &mut Status, v: &Volatile) {
+    for (n, ages) in st.nodes.iter_mut().zip(&v.link_ages) {
+        n.links.iter_mut().zip(ages).for_each(|(l, age)| l.2 = *age);
+    }
+    let counts = |cs: &mut [CheckStatus], new: &[(u32, i64)]| {
+        for (c, &(passes, latency_ms)) in cs.iter_mut().zip(new) {
+            (c.passes, c.latency_ms) = (passes, latency_ms);
+        }
+    };
+    if let Some(local) = st.nodes.iter_mut().find(|n| n.local) {
+        counts(&mut local.checks, &v.node_checks);
+    }
+    for (gi, new) in &v.group_checks {
+        if let Some(g) = st.groups.get_mut(*gi) {
+            counts(&mut g.checks, new);
+        }
     }
 }
 
@@ -133,5 +155,84 @@ pub fn check_state(s: CheckState) -> &'static str {
         CheckState::Rising => "rising",
         CheckState::Healthy => "healthy",
         CheckState::Sick => "sick",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(name: &str, passes: u32, latency_ms: i64) -> core::CheckStatus {
+        core::CheckStatus {
+            name: name.into(),
+            probe: "tcp 127.0.0.1:80".into(),
+            state: CheckState::Healthy,
+            passes,
+            failures: 0,
+            latency_ms,
+            error: String::new(),
+        }
+    }
+
+    fn node(
+        name: &str,
+        local: bool,
+        links: Vec<(String, bool, i64)>,
+        checks: Vec<core::CheckStatus>,
+    ) -> core::NodeStatus {
+        core::NodeStatus {
+            name: name.into(),
+            state: NodeState::Up,
+            local,
+            generation: 1,
+            links,
+            ping: None,
+            checks,
+            standby: false,
+        }
+    }
+
+    /// The worded snapshot refreshed in place is the refreshed status
+    /// worded: what the bus shows between publishes is what a publish
+    /// would show.
+    #[test]
+    fn refreshing_the_worded_snapshot_is_wording_the_refreshed_status() {
+        let group = |name: &str, checks| core::GroupStatus {
+            name: name.into(),
+            owner: "n1".into(),
+            state: GroupState::Started,
+            preferred: "n1".into(),
+            resources: Vec::new(),
+            failcount: 0,
+            note: None,
+            checks,
+            pinned: String::new(),
+        };
+        let mut st = core::Status {
+            cluster: "c".into(),
+            local: "n1".into(),
+            generation: 1,
+            quorate: true,
+            nodes: vec![
+                node("n1", true, Vec::new(), vec![check("uplink", 3, 4)]),
+                node("n2", false, vec![("hb".into(), true, 10), ("lan".into(), false, -1)], Vec::new()),
+            ],
+            groups: vec![
+                group("a", Vec::new()),
+                group("b", vec![check("web.service", 5, 2), check("db.service", 1, 9)]),
+            ],
+        };
+        let v = Volatile {
+            link_ages: vec![Vec::new(), vec![60, 1200]],
+            node_checks: vec![(4, 7)],
+            group_checks: vec![(1, vec![(6, 3), (2, 11)])],
+        };
+        let mut shown = worded(&st);
+        refresh(&mut shown, &v);
+        st.refresh(&v);
+        assert_eq!(shown, worded(&st));
+        assert_eq!(shown.nodes[1].links[1].2, 1200);
+        assert_eq!((shown.groups[1].checks[1].passes, shown.groups[1].checks[1].latency_ms), (2, 11));
+        assert_eq!(shown.nodes[0].checks[0].passes, 4);
     }
 }

@@ -14,7 +14,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::config::{self, AuthKeys, Config};
-use crate::core::node::Status;
+use crate::core::node::{Status, Volatile};
 use crate::core::{CheckTarget, CommandError, Event, Message, Op, OpError};
 
 /// A VIP as the platform adds, removes and announces it.
@@ -78,6 +78,9 @@ pub trait Platform {
     fn op_finished(&mut self, group: &str, resource: &str, op: Op, result: &Result<(), OpError>);
     /// A new snapshot for the API and the status line.
     fn publish(&mut self, status: &Status);
+    /// Bring the last snapshot's link ages and check counts up to date
+    /// (about once a keepalive, between publishes).
+    fn refresh(&mut self, volatile: &Volatile);
     /// A reload was accepted: the platform's own settings follow the file,
     /// and frames are signed with its keys.
     fn reconfigure(&mut self, cfg: &Config, keys: &AuthKeys);

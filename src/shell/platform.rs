@@ -19,7 +19,7 @@ use super::systemd::{Systemd, Turn, UnitEvent};
 use super::vip::Vip as Netlink;
 use super::{garp, notify};
 use crate::config::{self, AuthKeys, Config, LinkKind};
-use crate::core::node::Status as CoreStatus;
+use crate::core::node::{Status as CoreStatus, Volatile};
 use crate::core::{CheckTarget, CommandError, Event, Message, Op, OpError, UnitState};
 use crate::dbus::{status_text, ApiEvent, NodeStatus, Status, LINK_AGE_SIGNAL_INTERVAL};
 use crate::driver::{Platform, Vip};
@@ -545,6 +545,21 @@ impl Platform for RealPlatform {
             !ages_only || self.status_woke.is_none_or(|t| now.duration_since(t) >= LINK_AGE_SIGNAL_INTERVAL)
         });
         if woke {
+            self.status_woke = Some(now);
+        }
+    }
+
+    fn refresh(&mut self, v: &Volatile) {
+        let Some(tx) = &self.status_tx else { return };
+        // Readers see the ages at once; the D-Bus follower is woken for
+        // them at most once per signal interval.
+        let now = Instant::now();
+        let wake = self.status_woke.is_none_or(|t| now.duration_since(t) >= LINK_AGE_SIGNAL_INTERVAL);
+        tx.send_if_modified(|st| {
+            status_text::refresh(st, v);
+            wake
+        });
+        if wake {
             self.status_woke = Some(now);
         }
     }

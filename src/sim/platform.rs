@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::config::{self, AuthKeys, Config};
-use crate::core::node::Status;
+use crate::core::node::{Status, Volatile};
 use crate::core::{CheckTarget, CommandError, Event, Message, Op, OpError};
 use crate::driver::{Platform, Vip};
 
@@ -78,6 +78,11 @@ pub struct SimPlatform {
     pub held: Vec<IpAddr>,
     /// The last snapshot published, for the status checks.
     pub published: Option<Status>,
+    /// What a reader sees: the last snapshot, with its link ages and
+    /// check counts refreshed since.
+    pub shown: Option<Status>,
+    /// A refresh happened since the world last looked.
+    pub refreshed: bool,
 }
 
 impl Platform for SimPlatform {
@@ -146,6 +151,13 @@ impl Platform for SimPlatform {
     fn op_finished(&mut self, _group: &str, _resource: &str, _op: Op, _result: &Result<(), OpError>) {}
     fn publish(&mut self, status: &Status) {
         self.published = Some(status.clone());
+        self.shown = Some(status.clone());
+    }
+    fn refresh(&mut self, volatile: &Volatile) {
+        if let Some(shown) = &mut self.shown {
+            shown.refresh(volatile);
+        }
+        self.refreshed = true;
     }
     fn reconfigure(&mut self, _cfg: &Config, _keys: &AuthKeys) {}
 }

@@ -641,6 +641,7 @@ impl Sim {
         let Some(driver) = self.nodes[n].driver.as_mut() else { return };
         let exit = call(driver, now);
         let ops = std::mem::take(&mut driver.platform.ops);
+        let refreshed = std::mem::take(&mut driver.platform.refreshed);
         let deadline = driver.next_deadline();
         let pending = driver.publish_pending();
         let core = driver.node();
@@ -656,6 +657,14 @@ impl Sim {
             return;
         }
         let mut st = core.status();
+        // Right after a refresh, what readers see is the core's status
+        // exactly, link ages and check counts included.
+        if refreshed && !pending && self.status_violation.is_none() && driver.platform.shown.as_ref() != Some(&st) {
+            self.status_violation = Some(format!(
+                "{}: the refreshed status is not the core's: {:?} vs {st:?}",
+                self.cfg.nodes[n].name, driver.platform.shown
+            ));
+        }
         st.nodes.iter_mut().flat_map(|n| n.links.iter_mut()).for_each(|l| l.2 = 0);
         // Passes in a row and latencies move with every probe and are
         // refreshed at the pace of link ages.

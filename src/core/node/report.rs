@@ -213,6 +213,40 @@ impl Node {
         self.exited
     }
 
+    /// The fields of [`Node::status`] that move without its serial, in
+    /// the same order: a reader patches its last snapshot with them.
+    /// Costs as much as the links and running checks are many, not the
+    /// groups (a flag per group).
+    pub fn volatile(&self) -> Volatile {
+        let now = self.now;
+        let link_ages = self
+            .cfg
+            .node_indices()
+            .map(|i| match (i == self.me, self.peers[i].as_ref()) {
+                (false, Some(p)) => {
+                    p.links.iter().map(|l| l.last.map_or(-1, |t| now.saturating_sub(t).as_millis() as i64)).collect()
+                }
+                _ => Vec::new(),
+            })
+            .collect();
+        let counts = |t: &super::health::CheckTrack| (t.passes, t.latency.map_or(-1, |l| l.as_millis() as i64));
+        let node_checks = self.node_checks.iter().map(|(_, t)| counts(t)).collect();
+        // As `status` shows them: on the groups this node runs, the checks
+        // of resources that have one and run.
+        let group_checks = self
+            .groups
+            .enumerated()
+            .filter(|(_, lg)| lg.state.holds() && lg.state != GroupState::Claiming)
+            .filter(|(_, lg)| lg.checks.iter().any(|t| t.running()))
+            .map(|(gi, lg)| {
+                let resources = &self.cfg.group_at(gi).resources;
+                let shown = resources.iter().zip(&lg.checks).filter(|(r, t)| r.check().is_some() && t.running());
+                (gi.0, shown.map(|(_, t)| counts(t)).collect())
+            })
+            .collect();
+        Volatile { link_ages, node_checks, group_checks }
+    }
+
     pub fn status(&self) -> Status {
         let now = self.now;
         let nodes = self

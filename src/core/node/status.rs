@@ -122,3 +122,43 @@ pub enum GroupNote {
         origin: String,
     },
 }
+
+/// What [`Status`] shows that moves without the status serial (see
+/// `Node::status_serial`): the ages of the peers' links, and the checks'
+/// passes in a row and last latency. A reader refreshes these in place of
+/// its last snapshot about once a keepalive rather than rebuilding a whole
+/// status, which costs as much as the groups are many.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Volatile {
+    /// Per node in status order, its links' ages (ms since the last frame,
+    /// -1 for none); the local node has no links.
+    pub link_ages: Vec<Vec<i64>>,
+    /// This node's own checks, in status order: (passes, latency_ms).
+    pub node_checks: Vec<(u32, i64)>,
+    /// The groups this node runs that have checks running, by position in
+    /// the status: their checks' (passes, latency_ms), in status order.
+    pub group_checks: Vec<(usize, Vec<(u32, i64)>)>,
+}
+
+impl Status {
+    /// Bring a snapshot's volatile fields up to date; entries that do not
+    /// fit (a snapshot of another shape) are left alone.
+    pub fn refresh(&mut self, v: &Volatile) {
+        for (n, ages) in self.nodes.iter_mut().zip(&v.link_ages) {
+            n.links.iter_mut().zip(ages).for_each(|(l, age)| l.2 = *age);
+        }
+        let counts = |cs: &mut [CheckStatus], new: &[(u32, i64)]| {
+            for (c, &(passes, latency_ms)) in cs.iter_mut().zip(new) {
+                (c.passes, c.latency_ms) = (passes, latency_ms);
+            }
+        };
+        if let Some(local) = self.nodes.iter_mut().find(|n| n.local) {
+            counts(&mut local.checks, &v.node_checks);
+        }
+        for (gi, new) in &v.group_checks {
+            if let Some(g) = self.groups.get_mut(*gi) {
+                counts(&mut g.checks, new);
+            }
+        }
+    }
+}
