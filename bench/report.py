@@ -7,7 +7,9 @@
 
 `report` reads RAWDIR/{failover,web,costs,soak}.csv and meta.txt and writes
 DIR/S.md, DIR/S.png and DIR/latest.md; with --docs it replaces the part of
-that file between the `bench:begin` / `bench:end` markers.  It exits 1 if a
+that file between the `bench:begin` / `bench:end` markers.  The frontier
+(frontier{,-soak,-failover}.csv, timeline-hbd-vip.*) goes to DIR/S-frontier.png
+and its own part of the docs (`bench-frontier:begin` / `bench-frontier:end`).  It exits 1 if a
 system never failed over at all in a power-cut or switchover cell (so CI
 notices a benchmark that rotted).  Percentiles are nearest-rank.
 """
@@ -468,6 +470,366 @@ def checks_section(raw):
     return L, problems
 
 
+# ---------------------------------------------------------------- frontier
+LADDER_NAMES = {"hbd": "hbd", "heartbeat": "Heartbeat 3.0.6", "keepalived": "keepalived 2.2.7"}
+VIP_TARGET_P50, VIP_TARGET_P95 = 55, 65
+
+
+def setting_sort_key(row):
+    return -int(row["nominal_ms"])
+
+
+def frontier_data(raw):
+    soak = read_csv(os.path.join(raw, "frontier-soak.csv"))
+    fo = read_csv(os.path.join(raw, "frontier-failover.csv"))
+    fr = {r["system"]: r["frontier"] for r in read_csv(os.path.join(raw, "frontier.csv"))}
+    runs = {}
+    for r in fo:
+        if r["fault"] != "power":
+            continue
+        c = runs.setdefault((r["system"], r["setting"]), {"ms": [], "n": 0, "detect": []})
+        c["n"] += 1
+        if r["outcome"] == "failover" and r["ms"]:
+            c["ms"].append(float(r["ms"]))
+            d = detail(r, "detect")
+            if d is not None:
+                c["detect"].append(d)
+    return soak, runs, fr
+
+
+def false_failovers(r):
+    return int(r["owner_changes_journal"] or 0) + int(r["owner_changes_client"] or 0)
+
+
+def nominal_of(system, setting, soak):
+    for r in soak:
+        if (r["system"], r["setting"]) == (system, setting):
+            return int(r["nominal_ms"]), r["label"].replace(";", ",")
+    m = re.match(r"d(\d+)$", setting)
+    if m:
+        d = int(m.group(1))
+        return d, "keepalive %s, deadtime %s" % (fmt_ms(d / 4.0), fmt_ms(d))
+    m = re.match(r"a([\d.]+)$", setting)
+    if m:
+        a = float(m.group(1))
+        return int(a * 1000 * (3 + 156 / 256.0) + 0.5), "VRRPv3 advert_int %s" % m.group(1)
+    if setting == "vip":
+        return 50, "keepalive 10ms, deadtime 50ms, VIP-only group"
+    return None, setting
+
+
+def fmt_runs(c):
+    if not c or not c["ms"]:
+        return "–", "–", "–"
+    return fmt_ms(pct(c["ms"], 50)), fmt_ms(pct(c["ms"], 95)), "%d%s" % (
+        len(c["ms"]), "" if len(c["ms"]) == c["n"] else " of %d" % c["n"])
+
+
+def vip_runs(raw):
+    """Run numbers of the VIP-only power cuts with a timeline."""
+    out = []
+    for f in os.listdir(raw):
+        m = re.match(r"timeline-hbd-vip-(\d+)\.t$", f)
+        if m:
+            out.append(int(m.group(1)))
+    return sorted(out)
+
+
+def vip_timeline(raw, run):
+    """The timeline of one VIP-only power cut: "ms what" lines, notes, and
+    (last heartbeat heard, first answer) in ms after the cut."""
+    tf = os.path.join(raw, "timeline-hbd-vip-%d.t" % run)
+    if not os.path.exists(tf):
+        return [], [], (None, None)
+    p = open(tf).read().split()
+    t = float(p[0])
+    first = float(p[1]) if len(p) > 1 and p[1] not in ("", "-") else None
+    ev, notes = [], []
+    # packets on n2's interfaces (tcpdump -tt, host clock)
+    last_hb, garp = None, None
+    tp = os.path.join(raw, "timeline-hbd-vip-%d-tcpdump.txt" % run)
+    if os.path.exists(tp):
+        for line in open(tp):
+            f = line.split()
+            if len(f) < 4:
+                continue
+            try:
+                ts = float(f[0]) * 1000.0
+            except ValueError:
+                continue
+            # from n1 (unicast on eth1: In; broadcast on eth0: B)
+            if re.search(r" (In|B) +IP 10\.7[78]\.0\.11\.\d+ > ", line) and ts <= t + 5000:
+                last_hb = ts if last_hb is None or ts > last_hb else last_hb
+            if garp is None and " Out " in line and "ARP" in line and "10.77.0.60" in line and ts >= t:
+                garp = (ts, " ".join(f[1:])[:90])
+    ev.append((0.0, "the bench starts the power cut of n1 (lab_power_cut: switch ports down, then SIGKILL of PID 1)"))
+    if last_hb is not None:
+        ev.append((last_hb - t, "n1's last heartbeat frame reaches n2 (tcpdump on n2's links)"))
+    else:
+        notes.append("no heartbeat from n1 found in the capture")
+    if garp:
+        ev.append((garp[0] - t, "first gratuitous ARP for the VIP leaves n2 (tcpdump: %s)" % garp[1]))
+    else:
+        notes.append("no ARP for the VIP from n2 in the capture")
+    # n2's journal: HBD_EVENT entries, journald's receive time
+    jp = os.path.join(raw, "timeline-hbd-vip-%d-n2.json" % run)
+    wanted = {"peer-late": "hbd logs a late heartbeat", "peer-dead": "hbd declares n1 dead",
+              "takeover": "hbd takes the group over", "vip-added": "hbd has added the VIP",
+              "group-started": "hbd: group started", "garp-failed": "hbd: GARP failed",
+              "link-down": "hbd: a link to n1 down"}
+    seen = set()
+    if os.path.exists(jp):
+        import json
+        for line in open(jp):
+            try:
+                j = json.loads(line)
+            except ValueError:
+                continue
+            e = j.get("HBD_EVENT")
+            if not e or e not in wanted:
+                continue
+            ts = int(j.get("__REALTIME_TIMESTAMP", 0)) / 1000.0
+            src = j.get("_SOURCE_REALTIME_TIMESTAMP")
+            if src:
+                ts = int(src) / 1000.0
+            if ts < t - 200 or ts > t + 3000:
+                continue
+            if e in seen and e not in ("link-down",):
+                continue
+            seen.add(e)
+            ev.append((ts - t, "%s (journal, HBD_EVENT=%s: %s)" % (wanted[e], e, j.get("MESSAGE", "")[:80])))
+    for e in ("peer-dead", "takeover", "vip-added"):
+        if e not in seen:
+            notes.append("no HBD_EVENT=%s entry in n2's journal for this failover" % e)
+    if first is not None:
+        ev.append((first, "the client gets its first answer from n2 on the VIP"))
+    ev.sort()
+    return (["%+8.1f ms  %s" % (ms, what) for ms, what in ev], notes,
+            (None if last_hb is None else last_hb - t, first))
+
+
+def frontier_section(raw, png_rel=None):
+    soak, runs, fr = frontier_data(raw)
+    if not soak and not runs:
+        return [], []
+    meta = read_meta(raw)
+    L, problems = [], []
+    systems = [s for s in SYSTEMS if any(r["system"] == s and r["setting"] != "vip" for r in soak) or s in fr]
+    L.append("### Frontier: the fastest detection setting without false failovers")
+    L.append("")
+    L.append("Per system, settings from slow to fast; each gets a fresh cluster and a soak of %s s with 20 %% of "
+             "the heartbeat packets dropped leaving each node on each link and `stress-ng --cpu 2` keeping both "
+             "cores busy; the walk stops at the first setting with a false failover (an ownership change in the "
+             "journals or seen by the client, probing every 100 ms). One power cut follows each soak on the same "
+             "cluster; the frontier (the fastest clean setting) is measured over %s power cuts in all. Load average before/after "
+             "this part: %s / %s; %s s." % (
+                 meta.get("frontier_soak_s", "?"), meta.get("frontier_runs", "?"),
+                 meta.get("frontier_load_before", "?"), meta.get("frontier_load_after", "?"),
+                 meta.get("frontier_elapsed_s", "?")))
+    L.append("")
+    L.append("| system | frontier setting | nominal detection | power cut p50 | p95 | runs | settings tried: false failovers |")
+    L.append("|---|---|---:|---:|---:|---:|---|")
+    for s in systems:
+        tried = sorted([r for r in soak if r["system"] == s and r["setting"] != "vip"], key=setting_sort_key)
+        st = fr.get(s, "")
+        tried_txt = ", ".join("%s: %s%s" % (r["label"].replace(";", ","), "**%d**" % false_failovers(r)
+                                            if false_failovers(r) else "0",
+                                            "" if false_failovers(r) else "") for r in tried) or "–"
+        if st:
+            nom, label = nominal_of(s, st, soak)
+            p50, p95, n = fmt_runs(runs.get((s, st)))
+            L.append("| %s | %s | %s | %s | %s | %s | %s |" % (LADDER_NAMES[s], label, fmt_ms(nom), p50, p95, n, tried_txt))
+        else:
+            L.append("| %s | none clean | – | – | – | – | %s |" % (LADDER_NAMES[s], tried_txt))
+        if not tried:
+            problems.append("frontier %s: no soak finished" % s)
+        if not any(c["ms"] for (sy, _), c in runs.items() if sy == s):
+            problems.append("frontier %s: no failover in any power cut" % s)
+    L.append("")
+    L.append("Every setting tried (false failovers = ownership changes in both journals + owner changes the "
+             "client saw; peer declared dead = \"is dead\" / MASTER entries; power cut = the first power cut "
+             "after that soak):")
+    L.append("")
+    L.append("| system | setting | nominal detection | soak | false failovers | n2 took over | peer declared dead | longest client gap | power cut |")
+    L.append("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    for s in systems:
+        for r in sorted([r for r in soak if r["system"] == s and r["setting"] != "vip"], key=setting_sort_key):
+            c = runs.get((s, r["setting"]))
+            first = fmt_ms(c["ms"][0]) if c and c["ms"] else ("no failover" if c else "–")
+            ff = false_failovers(r)
+            L.append("| %s | %s | %s | %.0f s | %s | %s | %s | %s | %s |" % (
+                LADDER_NAMES[s], r["label"].replace(";", ","), fmt_ms(int(r["nominal_ms"])),
+                int(r["duration_ms"]) / 1000.0, "**%d**" % ff if ff else "0", r["n2_takeovers"],
+                r["dead_events"], fmt_ms(float(r["max_gap_ms"])), first))
+    L.append("")
+    if png_rel:
+        L.append("![frontier plot](%s)" % png_rel)
+        L.append("")
+    # equal detection
+    h, k = runs.get(("hbd", "d200")), runs.get(("keepalived", "a0.05"))
+    if k and k["ms"]:
+        L.append("### Equal detection, fast: keepalived advert_int 0.05 beside hbd at deadtime 200 ms (power cut → first answer)")
+        L.append("")
+        L.append("| system | setting | nominal detection | runs | p50 | p95 | max | detection p50 | soak: false failovers |")
+        L.append("|---|---|---:|---:|---:|---:|---:|---:|---|")
+        for s, st, c in (("hbd", "d200", h), ("keepalived", "a0.05", k)):
+            if not c:
+                continue
+            nom, label = nominal_of(s, st, soak)
+            sr = [r for r in soak if (r["system"], r["setting"]) == (s, st)]
+            sk = ("%d in %.0f s" % (false_failovers(sr[-1]), int(sr[-1]["duration_ms"]) / 1000.0)) if sr else \
+                "not soaked (the walk stopped at a slower setting)"
+            L.append("| %s | %s | %s | %d | %s | %s | %s | %s | %s |" % (
+                LADDER_NAMES[s], label, fmt_ms(nom), len(c["ms"]), fmt_ms(pct(c["ms"], 50)),
+                fmt_ms(pct(c["ms"], 95)), fmt_ms(max(c["ms"]) if c["ms"] else None),
+                fmt_ms(pct(c["detect"], 50)), sk))
+        L.append("")
+    # VIP-only
+    v = runs.get(("hbd", "vip"))
+    vs = [r for r in soak if (r["system"], r["setting"]) == ("hbd", "vip")]
+    if v or vs:
+        L.append("### VIP-only failover: hbd at keepalive 10 ms / deadtime 50 ms")
+        L.append("")
+        L.append("The group is the VIP alone; `web.service` is a `[[respawn]]` unit running on both nodes, so only "
+                 "the address moves. Power cut of n1 → the client's first answer from n2 (probe every 5 ms); the "
+                 "soak as above (20 % heartbeat loss on each of the two links, both cores busy), then the power "
+                 "cuts on the same cluster.")
+        L.append("")
+        L.append("| | measured | target | |")
+        L.append("|---|---:|---:|---|")
+        if v:
+            p50, p95 = pct(v["ms"], 50), pct(v["ms"], 95)
+            L.append("| power cut → first answer, p50 (%d of %d runs failed over) | %s | ≤ %d ms | %s |" % (
+                len(v["ms"]), v["n"], fmt_ms(p50), VIP_TARGET_P50,
+                "–" if p50 is None else ("met" if p50 <= VIP_TARGET_P50 else "**missed**")))
+            L.append("| power cut → first answer, p95 | %s | ≤ %d ms | %s |" % (
+                fmt_ms(p95), VIP_TARGET_P95, "–" if p95 is None else ("met" if p95 <= VIP_TARGET_P95 else "**missed**")))
+            L.append("| max | %s | | |" % fmt_ms(max(v["ms"]) if v["ms"] else None))
+            L.append("| n2 declared n1 dead (journal), p50 / p95 | %s / %s | | |" % (
+                fmt_ms(pct(v["detect"], 50)), fmt_ms(pct(v["detect"], 95))))
+            L.append("| all runs (ms) | %s | | |" % ", ".join("%d" % x for x in v["ms"]))
+            if not v["ms"]:
+                problems.append("VIP-only: no failover in %d power cuts" % v["n"])
+        for r in vs:
+            ff = false_failovers(r)
+            L.append("| false failovers in %.0f s soak (peer declared dead: %s; longest client gap %s) | %d | 0 | %s |" % (
+                int(r["duration_ms"]) / 1000.0, r["dead_events"], fmt_ms(float(r["max_gap_ms"])), ff,
+                "met" if ff == 0 else "**missed**"))
+        L.append("")
+        since_hb = []
+        for run in vip_runs(raw):
+            _, _, (hb, first) = vip_timeline(raw, run)
+            if hb is not None and first is not None:
+                since_hb.append((first - hb, hb))
+        if since_hb:
+            L.append("The cut as the bench times it includes the lab's own switch-off: n1's heartbeats still reach n2 "
+                     "for %s–%s after the bench's clock mark (p50 %s; `ip link set … down` on the switch ports, then "
+                     "SIGKILL). Measured from n1's last heartbeat at n2 instead (tcpdump on n2's links, every run): "
+                     "**first answer p50 %s, p95 %s**." % (
+                         fmt_ms(min(h for _, h in since_hb)), fmt_ms(max(h for _, h in since_hb)),
+                         fmt_ms(pct([h for _, h in since_hb], 50)), fmt_ms(pct([d for d, _ in since_hb], 50)),
+                         fmt_ms(pct([d for d, _ in since_hb], 95))))
+            L.append("")
+        runs_tl = vip_runs(raw)
+        tl, notes, _ = vip_timeline(raw, runs_tl[-1]) if runs_tl else ([], [], None)
+        if tl:
+            L.append("Timeline of the last power cut (ms after the bench's cut command, its clock on the same host; "
+                     "journal entries carry journald's receive time, so they are late by journald's latency; the first "
+                     "of each event):")
+            L.append("")
+            L.append("```")
+            L.extend(tl)
+            L.append("```")
+            L.append("")
+        if notes:
+            L.append("Not in the timeline: " + "; ".join(notes) + ".")
+            L.append("")
+    return L, problems
+
+
+def frontier_chart(raw, path, title):
+    soak, runs, fr = frontier_data(raw)
+    if not soak and not runs:
+        return False
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        sys.stderr.write("matplotlib missing: no chart\n")
+        return False
+    colors = {"hbd": "#1f77b4", "heartbeat": "#ff7f0e", "keepalived": "#2ca02c"}
+    fig, ax = plt.subplots(figsize=(9, 5.5))
+    allv = []
+    for s in SYSTEMS:
+        rows = sorted([r for r in soak if r["system"] == s and r["setting"] != "vip"], key=lambda r: int(r["nominal_ms"]))
+        pts = []
+        for r in rows:
+            c = runs.get((s, r["setting"]))
+            if c and c["ms"]:
+                pts.append((int(r["nominal_ms"]), pct(c["ms"], 50), pct(c["ms"], 95), false_failovers(r), r))
+        # settings measured without a soak (equal-detection row)
+        for (sy, st), c in runs.items():
+            if sy == s and st != "vip" and c["ms"] and not any(r["setting"] == st for r in rows):
+                nom, _ = nominal_of(s, st, soak)
+                pts.append((nom, pct(c["ms"], 50), pct(c["ms"], 95), None, None))
+        pts.sort()
+        if not pts:
+            continue
+        xs = [p[0] for p in pts]
+        ys = [p[1] for p in pts]
+        allv += xs + ys + [p[2] for p in pts]
+        ax.plot(xs, ys, "-o", color=colors[s], label=LADDER_NAMES[s], markersize=5)
+        ax.errorbar(xs, ys, yerr=[[0] * len(pts), [p[2] - p[1] for p in pts]], fmt="none", ecolor=colors[s],
+                    capsize=3, alpha=0.7)
+        for x, y, _, ff, r in pts:
+            if ff is None:
+                ax.annotate("not soaked", (x, y), textcoords="offset points", xytext=(4, -12), fontsize=7,
+                            color=colors[s])
+            elif ff:
+                ax.plot([x], [y], "x", color="red", markersize=12, mew=2.5)
+                ax.annotate("%d false" % ff, (x, y), textcoords="offset points", xytext=(6, 4), fontsize=8, color="red")
+            else:
+                ax.annotate("0", (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7, color=colors[s])
+        st = fr.get(s)
+        if st:
+            c = runs.get((s, st))
+            nom, _ = nominal_of(s, st, soak)
+            if c and c["ms"]:
+                ax.plot([nom], [pct(c["ms"], 50)], "s", markersize=12, markerfacecolor="none",
+                        markeredgecolor=colors[s], mew=2)
+        # false failovers at a setting without a power-cut result
+        for r in rows:
+            if false_failovers(r) and not runs.get((s, r["setting"]), {}).get("ms"):
+                ax.axvline(int(r["nominal_ms"]), color=colors[s], ls=":", alpha=0.6)
+                ax.annotate("%s: %d false" % (r["setting"], false_failovers(r)), (int(r["nominal_ms"]), 0.02),
+                            xycoords=("data", "axes fraction"), rotation=90, fontsize=7, color="red")
+    v = runs.get(("hbd", "vip"))
+    if v and v["ms"]:
+        ax.errorbar([50], [pct(v["ms"], 50)], yerr=[[0], [pct(v["ms"], 95) - pct(v["ms"], 50)]], fmt="*",
+                    color="#9467bd", markersize=14, capsize=3, label="hbd VIP-only (10 ms / 50 ms)")
+        allv += [50, pct(v["ms"], 95)]
+    if allv:
+        lo, hi = min(allv) * 0.7, max(allv) * 1.4
+        ax.plot([lo, hi], [lo, hi], color="grey", ls="--", lw=0.8, label="failover = nominal detection")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    from matplotlib.ticker import FuncFormatter, LogLocator
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_locator(LogLocator(base=10, subs=(1, 2, 5)))
+        axis.set_major_formatter(FuncFormatter(lambda v, _: "%g" % v))
+        axis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+    ax.set_xlabel("nominal detection time, ms (hbd/Heartbeat: deadtime; keepalived: 3 × advert_int + skew)")
+    ax.set_ylabel("power cut → first answer, ms (p50, whisker to p95)")
+    ax.grid(True, which="both", alpha=0.25)
+    ax.legend(fontsize=8, loc="upper left")
+    ax.set_title("%s\nsquare: frontier (fastest setting with 0 false failovers); red x: false failovers in the soak" % title,
+                 fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    return True
+
+
 def chart(cells, path, title):
     try:
         import matplotlib
@@ -520,15 +882,22 @@ def cmd_report(argv):
     os.makedirs(out, exist_ok=True)
     png = os.path.join(out, stamp + ".png")
     have_png = main and chart(cells, png, "failover time, hbd vs Heartbeat vs keepalived (%s)" % stamp)
+    fpng = os.path.join(out, stamp + "-frontier.png")
+    have_fpng = frontier_chart(raw, fpng, "frontier: failover time vs nominal detection (%s)" % stamp)
+    fr, fr_problems = frontier_section(raw, os.path.basename(fpng) if have_fpng else None)
+    problems += fr_problems
     if not main:
         meta = read_meta(raw)
-        md = "Run %s — `%s`\n\nMachine: %s. hbd %s, keepalived %s. %s runs per cell.\n" % (
+        md = "Run %s — `%s`\n\nMachine: %s. hbd %s, Heartbeat %s, keepalived %s. %s runs per cell.\n" % (
             meta.get("date", stamp), meta.get("command", "").strip(), meta.get("machine", "?"),
-            meta.get("hbd", "?"), meta.get("keepalived", "?"), meta.get("runs", "?"))
-    body = md + ("\n![chart](%s.png)\n" % stamp if have_png else "") + ("\n" + "\n".join(ck) if ck else "")
+            meta.get("hbd", "?"), meta.get("heartbeat", "?"), meta.get("keepalived", "?"), meta.get("runs", "?"))
+    body = md + ("\n![chart](%s.png)\n" % stamp if have_png else "") + ("\n" + "\n".join(ck) if ck else "") + \
+        ("\n" + "\n".join(fr) if fr else "")
+    if problems:
+        body += "\n**Problems:** " + "; ".join(problems) + "\n"
     open(os.path.join(out, stamp + ".md"), "w").write("# Benchmark %s\n\n%s" % (stamp, body))
-    open(os.path.join(out, "latest.md" if main else "latest-checks.md"), "w").write(
-        "# Latest benchmark (%s)\n\n%s" % (stamp, body))
+    latest = "latest.md" if main else ("latest-frontier.md" if fr and not ck else "latest-checks.md")
+    open(os.path.join(out, latest), "w").write("# Latest benchmark (%s)\n\n%s" % (stamp, body))
     if docs:
         text = open(docs).read() if os.path.exists(docs) else "# Benchmarks\n\n<!-- bench:begin -->\n<!-- bench:end -->\n"
         if main:
@@ -540,6 +909,15 @@ def cmd_report(argv):
                 md.split("\n")[0], "\n".join(ck))
             if "<!-- bench-checks:begin" in text:
                 text = re.sub(r"<!-- bench-checks:begin.*?<!-- bench-checks:end -->", lambda _: block, text, flags=re.S)
+            else:
+                text += "\n" + block + "\n"
+        if fr:
+            rel = os.path.relpath(fpng, os.path.dirname(os.path.abspath(docs)))
+            frd = [l.replace("](%s)" % os.path.basename(fpng), "](%s)" % rel) for l in fr]
+            block = "<!-- bench-frontier:begin (written by bench/report.py) -->\n%s\n\n%s<!-- bench-frontier:end -->" % (
+                md.split("\n")[0], "\n".join(frd))
+            if "<!-- bench-frontier:begin" in text:
+                text = re.sub(r"<!-- bench-frontier:begin.*?<!-- bench-frontier:end -->", lambda _: block, text, flags=re.S)
             else:
                 text += "\n" + block + "\n"
         open(docs, "w").write(text)

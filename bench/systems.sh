@@ -25,13 +25,35 @@ setting_vars() { # SYSTEM SETTING -> sets KA DT WT ID (strings in the system's s
     # VRRPv3: master down interval = 3 x advert + skew, skew = (256 - 100) / 256 x advert
     keepalived/equal) KA=0.5;   DT=-;     WT=-;     ID=-;  DT_MS=1805 ;;
     keepalived/fast)  KA=0.1;   DT=-;     WT=-;     ID=-;  DT_MS=361 ;;
+    # the frontier ladder (bench/run.sh --frontier): dMS = deadtime MS,
+    # keepalive = deadtime / 4, warntime = deadtime / 2, initdead = 2 x
+    # deadtime (at least 2 s); aX = VRRPv3 advert_int X
+    hbd/d[0-9]*|heartbeat/d[0-9]*)
+        DT_MS=${2#d}
+        [[ $DT_MS =~ ^[0-9]+$ ]] || { echo "bad setting $1/$2" >&2; return 1; }
+        KA=$(_bench_ms $(( DT_MS * 1000 / 4 ))); WT=$(_bench_ms $(( DT_MS * 1000 / 2 )))
+        DT=$(_bench_ms $(( DT_MS * 1000 ))); ID=$(_bench_ms $(( (DT_MS * 2 > 2000 ? DT_MS * 2 : 2000) * 1000 )))
+        # ha.cf: whole seconds as bare numbers ("deadtime 2"), as the equal setting
+        if [[ $1 == heartbeat ]]; then local v; for v in KA WT DT ID; do [[ ${!v} =~ ^[0-9]+s$ ]] && printf -v "$v" '%s' "${!v%s}"; done; fi ;;
+    keepalived/a[0-9]*)
+        KA=${2#a}; DT=-; WT=-; ID=-
+        [[ $KA =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "bad setting $1/$2" >&2; return 1; }
+        DT_MS=$(awk -v a="$KA" 'BEGIN { printf "%d", a * 1000 * (3 + 156 / 256) + 0.5 }') ;;
+    # VIP-only ("telecom-grade"): a group of just the VIP, web.service a
+    # [[respawn]] unit on both nodes (sys_hbd_config)
+    hbd/vip)          KA=10ms;  DT=50ms;  WT=25ms;  ID=2s; DT_MS=50 ;;
     *) echo "unknown system/setting $1/$2" >&2; return 1 ;;
     esac
+}
+_bench_ms() { # MICROSECONDS -> "250ms" / "12500us" / "2s" (hbd's and Heartbeat's syntax)
+    if (( $1 % 1000000 == 0 )); then echo "$(( $1 / 1000000 ))s"
+    elif (( $1 % 1000 == 0 )); then echo "$(( $1 / 1000 ))ms"
+    else echo "$1us"; fi
 }
 setting_label() { # SYSTEM SETTING -> human text
     setting_vars "$1" "$2" || return 1
     case $1 in
-    hbd) echo "keepalive $KA, deadtime $DT" ;;
+    hbd) echo "keepalive $KA, deadtime $DT$([[ $2 == vip ]] && echo "; group = VIP only, web.service a [[respawn]] unit")" ;;
     heartbeat) echo "keepalive $KA, deadtime $DT" ;;
     keepalived) echo "VRRPv3 advert_int $KA" ;;
     esac
@@ -43,7 +65,13 @@ sys_hbd_config() {
     setting_vars hbd "$1"
     export HBD_KEEPALIVE=$KA HBD_DEADTIME=$DT HBD_WARNTIME=$WT HBD_INITDEAD=$ID
     export HBD_LINKS="ucast bcast" HBD_AUTO_FAILBACK=true
-    hbd_install_all 2 >/dev/null
+    hbd_install_all 2 >/dev/null || return 1
+    [[ $1 == vip ]] || return 0
+    # VIP-only: the group is the VIP alone; web.service runs on every node
+    local tmp; tmp=$(mktemp)
+    HBD_EXTRA=$'[[respawn]]\nunit = "web.service"' hbd_config 2 | sed '/{ unit = "web.service" },/d' >"$tmp"
+    lab_install_config "$tmp" hbd.toml
+    rm -f "$tmp"
 }
 sys_hbd_start() { lab_exec "$1" systemctl start hbd; }
 sys_hbd_stop() { lab_exec "$1" systemctl stop hbd; }
