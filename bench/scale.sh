@@ -4,8 +4,8 @@
 #
 #   sudo bash bench/scale.sh [--quick] [--runs N] [--cells "2x1 2x100 2x1000 5x100"]
 #
-# Cells NODESxGROUPS (default 2x1 2x100 2x1000 3x100 5x100; the lab boots
-# at most 5 machines). Every group is one VIP 10.79.G/32 on eth0, preferred
+# Cells NODESxGROUPS (default 2x1 2x100 2x1000 3x100 5x100 8x100; the lab boots
+# at most 8 machines). Every group is one VIP 10.79.G/32 on eth0, preferred
 # round-robin over the nodes (tenant-0000 on n1, tenant-0001 on n2, ...);
 # web.service (the lab's, on 0.0.0.0:80) is a [[respawn]] unit, so it runs on
 # every node and whoever holds a VIP answers on it. Lab defaults: keepalive
@@ -27,7 +27,7 @@ repo=$(cd "$here/.." && pwd)
 export HBD_REPO=$repo
 export HBD_BIN=${HBD_BIN:-$repo/target/release}
 PY=/usr/bin/python3
-QUICK=0 RUNS="" CELLS="2x1 2x100 2x1000 3x100 5x100"
+QUICK=0 RUNS="" CELLS="2x1 2x100 2x1000 3x100 5x100 8x100"
 while (($#)); do
     case $1 in
     --quick) QUICK=1 ;;

@@ -633,7 +633,13 @@ impl Importer {
                 "compression" | "compression_threshold" | "traditional_compression" => {
                     self.note("ha.cf", line, t, "not needed; hbd frames are small and never compressed")
                 }
-                "realtime" | "rtprio" | "coredumps" | "uuidfrom" | "msgfmt" | "hopfudge" | "max_rexmit_delay"
+                "realtime" | "rtprio" => self.note(
+                    "ha.cf",
+                    line,
+                    t,
+                    "not needed; hbd always runs its heartbeats at realtime priority with its memory locked (hbd.service)",
+                ),
+                "coredumps" | "uuidfrom" | "msgfmt" | "hopfudge" | "max_rexmit_delay"
                 | "hbgenmethod" | "memreserve" => {
                     self.note("ha.cf", line, t, "not needed; hbd has no equivalent setting")
                 }

@@ -68,6 +68,18 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
         )));
     }
     super::log::init(&name);
+    // Before anything else runs on this thread: the heartbeats' timing must
+    // not depend on how busy the machine is.
+    let rt = super::realtime::enter();
+    match (&rt.priority, &rt.locked) {
+        (Ok(p), Ok(())) => info!(HBD_EVENT = "realtime", "heartbeats run at realtime priority {p} (SCHED_RR), memory locked"),
+        _ => warn!(
+            HBD_EVENT = "realtime",
+            "heartbeats may be delayed while the machine is busy: {}{}; hbd.service grants CAP_SYS_NICE and CAP_IPC_LOCK for these",
+            rt.priority.as_ref().map_or_else(|e| format!("no realtime priority ({e})"), |p| format!("realtime priority {p}")),
+            rt.locked.as_ref().map_or_else(|e| format!(", memory not locked ({e})"), |_| ", memory locked".to_string()),
+        ),
+    }
     let keys = config::load_auth_keys(&cfg.cluster.auth_key).map_err(config_problem)?;
     // A state directory that is read-only, full or holds a bad counter is
     // for the operator to fix: exit 78 like a config problem, so systemd

@@ -16,6 +16,7 @@ pub mod netif;
 pub mod notify;
 pub mod ping;
 pub mod platform;
+pub mod realtime;
 pub mod receive;
 pub mod systemd;
 pub mod vip;

@@ -202,6 +202,15 @@ sc_daemon_duties() {
     HBD_EXTRA=$'[[respawn]]\nunit = "probe.service"' hbd_install_all 2
     lab_exec n1 systemctl start hbd & lab_exec n2 systemctl start hbd & wait
     hbd_wait_owner n1 15 || return 1
+    # The heartbeat thread runs at realtime priority with its memory locked
+    # (units/hbd.service grants CAP_SYS_NICE and CAP_IPC_LOCK), and says so.
+    local pid
+    pid=$(lab_exec n1 systemctl show -P MainPID hbd.service)
+    check "hbd runs under SCHED_RR at priority 40 (chrt -p $pid)" \
+        eval '[[ $(lab_exec n1 chrt -p "$pid") == *SCHED_RR*"priority: 40"* ]]'
+    check "its memory is locked (VmLck > 0 in /proc/$pid/status)" \
+        eval '[[ $(lab_exec n1 grep VmLck /proc/"$pid"/status) =~ VmLck:[[:space:]]+[1-9] ]]'
+    check "the journal says so" eval '[[ $(lab_journal n1 -u hbd --no-pager) == *"realtime priority 40 (SCHED_RR), memory locked"* ]]'
     check "respawn unit runs on n1" lab_wait_for 5 lab_exec n1 systemctl is-active -q probe.service
     check "respawn unit runs on n2" lab_wait_for 5 lab_exec n2 systemctl is-active -q probe.service
     lab_exec n2 systemctl kill -s KILL probe.service
