@@ -49,6 +49,10 @@ fn main() {
         let mut o = SimOptions::scripted(n);
         o.groups = GROUPS;
         o.resources = 1;
+        // As tests/sim_scale.rs: the whole-status comparison is sampled on
+        // steps that neither moved the serial nor published (every other
+        // check still runs after every step).
+        o.status_every = 16;
         let mut sim = Sim::new(o);
         let cfg = sim.config().clone();
         let names: Vec<String> = cfg.nodes.iter().map(|x| x.name.clone()).collect();

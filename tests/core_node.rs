@@ -117,6 +117,16 @@ impl Shell {
         }
     }
 
+    /// Tick at each deadline up to `until` and at `until`, as a shell's
+    /// timer does, answering nothing.
+    fn tick_until(&mut self, until: Time) {
+        while self.node.next_deadline() < until {
+            let d = self.node.next_deadline();
+            self.feed(d, Input::Tick);
+        }
+        self.feed(until, Input::Tick);
+    }
+
     /// Tick at each deadline until `until`, answering operations with success.
     fn run_until(&mut self, until: Time) {
         loop {
@@ -271,6 +281,41 @@ fn deadline_is_never_past_and_keepalives_keep_their_interval() {
 }
 
 // ------------------------------------------------------------ generations
+
+/// n1 itself was held back (descheduled, SIGSTOPped, a stalled disk) for
+/// longer than deadtime, and its timer fires before it has read what
+/// waited in its sockets: that is not n2's silence. n2 is judged a
+/// keepalive later, and is dead then only if nothing came in.
+#[test]
+fn a_stall_of_this_node_is_not_taken_as_the_peers_silence() {
+    let c = cfg("n2");
+    for frames_waited in [true, false] {
+        let mut s = Shell::new(c.clone(), 1);
+        let mut t = ms(10);
+        for seq in 1..=5 {
+            s.run_until(t);
+            s.feed_all(t, hb(1, seq, from_n2(&c, GroupState::Started, 1, 0)));
+            t += KEEPALIVE;
+        }
+        assert_eq!(s.node.peer_state("n2"), Some(PeerState::Up));
+        // The stall: nothing runs for deadtime + 1 s after the last frame.
+        let woke = t + DEADTIME + ms(1000);
+        s.feed(woke, Input::Tick);
+        assert_eq!(s.node.peer_state("n2"), Some(PeerState::Up), "a stall of n1's own declared n2 dead");
+        assert!(!s.events_since(woke).iter().any(|e| matches!(e, Event::PeerDead { .. })));
+        assert!(s.node.next_deadline() <= woke + KEEPALIVE, "n2 is judged again within a keepalive");
+        if frames_waited {
+            s.feed_all(woke, hb(1, 6, from_n2(&c, GroupState::Started, 1, 0)));
+            s.run_until(woke + KEEPALIVE + ms(10));
+            assert_eq!(s.node.peer_state("n2"), Some(PeerState::Up));
+            assert_eq!(s.starts_since(woke), 0, "n1 took over a group n2 runs");
+        } else {
+            s.run_until(woke + KEEPALIVE);
+            assert_eq!(s.node.peer_state("n2"), Some(PeerState::Dead), "n2 is dead a keepalive after the stall");
+            assert!(s.events_since(woke).contains(&Event::PeerDead { peer: "n2".into() }));
+        }
+    }
+}
 
 #[test]
 fn lower_generation_frames_are_ignored_and_reported_once() {
@@ -427,7 +472,7 @@ fn unit_dying_during_its_start_job_is_started_again() {
     let mut s = Shell::new(c.clone(), 1);
     // Alone: after initdead n1 starts g1; the VIP comes up.
     let mut t = INITDEAD + ms(10);
-    s.feed(t, Input::Tick);
+    s.tick_until(t);
     assert_eq!(s.pending, vec![("g1".to_string(), 0, Op::Start)]);
     let vip_done = Input::ResourceDone { group: "g1".into(), resource: 0, op: Op::Start, result: Ok(()) };
     s.pending.clear();

@@ -230,6 +230,11 @@ pub struct Node {
     generation: u64,
     started_at: Time,
     now: Time,
+    /// No peer or link is declared dead before this: this node was itself
+    /// held back (descheduled, stopped, busy) longer than two keepalives,
+    /// and what it did not hear meanwhile may still be waiting in its
+    /// sockets. See [`Node::handle`].
+    judge_after: Time,
     peers: IdxVec<NodeIdx, Option<Peer>>,
     groups: IdxVec<GroupIdx, LocalGroup>,
     intents: BTreeMap<IntentKey, Intent>,
@@ -330,6 +335,7 @@ impl Node {
             generation,
             started_at: now,
             now,
+            judge_after: now,
             peers,
             groups,
             intents: BTreeMap::new(),
@@ -391,6 +397,14 @@ impl Node {
 
     /// Feed one input at time `now`; returns what the shell must do.
     pub fn handle(&mut self, now: Time, input: Input) -> Vec<Action> {
+        // The shell calls at least once a keepalive (`next_deadline`). A
+        // longer gap means this node was not running: a frame it reads late
+        // is not a peer's silence, so peers are judged a keepalive later,
+        // once what waited in the sockets has come in.
+        let keepalive = self.cfg.cluster.keepalive;
+        if now.saturating_sub(self.now) > keepalive * 2 {
+            self.judge_after = now + keepalive;
+        }
         self.now = now.max(self.now);
         // A probe that passed moves nothing but counts and a latency, which
         // status refreshes at its own pace (like link ages).
@@ -463,6 +477,7 @@ impl Node {
             }
         };
         consider(self.started_at + c.initdead);
+        consider(self.judge_after);
         for p in self.peers.iter().flatten() {
             if let Some(h) = p.last_heard {
                 if p.state == PeerState::Up {

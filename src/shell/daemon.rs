@@ -186,19 +186,7 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
         let deadline = d.t0 + d.driver.next_deadline();
         tokio::select! {
             ev = link_rx.recv() => match ev {
-                Some(LinkEvent::Frame(r)) => {
-                    if let Some(input) = d.inbox.frame(&d.driver.platform, d.driver.config(), r.link, &r.frame) {
-                        d.handle(input);
-                    }
-                }
-                Some(LinkEvent::Status(s)) => {
-                    let link = &d.driver.config().links[s.link].name;
-                    if s.up {
-                        info!(HBD_EVENT = "link-local-up", HBD_LINK = %link, "{}", s.reason);
-                    } else {
-                        warn!(HBD_EVENT = "link-local-down", HBD_LINK = %link, "{}", s.reason);
-                    }
-                }
+                Some(ev) => d.link_event(ev),
                 None => bail!("all heartbeat link tasks ended"),
             },
             Some(done) = done_rx.recv() => d.done(done),
@@ -216,7 +204,18 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
             _ = term.recv(), if !leaving => { leaving = true; d.handle(Input::Shutdown) }
             _ = int.recv(), if !leaving => { leaving = true; d.handle(Input::Shutdown) }
             _ = watchdog.tick() => notify::watchdog(),
-            _ = tokio::time::sleep_until(deadline.into()) => d.handle(Input::Tick),
+            _ = tokio::time::sleep_until(deadline.into()) => {
+                // Frames that came in while this thread was held back are
+                // read before a deadline is judged: the link tasks run
+                // first (a yield lets the runtime poll the sockets), and
+                // what they passed on is taken in (bounded: nothing is
+                // added while this loop drains).
+                tokio::task::yield_now().await;
+                while let Ok(ev) = link_rx.try_recv() {
+                    d.link_event(ev);
+                }
+                d.handle(Input::Tick)
+            }
         }
         if leaving && !stopping_announced {
             stopping_announced = true;
@@ -267,6 +266,24 @@ impl Daemon {
     fn handle(&mut self, input: Input) {
         let now = self.now();
         self.exited |= self.driver.handle(now, input);
+    }
+
+    fn link_event(&mut self, ev: LinkEvent) {
+        match ev {
+            LinkEvent::Frame(r) => {
+                if let Some(input) = self.inbox.frame(&self.driver.platform, self.driver.config(), r.link, &r.frame) {
+                    self.handle(input);
+                }
+            }
+            LinkEvent::Status(s) => {
+                let link = &self.driver.config().links[s.link].name;
+                if s.up {
+                    info!(HBD_EVENT = "link-local-up", HBD_LINK = %link, "{}", s.reason);
+                } else {
+                    warn!(HBD_EVENT = "link-local-down", HBD_LINK = %link, "{}", s.reason);
+                }
+            }
+        }
     }
 
     /// A task of the platform finished.

@@ -250,5 +250,27 @@ sc_bus_late() {
     check "hactl status on n2 answers and sees n1 own web" lab_wait_for 5 eval '[[ $(json_owner n2) == n1 ]]'
 }
 
-ALL=(stop_outside exit_143 hung_start hung_stop adopt_activating fence_not_oneshot cleanup_start_limit reload_ping dbus_restart bus_late)
+sc_stalled_standby() {
+    # hbd on the standby n2 is stopped (SIGSTOP: descheduled, a stalled
+    # disk, a VM paused) for longer than deadtime while n1 runs web. When it
+    # runs again, what n1 sent meanwhile waits in its sockets: that is read
+    # before any deadline is judged, so n2 does not take n1 for dead nor
+    # start web beside it.
+    hbd_cluster_up 2 || return 1
+    check "n1 serves the VIP" hbd_wait_owner n1 15 || return 1
+    local pid i twice=0
+    pid=$(lab_exec n2 systemctl show -P MainPID hbd.service)
+    lab_exec n2 kill -STOP "$pid"
+    sleep 2.6
+    lab_exec n2 kill -CONT "$pid"
+    for ((i = 0; i < 30; i++)); do
+        is_active n2 web.service && twice=1
+        sleep 0.1
+    done
+    check "web never ran on n2 after its hbd resumed" eval '((twice == 0))'
+    check "n2 did not declare n1 dead" eval '! event_has n2 peer-dead'
+    check "n1 still serves the VIP" hbd_wait_owner n1 5
+}
+
+ALL=(stop_outside exit_143 hung_start hung_stop adopt_activating fence_not_oneshot cleanup_start_limit reload_ping dbus_restart bus_late stalled_standby)
 run_scenarios "$@"

@@ -215,9 +215,11 @@ impl Node {
         let c = self.cfg.cluster.clone();
         let links: Vec<String> = self.cfg.links.iter().map(|l| l.name.clone()).collect();
         let mut events = Vec::new();
+        // (after a stall of this node's own: see `Node::judge_after`)
+        let judge = now >= self.judge_after;
         for p in self.peers.iter_mut().flatten() {
             for (li, l) in p.links.iter_mut().enumerate() {
-                if l.up && l.last.is_some_and(|t| now >= t + c.deadtime) {
+                if judge && l.up && l.last.is_some_and(|t| now >= t + c.deadtime) {
                     l.up = false;
                     events.push(Event::LinkDown { peer: p.name.clone(), link: links[li].clone() });
                 }
@@ -225,7 +227,7 @@ impl Node {
             match p.state {
                 PeerState::Up => {
                     let last = p.last_heard.unwrap_or(now);
-                    if now >= last + c.deadtime {
+                    if judge && now >= last + c.deadtime {
                         p.state = PeerState::Dead;
                         events.push(Event::PeerDead { peer: p.name.clone() });
                     } else if now >= last + c.warntime && !p.late_reported {
@@ -236,7 +238,7 @@ impl Node {
                 }
                 PeerState::Unknown => {
                     let unverified = p.unverified_at.is_some_and(|t| now < t + c.deadtime);
-                    if now >= self.started_at + c.initdead && !unverified {
+                    if judge && now >= self.started_at + c.initdead && !unverified {
                         p.state = PeerState::Dead;
                         events.push(Event::PeerDead { peer: p.name.clone() });
                     }
