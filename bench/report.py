@@ -627,14 +627,14 @@ def frontier_section(raw, png_rel=None):
                  meta.get("frontier_load_before", "?"), meta.get("frontier_load_after", "?"),
                  meta.get("frontier_elapsed_s", "?")))
     L.append("")
-    L.append("| system | frontier setting | nominal detection | power cut p50 | p95 | runs | settings tried: false failovers |")
+    L.append("| system | frontier setting | nominal detection | power cut p50 | p95 | runs | settings tried (nominal detection): false failovers |")
     L.append("|---|---|---:|---:|---:|---:|---|")
     for s in systems:
         tried = sorted([r for r in soak if r["system"] == s and r["setting"] != "vip"], key=setting_sort_key)
         st = fr.get(s, "")
-        tried_txt = ", ".join("%s: %s%s" % (r["label"].replace(";", ","), "**%d**" % false_failovers(r)
-                                            if false_failovers(r) else "0",
-                                            "" if false_failovers(r) else "") for r in tried) or "–"
+        tried_txt = ", ".join("%s %s: %s" % (r["setting"], fmt_ms(int(r["nominal_ms"])),
+                                             "**%d**" % false_failovers(r) if false_failovers(r) else "0")
+                              for r in tried) or "–"
         if st:
             nom, label = nominal_of(s, st, soak)
             p50, p95, n = fmt_runs(runs.get((s, st)))
@@ -735,7 +735,8 @@ def frontier_section(raw, png_rel=None):
         if tl:
             L.append("Timeline of the last power cut (ms after the bench's cut command, its clock on the same host; "
                      "journal entries carry journald's receive time, so they are late by journald's latency; the first "
-                     "of each event):")
+                     "of each event). hbd's journal has no entry for a heartbeat received or a GARP sent (only "
+                     "`garp-failed`): those two come from the capture on n2's links.")
             L.append("")
             L.append("```")
             L.extend(tl)
@@ -768,12 +769,19 @@ def frontier_chart(raw, path, title):
             c = runs.get((s, r["setting"]))
             if c and c["ms"]:
                 pts.append((int(r["nominal_ms"]), pct(c["ms"], 50), pct(c["ms"], 95), false_failovers(r), r))
-        # settings measured without a soak (equal-detection row)
+        pts.sort()
+        # settings measured without a soak (the equal-detection row): own
+        # hollow markers, not on the ladder's line
+        extra = []
         for (sy, st), c in runs.items():
             if sy == s and st != "vip" and c["ms"] and not any(r["setting"] == st for r in rows):
                 nom, _ = nominal_of(s, st, soak)
-                pts.append((nom, pct(c["ms"], 50), pct(c["ms"], 95), None, None))
-        pts.sort()
+                extra.append((nom, pct(c["ms"], 50), pct(c["ms"], 95)))
+        for x, y, y95 in extra:
+            ax.errorbar([x], [y], yerr=[[0], [y95 - y]], fmt="D", markerfacecolor="none", color=colors[s],
+                        markersize=7, capsize=3)
+            ax.annotate("not soaked", (x, y), textcoords="offset points", xytext=(6, -12), fontsize=7, color=colors[s])
+            allv += [x, y, y95]
         if not pts:
             continue
         xs = [p[0] for p in pts]
@@ -783,10 +791,7 @@ def frontier_chart(raw, path, title):
         ax.errorbar(xs, ys, yerr=[[0] * len(pts), [p[2] - p[1] for p in pts]], fmt="none", ecolor=colors[s],
                     capsize=3, alpha=0.7)
         for x, y, _, ff, r in pts:
-            if ff is None:
-                ax.annotate("not soaked", (x, y), textcoords="offset points", xytext=(4, -12), fontsize=7,
-                            color=colors[s])
-            elif ff:
+            if ff:
                 ax.plot([x], [y], "x", color="red", markersize=12, mew=2.5)
                 ax.annotate("%d false" % ff, (x, y), textcoords="offset points", xytext=(6, 4), fontsize=8, color="red")
             else:
@@ -823,8 +828,8 @@ def frontier_chart(raw, path, title):
     ax.set_ylabel("power cut → first answer, ms (p50, whisker to p95)")
     ax.grid(True, which="both", alpha=0.25)
     ax.legend(fontsize=8, loc="upper left")
-    ax.set_title("%s\nsquare: frontier (fastest setting with 0 false failovers); red x: false failovers in the soak" % title,
-                 fontsize=9)
+    ax.set_title("%s\nsquare: frontier (fastest setting with 0 false failovers); red x: false failovers in the soak\n"
+                 "numbers: false failovers in the soak; hollow diamond: power cuts only, not soaked" % title, fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     return True

@@ -70,6 +70,7 @@ while (($#)); do
     esac
     shift
 done
+RUNS_ARG=$RUNS
 ((QUICK)) && : "${RUNS:=1}"
 : "${RUNS:=10}"
 COST_S=60 SOAK_S=300 WEB_RUNS=5 CHK_RUNS=$RUNS CHK_COST_S=60
@@ -481,7 +482,7 @@ echo "system,setting,fault,run,ms,outcome,detail" >"$RAW/frontier-failover.csv"
 echo "system,frontier" >"$RAW/frontier.csv"
 {
     echo "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
-    echo "command=bash bench/run.sh $( ((QUICK)) && echo --quick) $( ((CHECKS_ONLY)) && echo --checks) $( ((FRONTIER_ONLY)) && echo --frontier) $( [[ $ONLY != hbd,heartbeat,keepalived ]] && echo "--only $ONLY") $( [[ -n $SOAK_SECONDS ]] && echo "--soak-seconds $SOAK_SECONDS") $( [[ -n $LADDER ]] && echo "--ladder '$LADDER'")"
+    echo "command=bash bench/run.sh $( ((QUICK)) && echo --quick) $( ((CHECKS_ONLY)) && echo --checks) $( ((FRONTIER_ONLY)) && echo --frontier) $( [[ $ONLY != hbd,heartbeat,keepalived ]] && echo "--only $ONLY") $( [[ -n $SOAK_SECONDS ]] && echo "--soak-seconds $SOAK_SECONDS") $( [[ -n $RUNS_ARG ]] && echo "--runs $RUNS_ARG") $( [[ -n $LADDER ]] && echo "--ladder '$LADDER'")"
     echo "runs=$RUNS"; echo "cost_s=$COST_S"; echo "soak_s=$SOAK_S"
     echo "frontier_soak_s=$FR_SOAK_S"; echo "frontier_runs=$FR_RUNS"; echo "vip_runs=$VIP_RUNS"; echo "vip_soak_s=$VIP_SOAK_S"
     echo "machine=$(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(free -g | awk '/Mem:/ {print $2}') GiB RAM, kernel $(uname -r), $(. /etc/os-release; echo "$PRETTY_NAME"), systemd $(systemctl --version 2>/dev/null | awk 'NR==1 {print $2}')"
