@@ -40,10 +40,12 @@ fn udp_links(iface: &str) -> Vec<Link> {
     ]
 }
 
-/// Everything a node saw: (link, frame, from) and status events.
-type Seen = (Vec<(usize, Vec<u8>, Option<std::net::SocketAddr>)>, Vec<LinkStatus>);
+/// Everything a node saw: (link, frame, from) and status events, and per
+/// link how many of its own frames reached it.
+type Seen = (Vec<(usize, Vec<u8>, Option<std::net::SocketAddr>)>, Vec<LinkStatus>, Vec<u64>);
 
 async fn exchange(links: Links, mut rx: Receiver<LinkEvent>, me: &'static [u8], dur: Duration) -> Seen {
+    let counters = links.counters();
     let mut frames = Vec::new();
     let mut status = Vec::new();
     let end = tokio::time::Instant::now() + dur;
@@ -61,7 +63,8 @@ async fn exchange(links: Links, mut rx: Receiver<LinkEvent>, me: &'static [u8], 
             }
         }
     }
-    (frames, status)
+    let echoes = (0..counters.len()).map(|i| counters.own_echoes(i)).collect();
+    (frames, status, echoes)
 }
 
 fn node(ns: &Ns, me: &'static [u8], iface: &'static str, barrier: Arc<Barrier>) -> std::thread::JoinHandle<Seen> {
@@ -84,13 +87,18 @@ fn udp_links_deliver_between_namespaces_not_to_self() {
     let barrier = Arc::new(Barrier::new(2));
     let ha = node(&a, b"from-a", "a0", barrier.clone());
     let hb = node(&b, b"from-b", "b0", barrier);
-    let (fa, sa) = net::join(ha);
-    let (fb, sb) = net::join(hb);
+    let (fa, sa, ea) = net::join(ha);
+    let (fb, sb, eb) = net::join(hb);
 
-    for (who, frames, status, other, other_ip4, other_ip6) in
-        [("a", &fa, &sa, b"from-b", "10.79.0.2", "fd00:79::2"), ("b", &fb, &sb, b"from-a", "10.79.0.1", "fd00:79::1")]
-    {
+    for (who, frames, status, echoes, other, other_ip4, other_ip6) in [
+        ("a", &fa, &sa, &ea, b"from-b", "10.79.0.2", "fd00:79::2"),
+        ("b", &fb, &sb, &eb, b"from-a", "10.79.0.1", "fd00:79::1"),
+    ] {
         assert!(frames.iter().all(|(_, f, _)| f == other), "{who} got its own frames back: {frames:?}");
+        // Not even to be dropped: the kernel keeps a broadcast (and
+        // multicast) link's own frames from the node (each would be a
+        // wake-up of hbd for nothing).
+        assert_eq!(echoes[1..4], [0, 0, 0], "{who}: own frames that reached hbd per link: {echoes:?}");
         for l in 0..5 {
             let got: Vec<_> = frames.iter().filter(|(i, _, _)| *i == l).collect();
             assert!(got.len() >= 5, "{who}: link {l} delivered {} frames: {frames:?}", got.len());

@@ -50,6 +50,10 @@ fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_string()).unwrap_or_default()
 }
 
+/// A timer that fires this much after its deadline woke late: the thread
+/// was held back, and frames may be waiting in the sockets.
+const LATE_WAKE: Duration = Duration::from_millis(2);
+
 /// How long hbd waits at start for the system bus and systemd on it.
 const BUS_WAIT: Duration = Duration::from_secs(30);
 
@@ -206,11 +210,14 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
             _ = watchdog.tick() => notify::watchdog(),
             _ = tokio::time::sleep_until(deadline.into()) => {
                 // Frames that came in while this thread was held back are
-                // read before a deadline is judged: the link tasks run
-                // first (a yield lets the runtime poll the sockets), and
-                // what they passed on is taken in (bounded: nothing is
-                // added while this loop drains).
-                tokio::task::yield_now().await;
+                // read before a deadline is judged: after a late wake-up the
+                // link tasks run first (a yield lets the runtime poll the
+                // sockets; on time, that would cost every tick a round), and
+                // what they passed on is taken in (bounded: nothing is added
+                // while this loop drains).
+                if Instant::now() > deadline + LATE_WAKE {
+                    tokio::task::yield_now().await;
+                }
                 while let Ok(ev) = link_rx.try_recv() {
                     d.link_event(ev);
                 }
