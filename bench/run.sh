@@ -519,7 +519,7 @@ if ((SOAK)); then
     touch "$RAW/go"
     wait "${pids[@]}"
     kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null
-    rm -f "$RAW"/*.ready "$RAW/go"
+    rm -f "$RAW"/*.ready "$RAW"/*.soaked "$RAW/go"
 fi
 if ((CHECKS || CHECKS_ONLY)); then
     # quick (CI): the like-for-like pair only, one run each
