@@ -488,6 +488,8 @@ echo "system,frontier" >"$RAW/frontier.csv"
     echo "machine=$(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(free -g | awk '/Mem:/ {print $2}') GiB RAM, kernel $(uname -r), $(. /etc/os-release; echo "$PRETTY_NAME"), systemd $(systemctl --version 2>/dev/null | awk 'NR==1 {print $2}')"
     echo "load_before=$(cut -d' ' -f1-3 /proc/loadavg)"
     echo "hbd=$(git -C "$repo" describe --always --dirty 2>/dev/null)"
+    # the binaries may be a copy from another tree (HBD_BIN)
+    echo "hbd_bin=$HBD_BIN/hbd, $("$HBD_BIN/hbd" --version 2>/dev/null), file time $(date -u -r "$HBD_BIN/hbd" '+%Y-%m-%d %H:%M UTC' 2>/dev/null)"
     echo "heartbeat=$(dpkg-query -W -f='${Version}' heartbeat)"
     echo "keepalived=$(dpkg-query -W -f='${Version}' keepalived)"
 } >"$RAW/meta.txt"
