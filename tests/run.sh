@@ -5,6 +5,7 @@
 # checks that nothing was left behind.
 #   bash tests/run.sh            everything
 #   HBD_SEEDS=N                  simulator seeds per cluster size (default 700)
+#   HBD_LONG=1                   the long runs too (30-minute nemesis, 32 simulated nodes under faults)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PATH=$HOME/.cargo/bin:$PATH
@@ -34,6 +35,10 @@ export HBD_BIN=$PWD/target/release
 # Unit, property, simulator (2,100 seeds over 2, 3 and 5 nodes), D-Bus,
 # netlink and systemd-machine tests.
 step "cargo test" cargo test --release --no-fail-fast -- --test-threads=2
+# HBD_LONG=1: also the simulator's long profiles (32 nodes under faults).
+if [[ ${HBD_LONG:-0} == 1 ]]; then
+    step "simulator, long profiles" cargo test --release --test sim_scale -- --ignored
+fi
 # Coverage-guided fuzzing, 10 s per target over the committed corpora (the
 # build is most of this step; a longer run: FUZZ_SECONDS=N bash fuzz/ci.sh).
 step "fuzz (10 s per target)" env CARGO_BUILD_JOBS=2 FUZZ_SECONDS=10 bash fuzz/ci.sh
