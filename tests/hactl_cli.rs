@@ -309,6 +309,37 @@ async fn config_check() {
         text(&out.stderr)
     );
 
+    // Timings down to a few milliseconds are allowed; below what the
+    // benchmark shows stable, with a warning.
+    let fast = dir.path().join("fast.toml");
+    std::fs::write(
+        &fast,
+        text_conf
+            .replace("keepalive = \"200ms\"", "keepalive = \"5ms\"")
+            .replace("warntime = \"1s\"", "warntime = \"20ms\"")
+            .replace("deadtime = \"2s\"", "deadtime = \"40ms\""),
+    )
+    .unwrap();
+    let out = hactl("", &[], &["config", "check", fast.to_str().unwrap()]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr)
+            .contains("hactl: warning: deadtime = 40ms is below 50ms, the shortest that showed no false failover"),
+        "{}",
+        text(&out.stderr)
+    );
+    std::fs::write(
+        &fast,
+        text_conf
+            .replace("keepalive = \"200ms\"", "keepalive = \"10ms\"")
+            .replace("deadtime = \"2s\"", "deadtime = \"50ms\"")
+            .replace("warntime = \"1s\"", "warntime = \"30ms\""),
+    )
+    .unwrap();
+    let out = hactl("", &[], &["config", "check", fast.to_str().unwrap()]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(!text(&out.stderr).contains("warning"), "{}", text(&out.stderr));
+
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
     let out = hactl("", &[], &["config", "check", conf.to_str().unwrap()]).await;
     assert_eq!(out.status.code(), Some(1));

@@ -27,6 +27,12 @@ pub const DEFAULT_PATH: &str = "/etc/hbd/hbd.toml";
 /// The default location of the auth key file.
 pub const DEFAULT_AUTH_KEY: &str = "/etc/hbd/authkey";
 
+/// The shortest deadtime the frontier benchmark found free of false
+/// failovers at 20 % heartbeat loss per link with every core busy (the
+/// shortest it tries; docs/benchmarks.md). Shorter ones are allowed, and
+/// `hactl config check` warns.
+pub const STABLE_DEADTIME: std::time::Duration = std::time::Duration::from_millis(50);
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
     /// The file this was read from, for messages.

@@ -537,6 +537,14 @@ async fn config_check(file: &Path, auth_key: Option<&Path>) -> Result<()> {
     let key_path = match crate::config::load(file) {
         Ok(cfg) => {
             println!("{}: ok ({})", file.display(), output::config_summary(&cfg));
+            if cfg.cluster.deadtime < crate::config::STABLE_DEADTIME {
+                eprintln!(
+                    "hactl: warning: deadtime = {} is below {}, the shortest that showed no false failover in hbd's \
+                     benchmark (20 % heartbeat loss, every core busy); expect false failovers on a loaded machine",
+                    humantime::format_duration(cfg.cluster.deadtime),
+                    humantime::format_duration(crate::config::STABLE_DEADTIME)
+                );
+            }
             if cfg.cluster.fencing == crate::config::Fencing::Required {
                 check_fence_unit(&cfg).await;
             }
