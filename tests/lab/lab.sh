@@ -17,6 +17,10 @@
 LAB_ROOT=${LAB_ROOT:-/run/hbd-lab}      # run directories live below this
 LAB_PREFIX=hbl                          # prefix of every run id
 LAB_BOOT_TIMEOUT=${LAB_BOOT_TIMEOUT:-20} # seconds for one machine to boot (then 1 retry)
+# % of a CPU's realtime time the run's machines share (where the kernel
+# schedules realtime by cgroup; see _lab_nspawn_start); 0: none, and hbd
+# runs without realtime priority, as it says in its journal.
+LAB_RT_SHARE=${LAB_RT_SHARE:-90}
 LAB_LAN_NET=10.77.0                     # LAN (VIP network) /24
 LAB_HB_NET=10.78.0                      # heartbeat network /24
 LAB_ROUTER_IP=$LAB_LAN_NET.1            # ping host, own netns on the LAN
@@ -262,12 +266,12 @@ _lab_nspawn_start() { # NODE: start its nspawn in the background (setsid)
     # system.slice/web.service would be the other's too.
     # On a kernel with RT group scheduling and the v1 cpu controller, a
     # cgroup has no realtime time unless given some, and hbd's request for
-    # realtime priority is refused. Each machine gets its share of 90 % of a
-    # CPU's realtime time, in 10 ms periods (an hbd that uses up its share
+    # realtime priority is refused. Each machine gets its share of
+    # LAB_RT_SHARE % of a CPU's realtime time, in 10 ms periods (an hbd that uses up its share
     # waits for the next period, not longer); where the host's budget is
     # used up (other runs), the machine runs hbd without realtime, as hbd
     # says in its journal.
-    local rt_us=$((9000 / ${#LAB_NODES[@]}))
+    local rt_us=$((LAB_RT_SHARE * 100 / ${#LAB_NODES[@]}))
     # shellcheck disable=SC2016  # expanded by the inner bash
     _lab_spawn bash -c 'cg=$1 rt=$2; shift 2
         for h in /sys/fs/cgroup/*/; do
