@@ -748,18 +748,29 @@ def frontier_section(raw, png_rel=None):
     return L, problems
 
 
-def frontier_chart(raw, path, title):
-    soak, runs, fr = frontier_data(raw)
-    if not soak and not runs:
-        return False
+
+COLORS = {"hbd": "#1f77b4", "heartbeat": "#ff7f0e", "keepalived": "#2ca02c"}
+
+
+def pyplot():
+    """matplotlib's pyplot on the Agg backend, or None (said) without it."""
     try:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
         sys.stderr.write("matplotlib missing: no chart\n")
+        return None
+    return plt
+
+def frontier_chart(raw, path, title):
+    soak, runs, fr = frontier_data(raw)
+    if not soak and not runs:
         return False
-    colors = {"hbd": "#1f77b4", "heartbeat": "#ff7f0e", "keepalived": "#2ca02c"}
+    plt = pyplot()
+    if plt is None:
+        return False
+    colors = COLORS
     fig, ax = plt.subplots(figsize=(9, 5.5))
     allv = []
     for s in SYSTEMS:
@@ -836,14 +847,10 @@ def frontier_chart(raw, path, title):
 
 
 def chart(cells, path, title):
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        sys.stderr.write("matplotlib missing: no chart\n")
+    plt = pyplot()
+    if plt is None:
         return False
-    colors = {"hbd": "#1f77b4", "heartbeat": "#ff7f0e", "keepalived": "#2ca02c"}
+    colors = COLORS
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     for ax, st in zip(axes, SETTINGS):
         groups = ["power", "switch"]
