@@ -208,6 +208,14 @@ struct LocalGroup {
     checks: Vec<CheckTrack>,
 }
 
+impl LocalGroup {
+    /// This node runs the group (or is starting or stopping it): status
+    /// names it the owner. A claim not yet granted is not running it.
+    fn runs_here(&self) -> bool {
+        self.state.holds() && self.state != GroupState::Claiming
+    }
+}
+
 /// Key under which intents replace each other (last writer wins).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum IntentKey {

@@ -192,9 +192,9 @@ mod tests {
         }
     }
 
-    /// The worded snapshot refreshed in place is the refreshed status
-    /// worded: what the bus shows between publishes is what a publish
-    /// would show.
+    /// The worded snapshot refreshed in place is the status with the new
+    /// ages and counts, worded: what the bus shows between publishes is
+    /// what a publish would show.
     #[test]
     fn refreshing_the_worded_snapshot_is_wording_the_refreshed_status() {
         let group = |name: &str, checks| core::GroupStatus {
@@ -229,7 +229,11 @@ mod tests {
         };
         let mut shown = worded(&st);
         refresh(&mut shown, &v);
-        st.refresh(&v);
+        st.nodes[1].links[0].2 = 60;
+        st.nodes[1].links[1].2 = 1200;
+        (st.nodes[0].checks[0].passes, st.nodes[0].checks[0].latency_ms) = (4, 7);
+        (st.groups[1].checks[0].passes, st.groups[1].checks[0].latency_ms) = (6, 3);
+        (st.groups[1].checks[1].passes, st.groups[1].checks[1].latency_ms) = (2, 11);
         assert_eq!(shown, worded(&st));
         assert_eq!(shown.nodes[1].links[1].2, 1200);
         assert_eq!((shown.groups[1].checks[1].passes, shown.groups[1].checks[1].latency_ms), (2, 11));

@@ -9,6 +9,7 @@ use std::time::Duration;
 use crate::config::{self, AuthKeys, Config};
 use crate::core::node::{Status, Volatile};
 use crate::core::{CheckTarget, CommandError, Event, Message, Op, OpError};
+use crate::dbus::{self, status_text};
 use crate::driver::{Platform, Vip};
 
 /// One operation the driver asked for.
@@ -78,9 +79,10 @@ pub struct SimPlatform {
     pub held: Vec<IpAddr>,
     /// The last snapshot published, for the status checks.
     pub published: Option<Status>,
-    /// What a reader sees: the last snapshot, with its link ages and
-    /// check counts refreshed since.
-    pub shown: Option<Status>,
+    /// What a reader of the bus sees: the last snapshot as the daemon
+    /// words it, with its link ages and check counts refreshed since (by
+    /// the daemon's own `status_text::refresh`).
+    pub shown: Option<dbus::Status>,
     /// A refresh happened since the world last looked.
     pub refreshed: bool,
 }
@@ -151,11 +153,11 @@ impl Platform for SimPlatform {
     fn op_finished(&mut self, _group: &str, _resource: &str, _op: Op, _result: &Result<(), OpError>) {}
     fn publish(&mut self, status: &Status) {
         self.published = Some(status.clone());
-        self.shown = Some(status.clone());
+        self.shown = Some(status_text::worded(status));
     }
     fn refresh(&mut self, volatile: &Volatile) {
         if let Some(shown) = &mut self.shown {
-            shown.refresh(volatile);
+            status_text::refresh(shown, volatile);
         }
         self.refreshed = true;
     }

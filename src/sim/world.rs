@@ -659,11 +659,14 @@ impl Sim {
         let mut st = core.status();
         // Right after a refresh, what readers see is the core's status
         // exactly, link ages and check counts included.
-        if refreshed && !pending && self.status_violation.is_none() && driver.platform.shown.as_ref() != Some(&st) {
-            self.status_violation = Some(format!(
-                "{}: the refreshed status is not the core's: {:?} vs {st:?}",
-                self.cfg.nodes[n].name, driver.platform.shown
-            ));
+        if refreshed && !pending && self.status_violation.is_none() {
+            let now_worded = crate::dbus::status_text::worded(&st);
+            if driver.platform.shown.as_ref() != Some(&now_worded) {
+                self.status_violation = Some(format!(
+                    "{}: the refreshed status is not the core's: {:?} vs {now_worded:?}",
+                    self.cfg.nodes[n].name, driver.platform.shown
+                ));
+            }
         }
         st.nodes.iter_mut().flat_map(|n| n.links.iter_mut()).for_each(|l| l.2 = 0);
         // Passes in a row and latencies move with every probe and are

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use super::{ConfigAt, GroupIdx, Node, Time};
-use crate::config::Check;
+use crate::config::{Check, Resource};
 use crate::core::{Action, CheckTarget, Event};
 
 /// One check's counts, here.
@@ -267,19 +267,20 @@ impl Node {
         }
     }
 
-    /// The checks of group `gi` for status, where they run.
-    pub(super) fn check_statuses(&self, gi: GroupIdx) -> Vec<CheckStatus> {
-        let g = &self.groups[gi];
+    /// The checks of group `gi` that status shows: those of resources that
+    /// have one, while they run here.
+    pub(super) fn shown_checks(&self, gi: GroupIdx) -> impl Iterator<Item = (&Resource, &Check, &CheckTrack)> {
         self.cfg
             .group_at(gi)
             .resources
             .iter()
-            .zip(&g.checks)
-            .filter_map(|(r, t)| {
-                let c = r.check()?;
-                t.running().then(|| CheckStatus::of(r.name(), c.probe.describe(), t))
-            })
-            .collect()
+            .zip(&self.groups[gi].checks)
+            .filter_map(|(r, t)| Some((r, r.check()?, t)).filter(|_| t.running()))
+    }
+
+    /// The checks of group `gi` for status, where they run.
+    pub(super) fn check_statuses(&self, gi: GroupIdx) -> Vec<CheckStatus> {
+        self.shown_checks(gi).map(|(r, c, t)| CheckStatus::of(r.name(), c.probe.describe(), t)).collect()
     }
 
     /// This node's own checks, for status.

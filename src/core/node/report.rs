@@ -231,18 +231,12 @@ impl Node {
             .collect();
         let counts = |t: &super::health::CheckTrack| (t.passes, t.latency.map_or(-1, |l| l.as_millis() as i64));
         let node_checks = self.node_checks.iter().map(|(_, t)| counts(t)).collect();
-        // As `status` shows them: on the groups this node runs, the checks
-        // of resources that have one and run.
+        // As `status` shows them: on the groups this node runs.
         let group_checks = self
             .groups
             .enumerated()
-            .filter(|(_, lg)| lg.state.holds() && lg.state != GroupState::Claiming)
-            .filter(|(_, lg)| lg.checks.iter().any(|t| t.running()))
-            .map(|(gi, lg)| {
-                let resources = &self.cfg.group_at(gi).resources;
-                let shown = resources.iter().zip(&lg.checks).filter(|(r, t)| r.check().is_some() && t.running());
-                (gi.0, shown.map(|(_, t)| counts(t)).collect())
-            })
+            .filter(|(_, lg)| lg.runs_here() && lg.checks.iter().any(|t| t.running()))
+            .map(|(gi, _)| (gi.0, self.shown_checks(gi).map(|(_, _, t)| counts(t)).collect()))
             .collect();
         Volatile { link_ages, node_checks, group_checks }
     }
@@ -318,7 +312,7 @@ impl Node {
                 let lg = &self.groups[gi];
                 // The owner: this node if it holds the group, else a live
                 // peer that does.
-                let owner = if lg.state.holds() && lg.state != GroupState::Claiming {
+                let owner = if lg.runs_here() {
                     Some(self.me)
                 } else {
                     self.cfg.node_indices().find(|&n| {

@@ -139,26 +139,3 @@ pub struct Volatile {
     /// the status: their checks' (passes, latency_ms), in status order.
     pub group_checks: Vec<(usize, Vec<(u32, i64)>)>,
 }
-
-impl Status {
-    /// Bring a snapshot's volatile fields up to date; entries that do not
-    /// fit (a snapshot of another shape) are left alone.
-    pub fn refresh(&mut self, v: &Volatile) {
-        for (n, ages) in self.nodes.iter_mut().zip(&v.link_ages) {
-            n.links.iter_mut().zip(ages).for_each(|(l, age)| l.2 = *age);
-        }
-        let counts = |cs: &mut [CheckStatus], new: &[(u32, i64)]| {
-            for (c, &(passes, latency_ms)) in cs.iter_mut().zip(new) {
-                (c.passes, c.latency_ms) = (passes, latency_ms);
-            }
-        };
-        if let Some(local) = self.nodes.iter_mut().find(|n| n.local) {
-            counts(&mut local.checks, &v.node_checks);
-        }
-        for (gi, new) in &v.group_checks {
-            if let Some(g) = self.groups.get_mut(*gi) {
-                counts(&mut g.checks, new);
-            }
-        }
-    }
-}
