@@ -157,8 +157,8 @@ def build(raw, stamp):
     for r in fo:
         k = (r["system"], r["setting"], r["fault"])
         c = cells.setdefault(k, {"ms": [], "n": 0, "fail": 0, "failovers": 0, "detect": [], "gap": []})
-        c["n"] += 1
         if r["fault"] == "link":
+            c["n"] += 1
             if r["ms"]:
                 c["detect"].append(float(r["ms"]))
             if r["outcome"] == "failover":
@@ -166,12 +166,7 @@ def build(raw, stamp):
             g = detail(r, "gap")
             if g is not None:
                 c["gap"].append(g)
-        elif r["outcome"] == "failover" and r["ms"]:
-            c["ms"].append(float(r["ms"]))
-            d = detail(r, "detect")
-            if d is not None:
-                c["detect"].append(d)
-        else:
+        elif not tally_failover(c, r):
             c["fail"] += 1
     webms = {}
     for r in web:
@@ -388,13 +383,7 @@ def checks_section(raw):
     cells = {}
     for r in rows:
         c = cells.setdefault(r["cell"], {"ms": [], "n": 0, "fail": 0, "detect": []})
-        c["n"] += 1
-        if r["outcome"] == "failover" and r["ms"]:
-            c["ms"].append(float(r["ms"]))
-            d = detail(r, "detect")
-            if d is not None:
-                c["detect"].append(d)
-        else:
+        if not tally_failover(c, r):
             c["fail"] += 1
     ka = pct(cells.get("keepalived-1s", {}).get("ms", []), 50)
     for k in CHECK_CELLS:
@@ -488,12 +477,7 @@ def frontier_data(raw):
         if r["fault"] != "power":
             continue
         c = runs.setdefault((r["system"], r["setting"]), {"ms": [], "n": 0, "detect": []})
-        c["n"] += 1
-        if r["outcome"] == "failover" and r["ms"]:
-            c["ms"].append(float(r["ms"]))
-            d = detail(r, "detect")
-            if d is not None:
-                c["detect"].append(d)
+        tally_failover(c, r)
     return soak, runs, fr
 
 
@@ -748,6 +732,19 @@ def frontier_section(raw, png_rel=None):
     return L, problems
 
 
+
+
+def tally_failover(c, r):
+    """Count run r in cell c: its time (and detection) if it failed over.
+    Returns whether it did."""
+    c["n"] += 1
+    if r["outcome"] == "failover" and r["ms"]:
+        c["ms"].append(float(r["ms"]))
+        d = detail(r, "detect")
+        if d is not None:
+            c["detect"].append(d)
+        return True
+    return False
 
 COLORS = {"hbd": "#1f77b4", "heartbeat": "#ff7f0e", "keepalived": "#2ca02c"}
 
