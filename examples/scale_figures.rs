@@ -28,7 +28,7 @@
 use std::time::{Duration, Instant};
 
 use hbd::config::AuthKeys;
-use hbd::core::{Ack, Beat, GroupReport, GroupState, State};
+use hbd::core::{Ack, Beat, GroupReport, GroupState, ResourceState, State};
 use hbd::sim::{Sim, SimOptions};
 use hbd::wire::{self, Codec, Header};
 
@@ -92,11 +92,15 @@ fn main() {
                 failed: false,
                 failcount: 0,
                 held_down: false,
+                resources: vec![ResourceState::Started; g.resources.len()],
             })
             .collect();
         let st = wire::encode_state(&State { groups: mine, intents: vec![] });
         let chunks = st.len().div_ceil(wire::CHUNK_DATA);
-        let bound = wire::state_bound(names.iter().map(|s| s.as_str()), groups.iter().map(|s| s.as_str()));
+        let bound = wire::state_bound(
+            names.iter().map(|s| s.as_str()),
+            cfg.groups.iter().map(|g| (g.name.as_str(), g.resources.len())),
+        );
         let bound_chunks = bound.div_ceil(wire::CHUNK_DATA);
 
         if wire_only {

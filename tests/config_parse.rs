@@ -632,7 +632,7 @@ fn rejects_what_cannot_be_carried_naming_the_limit() {
 
     let msg = parse(&big(2, 3000, LAN)).unwrap_err().to_string();
     assert!(msg.contains("3000 groups need up to") && msg.contains("more than the limit of 306000 bytes"), "{msg}");
-    assert!(msg.contains("groups with names of 63 characters fit"), "{msg}");
+    assert!(msg.contains("groups of 1 resource with names of 63 characters fit"), "{msg}");
 
     let slow = format!("{LAN}[[link]]\nname = \"m\"\ntype = \"serial\"\ndevice = \"/dev/ttyS0\"\nbaud = 2400\n");
     let msg = parse(&big(2, 1, &slow)).unwrap_err().to_string();

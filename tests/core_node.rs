@@ -230,7 +230,14 @@ fn from_n2(cfg: &Config, state: GroupState, n1_gen: u64, ack: u64) -> (Beat, Sta
         full: true,
     };
     let state = State {
-        groups: vec![GroupReport { name: "g1".into(), state, failed: false, failcount: 0, held_down: false }],
+        groups: vec![GroupReport {
+            name: "g1".into(),
+            state,
+            failed: false,
+            failcount: 0,
+            held_down: false,
+            resources: Vec::new(),
+        }],
         intents: Vec::new(),
     };
     (beat, state)
@@ -315,6 +322,35 @@ fn a_stall_of_this_node_is_not_taken_as_the_peers_silence() {
             assert!(s.events_since(woke).contains(&Event::PeerDead { peer: "n2".into() }));
         }
     }
+}
+
+/// A chunk of n2's state that arrives just before n2's deadline is a sign
+/// of life: n1 applies it and acknowledges it in its next beat, so it must
+/// not declare n2 dead a moment later (n2 may start a group on that
+/// acknowledgement, while n1 takes the same group over from a "dead" n2).
+#[test]
+fn a_chunk_from_a_peer_is_a_sign_of_life() {
+    let c = cfg("n1");
+    let mut s = Shell::new(c.clone(), 1);
+    let mut t = ms(10);
+    for seq in 1..=5 {
+        s.run_until(t);
+        s.feed_all(t, hb(1, seq, from_n2(&c, GroupState::Stopped, 1, 0)));
+        t += KEEPALIVE;
+    }
+    let last_beat = t - KEEPALIVE;
+    assert_eq!(s.node.peer_state("n2"), Some(PeerState::Up));
+    // n2's beats are lost; a chunk of its next state gets through.
+    let chunk_at = last_beat + DEADTIME - ms(1);
+    s.run_until(chunk_at);
+    let mut frames = hb(1, 6, from_n2(&c, GroupState::Stopped, 1, 0));
+    frames.pop();
+    s.feed_all(chunk_at, frames);
+    s.run_until(last_beat + DEADTIME + ms(100));
+    assert_eq!(s.node.peer_state("n2"), Some(PeerState::Up), "n2 declared dead right after its chunk");
+    // Heard of no more, it is dead deadtime after the chunk.
+    s.run_until(chunk_at + DEADTIME + ms(10));
+    assert_eq!(s.node.peer_state("n2"), Some(PeerState::Dead));
 }
 
 #[test]

@@ -35,7 +35,10 @@ async fn status_human_and_json() {
         "group web: started on n1 (preferred), fail count 0: vip 10.99.0.60/24 started, unit nginx.service started",
         "{s}"
     );
-    assert_eq!(lines[4], "group db-1: started on n-2 (preferred), fail count 0: unit postgresql.service started");
+    assert_eq!(
+        lines[4],
+        "group db-1: started on n-2 (preferred), fail count 0: unit postgresql.service started on n-2"
+    );
     assert_eq!(lines.len(), 5, "{s}");
     eprintln!("hactl status took {took:?} (process start included)");
 

@@ -94,6 +94,22 @@ fn unit_stopped_outside_hbd_is_restarted_then_moves_at_the_threshold() {
 }
 
 #[test]
+fn a_node_that_does_not_run_the_group_shows_the_owners_unit_as_its_systemd_reports_it() {
+    let mut sim = two_nodes();
+    assert_eq!(shown(&sim, "n2"), ("started".into(), "active (running) on n1".into()));
+    let vip = |s: &Sim| s.shown("n2").unwrap().groups.remove(0).resources[0].2.clone();
+    assert_eq!(vip(&sim), "started on n1");
+    sim.stop_unit_outside("n1", "g1", 1);
+    // n2 hears of it with n1's next state, within milliseconds, and never
+    // says "active" while n1's unit is down.
+    let down = |s: &Sim| shown(s, "n2").1 == "inactive (dead) on n1";
+    assert!(wait_for(&mut sim, Duration::from_millis(100), down), "{:?}", shown(&sim, "n2"));
+    let back = |s: &Sim| shown(s, "n2").1 == "active (running) on n1";
+    assert!(wait_for(&mut sim, secs(1), back), "{:?}", shown(&sim, "n2"));
+    assert!(sim.is_running("n1", "g1", 1) && !sim.is_running("n2", "g1", 1));
+}
+
+#[test]
 fn unit_exiting_143_on_sigterm_has_stopped_and_the_move_goes_on() {
     let mut sim = two_nodes();
     sim.exit_143_on_next_stop("n1", "g1", 1);

@@ -3,11 +3,12 @@
 //! and decoding hostile input.
 
 use hbd::config::AuthKeys;
-use hbd::core::msg::{Ack, Beat, GroupReport, GroupState, Intent, IntentKind, Message, State};
+use hbd::core::msg::{Ack, Beat, GroupReport, GroupState, Intent, IntentKind, Message, ResourceState, State};
+use hbd::core::UnitState;
 use hbd::wire::{
     beat_bound, decode_beat, decode_chunk, decode_message, decode_state, encode_beat, encode_message, encode_state,
     split_state, state_bound, Assembly, Codec, Header, WireError, CHUNK_DATA, LIVENESS_BEAT_MAX, MAX_BODY, MAX_FRAME,
-    MAX_NODES, MAX_STATE, MSG_BEAT, MSG_STATE,
+    MAX_NODES, MAX_STATE, MAX_UNIT_WORD, MAX_UNIT_WORDS, MSG_BEAT, MSG_STATE,
 };
 use proptest::prelude::*;
 
@@ -21,6 +22,25 @@ fn long(prefix: &str, i: usize) -> String {
     format!("{s}{}", "x".repeat(63 - s.len()))
 }
 
+fn unit(active: &str, sub: &str, result: &str, exit_status: Option<i32>) -> ResourceState {
+    ResourceState::Unit(UnitState { active: active.into(), sub: sub.into(), result: result.into(), exit_status })
+}
+
+/// A unit state of the longest words, as many different ones as a state
+/// carries (one of them `?`), and the longest exit status.
+fn worst_unit(i: usize) -> ResourceState {
+    let word = |k: usize| match k % MAX_UNIT_WORDS {
+        0 => "?".to_string(),
+        k => format!("{k:0>width$}", width = MAX_UNIT_WORD),
+    };
+    ResourceState::Unit(UnitState {
+        active: word(i),
+        sub: word(i + 1),
+        result: word(i + 2),
+        exit_status: Some(i32::MIN),
+    })
+}
+
 fn small_state() -> State {
     State {
         groups: vec![
@@ -30,8 +50,16 @@ fn small_state() -> State {
                 failed: false,
                 failcount: 0,
                 held_down: false,
+                resources: vec![ResourceState::Started, unit("active", "running", "success", None)],
             },
-            GroupReport { name: "db".into(), state: GroupState::Blocked, failed: true, failcount: 3, held_down: true },
+            GroupReport {
+                name: "db".into(),
+                state: GroupState::Blocked,
+                failed: true,
+                failcount: 3,
+                held_down: true,
+                resources: vec![unit("failed", "failed", "exit-code", Some(143))],
+            },
         ],
         intents: vec![
             Intent { serial: 4, origin: "n1".into(), kind: IntentKind::Standby { node: "n2".into(), on: true } },
@@ -61,8 +89,9 @@ fn small_beat() -> Beat {
     }
 }
 
-/// The worst state a node of 32 nodes × 1,000 groups can hold: longest
-/// names, largest counters, a standby per node, a pin and a cleanup per group.
+/// The worst state a node of 32 nodes × 1,000 groups of two resources can
+/// hold: longest names, largest counters, a standby per node, a pin and a
+/// cleanup per group, the longest unit states.
 fn worst_state(nodes: &[String], groups: &[String]) -> State {
     let mut intents: Vec<Intent> = nodes
         .iter()
@@ -85,12 +114,14 @@ fn worst_state(nodes: &[String], groups: &[String]) -> State {
     State {
         groups: groups
             .iter()
-            .map(|g| GroupReport {
+            .enumerate()
+            .map(|(i, g)| GroupReport {
                 name: g.clone(),
                 state: GroupState::Stopping,
                 failed: true,
                 failcount: u32::MAX,
                 held_down: true,
+                resources: (0..2).map(|r| worst_unit(2 * i + r)).collect(),
             })
             .collect(),
         intents,
@@ -161,7 +192,7 @@ fn thirty_two_nodes_and_a_thousand_groups_fit_with_worst_case_intents() {
     // The state, in chunks that each fit one frame.
     let s = worst_state(&nodes, &groups);
     let enc = encode_state(&s);
-    let bound = state_bound(nodes.iter().map(String::as_str), groups.iter().map(String::as_str));
+    let bound = state_bound(nodes.iter().map(String::as_str), groups.iter().map(|g| (g.as_str(), 2)));
     assert!(enc.len() <= bound && bound <= MAX_STATE, "state of {} bytes, bound {bound}", enc.len());
     let chunks = split_state(u64::MAX, &enc).unwrap();
     assert_eq!(chunks.len(), enc.len().div_ceil(CHUNK_DATA));
@@ -242,13 +273,20 @@ fn a_frame_with_an_unknown_field_is_accepted() {
             failed: false,
             failcount: 2,
             held_down: false,
+            resources: vec![ResourceState::Started, ResourceState::Unknown],
         }],
         intents: vec![],
     };
-    // names: "web"; groups: record [len 5: name#0, state 3, flags 0, failcount 2, extra 9];
-    // intents: record [len 4: serial 1, origin#0, kind 99, 0].
-    let body = [1, 4, 3, b'w', b'e', b'b', 2, 6, 5, 0, 3, 0, 2, 9, 3, 5, 4, 1, 0, 99, 0, 50, 2, 1, 2];
+    // names: "web"; groups: record [len 11: name#0, state 3, flags 0, failcount 2,
+    // 2 resources: [len 2: started 3, extra 7], [len 1: kind 77 from the future],
+    // extra 9]; intents: record [len 4: serial 1, origin#0, kind 99, 0].
+    let body =
+        [1, 4, 3, b'w', b'e', b'b', 2, 12, 11, 0, 3, 0, 2, 2, 2, 3, 7, 1, 77, 9, 3, 5, 4, 1, 0, 99, 0, 50, 2, 1, 2];
     assert_eq!(decode_state(&body).unwrap(), s);
+    // A group record of an older release ends after its fail count.
+    let old = [1, 4, 3, b'w', b'e', b'b', 2, 5, 4, 0, 3, 0, 2];
+    let got = decode_state(&old).unwrap();
+    assert_eq!((got.groups[0].failcount, got.groups[0].resources.len()), (2, 0));
 }
 
 #[test]
@@ -293,15 +331,28 @@ fn arb_name() -> impl Strategy<Value = String> {
 }
 
 fn arb_state() -> impl Strategy<Value = State> {
-    let group = (arb_name(), (0u8..6), any::<bool>(), any::<u32>(), any::<bool>()).prop_map(
-        |(name, code, failed, failcount, held_down)| GroupReport {
-            name,
-            state: GroupState::from_code(code).unwrap(),
-            failed,
-            failcount,
-            held_down,
-        },
-    );
+    let word = || prop::sample::select(vec!["active", "failed", "running", "exit-code", "", "web", "?"]);
+    let resource = prop_oneof![
+        prop::sample::select(vec![
+            ResourceState::Starting,
+            ResourceState::Stopping,
+            ResourceState::Started,
+            ResourceState::Stopped,
+            ResourceState::Blocked,
+            ResourceState::Unknown,
+        ]),
+        (word(), word(), word(), proptest::option::of(any::<i32>())).prop_map(|(a, s, r, e)| unit(a, s, r, e)),
+    ];
+    let group =
+        (arb_name(), (0u8..6), any::<bool>(), any::<u32>(), any::<bool>(), proptest::collection::vec(resource, 0..4))
+            .prop_map(|(name, code, failed, failcount, held_down, resources)| GroupReport {
+                name,
+                state: GroupState::from_code(code).unwrap(),
+                failed,
+                failcount,
+                held_down,
+                resources,
+            });
     let kind = prop_oneof![
         (arb_name(), any::<bool>()).prop_map(|(node, on)| IntentKind::Standby { node, on }),
         (arb_name(), proptest::option::of(arb_name())).prop_map(|(group, node)| IntentKind::Location { group, node }),

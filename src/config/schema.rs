@@ -547,26 +547,32 @@ impl Ctx<'_> {
                 ),
             ));
         }
-        let bound = wire::state_bound(nodes.iter().map(|n| n.name.as_str()), groups.iter().map(|g| g.name.as_str()));
+        let bound = wire::state_bound(
+            nodes.iter().map(|n| n.name.as_str()),
+            groups.iter().map(|g| (g.name.as_str(), g.resources.len())),
+        );
         if bound > wire::MAX_STATE {
-            // How many groups with names of 63 characters would fit.
+            // How many groups with names of 63 characters and as many
+            // resources as the largest here would fit.
             let long = "x".repeat(63);
+            let most = groups.iter().map(|g| g.resources.len()).max().unwrap_or(0);
             let fit = (0..=groups.len())
                 .rev()
                 .find(|&g| {
-                    wire::state_bound(nodes.iter().map(|n| n.name.as_str()), (0..g).map(|_| long.as_str()))
+                    wire::state_bound(nodes.iter().map(|n| n.name.as_str()), (0..g).map(|_| (long.as_str(), most)))
                         <= wire::MAX_STATE
                 })
                 .unwrap_or(0);
             return Err(self.err(
                 &Key::root("group"),
                 format!(
-                    "group: {} groups need up to {bound} bytes of replicated state per node, more than the limit of {} bytes ({} chunks of {}); use fewer groups or shorter names (with {} nodes, {fit} groups with names of 63 characters fit)",
+                    "group: {} groups need up to {bound} bytes of replicated state per node, more than the limit of {} bytes ({} chunks of {}); use fewer groups, fewer resources per group or shorter names (with {} nodes, {fit} groups of {most} {} with names of 63 characters fit)",
                     groups.len(),
                     wire::MAX_STATE,
                     wire::MAX_CHUNKS,
                     wire::CHUNK_DATA,
-                    nodes.len()
+                    nodes.len(),
+                    if most == 1 { "resource" } else { "resources" }
                 ),
             ));
         }

@@ -7,7 +7,7 @@ pub mod node;
 
 use std::time::Duration;
 
-pub use msg::{Ack, Beat, Chunk, GroupReport, GroupState, Intent, IntentKind, Message, Serial, State};
+pub use msg::{Ack, Beat, Chunk, GroupReport, GroupState, Intent, IntentKind, Message, ResourceState, Serial, State};
 pub use node::Node;
 
 /// Monotonic time since an epoch the driver picks (its own start).
@@ -17,7 +17,7 @@ pub use crate::config::Resource;
 
 /// A unit's state as systemd reports it: `ActiveState`, `SubState`, the
 /// unit's `Result` and, for services, the main process' exit status.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct UnitState {
     pub active: String,
     pub sub: String,

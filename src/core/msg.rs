@@ -6,6 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::UnitState;
+
 /// What a node is doing with one resource group.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum GroupState {
@@ -75,6 +77,27 @@ pub struct GroupReport {
     /// until it is fenced or cleaned up. Relayed so that a node which never
     /// heard the blocked one (it booted later) keeps the group down too.
     pub held_down: bool,
+    /// Where the group runs on the sender (claiming, starting, started,
+    /// stopping or blocked): each resource's state there, in the group's
+    /// order, units as the sender's systemd reports them. Empty elsewhere,
+    /// and from nodes of an older release. Peers show these, so that no node
+    /// shows a unit started that its owner's systemd says is not.
+    pub resources: Vec<ResourceState>,
+}
+
+/// A resource as a node knows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ResourceState {
+    /// What systemd says, where hbd follows the unit.
+    Unit(UnitState),
+    /// By hbd's own bookkeeping (a VIP, or a unit not yet followed).
+    Starting,
+    Stopping,
+    Started,
+    Stopped,
+    Blocked,
+    /// On a peer that does not say (a node of an older release).
+    Unknown,
 }
 
 /// An operator's wish, replicated to every node; the highest serial wins.

@@ -19,7 +19,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use super::msg::{Ack, Beat, Chunk, GroupReport, GroupState, Intent, IntentKind, Message, Serial, State};
+use super::msg::{
+    Ack, Beat, Chunk, GroupReport, GroupState, Intent, IntentKind, Message, ResourceState, Serial, State,
+};
 use super::{
     Action, Command, CommandError, Event, Input, MoveReason, Op, OpError, Resource, Time, UnitState, UnitTimeouts,
 };
@@ -38,7 +40,7 @@ mod status;
 use health::CheckTrack;
 pub use health::{CheckState, CheckStatus};
 pub(super) use index::{ConfigAt, GroupIdx, IdxVec, NodeIdx};
-pub use status::{GroupNote, GroupStatus, NodeState, NodeStatus, ResourceState, Status, Volatile};
+pub use status::{GroupNote, GroupStatus, NodeState, NodeStatus, Status, Volatile};
 
 /// How long adding or removing an address may take.
 const VIP_OP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -213,6 +215,52 @@ impl LocalGroup {
     /// names it the owner. A claim not yet granted is not running it.
     fn runs_here(&self) -> bool {
         self.state.holds() && self.state != GroupState::Claiming
+    }
+
+    /// A resource of this group here: what systemd says where hbd
+    /// follows the unit, else hbd's own bookkeeping.
+    fn resource_state(&self, ri: usize) -> ResourceState {
+        match &self.observed[ri] {
+            Some(u) => ResourceState::Unit(u.clone()),
+            None => self.booked(ri),
+        }
+    }
+
+    /// [`LocalGroup::resource_state`] `== rs`, without building it (this
+    /// runs for every resource on every step).
+    fn resource_state_is(&self, ri: usize, rs: &ResourceState) -> bool {
+        match (&self.observed[ri], rs) {
+            (Some(u), ResourceState::Unit(v)) => u == v,
+            (Some(_), _) => false,
+            (None, rs) => self.booked(ri) == *rs,
+        }
+    }
+
+    fn booked(&self, ri: usize) -> ResourceState {
+        match self.busy {
+            Some((b, Op::Start)) if b == ri => ResourceState::Starting,
+            Some((b, Op::Stop)) if b == ri => ResourceState::Stopping,
+            _ if ri < self.running && self.up[ri] => ResourceState::Started,
+            _ => ResourceState::Stopped,
+        }
+    }
+
+    /// What peers are told of the resources: their states where the group
+    /// runs here, nothing elsewhere.
+    fn reported_resources(&self) -> Vec<ResourceState> {
+        if self.runs_here() {
+            (0..self.observed.len()).map(|ri| self.resource_state(ri)).collect()
+        } else {
+            Vec::new()
+        }
+    }
+
+    fn reports_resources(&self, rs: &[ResourceState]) -> bool {
+        if self.runs_here() {
+            rs.len() == self.observed.len() && rs.iter().enumerate().all(|(ri, r)| self.resource_state_is(ri, r))
+        } else {
+            rs.is_empty()
+        }
     }
 }
 
@@ -421,7 +469,9 @@ impl Node {
             Input::Frame { from, link, generation, seq, msg: Message::Beat(b) } => {
                 self.on_beat(&from, link, generation, seq, b)
             }
-            Input::Frame { from, generation, msg: Message::Chunk(c), .. } => self.on_chunk(&from, generation, c),
+            Input::Frame { from, link, generation, msg: Message::Chunk(c), .. } => {
+                self.on_chunk(&from, link, generation, c)
+            }
             Input::SendFailed { reason } => self.go_mute(reason),
             Input::Unverified { from } => {
                 let now = self.now;

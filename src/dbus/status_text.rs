@@ -6,8 +6,8 @@
 use std::borrow::Cow;
 
 use super::model::{CheckStatus, GroupStatus, NodeStatus, Status};
-use crate::core::node::{self as core, CheckState, GroupNote, NodeState, ResourceState, Volatile};
-use crate::core::GroupState;
+use crate::core::node::{self as core, CheckState, GroupNote, NodeState, Volatile};
+use crate::core::{GroupState, ResourceState};
 
 pub fn worded(st: &core::Status) -> Status {
     Status {
@@ -16,7 +16,7 @@ pub fn worded(st: &core::Status) -> Status {
         generation: st.generation,
         quorate: st.quorate,
         nodes: st.nodes.iter().map(node).collect(),
-        groups: st.groups.iter().map(group).collect(),
+        groups: st.groups.iter().map(|g| group(g, &st.local)).collect(),
     }
 }
 
@@ -71,7 +71,10 @@ pub fn node_state(s: NodeState) -> &'static str {
     }
 }
 
-fn group(g: &core::GroupStatus) -> GroupStatus {
+fn group(g: &core::GroupStatus, local: &str) -> GroupStatus {
+    // A peer's resources are as that peer reports them, and say whose they
+    // are: this node's systemd may well say otherwise.
+    let on_peer = (!g.owner.is_empty() && g.owner != local).then_some(g.owner.as_str());
     GroupStatus {
         name: g.name.clone(),
         owner: g.owner.clone(),
@@ -80,7 +83,14 @@ fn group(g: &core::GroupStatus) -> GroupStatus {
         resources: g
             .resources
             .iter()
-            .map(|(kind, name, state)| (kind.clone(), name.clone(), resource_state(state).into_owned()))
+            .map(|(kind, name, state)| {
+                let state = resource_state(state);
+                let state = match on_peer {
+                    Some(owner) => format!("{state} on {owner}"),
+                    None => state.into_owned(),
+                };
+                (kind.clone(), name.clone(), state)
+            })
             .collect(),
         failcount: g.failcount,
         note: g.note.as_ref().map_or_else(String::new, |n| note(n, &g.name)),
@@ -100,7 +110,8 @@ pub fn group_state(s: GroupState) -> &'static str {
     }
 }
 
-/// A unit hbd follows is shown as `systemctl status` shows it.
+/// A unit hbd follows is shown as `systemctl status` shows it (on the
+/// group's owner; elsewhere [`worded`] adds " on OWNER").
 pub fn resource_state(s: &ResourceState) -> Cow<'static, str> {
     Cow::Borrowed(match s {
         ResourceState::Unit(u) => return Cow::Owned(u.to_string()),

@@ -709,27 +709,55 @@ impl Sim {
                 ));
             }
         }
-        // What the node says runs, runs: a unit it shows active or started
-        // has processes. Read in the words hactl shows.
         if self.status_violation.is_none() {
-            let me = &self.cfg.nodes[n].name;
-            for (gi, g) in st.groups.iter().enumerate() {
-                if &g.owner != me {
-                    continue;
-                }
-                for (ri, (kind, name, state)) in g.resources.iter().enumerate() {
-                    let state = crate::dbus::status_text::resource_state(state);
-                    let claims_up = state == "started" || state.starts_with("active");
-                    if kind == "unit" && claims_up && !self.nodes[n].running[gi][ri] {
-                        self.status_violation =
-                            Some(format!("{me}: status says {name} of {} is {state:?}, but it does not run", g.name));
-                    }
-                }
-            }
+            self.status_violation = self.untruth(n, &st);
         }
         self.last_status[n] = Some((serial, st));
         self.apply(n, ops);
         self.after_step(n, exit, deadline, now);
+    }
+
+    /// What node `n`'s status `st` says that is not so, if anything. What
+    /// it says runs, runs: a unit it shows active or started has processes,
+    /// on this node or on the peer it shows running the group. A peer's
+    /// resources are shown as that peer reports them, once this node holds
+    /// the peer's newest state. Read in the words hactl shows.
+    fn untruth(&self, n: usize, st: &crate::core::node::Status) -> Option<String> {
+        let me = &self.cfg.nodes[n].name;
+        let core = self.nodes[n].driver.as_ref()?.node();
+        for (gi, g) in st.groups.iter().enumerate() {
+            if g.owner.is_empty() {
+                continue;
+            }
+            let x = self.idx(&g.owner);
+            if x != n {
+                let owner = self.nodes[x].driver.as_ref().map(|d| d.node());
+                let told = owner.and_then(|o| Some((o.generation(), o.told()?)));
+                let Some((generation, (version, told))) = told else { continue };
+                if core.applied(&g.owner) != Some((generation, version)) {
+                    continue;
+                }
+                let reported = told.groups.get(gi).filter(|r| r.name == g.name).map(|r| &r.resources);
+                let shown: Vec<_> = g.resources.iter().map(|(_, _, s)| s.clone()).collect();
+                if reported.is_some_and(|r| *r != shown) {
+                    return Some(format!(
+                        "{me}: status shows the resources of {} as {shown:?}, but {} reports {reported:?}",
+                        g.name, g.owner
+                    ));
+                }
+            }
+            for (ri, (kind, name, state)) in g.resources.iter().enumerate() {
+                let state = crate::dbus::status_text::resource_state(state);
+                let claims_up = state == "started" || state.starts_with("active");
+                if kind == "unit" && claims_up && !self.nodes[x].running[gi][ri] {
+                    return Some(format!(
+                        "{me}: status says {name} of {} is {state:?} on {}, but it does not run there",
+                        g.name, g.owner
+                    ));
+                }
+            }
+        }
+        None
     }
 
     /// What a step's end does: exit after a graceful leave, or wake the

@@ -43,7 +43,13 @@
 //! 1  names     repeated str (varint length + UTF-8): every node or group name
 //!              used below; `name#` is an index in this table
 //! 2  groups    repeated record: varint length, then name#, u8 state, varint flags
-//!              (0x01 failed, 0x02 held down), varint failcount (u32)
+//!              (0x01 failed, 0x02 held down), varint failcount (u32), then
+//!              (where the group runs on the sender; absent from older nodes)
+//!              varint count and that many resource records, in the group's
+//!              order: varint length, u8 kind (0 unknown, 1 starting,
+//!              2 stopping, 3 started, 4 stopped, 5 blocked, 6 unit), and
+//!              for a unit: ActiveState name#, SubState name#, Result name#,
+//!              varint exit status (0: none, else zigzag(status) + 1)
 //! 3  intents   repeated record: varint length, then varint serial, origin name#, u8 kind:
 //!                1 Standby: node name#, u8 on (0|1)     2 Unpin: group name#
 //!                3 Pin: group name#, node name#         4 Cleanup: group name#
@@ -64,10 +70,14 @@
 //! within [`MAX_BODY`]); its liveness-only form, sent on serial links, at
 //! most [`LIVENESS_BEAT_MAX`] whatever the cluster. A state is at most
 //! [`state_bound`] bytes for a configuration (with every intent it can
-//! hold: a standby per node, a pin and a cleanup per group; 110,603 bytes
-//! for 32 nodes and 1,000 groups with 63-character names: 93 chunks); a
-//! configuration whose bound exceeds [`MAX_STATE`] is refused by
-//! validation. Every chunk fits one frame whatever the sender's name.
+//! hold: a standby per node, a pin and a cleanup per group; and every
+//! resource's state; 138,660 bytes for 32 nodes and 1,000 groups of two
+//! resources with 63-character names: 116 chunks); a configuration whose
+//! bound exceeds [`MAX_STATE`] is refused by validation. Every chunk fits
+//! one frame whatever the sender's name. A unit's state words (systemd's
+//! `ActiveState`, `SubState`, `Result`) count towards that bound as at most
+//! [`MAX_UNIT_WORDS`] different words of at most [`MAX_UNIT_WORD`] bytes;
+//! anything beyond travels as `?`.
 //!
 //! Decoding never panics, and no count or length field is trusted: each is
 //! checked against the bytes that remain before anything is read or
@@ -81,7 +91,8 @@ use ring::digest;
 
 use super::error::WireError;
 use super::frame::{MAX_BODY, MSG_BEAT, MSG_STATE};
-use crate::core::msg::{Ack, Beat, Chunk, GroupReport, GroupState, Intent, IntentKind, Message, State};
+use crate::core::msg::{Ack, Beat, Chunk, GroupReport, GroupState, Intent, IntentKind, Message, ResourceState, State};
+use crate::core::UnitState;
 
 /// Longest node or group name the size bounds assume. The wire format
 /// itself carries longer names; configuration does not allow them.
@@ -95,6 +106,12 @@ pub const CHUNK_DATA: usize = 1200;
 pub const MAX_CHUNKS: usize = 255;
 /// Largest encoded state.
 pub const MAX_STATE: usize = CHUNK_DATA * MAX_CHUNKS;
+/// Longest word of a unit's state a node's state carries (systemd's are at
+/// most 26 bytes: `failed-before-auto-restart`).
+pub const MAX_UNIT_WORD: usize = 32;
+/// Most different unit state words one state carries (one node runs few
+/// at a time; systemd has a few dozen in all).
+pub const MAX_UNIT_WORDS: usize = 32;
 /// Largest liveness-only beat body (the form sent on serial links).
 pub const LIVENESS_BEAT_MAX: usize = 10 + 3 + 7 + 12;
 
@@ -106,6 +123,14 @@ const F_FULL: u64 = 0x10;
 
 const G_FAILED: u64 = 0x01;
 const G_HELD_DOWN: u64 = 0x02;
+
+const R_UNKNOWN: u8 = 0;
+const R_STARTING: u8 = 1;
+const R_STOPPING: u8 = 2;
+const R_STARTED: u8 = 3;
+const R_STOPPED: u8 = 4;
+const R_BLOCKED: u8 = 5;
+const R_UNIT: u8 = 6;
 
 const K_STANDBY: u8 = 1;
 const K_UNPIN: u8 = 2;
@@ -160,21 +185,36 @@ pub const fn beat_bound(nodes: usize) -> usize {
     LIVENESS_BEAT_MAX + 6 + (1 + 2 + acks) + (1 + 1 + nodes.div_ceil(8)) + EXTRA_FIELD_LEN
 }
 
-/// Largest encoded state of a node of a cluster with these node and group
-/// names, with every intent it can hold and every integer at its maximum.
-pub fn state_bound<'a>(nodes: impl IntoIterator<Item = &'a str>, groups: impl IntoIterator<Item = &'a str>) -> usize {
-    let (mut n, mut g, mut names) = (0usize, 0usize, 0usize);
+/// Largest encoded state of a node of a cluster with these node names and
+/// groups (name, number of resources), with every intent it can hold, every
+/// resource's state and every integer at its maximum.
+pub fn state_bound<'a>(
+    nodes: impl IntoIterator<Item = &'a str>,
+    groups: impl IntoIterator<Item = (&'a str, usize)>,
+) -> usize {
+    let (mut n, mut names) = (0usize, MAX_UNIT_WORDS * (1 + MAX_UNIT_WORD));
     for x in nodes {
         n += 1;
         names += varint_len(x.len() as u64) + x.len();
     }
-    for x in groups {
-        g += 1;
-        names += varint_len(x.len() as u64) + x.len();
-    }
-    let idx = varint_len((n + g) as u64);
+    let groups: Vec<usize> = groups
+        .into_iter()
+        .map(|(x, resources)| {
+            names += varint_len(x.len() as u64) + x.len();
+            resources
+        })
+        .collect();
+    let g = groups.len();
+    let idx = varint_len((n + g + MAX_UNIT_WORDS) as u64);
     let field = |body: usize| 1 + varint_len(body as u64) + body;
-    let groups = g * (1 + idx + 1 + 1 + 5);
+    let resource = 1 + 1 + 3 * idx + 5;
+    let groups: usize = groups
+        .iter()
+        .map(|&r| {
+            let rec = idx + 1 + 1 + 5 + varint_len(r as u64) + r * resource;
+            varint_len(rec as u64) + rec
+        })
+        .sum();
     let intents = n * (1 + 10 + idx + 1 + idx + 1) + g * (1 + 10 + idx + 1 + idx + idx) + g * (1 + 10 + idx + 1 + idx);
     field(names) + field(groups) + field(intents)
 }
@@ -336,6 +376,17 @@ pub fn encode_state(s: &State) -> Vec<u8> {
             IntentKind::Cleanup { group } => names.add(group),
         }
     }
+    // A unit's state words, within the bounds `state_bound` counts on.
+    let mut words = UnitWords::default();
+    for g in &s.groups {
+        for r in &g.resources {
+            if let ResourceState::Unit(u) = r {
+                for w in [&u.active, &u.sub, &u.result] {
+                    words.add(&mut names, w);
+                }
+            }
+        }
+    }
     let mut out = Vec::with_capacity(256);
     let mut f = Vec::new();
     for n in &names.list {
@@ -351,6 +402,30 @@ pub fn encode_state(s: &State) -> Vec<u8> {
         rec.push(g.state.code());
         put_varint(&mut rec, (u64::from(g.failed) * G_FAILED) | (u64::from(g.held_down) * G_HELD_DOWN));
         put_varint(&mut rec, g.failcount.into());
+        if !g.resources.is_empty() {
+            put_varint(&mut rec, g.resources.len() as u64);
+            let mut res = Vec::new();
+            for r in &g.resources {
+                res.clear();
+                match r {
+                    ResourceState::Unknown => res.push(R_UNKNOWN),
+                    ResourceState::Starting => res.push(R_STARTING),
+                    ResourceState::Stopping => res.push(R_STOPPING),
+                    ResourceState::Started => res.push(R_STARTED),
+                    ResourceState::Stopped => res.push(R_STOPPED),
+                    ResourceState::Blocked => res.push(R_BLOCKED),
+                    ResourceState::Unit(u) => {
+                        res.push(R_UNIT);
+                        for w in [&u.active, &u.sub, &u.result] {
+                            put_varint(&mut res, names.index(words.carried(w)));
+                        }
+                        put_varint(&mut res, u.exit_status.map_or(0, |e| u64::from(zigzag(e)) + 1));
+                    }
+                }
+                put_varint(&mut rec, res.len() as u64);
+                rec.extend_from_slice(&res);
+            }
+        }
         put_varint(&mut f, rec.len() as u64);
         f.extend_from_slice(&rec);
     }
@@ -428,12 +503,44 @@ pub fn decode_state(body: &[u8]) -> Result<State, WireError> {
             let flags = r.varint("group flags").map_err(bad)?;
             let failcount = r.varint("failcount").map_err(bad)?;
             let failcount = u32::try_from(failcount).map_err(|_| bad(format!("failcount {failcount} overflows")))?;
+            let mut resources = Vec::new();
+            if r.remaining() > 0 {
+                let count = r.varint("resource count").map_err(bad)?;
+                for _ in 0..count {
+                    let mut r = r.record("resource").map_err(bad)?;
+                    resources.push(match r.u8("resource kind").map_err(bad)? {
+                        R_STARTING => ResourceState::Starting,
+                        R_STOPPING => ResourceState::Stopping,
+                        R_STARTED => ResourceState::Started,
+                        R_STOPPED => ResourceState::Stopped,
+                        R_BLOCKED => ResourceState::Blocked,
+                        R_UNIT => {
+                            let active = name(&mut r, "unit active state")?;
+                            let sub = name(&mut r, "unit sub-state")?;
+                            let result = name(&mut r, "unit result")?;
+                            let exit = r.varint("unit exit status").map_err(bad)?;
+                            let exit_status = match exit {
+                                0 => None,
+                                e => Some(
+                                    u32::try_from(e - 1)
+                                        .map(unzigzag)
+                                        .map_err(|_| bad(format!("exit status {e} overflows")))?,
+                                ),
+                            };
+                            ResourceState::Unit(UnitState { active, sub, result, exit_status })
+                        }
+                        // A kind a newer node knows.
+                        _ => ResourceState::Unknown,
+                    });
+                }
+            }
             s.groups.push(GroupReport {
                 name: gname,
                 state,
                 failed: flags & G_FAILED != 0,
                 failcount,
                 held_down: flags & G_HELD_DOWN != 0,
+                resources,
             });
         }
     }
@@ -621,6 +728,47 @@ impl<'a> Names<'a> {
     }
 }
 
+/// The unit state words a state carries: at most [`MAX_UNIT_WORDS`]
+/// different ones (the last place is `?`'s), each at most
+/// [`MAX_UNIT_WORD`] bytes; others are carried as `?`.
+#[derive(Default)]
+struct UnitWords<'a> {
+    taken: std::collections::HashSet<&'a str>,
+    /// Words taken as they are (not `?` for another).
+    kept: usize,
+}
+
+impl<'a> UnitWords<'a> {
+    const OTHER: &'static str = "?";
+    fn add(&mut self, names: &mut Names<'a>, w: &'a str) {
+        let w = if self.taken.contains(w) {
+            return;
+        } else if w != Self::OTHER && w.len() <= MAX_UNIT_WORD && self.kept < MAX_UNIT_WORDS - 1 {
+            self.kept += 1;
+            w
+        } else {
+            Self::OTHER
+        };
+        self.taken.insert(w);
+        names.add(w);
+    }
+    fn carried<'b>(&self, w: &'b str) -> &'b str {
+        if self.taken.contains(w) {
+            w
+        } else {
+            Self::OTHER
+        }
+    }
+}
+
+fn zigzag(v: i32) -> u32 {
+    ((v << 1) ^ (v >> 31)) as u32
+}
+
+fn unzigzag(v: u32) -> i32 {
+    ((v >> 1) as i32) ^ -((v & 1) as i32)
+}
+
 fn varint_len(mut v: u64) -> usize {
     let mut n = 1;
     while v >= 0x80 {
@@ -745,6 +893,60 @@ mod tests {
         format!("{s}{}", "x".repeat(63 - s.len()))
     }
 
+    /// A unit state of the longest words, as many different ones as a
+    /// state carries (the last is `?`), and the longest exit status.
+    fn worst_unit(i: usize) -> ResourceState {
+        let word = |k: usize| match k % MAX_UNIT_WORDS {
+            0 => "?".to_string(),
+            k => format!("{k:0>width$}", width = MAX_UNIT_WORD),
+        };
+        ResourceState::Unit(UnitState {
+            active: word(i),
+            sub: word(i + 1),
+            result: word(i + 2),
+            exit_status: Some(i32::MIN),
+        })
+    }
+
+    #[test]
+    fn unit_words_beyond_the_bounds_travel_as_a_question_mark() {
+        let unit = |w: &str| {
+            ResourceState::Unit(UnitState {
+                active: "active".into(),
+                sub: w.into(),
+                result: "success".into(),
+                exit_status: Some(-1),
+            })
+        };
+        let long = "x".repeat(MAX_UNIT_WORD + 1);
+        let mut resources = vec![unit("running"), unit(&long)];
+        resources.extend((0..MAX_UNIT_WORDS).map(|i| unit(&format!("w{i}"))));
+        let group = GroupReport {
+            name: "web".into(),
+            state: GroupState::Started,
+            failed: false,
+            failcount: 0,
+            held_down: false,
+            resources,
+        };
+        let got = decode_state(&encode_state(&State { groups: vec![group], intents: vec![] })).unwrap();
+        let subs: Vec<&str> = got.groups[0]
+            .resources
+            .iter()
+            .map(|r| match r {
+                ResourceState::Unit(u) => u.sub.as_str(),
+                _ => panic!("{r:?}"),
+            })
+            .collect();
+        // "active", "running", "success": then 28 more fit, the 32nd place
+        // is "?".
+        assert_eq!(subs[..2], ["running", "?"]);
+        assert_eq!(subs[2..30].to_vec(), (0..28).map(|i| format!("w{i}")).collect::<Vec<_>>());
+        assert!(subs[30..].iter().all(|s| *s == "?"), "{subs:?}");
+        let ResourceState::Unit(u) = &got.groups[0].resources[0] else { unreachable!() };
+        assert_eq!(u.exit_status, Some(-1));
+    }
+
     #[test]
     fn bounds_hold_for_the_largest_cluster() {
         let nodes: Vec<String> = (0..MAX_NODES).map(|i| long("n", i)).collect();
@@ -755,12 +957,14 @@ mod tests {
         let s = State {
             groups: groups
                 .iter()
-                .map(|g| GroupReport {
+                .enumerate()
+                .map(|(i, g)| GroupReport {
                     name: g.clone(),
                     state: GroupState::Blocked,
                     failed: true,
                     failcount: u32::MAX,
                     held_down: true,
+                    resources: (0..2).map(|r| worst_unit(i * 2 + r)).collect(),
                 })
                 .collect(),
             intents: nodes
@@ -784,11 +988,12 @@ mod tests {
                 .collect(),
         };
         let enc = encode_state(&s);
-        let bound = state_bound(nodes.iter().map(|s| s.as_str()), groups.iter().map(|s| s.as_str()));
+        let bound = state_bound(nodes.iter().map(|s| s.as_str()), groups.iter().map(|s| (s.as_str(), 2)));
         assert!(enc.len() <= bound, "{} > {bound}", enc.len());
-        assert_eq!(bound, 110_603, "the module docs quote this bound");
+        assert_eq!(bound, 138_660, "the module docs quote this bound");
+        assert_eq!(bound.div_ceil(CHUNK_DATA), 116, "the module docs quote this count");
         assert!(bound <= MAX_STATE);
-        assert_eq!(decode_state(&enc).unwrap(), s);
+        assert!(decode_state(&enc).unwrap() == s, "the worst state does not round-trip");
         let chunks = split_state(u64::MAX, &enc).unwrap();
         assert_eq!(chunks.len(), enc.len().div_ceil(CHUNK_DATA));
         for c in &chunks {
@@ -885,6 +1090,7 @@ mod tests {
                 failed: false,
                 failcount: 1,
                 held_down: false,
+                resources: vec![ResourceState::Started, ResourceState::Unknown],
             }],
             intents: vec![],
         };

@@ -26,7 +26,7 @@ pub mod serial;
 pub use body::{
     beat_bound, decode_beat, decode_chunk, decode_message, decode_state, encode_beat, encode_chunk, encode_message,
     encode_state, nodes_hash, split_state, state_bound, state_digest, Assembly, CHUNK_DATA, LIVENESS_BEAT_MAX,
-    MAX_CHUNKS, MAX_NAME, MAX_NODES, MAX_STATE,
+    MAX_CHUNKS, MAX_NAME, MAX_NODES, MAX_STATE, MAX_UNIT_WORD, MAX_UNIT_WORDS,
 };
 pub use error::{KeyIds, WireError};
 pub use frame::{

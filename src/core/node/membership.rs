@@ -112,9 +112,21 @@ impl Node {
 
     /// A piece of a peer's state: collect it, and apply the state once it
     /// is complete. Only whole states are applied, one version at a time.
-    pub(super) fn on_chunk(&mut self, from: &str, generation: u64, c: Chunk) {
+    pub(super) fn on_chunk(&mut self, from: &str, link: usize, generation: u64, c: Chunk) {
         let Some(idx) = self.cfg.node_idx(from) else { return };
         let Some(p) = self.peers[idx].as_mut() else { return };
+        // A chunk is a sign of life like a beat. Applying a peer's state
+        // while still counting it silent would let this node acknowledge
+        // the peer's claim and, a moment later, declare it dead and take
+        // the same group over: the peer starts on that acknowledgement.
+        // (Coming back up, and the links' coming up, wait for a beat.)
+        if generation == p.generation && p.state == PeerState::Up {
+            p.last_heard = Some(self.now);
+            p.late_reported = false;
+            if let Some(l) = p.links.get_mut(link).filter(|l| l.up) {
+                l.last = Some(self.now);
+            }
+        }
         if generation < p.generation
             || (generation == p.generation && p.view.as_ref().is_some_and(|s| s.version >= c.version))
         {

@@ -135,6 +135,7 @@ impl Node {
                     && r.failed == g.failed
                     && r.failcount == g.failcount
                     && r.held_down == self.held_down(gi)
+                    && g.reports_resources(&r.resources)
             })
             && self.intents.values().zip(&st.intents).all(|(a, b)| a == b)
     }
@@ -155,6 +156,7 @@ impl Node {
                     failed: g.failed,
                     failcount: g.failcount,
                     held_down: self.held_down(gi),
+                    resources: g.reported_resources(),
                 })
                 .collect(),
             intents: self.intents.values().cloned().collect(),
@@ -203,6 +205,18 @@ impl Node {
 
     pub fn peer_state(&self, peer: &str) -> Option<PeerState> {
         self.cfg.node_idx(peer).and_then(|i| self.peers[i].as_ref()).map(|p| p.state)
+    }
+
+    /// The state this node last told its peers: its version and, per
+    /// group, the report (for the simulator's checkers).
+    pub fn told(&self) -> Option<(u64, &State)> {
+        self.last_state.as_ref().map(|s| (self.state_version, s))
+    }
+
+    /// The generation of `peer` and the version of its state applied here.
+    pub fn applied(&self, peer: &str) -> Option<(u64, u64)> {
+        let p = self.cfg.node_idx(peer).and_then(|i| self.peers[i].as_ref())?;
+        p.view.as_ref().map(|v| (p.generation, v.version))
     }
 
     pub fn is_quorate(&self) -> bool {
@@ -339,19 +353,14 @@ impl Node {
                     .enumerate()
                     .map(|(ri, r)| {
                         let rs = match owner {
-                            Some(o) if o == self.me => match (&lg.observed[ri], lg.busy) {
-                                // What systemd says, where hbd follows the unit.
-                                (Some(u), _) => ResourceState::Unit(u.clone()),
-                                (None, Some((b, Op::Start))) if b == ri => ResourceState::Starting,
-                                (None, Some((b, Op::Stop))) if b == ri => ResourceState::Stopping,
-                                _ if ri < lg.running && lg.up[ri] => ResourceState::Started,
-                                _ => ResourceState::Stopped,
-                            },
-                            Some(_) => match state {
-                                GroupState::Started => ResourceState::Started,
-                                GroupState::Blocked => ResourceState::Blocked,
-                                _ => ResourceState::Unknown,
-                            },
+                            Some(o) if o == self.me => lg.resource_state(ri),
+                            // As the owner's systemd reports it; status words
+                            // it with the owner's name.
+                            Some(o) => self.peers[o]
+                                .as_ref()
+                                .and_then(|p| p.group(gi))
+                                .filter(|r| r.resources.len() == gc.resources.len())
+                                .map_or(ResourceState::Unknown, |r| r.resources[ri].clone()),
                             None => match &lg.observed[ri] {
                                 Some(u) if !u.is_down() => ResourceState::Unit(u.clone()),
                                 _ => ResourceState::Stopped,

@@ -3,7 +3,8 @@
 //! operators read, and scripts grep, is written in one place.
 
 use super::CheckStatus;
-use crate::core::{GroupState, UnitState};
+use crate::core::msg::ResourceState;
+use crate::core::GroupState;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Status {
@@ -76,21 +77,6 @@ pub struct GroupStatus {
     pub checks: Vec<CheckStatus>,
     /// The node `hactl move` or `takeover` pinned it to ("": none).
     pub pinned: String,
-}
-
-/// A resource as this node knows it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ResourceState {
-    /// What systemd says, where hbd follows the unit here.
-    Unit(UnitState),
-    /// Here, by hbd's own bookkeeping (a VIP, or a unit not yet followed).
-    Starting,
-    Stopping,
-    Started,
-    Stopped,
-    /// On a peer: only its group's state is known.
-    Blocked,
-    Unknown,
 }
 
 /// Why a group does not run where it should: the first that applies, in
