@@ -59,6 +59,7 @@ pub enum Present {
 /// not adopted (a failed one is started afresh when the group is placed
 /// here). A resource whose state could not be read is not adopted: adopting
 /// claims the group, and a phantom claim restarts a group a peer may run.
+/// It is stopped instead (see [`Driver::new`]).
 pub fn adopted(present: &Present) -> bool {
     match present {
         Present::Unit { state, .. } => !state.is_down(),
@@ -126,6 +127,21 @@ impl<P: Platform> Driver<P> {
             if let (Resource::Unit { name, .. }, Present::Unit { enabled: true, .. }) = (&r, &present) {
                 warn!(HBD_EVENT = "unit-enabled", HBD_GROUP = %group, HBD_UNIT = %name,
                     "{name} belongs to group {group} but is also enabled in systemd, so it starts at boot on every node; run: systemctl disable {name}");
+            }
+            if present == Present::Unknown {
+                // It may still run here (an hbd that exited left the group
+                // blocked) while a peer runs the group: stopped, which
+                // changes nothing where it does not run, rather than left
+                // to run twice. It starts again if the group is placed here.
+                warn!(HBD_EVENT = "stop-unknown", HBD_GROUP = %group,
+                    "{} of group {group}: its state could not be read; stopping it so that it cannot run on two nodes", r.name());
+                match r {
+                    Resource::Vip { addr, prefix, interface } => {
+                        d.platform.remove_vip(&group, resource, &Vip { addr, prefix, interface });
+                    }
+                    Resource::Unit { name, .. } => d.platform.stop_unit(&group, resource, &name),
+                }
+                continue;
             }
             if !adopted(&present) {
                 continue;

@@ -19,7 +19,11 @@ prints a header line (cluster, local node, quorum, generation), one line
 per node (state, generation, each link with its state and the time since
 its last heartbeat, ping hosts reached) and one line per group (state,
 owner, whether that is the preferred node, fail count, resources), then
-the group's note when it does not run where it should.
+the group's note when it does not run where it should. A resource's state
+is the owner's: a unit as its systemd reports it ("active (running)",
+"failed (exit-code 143)"), followed by "on NODE" on the other nodes
+("active (running) on n1"), so that no node shows a unit started that
+systemd does not run.
 .PP
 .B hactl status \-\-json
 prints one JSON object:

@@ -1693,14 +1693,11 @@ impl Sim {
                     || self.nodes[v].stop_failed[gi]
             };
             // A node whose stop hangs cannot stop sooner than the stop's
-            // deadline: the double run lasts until then, and it says so.
-            let stop_hangs = |v: usize| {
-                self.nodes[v].stop_hangs[gi].iter().any(|h| *h)
-                    && matches!(
-                        self.nodes[v].driver.as_ref().and_then(|d| d.node().group_state(&g.name)),
-                        Some(GroupState::Stopping | GroupState::Blocked)
-                    )
-            };
+            // deadline: the double run lasts until then (then the stop has
+            // failed and the group is blocked there). That holds for the
+            // stop of a release and for the stop of a bounce (a sick unit
+            // stopped to be started again) that a release found in flight.
+            let stop_hangs = |v: usize| self.nodes[v].stop_hangs[gi].iter().any(|h| *h);
             for (i, &a) in runners.iter().enumerate() {
                 for &b in &runners[i + 1..] {
                     if (blocked(a) && blocked(b)) || stop_hangs(a) || stop_hangs(b) {

@@ -11,7 +11,9 @@
 #             fault keeps the nodes able to hear each other: one link of two
 #             is cut at most);
 #   truth     once a fault has quiesced, every node's `hactl status --json`
-#             names as owner the node where systemd runs the group's units;
+#             names as owner the node where systemd runs the group's units,
+#             and shows a unit active ("active (running)" here, "… on n2"
+#             elsewhere) only where systemd runs it;
 #   liveness  after the faults stop (everything healed, standby ended,
 #             failures cleaned up), every group runs on exactly one node
 #             within 30 s.
@@ -80,8 +82,19 @@ check_truth() {
             r=$(runners "$g"); r=${r% }
             for n in "${NODES[@]}"; do
                 up "$n" || continue
-                owner=$(lab_hactl "$n" status --json 2>/dev/null | python3 -c 'import json,sys; g=[g for g in json.load(sys.stdin)["groups"] if g["name"]==sys.argv[1]][0]; print(g["owner"] if g["state"] in ("started","starting") else "")' "$g" 2>/dev/null)
+                # "OWNER WHERE-THE-UNIT-IS-SHOWN-ACTIVE"
+                read -r owner shown < <(lab_hactl "$n" status --json 2>/dev/null | python3 -c '
+import json, sys
+me, name, unit = sys.argv[1:]
+g = [g for g in json.load(sys.stdin)["groups"] if g["name"] == name][0]
+s = [r["state"] for r in g["resources"] if r["name"] == unit][0]
+up = s.startswith(("active", "started"))
+print(g["owner"] if g["state"] in ("started", "starting") else "-", (s.split(" on ")[-1] if " on " in s else me) if up else "-")
+' "$n" "$g" "$(unit_of "$g")" 2>/dev/null)
+                [[ ${owner:--} == "-" ]] && owner=
                 [[ $owner == "$r" ]] || { ok=0; last="$n says $g on '${owner}', systemd runs it on '${r}'"; }
+                [[ ${shown:--} == "-" || " $r " == *" $shown "* ]] ||
+                    { ok=0; last="$n shows $(unit_of "$g") active on $shown, systemd runs it on '${r}'"; }
             done
         done
         ((ok)) && break

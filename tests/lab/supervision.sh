@@ -29,25 +29,37 @@ unit_group() {
     printf '[[group]]\nname = "%s"\npreferred = "n1"\nresources = [{ unit = "%s"%s }]\n' "$1" "$2" "${3:+, $3}"
 }
 active_state() { lab_exec "$1" systemctl show -P ActiveState "$2"; }
-# status_truthful NODE GROUP UNIT: hactl never shows the unit active while
-# systemd says it is not (sampled for SECONDS, default 3).
+# status_truthful NODE GROUP UNIT [SECONDS]: NODE's hactl never shows the
+# unit active while systemd says it is not (sampled for SECONDS, default 3).
+# A unit of a group another node runs is shown "… on OWNER": then OWNER's
+# systemd is the one asked.
 status_truthful() {
     local end=$((SECONDS + ${4:-3})) shown real
     while ((SECONDS < end)); do
-        shown=$(unit_json "$1" "$2" "$3")
-        real=$(active_state "$1" "$3")
-        if [[ $shown == active* || $shown == started ]] && [[ $real != active ]]; then
+        if ! truthful_now "$@"; then
             # the state may have changed between the two reads: read again
             sleep 0.3
-            shown=$(unit_json "$1" "$2" "$3")
-            real=$(active_state "$1" "$3")
-            if [[ $shown == active* || $shown == started ]] && [[ $real != active ]]; then
-                echo "  (hactl says $3 is '$shown', systemd says '$real')"
-                return 1
-            fi
+            truthful_now "$@" || { echo "  (on $1, $shown; systemd there says '$real')"; return 1; }
         fi
         sleep 0.2
     done
+}
+truthful_now() {
+    local where=$1
+    shown=$(unit_json "$1" "$2" "$3")
+    [[ $shown == *" on "* ]] && where=${shown##* on }
+    real=$(active_state "$where" "$3")
+    shown="hactl says $3 is '$shown'"
+    ! [[ $shown == *"'active"* || $shown == *"'started"* ]] || [[ $real == active ]]
+}
+# truthful_everywhere GROUP UNIT [SECONDS]: status_truthful on n1 and n2 at once.
+truthful_everywhere() {
+    local rc=0
+    status_truthful n1 "$@" &
+    local p1=$!
+    status_truthful n2 "$@" || rc=1
+    wait "$p1" || rc=1
+    return $rc
 }
 
 # ------------------------------------------------------------------ scenarios
@@ -58,15 +70,20 @@ sc_stop_outside() {
     local i
     for i in 1 2; do
         lab_exec n1 systemctl stop web.service
-        check "stop $i: hactl status tells the truth while web.service is down" status_truthful n1 web web.service 2
+        check "stop $i: hactl status on n1 and n2 tells the truth while web.service is down" truthful_everywhere web web.service 2
         check "stop $i: web.service runs again on n1 within 10 s" lab_wait_for 10 is_active n1 web.service
         check "stop $i: the VIP answers from n1 again" hbd_wait_owner n1 10
     done
     check "the journal says it plainly" journal_has n1 "web.service of group web: it was stopped outside hbd (by systemctl or a dependency); restarting it, failure 2 of 3"
     check "hactl status shows systemd's state: active (running)" eval '[[ $(unit_json n1 web web.service) == "active (running)" ]]'
+    check "n2's hactl status shows n1's: active (running) on n1" \
+        lab_wait_for 3 eval '[[ $(unit_json n2 web web.service) == "active (running) on n1" ]]'
     lab_exec n1 systemctl stop web.service
     check "third stop (migration_threshold 3): web moves to n2" hbd_wait_owner n2 10
     check "web.service is not running on n1" eval '! is_active n1 web.service'
+    check "n1's hactl status shows n2's: active (running) on n2" \
+        lab_wait_for 5 eval '[[ $(unit_json n1 web web.service) == "active (running) on n2" ]]'
+    check "hactl status on n1 and n2 tells the truth after the move" truthful_everywhere web web.service 2
 }
 
 sc_exit_143() {
