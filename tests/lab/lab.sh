@@ -705,9 +705,15 @@ _lab_destroy_run() { # RUNID: remove everything of that run
     _lab_kill_nspawns "$id" $(_lab_nspawn_pids "$id-")
     # 3. null-modem socat
     for p in $(_lab_socat_pids "$id/"); do kill -9 "$p" 2>/dev/null; done
-    # 4. namespaces (takes their veths and bridges along), host links
+    # 4. namespaces (takes their veths and bridges along), host links;
+    #    first whatever a test left running in one (a client probe whose
+    #    wrapper shell was killed but not the probe): deleting a namespace
+    #    does not end its processes
     for ns in $(ip netns list 2>/dev/null | awk '{print $1}'); do
-        [[ $ns == "$id-"* ]] && ip netns del "$ns" 2>/dev/null
+        [[ $ns == "$id-"* ]] || continue
+        # shellcheck disable=SC2046  # a list of pids
+        kill -9 $(ip netns pids "$ns" 2>/dev/null) 2>/dev/null
+        ip netns del "$ns" 2>/dev/null
     done
     for l in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1); do
         [[ $l == "$id"* ]] && ip link del "$l" 2>/dev/null
