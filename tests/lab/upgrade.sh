@@ -171,7 +171,8 @@ sampler() {
 sampler_start() { SAMPLES=$LAB_DIR/samples.txt; sampler >"$SAMPLES" 2>/dev/null & SAMPLER_PID=$!; }
 watchers_stop() {
     [[ -n ${SAMPLER_PID:-} ]] && { kill "$SAMPLER_PID" 2>/dev/null; wait "$SAMPLER_PID" 2>/dev/null; SAMPLER_PID=; }
-    [[ -n ${PROBE_PID:-} ]] && { kill "$PROBE_PID" 2>/dev/null; wait "$PROBE_PID" 2>/dev/null; PROBE_PID=; }
+    # (the probe is a child of the shell that ran lab_client)
+    [[ -n ${PROBE_PID:-} ]] && { pkill -P "$PROBE_PID"; kill "$PROBE_PID" 2>/dev/null; wait "$PROBE_PID" 2>/dev/null; PROBE_PID=; }
     return 0
 }
 # the harness's journal dump on failure, after the watchers are gone
