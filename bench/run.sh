@@ -177,7 +177,8 @@ one_run() { # SYSTEM SETTING FAULT RUN
     fi
     t=$(now_ms)
     case $f in
-    power) lab_power_cut n1 >/dev/null 2>&1 ;;
+    # (from the moment the links go down, not from the call)
+    power) lab_power_cut n1 >/dev/null 2>&1; t=$(( ${LAB_CUT_AT/./} / 1000 )) ;;
     link) lab_link_cut n1 eth1 ;;
     switch) sys "$s" switchover & SWITCH_PID=$! ;;
     esac

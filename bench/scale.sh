@@ -134,7 +134,8 @@ one_fault() { # NODES GROUPS KIND RUN
     lab_wait_for 10 _ready || log "${n}x$g $kind #$r: the probe does not see n1 on $first"
     t=$(now_ms)
     case $kind in
-    power) lab_power_cut n1 >/dev/null 2>&1 ;;
+    # (from the moment the links go down, not from the call)
+    power) lab_power_cut n1 >/dev/null 2>&1; t=$(( ${LAB_CUT_AT/./} / 1000 )) ;;
     switch) lab_hactl n1 standby >/dev/null 2>&1 & ;;
     esac
     local end=$(( t + 60000 ))
