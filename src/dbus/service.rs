@@ -327,7 +327,7 @@ impl GroupObject {
         self.with(|g| g.preferred.clone())
     }
 
-    /// Per resource, in start order: kind (vip, unit), name, state.
+    /// Per resource, in start order: kind (vip, unit), name, state: the owner's, a unit's as its systemd reports it (active (running), failed (exit-code 143)), on other nodes with the owner's name added (active (running) on n1).
     #[zbus(property)]
     fn resources(&self) -> Vec<(String, String, String)> {
         self.with(|g| g.resources.clone())
