@@ -338,7 +338,6 @@ fn arb_state() -> impl Strategy<Value = State> {
             ResourceState::Stopping,
             ResourceState::Started,
             ResourceState::Stopped,
-            ResourceState::Blocked,
             ResourceState::Unknown,
         ]),
         (word(), word(), word(), proptest::option::of(any::<i32>())).prop_map(|(a, s, r, e)| unit(a, s, r, e)),

@@ -95,7 +95,6 @@ pub enum ResourceState {
     Stopping,
     Started,
     Stopped,
-    Blocked,
     /// On a peer that does not say (a node of an older release).
     Unknown,
 }

@@ -119,7 +119,6 @@ pub fn resource_state(s: &ResourceState) -> Cow<'static, str> {
         ResourceState::Stopping => "stopping",
         ResourceState::Started => "started",
         ResourceState::Stopped => "stopped",
-        ResourceState::Blocked => "blocked",
         ResourceState::Unknown => "unknown",
     })
 }

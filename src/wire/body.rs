@@ -47,7 +47,7 @@
 //!              (where the group runs on the sender; absent from older nodes)
 //!              varint count and that many resource records, in the group's
 //!              order: varint length, u8 kind (0 unknown, 1 starting,
-//!              2 stopping, 3 started, 4 stopped, 5 blocked, 6 unit), and
+//!              2 stopping, 3 started, 4 stopped, 5 unit), and
 //!              for a unit: ActiveState name#, SubState name#, Result name#,
 //!              varint exit status (0: none, else zigzag(status) + 1)
 //! 3  intents   repeated record: varint length, then varint serial, origin name#, u8 kind:
@@ -129,8 +129,7 @@ const R_STARTING: u8 = 1;
 const R_STOPPING: u8 = 2;
 const R_STARTED: u8 = 3;
 const R_STOPPED: u8 = 4;
-const R_BLOCKED: u8 = 5;
-const R_UNIT: u8 = 6;
+const R_UNIT: u8 = 5;
 
 const K_STANDBY: u8 = 1;
 const K_UNPIN: u8 = 2;
@@ -413,7 +412,6 @@ pub fn encode_state(s: &State) -> Vec<u8> {
                     ResourceState::Stopping => res.push(R_STOPPING),
                     ResourceState::Started => res.push(R_STARTED),
                     ResourceState::Stopped => res.push(R_STOPPED),
-                    ResourceState::Blocked => res.push(R_BLOCKED),
                     ResourceState::Unit(u) => {
                         res.push(R_UNIT);
                         for w in [&u.active, &u.sub, &u.result] {
@@ -513,7 +511,6 @@ pub fn decode_state(body: &[u8]) -> Result<State, WireError> {
                         R_STOPPING => ResourceState::Stopping,
                         R_STARTED => ResourceState::Started,
                         R_STOPPED => ResourceState::Stopped,
-                        R_BLOCKED => ResourceState::Blocked,
                         R_UNIT => {
                             let active = name(&mut r, "unit active state")?;
                             let sub = name(&mut r, "unit sub-state")?;
