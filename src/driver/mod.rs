@@ -135,12 +135,7 @@ impl<P: Platform> Driver<P> {
                 // to run twice. It starts again if the group is placed here.
                 warn!(HBD_EVENT = "stop-unknown", HBD_GROUP = %group,
                     "{} of group {group}: its state could not be read; stopping it so that it cannot run on two nodes", r.name());
-                match r {
-                    Resource::Vip { addr, prefix, interface } => {
-                        d.platform.remove_vip(&group, resource, &Vip { addr, prefix, interface });
-                    }
-                    Resource::Unit { name, .. } => d.platform.stop_unit(&group, resource, &name),
-                }
+                d.stop(&group, resource, r);
                 continue;
             }
             if !adopted(&present) {
@@ -312,6 +307,17 @@ impl<P: Platform> Driver<P> {
         self.held.push(HeldVip { group, resource, vip });
     }
 
+    /// Stop a resource here: a VIP is no longer announced, then removed.
+    fn stop(&mut self, group: &str, resource: usize, what: Resource) {
+        match what {
+            Resource::Vip { addr, prefix, interface } => {
+                self.release(group, addr);
+                self.platform.remove_vip(group, resource, &Vip { addr, prefix, interface });
+            }
+            Resource::Unit { name, .. } => self.platform.stop_unit(group, resource, &name),
+        }
+    }
+
     fn release(&mut self, group: &str, addr: IpAddr) {
         self.held.retain(|h| !(h.vip.addr == addr && h.group == group));
         self.platform.hold_vip(addr, false);
@@ -351,13 +357,7 @@ impl<P: Platform> Driver<P> {
                         self.platform.start_unit(&group, resource, &name);
                     }
                 },
-                Action::Stop { group, resource, what } => match what {
-                    Resource::Vip { addr, prefix, interface } => {
-                        self.release(&group, addr);
-                        self.platform.remove_vip(&group, resource, &Vip { addr, prefix, interface });
-                    }
-                    Resource::Unit { name, .. } => self.platform.stop_unit(&group, resource, &name),
-                },
+                Action::Stop { group, resource, what } => self.stop(&group, resource, what),
                 Action::ResetFailed { unit } => self.platform.reset_failed(&unit),
                 Action::Announce { group } => {
                     for h in self.held.iter().filter(|h| h.group == group) {
