@@ -5,6 +5,7 @@
 use hbd::config::AuthKeys;
 use hbd::core::msg::{Ack, Beat, GroupReport, GroupState, Intent, IntentKind, Message, ResourceState, State};
 use hbd::core::UnitState;
+use hbd::wire::body::EXTRA_FIELD_LEN;
 use hbd::wire::{
     beat_bound, decode_beat, decode_chunk, decode_message, decode_state, encode_beat, encode_message, encode_state,
     split_state, state_bound, Assembly, Codec, Header, WireError, CHUNK_DATA, LIVENESS_BEAT_MAX, MAX_BODY, MAX_FRAME,
@@ -175,6 +176,7 @@ fn thirty_two_nodes_and_a_thousand_groups_fit_with_worst_case_intents() {
     };
     let b = encode_beat(&beat, &nodes);
     assert!(b.len() <= beat_bound(nodes.len()) && beat_bound(nodes.len()) <= MAX_BODY, "beat of {} bytes", b.len());
+    assert_eq!(beat_bound(MAX_NODES), 698 + EXTRA_FIELD_LEN, "src/wire/body.rs's docs quote this bound");
     let h = Header { sender: sender.clone(), generation: u64::MAX, seq: u64::MAX, msg_type: MSG_BEAT };
     let f = c.seal(&h, &b).unwrap();
     assert!(f.len() <= MAX_FRAME);
@@ -194,6 +196,7 @@ fn thirty_two_nodes_and_a_thousand_groups_fit_with_worst_case_intents() {
     let enc = encode_state(&s);
     let bound = state_bound(nodes.iter().map(String::as_str), groups.iter().map(|g| (g.as_str(), 2)));
     assert!(enc.len() <= bound && bound <= MAX_STATE, "state of {} bytes, bound {bound}", enc.len());
+    assert_eq!((bound, bound.div_ceil(CHUNK_DATA)), (138_660, 116), "src/wire/body.rs's docs quote this bound");
     let chunks = split_state(u64::MAX, &enc).unwrap();
     assert_eq!(chunks.len(), enc.len().div_ceil(CHUNK_DATA));
     let mut asm = Assembly::new(u64::MAX, &chunks[0]);

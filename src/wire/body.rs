@@ -885,26 +885,6 @@ impl<'a> Reader<'a> {
 mod tests {
     use super::*;
 
-    fn long(prefix: &str, i: usize) -> String {
-        let s = format!("{prefix}{i}-");
-        format!("{s}{}", "x".repeat(63 - s.len()))
-    }
-
-    /// A unit state of the longest words, as many different ones as a
-    /// state carries (the last is `?`), and the longest exit status.
-    fn worst_unit(i: usize) -> ResourceState {
-        let word = |k: usize| match k % MAX_UNIT_WORDS {
-            0 => "?".to_string(),
-            k => format!("{k:0>width$}", width = MAX_UNIT_WORD),
-        };
-        ResourceState::Unit(UnitState {
-            active: word(i),
-            sub: word(i + 1),
-            result: word(i + 2),
-            exit_status: Some(i32::MIN),
-        })
-    }
-
     #[test]
     fn unit_words_beyond_the_bounds_travel_as_a_question_mark() {
         let unit = |w: &str| {
@@ -942,82 +922,6 @@ mod tests {
         assert!(subs[30..].iter().all(|s| *s == "?"), "{subs:?}");
         let ResourceState::Unit(u) = &got.groups[0].resources[0] else { unreachable!() };
         assert_eq!(u.exit_status, Some(-1));
-    }
-
-    #[test]
-    fn bounds_hold_for_the_largest_cluster() {
-        let nodes: Vec<String> = (0..MAX_NODES).map(|i| long("n", i)).collect();
-        let groups: Vec<String> = (0..1000).map(|i| long("g", i)).collect();
-        // Worst-case state: every group reported with the largest counters,
-        // a standby per node, a pin and a cleanup per group, all with the
-        // largest serials.
-        let s = State {
-            groups: groups
-                .iter()
-                .enumerate()
-                .map(|(i, g)| GroupReport {
-                    name: g.clone(),
-                    state: GroupState::Blocked,
-                    failed: true,
-                    failcount: u32::MAX,
-                    held_down: true,
-                    resources: (0..2).map(|r| worst_unit(i * 2 + r)).collect(),
-                })
-                .collect(),
-            intents: nodes
-                .iter()
-                .map(|n| Intent {
-                    serial: u64::MAX,
-                    origin: n.clone(),
-                    kind: IntentKind::Standby { node: n.clone(), on: true },
-                })
-                .chain(groups.iter().enumerate().flat_map(|(i, g)| {
-                    let o = nodes[i % nodes.len()].clone();
-                    [
-                        Intent {
-                            serial: u64::MAX,
-                            origin: o.clone(),
-                            kind: IntentKind::Location { group: g.clone(), node: Some(nodes[(i + 1) % 32].clone()) },
-                        },
-                        Intent { serial: u64::MAX, origin: o, kind: IntentKind::Cleanup { group: g.clone() } },
-                    ]
-                }))
-                .collect(),
-        };
-        let enc = encode_state(&s);
-        let bound = state_bound(nodes.iter().map(|s| s.as_str()), groups.iter().map(|s| (s.as_str(), 2)));
-        assert!(enc.len() <= bound, "{} > {bound}", enc.len());
-        assert_eq!(bound, 138_660, "the module docs quote this bound");
-        assert_eq!(bound.div_ceil(CHUNK_DATA), 116, "the module docs quote this count");
-        assert!(bound <= MAX_STATE);
-        assert!(decode_state(&enc).unwrap() == s, "the worst state does not round-trip");
-        let chunks = split_state(u64::MAX, &enc).unwrap();
-        assert_eq!(chunks.len(), enc.len().div_ceil(CHUNK_DATA));
-        for c in &chunks {
-            assert!(encode_chunk(c).len() <= MAX_BODY, "chunk {} does not fit a frame", c.index);
-            assert_eq!(decode_chunk(&encode_chunk(c)).unwrap(), *c);
-        }
-
-        let beat = Beat {
-            config_hash: u64::MAX,
-            standby: true,
-            leaving: true,
-            idle: true,
-            settled: true,
-            ping: Some(u32::MAX),
-            state_version: u64::MAX,
-            acks: nodes[1..].iter().map(|n| Ack { node: n.clone(), generation: u64::MAX, version: u64::MAX }).collect(),
-            up: nodes[1..].to_vec(),
-            full: true,
-        };
-        let b = encode_beat(&beat, &nodes);
-        assert!(b.len() <= beat_bound(MAX_NODES), "{} > {}", b.len(), beat_bound(MAX_NODES));
-        assert_eq!(beat_bound(MAX_NODES), 698 + EXTRA_FIELD_LEN, "the module docs quote this bound");
-        assert!(beat_bound(MAX_NODES) <= MAX_BODY);
-        assert_eq!(decode_beat(&b, &nodes).unwrap(), beat);
-        let l = encode_beat(&beat.liveness_only(), &nodes);
-        assert!(l.len() <= LIVENESS_BEAT_MAX, "{}", l.len());
-        assert_eq!(decode_beat(&l, &nodes).unwrap(), beat.liveness_only());
     }
 
     #[test]
