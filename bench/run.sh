@@ -175,6 +175,13 @@ one_run() { # SYSTEM SETTING FAULT RUN
         tlp=$!
         sleep 0.5
     fi
+    # A fault at a random point of the heartbeat cycle: the steps before it
+    # (a restart, the failback, the probe's first answers) take about the
+    # same time in every run, so without this the cut fell at the same
+    # phase of n1's beats each time, and detection looked up to a beat
+    # period shorter (or longer) than it is.  1 s is a multiple of every
+    # setting's period, so the phase is uniform for each system.
+    [[ $f == switch ]] || sleep "0.$(printf '%03d' $((RANDOM % 1000)))"
     t=$(now_ms)
     case $f in
     # (from the moment the links go down, not from the call)
