@@ -324,6 +324,87 @@ fn a_stall_of_this_node_is_not_taken_as_the_peers_silence() {
     }
 }
 
+/// The shell's timer wakes a little late at every deadline (the runtime
+/// rounds up to a millisecond, the thread takes time to be scheduled): the
+/// beats still keep to a grid of keepalives. Counted from each send, the
+/// lateness added up, and with deadtime = 4 keepalives the fourth beat
+/// after one heard came after the peer's deadline: three lost beats in a
+/// row, not four, were enough to be declared dead.
+#[test]
+fn beats_keep_to_the_keepalive_grid_when_the_timer_wakes_late() {
+    let mut s = Shell::new(cfg("n1"), 1);
+    let mut beats = Vec::new();
+    // (before initdead: no change of state sends a beat of its own)
+    while beats.len() < 15 {
+        let at = s.node.next_deadline() + ms(1);
+        let sent = s.feed(at, Input::Tick);
+        if sent.iter().any(|a| matches!(a, Action::Send { msg: Message::Beat(_), .. })) {
+            beats.push(at);
+        }
+    }
+    for (n, t) in beats.iter().enumerate() {
+        let grid = beats[0] + KEEPALIVE * n as u32;
+        assert!(*t <= grid + ms(1), "beat {n} left at {t:?}, {:?} after its place on the grid", *t - grid);
+    }
+}
+
+/// n2 lost n1 for a while (one direction of a partition: n1 heard n2 all
+/// along) and took g1 over, its gratuitous ARP pulling the LAN's caches to
+/// it; on hearing n1 again it let g1 go. n1 kept g1 throughout: it
+/// announces g1's VIP again once n2 has stopped it, or clients stay with
+/// n2 until their ARP caches expire (8 s in the lab's frontier soak).
+#[test]
+fn a_peer_that_let_go_of_a_group_this_node_keeps_gets_its_vips_announced() {
+    let c = cfg("n1");
+    let mut s = Shell::new(c.clone(), 1);
+    let announced = |s: &Shell, since: Time| {
+        s.actions
+            .iter()
+            .filter(|(at, a)| *at >= since && matches!(a, Action::Announce { group } if group == "g1"))
+            .count()
+    };
+    let mut t = ms(10);
+    let mut seq = 0;
+    let mut beat = |s: &mut Shell, t: Time, hears_n1: bool, g1: GroupState| {
+        seq += 1;
+        let ack = s.last_version();
+        let (mut b, st) = from_n2(&c, g1, 1, ack);
+        if !hears_n1 {
+            b.up.clear();
+        }
+        s.feed_all(t, hb(1, seq, (b, st)));
+    };
+    while t < INITDEAD + ms(1000) {
+        s.run_until(t);
+        beat(&mut s, t, true, GroupState::Stopped);
+        t += KEEPALIVE;
+    }
+    assert_eq!(s.state(), Some(GroupState::Started), "n1 runs g1");
+    let t0 = t;
+    // n2 lets nothing go that it held: nothing to announce again.
+    for _ in 0..5 {
+        s.run_until(t);
+        beat(&mut s, t, true, GroupState::Stopped);
+        t += KEEPALIVE;
+    }
+    assert_eq!(announced(&s, t0), 0);
+    // n2 loses n1 and takes g1 over; hears n1 again and stops g1.
+    for (hears, g1, want) in [
+        (false, GroupState::Starting, 0),
+        (false, GroupState::Started, 0),
+        (true, GroupState::Stopping, 0),
+        (true, GroupState::Stopped, 1),
+        (true, GroupState::Stopped, 1),
+    ] {
+        s.run_until(t);
+        beat(&mut s, t, hears, g1);
+        assert_eq!(announced(&s, t0), want, "at {t:?} (n2 hears n1: {hears}, runs g1: {g1:?})");
+        t += KEEPALIVE;
+    }
+    assert_eq!(s.state(), Some(GroupState::Started), "n1 keeps g1");
+    assert_eq!(s.node.peer_state("n2"), Some(PeerState::Up));
+}
+
 /// A chunk of n2's state that arrives just before n2's deadline is a sign
 /// of life: n1 applies it and acknowledges it in its next beat, so it must
 /// not declare n2 dead a moment later (n2 may start a group on that

@@ -185,6 +185,11 @@ struct LocalGroup {
     last_failure: Option<Time>,
     /// A stop was decided while a start was in flight.
     stop_after_op: bool,
+    /// A VIP of this group was added here since it last stopped (which
+    /// announces it). A group that reaches started with its VIPs found up
+    /// (adopted, or left up by a stop that failed) announces them itself:
+    /// the LAN may have been told of another node meanwhile.
+    vip_added: bool,
     /// Adopted at start: resources found active before we decided anything.
     adopted: Vec<bool>,
     /// Adoption left a start to finish once the cluster has settled.
@@ -645,6 +650,7 @@ fn new_group(name: &str, n: usize) -> LocalGroup {
         timeouts: vec![None; n],
         last_failure: None,
         stop_after_op: false,
+        vip_added: false,
         adopted: vec![false; n],
         resume_start: false,
         failcount: 0,

@@ -293,6 +293,10 @@ pub struct Sim {
     loss: Vec<Vec<Vec<f64>>>,
     /// When each pair last became able to hear each other (None: cannot).
     connected_since: Vec<Vec<Option<Time>>>,
+    /// Per group: the node whose announcement of the group's VIP (the
+    /// gratuitous ARP of an add, or an announcement again) reached the LAN
+    /// last, which is where clients' ARP caches send them.
+    lan: Vec<Option<usize>>,
     queue: BinaryHeap<Scheduled>,
     next_id: u64,
     trace: VecDeque<String>,
@@ -353,6 +357,7 @@ impl Sim {
             cut: vec![vec![vec![false; n]; n]; l],
             loss: vec![vec![vec![0.0; n]; n]; l],
             connected_since: vec![vec![None; n]; n],
+            lan: vec![None; cfg.groups.len()],
             queue: BinaryHeap::new(),
             next_id: 0,
             trace: VecDeque::new(),
@@ -480,6 +485,9 @@ impl Sim {
                     self.step(node, |d, now| d.op_done(now, g, res, op, result));
                     return Ok(());
                 }
+                if (op, ok) == (Op::Start, true) && self.is_vip(group, res) {
+                    self.lan[group] = Some(node);
+                }
                 match (op, ok) {
                     (Op::Start, false) => self.nodes[node].running[group][res] = false,
                     (Op::Stop, true) => self.nodes[node].running[group][res] = false,
@@ -555,6 +563,7 @@ impl Sim {
                 }
                 if ok {
                     self.nodes[node].running[group][res] = true;
+                    self.lan[group] = Some(node);
                 } else {
                     let g = self.cfg.groups[group].name.clone();
                     let reason = "VIP could not be re-added: simulated".to_string();
@@ -898,6 +907,9 @@ impl Sim {
                         self.cfg.groups.iter().find(|g| {
                             g.resources.iter().any(|r| matches!(r, Resource::Vip { addr: a, .. } if *a == addr))
                         });
+                    if let Some(gi) = group.and_then(|g| self.cfg.group_index(&g.name)) {
+                        self.lan[gi] = Some(n);
+                    }
                     let group = group.map_or("?".to_string(), |g| g.name.clone());
                     self.say(format!("{name} announces {addr} of {group}"));
                     self.log[n].push(format!("announce {group}"));
@@ -1537,6 +1549,10 @@ impl Sim {
         matches!(self.cfg.groups[gi].resources[ri], Resource::Unit { .. })
     }
 
+    fn is_vip(&self, gi: usize, ri: usize) -> bool {
+        matches!(self.cfg.groups[gi].resources[ri], Resource::Vip { .. })
+    }
+
     /// `systemctl reload hbd` on node `v` with this file: the driver applies
     /// it whole or refuses it whole. The platform reads the units' own job
     /// timeouts, as the daemon does.
@@ -1744,6 +1760,20 @@ impl Sim {
                     runners,
                     owner,
                     self.liveness_bound().as_secs_f64()
+                )));
+            }
+            // Clients go where the LAN was told last: the node that runs the
+            // VIP must have been the last to announce it.
+            let gi = self.cfg.group_index(&g.name).expect("group");
+            let holder = (0..self.nodes.len()).find(|&v| self.nodes[v].running[gi].iter().any(|r| *r));
+            if g.resources.iter().any(|r| matches!(r, Resource::Vip { .. })) && self.lan[gi] != holder {
+                let name = |v: Option<usize>| v.map_or("nobody".to_string(), |v| self.cfg.nodes[v].name.clone());
+                return Err(self.fail(format!(
+                    "liveness: {:.1}s after the faults ended group {} runs on {}, but the last announcement of its VIP came from {}: clients are sent there",
+                    (self.now - self.opts.chaos).as_secs_f64(),
+                    g.name,
+                    name(holder),
+                    name(self.lan[gi]),
                 )));
             }
         }

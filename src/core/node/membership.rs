@@ -171,8 +171,28 @@ impl Node {
                 }
             }
         }
+        // The peer let go of a group this node keeps. It may have announced
+        // the group's VIPs meanwhile (it took the group over while it could
+        // not hear this node, or both ran it after a partition), and the
+        // LAN's ARP caches point at it: announce them again, or clients
+        // stay with the peer until their caches expire (8 s in the lab).
+        let view = PeerView::new(version, state.groups, &self.names, self.cfg.groups.len());
+        if let Some(old) = self.peers[idx].as_ref().and_then(|p| p.view.as_ref()) {
+            for gi in self.groups.indices() {
+                let g = &self.groups[gi];
+                let held = |v: &PeerView| {
+                    v.report(gi).is_some_and(|r| {
+                        matches!(r.state, GroupState::Starting | GroupState::Started | GroupState::Stopping)
+                    })
+                };
+                let let_go = held(old) && view.report(gi).is_none_or(|r| r.state == GroupState::Stopped);
+                if let_go && g.state == GroupState::Started && !g.stop_after_op {
+                    self.out.push(Action::Announce { group: g.name.clone() });
+                }
+            }
+        }
         let p = self.peers[idx].as_mut().expect("peer");
-        p.view = Some(PeerView::new(version, state.groups, &self.names, self.cfg.groups.len()));
+        p.view = Some(view);
         // Answer at once: a peer waiting on our acknowledgement of its
         // claim should not wait a keepalive.
         self.send_now = true;

@@ -48,7 +48,18 @@ impl Node {
             self.status_moved |= self.send_now;
             self.send_now = false;
             self.seq += 1;
-            self.next_send = now + self.cfg.cluster.keepalive;
+            // Beats keep to a grid of keepalives; a frame sent at once for a
+            // change moves it not. Counted from each send, the period grew
+            // by the wake-up's lateness (the runtime's timer rounds up to a
+            // millisecond): at keepalive 50 ms the fourth beat after the
+            // last one heard left 4 ms past a deadtime of 200 ms, so a peer
+            // tolerated three lost beats in a row, not four. After a stall
+            // the grid starts again from now (no burst of missed beats).
+            let keepalive = self.cfg.cluster.keepalive;
+            if now >= self.next_send {
+                let next = self.next_send + keepalive;
+                self.next_send = if next > now { next } else { now + keepalive };
+            }
             let beat = self.beat();
             let whole = self.serial_whole(&beat);
             let serial = if whole {

@@ -53,8 +53,10 @@ impl Node {
         match (op, result) {
             (Op::Start, Ok(())) => {
                 self.start_check(gi, resource);
+                let vip = matches!(self.cfg.group_at(gi).resources[resource], crate::core::Resource::Vip { .. });
                 let g = &mut self.groups[gi];
                 g.up[resource] = true;
+                g.vip_added |= vip;
                 if g.state == GroupState::Started {
                     // A restart of a failed resource finished.
                     return;
@@ -98,6 +100,7 @@ impl Node {
             (Op::Stop, Err(e)) => {
                 let g = &mut self.groups[gi];
                 g.bouncing = None;
+                g.vip_added = false;
                 g.state = GroupState::Blocked;
                 self.out.push(Action::Event(Event::StopFailed {
                     group: group.to_string(),
@@ -284,6 +287,15 @@ impl Node {
                     } else {
                         g.state = GroupState::Started;
                         self.out.push(Action::Event(Event::GroupStarted { group: g.name.clone() }));
+                        let vips = self
+                            .cfg
+                            .group_at(gi)
+                            .resources
+                            .iter()
+                            .any(|r| matches!(r, crate::core::Resource::Vip { .. }));
+                        if vips && !std::mem::take(&mut g.vip_added) {
+                            self.out.push(Action::Announce { group: g.name.clone() });
+                        }
                         self.send_now = true;
                     }
                 }
@@ -293,6 +305,7 @@ impl Node {
                         self.begin_op(gi, r, Op::Stop);
                     } else {
                         g.state = GroupState::Stopped;
+                        g.vip_added = false;
                         g.adopted.iter_mut().for_each(|a| *a = false);
                         self.out.push(Action::Event(Event::GroupStopped { group: g.name.clone() }));
                         self.send_now = true;
