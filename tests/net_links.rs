@@ -10,9 +10,8 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use hbd::config::{Link, LinkKind};
-use hbd::shell::links::{LinkEvent, LinkStatus, Links, LinksError};
+use hbd::shell::links::{Incoming, LinkEvent, LinkStatus, Links, LinksError};
 use net::Ns;
-use tokio::sync::mpsc::Receiver;
 
 fn link(name: &str, kind: LinkKind) -> Link {
     Link { name: name.into(), kind }
@@ -44,7 +43,7 @@ fn udp_links(iface: &str) -> Vec<Link> {
 /// link how many of its own frames reached it.
 type Seen = (Vec<(usize, Vec<u8>, Option<std::net::SocketAddr>)>, Vec<LinkStatus>, Vec<u64>);
 
-async fn exchange(links: Links, mut rx: Receiver<LinkEvent>, me: &'static [u8], dur: Duration) -> Seen {
+async fn exchange(links: Links, mut rx: Incoming, me: &'static [u8], dur: Duration) -> Seen {
     let counters = links.counters();
     let mut frames = Vec::new();
     let mut status = Vec::new();
@@ -121,11 +120,7 @@ fn udp_links_deliver_between_namespaces_not_to_self() {
 }
 
 /// Reads events until `pred` matches one, or panics after `timeout`.
-async fn wait_status(
-    rx: &mut Receiver<LinkEvent>,
-    timeout: Duration,
-    pred: impl Fn(&LinkStatus) -> bool,
-) -> LinkStatus {
+async fn wait_status(rx: &mut Incoming, timeout: Duration, pred: impl Fn(&LinkStatus) -> bool) -> LinkStatus {
     let end = Instant::now() + timeout;
     loop {
         let left = end.saturating_duration_since(Instant::now());
@@ -185,6 +180,50 @@ fn down_and_missing_interfaces_are_reported_and_retried() {
         let s = wait_status(&mut rx, Duration::from_secs(3), |s| s.link == 0).await;
         assert!(s.up, "{s:?}");
     });
+}
+
+#[test]
+fn a_link_that_comes_back_delivers_frames_again() {
+    if !net::root() {
+        return;
+    }
+    let (a, b) = net::pair("10.79.8");
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop2 = stop.clone();
+    // b: a datagram to a's heartbeat port every 20 ms.
+    let sender = b.spawn(move || async move {
+        let s = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+        while !stop2.load(std::sync::atomic::Ordering::Relaxed) {
+            let _ = s.send_to(b"from-b", "10.79.8.1:7401");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    });
+    let name = a.name.clone();
+    a.run(move || async move {
+        let cfg =
+            vec![link("hb", LinkKind::Ucast { interface: "a0".into(), peers: vec![ip("10.79.8.2")], port: 7401 })];
+        let (_links, mut rx) = Links::start(&cfg, &[]).await.expect("link opens");
+        async fn frame(rx: &mut Incoming) -> Vec<u8> {
+            loop {
+                match tokio::time::timeout(Duration::from_secs(3), rx.recv()).await.expect("a frame in time") {
+                    Some(LinkEvent::Frame(r)) => return r.frame,
+                    Some(LinkEvent::Status(_)) => {}
+                    None => panic!("closed"),
+                }
+            }
+        }
+        assert_eq!(frame(&mut rx).await, b"from-b");
+        net::cmd(&["ip", "-n", &name, "link", "set", "a0", "down"]);
+        let s = wait_status(&mut rx, Duration::from_secs(3), |s| s.link == 0).await;
+        assert!(!s.up, "{s:?}");
+        net::cmd(&["ip", "-n", &name, "link", "set", "a0", "up"]);
+        let s = wait_status(&mut rx, Duration::from_secs(3), |s| s.link == 0).await;
+        assert!(s.up, "{s:?}");
+        // The reopened link's socket is read: frames come in again.
+        assert_eq!(frame(&mut rx).await, b"from-b");
+    });
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    net::join(sender);
 }
 
 #[test]
@@ -248,7 +287,7 @@ fn serial_link_over_pty_pair() {
         let (b, mut rb) = Links::start(&lb, &[]).await.expect("open b");
         // The largest frame hbd sends; the decoder drops anything longer as noise.
         let big: Vec<u8> = (0..hbd::wire::MAX_FRAME as u32).map(|i| i as u8).collect();
-        async fn frame(rx: &mut Receiver<LinkEvent>) -> Vec<u8> {
+        async fn frame(rx: &mut Incoming) -> Vec<u8> {
             loop {
                 match tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.expect("a frame in time") {
                     Some(LinkEvent::Frame(r)) => {

@@ -50,9 +50,8 @@ fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_string()).unwrap_or_default()
 }
 
-/// A timer that fires this much after its deadline woke late: the thread
-/// was held back, and frames may be waiting in the sockets.
-const LATE_WAKE: Duration = Duration::from_millis(2);
+/// The most frames read before a tick is handled.
+const DRAIN_MAX: usize = 256;
 
 /// How long hbd waits at start for the system bus and systemd on it.
 const BUS_WAIT: Duration = Duration::from_secs(30);
@@ -92,7 +91,7 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     info!(HBD_EVENT = "starting", "hbd {} starting as {name}, generation {gen}", env!("CARGO_PKG_VERSION"));
 
     let own: Vec<std::net::IpAddr> = super::netif::local_addrs();
-    let (links, link_rx) = Links::start(&cfg.links, &own).await.map_err(|e| anyhow!("{e}"))?;
+    let (links, incoming) = Links::start(&cfg.links, &own).await.map_err(|e| anyhow!("{e}"))?;
     for (i, l) in cfg.links.iter().enumerate() {
         if !links.is_up(i) {
             warn!(HBD_EVENT = "link-local-down", HBD_LINK = %l.name, "link {} is not usable yet: {}", l.name,
@@ -148,7 +147,7 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     let mut int = signal(SignalKind::interrupt())?;
     let wd = notify::watchdog_interval().unwrap_or(Duration::from_secs(3600));
     let mut watchdog = tokio::time::interval(wd);
-    let mut link_rx = link_rx;
+    let mut incoming = incoming;
 
     // Ping hosts, respawn units, the first tick.
     let now = d.now();
@@ -189,7 +188,7 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     while !d.exited {
         let deadline = d.t0 + d.driver.next_deadline();
         tokio::select! {
-            ev = link_rx.recv() => match ev {
+            ev = incoming.recv() => match ev {
                 Some(ev) => d.link_event(ev),
                 None => bail!("all heartbeat link tasks ended"),
             },
@@ -209,16 +208,18 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
             _ = int.recv(), if !leaving => { leaving = true; d.handle(Input::Shutdown) }
             _ = watchdog.tick() => notify::watchdog(),
             _ = tokio::time::sleep_until(deadline.into()) => {
-                // Frames that came in while this thread was held back are
-                // read before a deadline is judged: after a late wake-up the
-                // link tasks run first (a yield lets the runtime poll the
-                // sockets; on time, that would cost every tick a round), and
-                // what they passed on is taken in (bounded: nothing is added
-                // while this loop drains).
-                if Instant::now() > deadline + LATE_WAKE {
-                    tokio::task::yield_now().await;
-                }
-                while let Ok(ev) = link_rx.try_recv() {
+                // Frames that came in before the deadline are read before
+                // it is judged, even those the runtime has not seen arrive
+                // yet (a wake-up for the timer and a frame at the same
+                // moment, or late because this thread was held back):
+                // otherwise a peer whose beat was in the socket was declared
+                // dead, and came back a moment later, after this node had
+                // taken its groups over and pulled the LAN's ARP caches to
+                // itself. A read that finds nothing per link and tick is the
+                // price. Bounded, so a flood cannot hold the tick back; the
+                // rest is read after it.
+                for _ in 0..DRAIN_MAX {
+                    let Some(ev) = incoming.try_recv() else { break };
                     d.link_event(ev);
                 }
                 d.handle(Input::Tick)

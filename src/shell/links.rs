@@ -2,10 +2,14 @@
 //! Frames are opaque bytes here; sealing and opening them is the wire
 //! module's job.
 //!
-//! Every link has a supervising task: it opens the link, reads from it and
-//! feeds [`LinkEvent`]s into one channel, watches the interface once a
-//! second and reopens the link when it comes back. A link that cannot be
-//! opened is reported down with the reason and retried every second.
+//! Every link has a supervising task: it opens the link, watches the
+//! interface once a second and reopens the link when it comes back. A link
+//! that cannot be opened is reported down with the reason and retried every
+//! second. Datagrams are read from the UDP sockets by whoever polls
+//! [`Incoming`] (the daemon's loop): a task in between that read them and
+//! passed them on over a channel cost every frame a second task's poll and
+//! a wake-up of the loop, half of the idle wake-up work. Link statuses, and
+//! the frames of serial links, still come from the tasks over a channel.
 
 use std::collections::HashSet;
 use std::io;
@@ -13,12 +17,13 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadBuf};
 use tokio::net::UdpSocket;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinHandle;
 
 use super::netif::{self, IfState};
@@ -31,6 +36,11 @@ pub use super::netif::local_addrs;
 pub const RETRY: Duration = Duration::from_secs(1);
 /// Largest datagram we accept.
 const MAX_DATAGRAM: usize = 65536;
+/// How often this node's addresses are read again while the links are up
+/// (a link that is reopened reads them at once). The set only spares the
+/// authentication of a stray echo of our own: frames that name this node as
+/// their sender are dropped after it anyway.
+const OWN_REFRESH: Duration = Duration::from_secs(10);
 
 /// A frame received on a link.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -83,6 +93,11 @@ enum Tx {
 struct Slot {
     desc: String,
     tx: Mutex<Option<Tx>>,
+    /// The open UDP socket, read by [`Incoming`].
+    rx: Mutex<Option<Arc<UdpSocket>>>,
+    /// Set by [`Incoming`] when reading failed; the supervisor reopens.
+    failed: Mutex<Option<String>>,
+    failed_now: Notify,
     last_error: Mutex<Option<String>>,
     /// Frames that went out / came in on this link, for the metrics;
     /// relaxed atomics, so counting costs the heartbeat path no lock.
@@ -93,6 +108,22 @@ struct Slot {
     own_echoes: AtomicU64,
 }
 
+impl Slot {
+    fn new(desc: String) -> Slot {
+        Slot {
+            desc,
+            tx: Mutex::new(None),
+            rx: Mutex::new(None),
+            failed: Mutex::new(None),
+            failed_now: Notify::new(),
+            last_error: Mutex::new(None),
+            sent: AtomicU64::new(0),
+            received: AtomicU64::new(0),
+            own_echoes: AtomicU64::new(0),
+        }
+    }
+}
+
 /// Read-only view of each link's frame counters (index = configured link).
 #[derive(Clone)]
 pub struct LinkCounters(Arc<Vec<Slot>>);
@@ -100,18 +131,7 @@ pub struct LinkCounters(Arc<Vec<Slot>>);
 impl LinkCounters {
     /// Counters of `n` links that are not open (for tests of readers).
     pub fn unattached(n: usize) -> LinkCounters {
-        LinkCounters(Arc::new(
-            (0..n)
-                .map(|i| Slot {
-                    desc: format!("link {i}"),
-                    tx: Mutex::new(None),
-                    last_error: Mutex::new(None),
-                    sent: AtomicU64::new(0),
-                    received: AtomicU64::new(0),
-                    own_echoes: AtomicU64::new(0),
-                })
-                .collect(),
-        ))
+        LinkCounters(Arc::new((0..n).map(|i| Slot::new(format!("link {i}"))).collect()))
     }
     pub fn len(&self) -> usize {
         self.0.len()
@@ -176,7 +196,7 @@ fn refresh_own(own: &Own, fixed: &[IpAddr]) {
 
 fn refresh_own_if_stale(own: &Own, fixed: &[IpAddr]) {
     let at = own.read().unwrap_or_else(|e| e.into_inner()).refreshed;
-    if at.is_none_or(|t| t.elapsed() >= RETRY) {
+    if at.is_none_or(|t| t.elapsed() >= OWN_REFRESH) {
         refresh_own(own, fixed);
     }
 }
@@ -191,26 +211,14 @@ impl Links {
     /// when not a single link could be opened. `own` are this node's
     /// addresses (ucast peers among them are skipped; datagrams from them
     /// are dropped); the live addresses of this namespace are added to it.
-    pub async fn start(links: &[Link], own: &[IpAddr]) -> Result<(Links, mpsc::Receiver<LinkEvent>), LinksError> {
+    pub async fn start(links: &[Link], own: &[IpAddr]) -> Result<(Links, Incoming), LinksError> {
         if links.is_empty() {
             return Err(LinksError::NoneConfigured);
         }
         let (events, rx) = mpsc::channel(1024);
         let own_set: Own = Arc::default();
         refresh_own(&own_set, own);
-        let slots: Arc<Vec<Slot>> = Arc::new(
-            links
-                .iter()
-                .map(|l| Slot {
-                    desc: describe(l),
-                    tx: Mutex::new(None),
-                    last_error: Mutex::new(None),
-                    sent: AtomicU64::new(0),
-                    received: AtomicU64::new(0),
-                    own_echoes: AtomicU64::new(0),
-                })
-                .collect(),
-        );
+        let slots: Arc<Vec<Slot>> = Arc::new(links.iter().map(|l| Slot::new(describe(l))).collect());
         let mut opened = Vec::new();
         let mut failures = Vec::new();
         for (i, l) in links.iter().enumerate() {
@@ -218,6 +226,9 @@ impl Links {
             match &r {
                 Ok(o) => {
                     *slots[i].tx.lock().unwrap_or_else(|e| e.into_inner()) = Some(o.tx());
+                    if let Opened::Udp { sock, .. } = o {
+                        *slots[i].rx.lock().unwrap_or_else(|e| e.into_inner()) = Some(sock.clone());
+                    }
                     let _ = events.try_send(LinkEvent::Status(LinkStatus {
                         link: i,
                         up: true,
@@ -247,7 +258,9 @@ impl Links {
             };
             tasks.push(tokio::spawn(sup.run(first)));
         }
-        Ok((Links { slots, tasks }, rx))
+        let incoming =
+            Incoming { slots: slots.clone(), events: rx, own: own_set, buf: vec![0u8; MAX_DATAGRAM], next: 0 };
+        Ok((Links { slots, tasks }, incoming))
     }
 
     /// Sends `frame` on every link that is up. Never blocks; a link that
@@ -263,14 +276,10 @@ impl Links {
             if !on(i) {
                 continue;
             }
-            let tx = {
-                let g = slot.tx.lock().unwrap_or_else(|e| e.into_inner());
-                match &*g {
-                    None => continue,
-                    Some(Tx::Udp { sock, dests }) => Tx::Udp { sock: sock.clone(), dests: dests.clone() },
-                    Some(Tx::Serial(s)) => Tx::Serial(s.clone()),
-                }
-            };
+            // (sent under the lock: neither send blocks, and the supervisor
+            // takes it only to swap the link)
+            let g = slot.tx.lock().unwrap_or_else(|e| e.into_inner());
+            let Some(tx) = &*g else { continue };
             let mut err = None;
             match tx {
                 Tx::Udp { sock, dests } => {
@@ -278,7 +287,7 @@ impl Links {
                         // Straight sendto(2) on the non-blocking socket: tokio's
                         // try_send_to refuses until the reactor has seen the
                         // socket writable once.
-                        if let Err(e) = socket2::SockRef::from(&*sock).send_to(frame, &d.into()) {
+                        if let Err(e) = socket2::SockRef::from(&**sock).send_to(frame, &(*d).into()) {
                             err = Some(format!("{}: sending to {d}: {e}", slot.desc));
                         }
                     }
@@ -296,6 +305,7 @@ impl Links {
                     }
                 }
             }
+            drop(g);
             match err {
                 None => {
                     slot.sent.fetch_add(1, Ordering::Relaxed);
@@ -330,6 +340,121 @@ impl Links {
     pub fn last_error(&self, i: usize) -> Option<String> {
         self.slots.get(i).and_then(|s| s.last_error.lock().unwrap_or_else(|e| e.into_inner()).clone())
     }
+}
+
+/// The receiving end of every link (see the module's docs).
+pub struct Incoming {
+    slots: Arc<Vec<Slot>>,
+    /// Statuses and serial frames from the link tasks.
+    events: mpsc::Receiver<LinkEvent>,
+    own: Own,
+    buf: Vec<u8>,
+    /// The link read first at the next poll: a flood on one link does not
+    /// keep the others unread.
+    next: usize,
+}
+
+impl Incoming {
+    /// The next frame or status; `None` once every link task has ended.
+    pub async fn recv(&mut self) -> Option<LinkEvent> {
+        std::future::poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    /// What has arrived already, without waiting: whatever the kernel
+    /// holds, even on sockets the runtime has not yet seen readable.
+    pub fn try_recv(&mut self) -> Option<LinkEvent> {
+        if let Ok(ev) = self.events.try_recv() {
+            return Some(ev);
+        }
+        let n = self.slots.len();
+        for k in 0..n {
+            let i = (self.next + k) % n;
+            let Some(sock) = self.socket(i) else { continue };
+            loop {
+                match socket2::SockRef::from(&*sock).recv_from(uninit(&mut self.buf)) {
+                    Ok((len, from)) => match from.as_socket() {
+                        Some(from) => {
+                            if let Some(ev) = self.frame(i, len, from) {
+                                return Some(ev);
+                            }
+                        }
+                        None => continue,
+                    },
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        self.failed(i, e);
+                        break;
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// Polls the channel, then each open socket, starting after the link
+    /// that delivered last.
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<LinkEvent>> {
+        if let Poll::Ready(ev) = self.events.poll_recv(cx) {
+            return Poll::Ready(ev);
+        }
+        let n = self.slots.len();
+        for k in 0..n {
+            let i = (self.next + k) % n;
+            let Some(sock) = self.socket(i) else { continue };
+            loop {
+                let mut rb = ReadBuf::new(&mut self.buf);
+                match sock.poll_recv_from(cx, &mut rb) {
+                    Poll::Ready(Ok(from)) => {
+                        let len = rb.filled().len();
+                        if let Some(ev) = self.frame(i, len, from) {
+                            return Poll::Ready(Some(ev));
+                        }
+                    }
+                    Poll::Ready(Err(e)) => {
+                        self.failed(i, e);
+                        break;
+                    }
+                    Poll::Pending => break,
+                }
+            }
+        }
+        Poll::Pending
+    }
+
+    fn socket(&self, i: usize) -> Option<Arc<UdpSocket>> {
+        self.slots[i].rx.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The datagram of `len` bytes in the buffer, from `from` on link `i`;
+    /// `None` for an echo of our own.
+    fn frame(&mut self, i: usize, len: usize, from: SocketAddr) -> Option<LinkEvent> {
+        let slot = &self.slots[i];
+        if is_own(&self.own, from.ip()) {
+            slot.own_echoes.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        slot.received.fetch_add(1, Ordering::Relaxed);
+        self.next = (i + 1) % self.slots.len();
+        let from = SocketAddr::new(from.ip().to_canonical(), from.port());
+        Some(LinkEvent::Frame(Received { link: i, frame: self.buf[..len].to_vec(), from: Some(from) }))
+    }
+
+    /// Reading link `i` failed: it is read no more, and its supervisor
+    /// reports it down and reopens it.
+    fn failed(&self, i: usize, e: io::Error) {
+        let slot = &self.slots[i];
+        *slot.rx.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        *slot.failed.lock().unwrap_or_else(|e| e.into_inner()) = Some(format!("receiving: {e}"));
+        slot.failed_now.notify_one();
+    }
+}
+
+/// The buffer as socket2's `recv_from` takes it.
+fn uninit(buf: &mut [u8]) -> &mut [std::mem::MaybeUninit<u8>] {
+    // SAFETY: u8 and MaybeUninit<u8> have the same layout, and recv_from
+    // only writes initialised bytes into it.
+    unsafe { &mut *(buf as *mut [u8] as *mut [std::mem::MaybeUninit<u8>]) }
 }
 
 /// An open link, before it is handed to its supervisor.
@@ -554,6 +679,10 @@ impl Supervisor {
         *self.slot().tx.lock().unwrap_or_else(|e| e.into_inner()) = tx;
     }
 
+    fn set_rx(&self, rx: Option<Arc<UdpSocket>>) {
+        *self.slot().rx.lock().unwrap_or_else(|e| e.into_inner()) = rx;
+    }
+
     async fn status(&self, up: bool, why: &str) -> bool {
         let reason = format!("{}: {why}", self.slot().desc);
         if up {
@@ -579,14 +708,23 @@ impl Supervisor {
             match attempt {
                 Ok(o) => {
                     self.set_tx(Some(o.tx()));
+                    if let Opened::Udp { sock, .. } = &o {
+                        // (a failure reported for the socket this replaces
+                        // is old news)
+                        self.slot().failed.lock().unwrap_or_else(|e| e.into_inner()).take();
+                        self.set_rx(Some(sock.clone()));
+                    }
+                    // The reader polls the new socket once this status
+                    // wakes it.
                     if last_down.is_some() && !self.status(true, "up").await {
                         return;
                     }
                     let why = match o {
-                        Opened::Udp { sock, interface, .. } => self.run_udp(sock, &interface).await,
+                        Opened::Udp { interface, .. } => self.watch_udp(&interface).await,
                         Opened::Serial { port, rx, .. } => self.run_serial(port, rx).await,
                     };
                     self.set_tx(None);
+                    self.set_rx(None);
                     let Some(why) = why else { return };
                     if !self.status(false, &why).await {
                         return;
@@ -606,29 +744,18 @@ impl Supervisor {
         }
     }
 
-    /// Runs an open UDP link until it fails (`Some(reason)`) or nobody
-    /// listens any more (`None`).
-    async fn run_udp(&self, sock: Arc<UdpSocket>, interface: &str) -> Option<String> {
+    /// Watches an open UDP link (its reader is [`Incoming`]) until it
+    /// fails: the reason.
+    async fn watch_udp(&self, interface: &str) -> Option<String> {
         let mut tick = tokio::time::interval(RETRY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut buf = vec![0u8; MAX_DATAGRAM];
         loop {
             tokio::select! {
-                r = sock.recv_from(&mut buf) => match r {
-                    Ok((n, from)) => {
-                        if is_own(&self.own, from.ip()) {
-                            self.slot().own_echoes.fetch_add(1, Ordering::Relaxed);
-                            continue;
-                        }
-                        self.slot().received.fetch_add(1, Ordering::Relaxed);
-                        let from = SocketAddr::new(from.ip().to_canonical(), from.port());
-                        let ev = LinkEvent::Frame(Received { link: self.index, frame: buf[..n].to_vec(), from: Some(from) });
-                        if self.events.send(ev).await.is_err() {
-                            return None;
-                        }
+                _ = self.slot().failed_now.notified() => {
+                    if let Some(why) = self.slot().failed.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                        return Some(why);
                     }
-                    Err(e) => return Some(format!("receiving: {e}")),
-                },
+                }
                 _ = tick.tick() => {
                     if let Err(why) = iface_check(interface) {
                         return Some(why);
