@@ -49,12 +49,12 @@ impl Node {
             self.send_now = false;
             self.seq += 1;
             // Beats keep to a grid of keepalives; a frame sent at once for a
-            // change moves it not. Counted from each send, the period grew
-            // by the wake-up's lateness (the runtime's timer rounds up to a
-            // millisecond): at keepalive 50 ms the fourth beat after the
-            // last one heard left 4 ms past a deadtime of 200 ms, so a peer
-            // tolerated three lost beats in a row, not four. After a stall
-            // the grid starts again from now (no burst of missed beats).
+            // change does not move it. Counted from each send, the period
+            // grew by each wake-up's lateness (the runtime's timer rounds up
+            // to a millisecond), so the fourth beat after the last one heard
+            // left after a deadtime of four keepalives: a peer tolerated
+            // three lost beats in a row, not four. After a stall the grid
+            // starts again from now (no burst of missed beats).
             let keepalive = self.cfg.cluster.keepalive;
             if now >= self.next_send {
                 let next = self.next_send + keepalive;
