@@ -52,6 +52,9 @@ fn hostname() -> String {
 
 /// The most frames read before a tick is handled.
 const DRAIN_MAX: usize = 256;
+/// A timer that fires this much after its deadline woke late: the thread
+/// was held back, and frames may be waiting in the serial devices too.
+const LATE_WAKE: Duration = Duration::from_millis(2);
 
 /// How long hbd waits at start for the system bus and systemd on it.
 const BUS_WAIT: Duration = Duration::from_secs(30);
@@ -217,7 +220,11 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
                 // taken its groups over and pulled the LAN's ARP caches to
                 // itself. A read that finds nothing per link and tick is the
                 // price. Bounded, so a flood cannot hold the tick back; the
-                // rest is read after it.
+                // rest is read after it. (After a late wake-up the serial
+                // links' tasks run first, for what their devices hold.)
+                if Instant::now() > deadline + LATE_WAKE {
+                    tokio::task::yield_now().await;
+                }
                 for _ in 0..DRAIN_MAX {
                     let Some(ev) = incoming.try_recv() else { break };
                     d.link_event(ev);
