@@ -41,6 +41,9 @@ impl Resource {
             Resource::Vip { .. } => None,
         }
     }
+    pub fn is_vip(&self) -> bool {
+        matches!(self, Resource::Vip { .. })
+    }
     /// Systemd unit name, if this resource is a unit.
     pub fn unit_name(&self) -> Option<&str> {
         match self {

@@ -638,6 +638,14 @@ fn same_resources(a: &[Resource], b: &[Resource]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| bare(x) == bare(y))
 }
 
+impl LocalGroup {
+    /// Runs here and stays: what this node announces when the LAN may
+    /// have been told of another node (not a group it has begun to give up).
+    fn keeps(&self) -> bool {
+        self.state == GroupState::Started && !self.stop_after_op
+    }
+}
+
 fn new_group(name: &str, n: usize) -> LocalGroup {
     LocalGroup {
         name: name.to_string(),

@@ -366,49 +366,51 @@ impl Incoming {
         if let Ok(ev) = self.events.try_recv() {
             return Some(ev);
         }
-        let n = self.slots.len();
-        for k in 0..n {
-            let i = (self.next + k) % n;
-            let Some(sock) = self.socket(i) else { continue };
-            loop {
-                match socket2::SockRef::from(&*sock).recv_from(uninit(&mut self.buf)) {
-                    Ok((len, from)) => match from.as_socket() {
-                        Some(from) => {
-                            if let Some(ev) = self.frame(i, len, from) {
-                                return Some(ev);
-                            }
-                        }
-                        None => continue,
-                    },
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => {
-                        self.failed(i, e);
-                        break;
-                    }
-                }
-            }
-        }
-        None
+        self.read_sockets(|sock, buf| loop {
+            return match socket2::SockRef::from(sock).recv_from(uninit(buf)) {
+                Ok((len, from)) => match from.as_socket() {
+                    Some(from) => Poll::Ready(Ok((len, from))),
+                    None => continue,
+                },
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => Poll::Pending,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => Poll::Ready(Err(e)),
+            };
+        })
     }
 
-    /// Polls the channel, then each open socket, starting after the link
-    /// that delivered last.
+    /// Polls the channel, then each open socket.
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<LinkEvent>> {
         if let Poll::Ready(ev) = self.events.poll_recv(cx) {
             return Poll::Ready(ev);
         }
+        let ev = self.read_sockets(|sock, buf| {
+            let mut rb = ReadBuf::new(buf);
+            match sock.poll_recv_from(cx, &mut rb) {
+                Poll::Ready(Ok(from)) => Poll::Ready(Ok((rb.filled().len(), from))),
+                Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+                Poll::Pending => Poll::Pending,
+            }
+        });
+        ev.map_or(Poll::Pending, |ev| Poll::Ready(Some(ev)))
+    }
+
+    /// The first frame `read` gets from the open sockets, starting after
+    /// the link that delivered last; a socket whose read fails is handed
+    /// to its supervisor.
+    fn read_sockets(
+        &mut self,
+        mut read: impl FnMut(&UdpSocket, &mut [u8]) -> Poll<io::Result<(usize, SocketAddr)>>,
+    ) -> Option<LinkEvent> {
         let n = self.slots.len();
         for k in 0..n {
             let i = (self.next + k) % n;
             let Some(sock) = self.socket(i) else { continue };
             loop {
-                let mut rb = ReadBuf::new(&mut self.buf);
-                match sock.poll_recv_from(cx, &mut rb) {
-                    Poll::Ready(Ok(from)) => {
-                        let len = rb.filled().len();
+                match read(&sock, &mut self.buf) {
+                    Poll::Ready(Ok((len, from))) => {
                         if let Some(ev) = self.frame(i, len, from) {
-                            return Poll::Ready(Some(ev));
+                            return Some(ev);
                         }
                     }
                     Poll::Ready(Err(e)) => {
@@ -419,7 +421,7 @@ impl Incoming {
                 }
             }
         }
-        Poll::Pending
+        None
     }
 
     fn socket(&self, i: usize) -> Option<Arc<UdpSocket>> {

@@ -485,7 +485,7 @@ impl Sim {
                     self.step(node, |d, now| d.op_done(now, g, res, op, result));
                     return Ok(());
                 }
-                if (op, ok) == (Op::Start, true) && self.is_vip(group, res) {
+                if (op, ok) == (Op::Start, true) && self.cfg.groups[group].resources[res].is_vip() {
                     self.lan[group] = Some(node);
                 }
                 match (op, ok) {
@@ -1549,10 +1549,6 @@ impl Sim {
         matches!(self.cfg.groups[gi].resources[ri], Resource::Unit { .. })
     }
 
-    fn is_vip(&self, gi: usize, ri: usize) -> bool {
-        matches!(self.cfg.groups[gi].resources[ri], Resource::Vip { .. })
-    }
-
     /// `systemctl reload hbd` on node `v` with this file: the driver applies
     /// it whole or refuses it whole. The platform reads the units' own job
     /// timeouts, as the daemon does.
@@ -1749,7 +1745,7 @@ impl Sim {
                 )));
             }
         }
-        for g in &self.cfg.groups {
+        for (gi, g) in self.cfg.groups.iter().enumerate() {
             let runners = self.runners(&g.name);
             let owner = self.owner(&g.name);
             if runners.len() != 1 || owner.is_none() {
@@ -1764,9 +1760,8 @@ impl Sim {
             }
             // Clients go where the LAN was told last: the node that runs the
             // VIP must have been the last to announce it.
-            let gi = self.cfg.group_index(&g.name).expect("group");
             let holder = (0..self.nodes.len()).find(|&v| self.nodes[v].running[gi].iter().any(|r| *r));
-            if g.resources.iter().any(|r| matches!(r, Resource::Vip { .. })) && self.lan[gi] != holder {
+            if g.resources.iter().any(Resource::is_vip) && self.lan[gi] != holder {
                 let name = |v: Option<usize>| v.map_or("nobody".to_string(), |v| self.cfg.nodes[v].name.clone());
                 return Err(self.fail(format!(
                     "liveness: {:.1}s after the faults ended group {} runs on {}, but the last announcement of its VIP came from {}: clients are sent there",

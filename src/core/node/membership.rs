@@ -186,7 +186,7 @@ impl Node {
                     })
                 };
                 let let_go = held(old) && view.report(gi).is_none_or(|r| r.state == GroupState::Stopped);
-                if let_go && g.state == GroupState::Started && !g.stop_after_op {
+                if let_go && g.keeps() {
                     self.out.push(Action::Announce { group: g.name.clone() });
                 }
             }
@@ -236,7 +236,7 @@ impl Node {
             return;
         }
         for g in &self.groups {
-            if g.state == GroupState::Started && !g.stop_after_op {
+            if g.keeps() {
                 self.out.push(Action::Announce { group: g.name.clone() });
             }
         }

@@ -53,7 +53,7 @@ impl Node {
         match (op, result) {
             (Op::Start, Ok(())) => {
                 self.start_check(gi, resource);
-                let vip = matches!(self.cfg.group_at(gi).resources[resource], crate::core::Resource::Vip { .. });
+                let vip = self.cfg.group_at(gi).resources[resource].is_vip();
                 let g = &mut self.groups[gi];
                 g.up[resource] = true;
                 g.vip_added |= vip;
@@ -200,9 +200,7 @@ impl Node {
                 let queued = self
                     .groups
                     .enumerated()
-                    .filter(|(i, g)| {
-                        g.busy.is_some_and(|(r, _)| matches!(self.cfg.group_at(*i).resources[r], Resource::Vip { .. }))
-                    })
+                    .filter(|(i, g)| g.busy.is_some_and(|(r, _)| self.cfg.group_at(*i).resources[r].is_vip()))
                     .count();
                 Some(VIP_OP_TIMEOUT.saturating_add(VIP_OP_QUEUED.saturating_mul(queued as u32)))
             }
@@ -287,12 +285,7 @@ impl Node {
                     } else {
                         g.state = GroupState::Started;
                         self.out.push(Action::Event(Event::GroupStarted { group: g.name.clone() }));
-                        let vips = self
-                            .cfg
-                            .group_at(gi)
-                            .resources
-                            .iter()
-                            .any(|r| matches!(r, crate::core::Resource::Vip { .. }));
+                        let vips = self.cfg.group_at(gi).resources.iter().any(Resource::is_vip);
                         if vips && !std::mem::take(&mut g.vip_added) {
                             self.out.push(Action::Announce { group: g.name.clone() });
                         }
