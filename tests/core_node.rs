@@ -866,6 +866,45 @@ fn a_failing_node_check_is_standby_and_a_passing_one_ends_it() {
     assert!(matches!(s.state(), Some(GroupState::Started | GroupState::Starting)), "{:?}", s.state());
 }
 
+/// A pass after passes moves nothing but counts, and the node takes no
+/// step for it (a step is a pass over every group: with a thousand groups a
+/// probe cost 11 µs instead of 0.1). What the clock made due meanwhile is
+/// still done at that call, not at the next tick.
+#[test]
+fn a_passing_probe_takes_no_step_but_what_is_due_is_done() {
+    let c = cfg_checked(true);
+    let mut s = Shell::new(c.clone(), 1);
+    let uplink = hbd::core::CheckTarget::Node { name: "uplink".into() };
+    let pass = |s: &mut Shell, at: Time| {
+        let session = s.check_session(&uplink).expect("the node check runs");
+        s.feed(
+            at,
+            Input::CheckResult { target: uplink.clone(), session, ok: true, detail: String::new(), latency: ms(1) },
+        )
+    };
+    let mut t = ms(10);
+    for seq in 1..=5 {
+        s.run_until(t);
+        let ack = s.last_version();
+        s.feed_all(t, hb(1, seq, from_n2(&c, GroupState::Stopped, 1, ack)));
+        t += KEEPALIVE;
+    }
+    let heard = t - KEEPALIVE;
+    assert_eq!(s.node.peer_state("n2"), Some(PeerState::Up));
+    pass(&mut s, heard + ms(1));
+    pass(&mut s, heard + ms(2));
+    let serial = s.node.status_serial();
+    assert!(pass(&mut s, heard + ms(3)).is_empty(), "a routine pass acts");
+    assert_eq!(s.node.status_serial(), serial, "a routine pass changed what status shows");
+    // n2 falls silent; the next call after its deadline is a pass.
+    s.run_until(heard + DEADTIME - ms(50));
+    assert_eq!(s.node.peer_state("n2"), Some(PeerState::Up));
+    let late = heard + DEADTIME + ms(10);
+    pass(&mut s, late);
+    assert_eq!(s.node.peer_state("n2"), Some(PeerState::Dead), "a pass delayed what was due");
+    assert!(s.events_since(late).contains(&Event::PeerDead { peer: "n2".into() }));
+}
+
 #[test]
 fn a_reload_that_changes_only_a_check_restarts_the_check_not_the_group() {
     let c = cfg_checked(false);

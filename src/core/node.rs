@@ -343,6 +343,9 @@ pub struct Node {
     split_seen: std::collections::BTreeSet<(GroupIdx, NodeIdx)>,
     /// See [`Node::status_serial`].
     status_serial: u64,
+    /// [`Node::next_deadline`] after the last step: before it, nothing is
+    /// due by the clock alone.
+    due: Time,
     /// Something `status()` shows changed in this step: a frame went out
     /// because of it (not a plain keepalive), or time alone changed it.
     status_moved: bool,
@@ -434,6 +437,7 @@ impl Node {
             was_isolated: false,
             split_seen: Default::default(),
             status_serial: 0,
+            due: Time::ZERO,
             status_moved: false,
             pending_reload: None,
             peer_came_up: false,
@@ -470,6 +474,8 @@ impl Node {
         // A probe that passed moves nothing but counts and a latency, which
         // status refreshes at its own pace (like link ages).
         let routine = matches!(input, Input::Frame { .. } | Input::Tick | Input::CheckResult { ok: true, .. });
+        // Whether anything a step looks at may have changed.
+        let mut needs_step = true;
         match input {
             Input::Frame { from, link, generation, seq, msg: Message::Beat(b) } => {
                 self.on_beat(&from, link, generation, seq, b)
@@ -496,7 +502,7 @@ impl Node {
                 }
             }
             Input::CheckResult { target, session, ok, detail, latency } => {
-                self.on_check_result(target, session, ok, detail, latency)
+                needs_step = self.on_check_result(target, session, ok, detail, latency);
             }
             Input::Ping { reachable } => self.on_ping(reachable),
             Input::FenceDone { node, ok } => self.on_fence_done(&node, ok),
@@ -511,7 +517,12 @@ impl Node {
             Input::Reload(cfg) => self.on_reload(*cfg),
             Input::Tick => {}
         }
-        self.step();
+        // An input that moved nothing needs no step unless the clock made
+        // something due (a step costs a pass over every group).
+        if needs_step || now >= self.due {
+            self.step();
+            self.due = self.next_deadline();
+        }
         // Whatever changes state either tells the peers at once or emits
         // an action other than a keepalive: a frame or tick that did
         // neither changed nothing `status()` shows but link ages.

@@ -190,6 +190,9 @@ impl Node {
         self.node_checks.iter().any(|(_, t)| t.healthy == Some(false))
     }
 
+    /// Counts one probe's result; returns whether it moved anything but
+    /// counts and a latency (a pass after passes does not, and needs no
+    /// step: with 100 checks those are most of the inputs).
     pub(super) fn on_check_result(
         &mut self,
         target: CheckTarget,
@@ -197,24 +200,19 @@ impl Node {
         ok: bool,
         detail: String,
         latency: Duration,
-    ) {
+    ) -> bool {
         let now = self.now;
-        let (track, what, group) = match &target {
+        let track = match &target {
             CheckTarget::Resource { group, resource } => {
-                let Some(&gi) = self.names.groups.get(group) else { return };
-                let Some(t) = self.groups[gi].checks.get_mut(*resource) else { return };
-                let what = format!("the check of {}", self.cfg.group_at(gi).resources[*resource].name());
-                (t, what, group.clone())
+                self.names.groups.get(group).and_then(|&gi| self.groups[gi].checks.get_mut(*resource))
             }
-            CheckTarget::Node { name } => {
-                let Some((_, t)) = self.node_checks.iter_mut().find(|(n, _)| n == name) else { return };
-                (t, format!("node check {name}"), String::new())
-            }
+            CheckTarget::Node { name } => self.node_checks.iter_mut().find(|(n, _)| n == name).map(|(_, t)| t),
         };
+        let Some(track) = track else { return false };
         if session == 0 || track.session != session {
-            return;
+            return false;
         }
-        let Some(check) = track.check.clone() else { return };
+        let Some((rise, fall)) = track.check.as_ref().map(|c| (c.rise, c.fall)) else { return false };
         track.latency = Some(latency);
         let mut verdict = None;
         if ok {
@@ -224,22 +222,32 @@ impl Node {
             let moved = track.failures > 0;
             track.failures = 0;
             self.status_moved |= moved;
-            if track.healthy != Some(true) && track.passes >= check.rise {
+            if track.healthy != Some(true) && track.passes >= rise {
                 verdict = Some(true);
+            }
+            if verdict.is_none() && !moved {
+                return false;
             }
         } else {
             track.failures = track.failures.saturating_add(1);
             track.passes = 0;
             track.error = detail.clone();
-            if track.healthy != Some(false) && track.failures >= check.fall {
+            if track.healthy != Some(false) && track.failures >= fall {
                 verdict = Some(false);
             }
         }
-        let Some(healthy) = verdict else { return };
+        let Some(healthy) = verdict else { return true };
         let was = track.healthy.replace(healthy);
         track.since = now;
+        let probe = track.check.as_ref().map(|c| c.probe.describe()).unwrap_or_default();
         self.status_moved = true;
-        let probe = check.probe.describe();
+        let (what, group) = match &target {
+            CheckTarget::Resource { group, resource } => {
+                let gi = self.names.groups[group];
+                (format!("the check of {}", self.cfg.group_at(gi).resources[*resource].name()), group.clone())
+            }
+            CheckTarget::Node { name } => (format!("node check {name}"), String::new()),
+        };
         if healthy {
             if was == Some(false) {
                 self.out.push(Action::Event(Event::CheckRecovered { check: format!("{what} ({probe})"), group }));
@@ -247,17 +255,17 @@ impl Node {
                     self.send_now = true;
                 }
             }
-            return;
+            return true;
         }
         self.out.push(Action::Event(Event::CheckFailed {
             check: format!("{what} ({probe})"),
             group: group.clone(),
             reason: detail.clone(),
-            fall: check.fall,
+            fall,
         }));
         match target {
             CheckTarget::Resource { resource, .. } => {
-                let reason = format!("its check failed {} times in a row ({detail})", check.fall);
+                let reason = format!("its check failed {fall} times in a row ({detail})");
                 // A sick service still runs: restarted in place means
                 // stopped and started again.
                 self.fail_resource(&group, resource, reason, true);
@@ -265,6 +273,7 @@ impl Node {
             // Peers learn from the next beat that this node is in standby.
             CheckTarget::Node { .. } => self.send_now = true,
         }
+        true
     }
 
     /// The checks of group `gi` that status shows: those of resources that
