@@ -839,6 +839,39 @@ fn fall_failures_restart_the_unit_in_place_then_move_at_the_threshold() {
     assert_eq!(s.state(), Some(GroupState::Stopped), "given up at the threshold");
 }
 
+/// A group released while one of its resources is being stopped to be
+/// started again (a sick unit restarted in place) is stopping from that
+/// moment: status says so, not "starting", and the unit is not started
+/// again.
+#[test]
+fn a_release_during_a_restart_in_place_is_stopping_at_once() {
+    let mut s = Shell::new(cfg_checked(false), 1);
+    s.run_until(INITDEAD + ms(500));
+    s.probe(&svc(), true);
+    s.probe(&svc(), true);
+    assert_eq!(s.state(), Some(GroupState::Started));
+    s.probe(&svc(), false);
+    s.probe(&svc(), false);
+    let session = s.check_session(&svc()).unwrap();
+    let t = s.now + ms(1000);
+    let detail = "HTTP 500 from http://127.0.0.1/health".to_string();
+    s.feed(t, Input::CheckResult { target: svc(), session, ok: false, detail, latency: ms(3) });
+    assert_eq!(s.pending, vec![("g1".to_string(), 1, Op::Stop)], "the restart in place begins with a stop");
+    s.feed(t + ms(10), Input::Command { id: 1, cmd: Command::Standby { node: "n1".into() } });
+    assert_eq!(s.state(), Some(GroupState::Stopping), "released with the unit's stop in flight");
+    assert_eq!(s.node.status().groups[0].state, GroupState::Stopping);
+    s.run_until(s.now + ms(500));
+    assert_eq!(s.state(), Some(GroupState::Stopped));
+    assert_eq!(s.starts_since(t), 0, "the unit of a released group was started again");
+    let stops: Vec<usize> = s
+        .actions
+        .iter()
+        .filter(|(at, _)| *at >= t)
+        .filter_map(|(_, a)| if let Action::Stop { resource, .. } = a { Some(*resource) } else { None })
+        .collect();
+    assert_eq!(stops, vec![1, 0], "each resource is stopped once, the unit first");
+}
+
 #[test]
 fn a_failing_node_check_is_standby_and_a_passing_one_ends_it() {
     let mut s = Shell::new(cfg_checked(true), 1);

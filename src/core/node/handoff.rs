@@ -67,7 +67,10 @@ impl Node {
                         }
                         g.release_reason = reason;
                         self.out.push(Action::Event(Event::Release { group: g.name.clone(), reason }));
-                        if g.busy.is_some() {
+                        // A start in flight ends (or is cancelled) first. A
+                        // stop in flight (a unit restarted in place) is the
+                        // first step of stopping: the group is stopping now.
+                        if matches!(g.busy, Some((_, Op::Start))) {
                             g.stop_after_op = true;
                         } else {
                             g.state = GroupState::Stopping;

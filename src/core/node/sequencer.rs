@@ -92,6 +92,9 @@ impl Node {
                     // Stopped to be started again: the rest keeps running.
                     if matches!(g.state, GroupState::Started | GroupState::Starting) {
                         g.restart.push(resource);
+                    } else if resource + 1 == g.running {
+                        // Released meanwhile: stopping goes on below it.
+                        g.running = resource;
                     }
                     return;
                 }
