@@ -107,3 +107,29 @@ fn import_huge_heartbeat_times() {
         assert!(note.why.contains("not a time"), "{directive} {value}: {note}");
     }
 }
+
+/// A state whose unit words are longer than `MAX_UNIT_WORD` (a peer that
+/// does not keep to the bounds) decoded with the long words, while encoding
+/// it again carried `?` for them: two views of one state. Found by the
+/// fuzzer (heartbeat_body, in CI); such words now decode as `?`, as they
+/// would be carried.
+#[test]
+fn unit_words_past_the_bounds_decode_as_carried() {
+    use hbd::core::msg::ResourceState;
+    use hbd::wire::{decode_state, encode_state, MAX_UNIT_WORD};
+
+    let data = include_bytes!("../fuzz/corpus/heartbeat_body/8c42aedbc37f507a8fcffeee08f64f66ed2c3dc3");
+    checks::heartbeat_body(data);
+    let s = decode_state(data).expect("the found input is a state");
+    let words: Vec<&str> = s
+        .groups
+        .iter()
+        .flat_map(|g| &g.resources)
+        .filter_map(|r| if let ResourceState::Unit(u) = r { Some([&u.active, &u.sub, &u.result]) } else { None })
+        .flatten()
+        .map(String::as_str)
+        .collect();
+    assert!(words.contains(&"?"), "{words:?}");
+    assert!(words.iter().all(|w| w.len() <= MAX_UNIT_WORD), "{words:?}");
+    assert_eq!(decode_state(&encode_state(&s)).unwrap(), s);
+}

@@ -77,7 +77,7 @@
 //! one frame whatever the sender's name. A unit's state words (systemd's
 //! `ActiveState`, `SubState`, `Result`) count towards that bound as at most
 //! [`MAX_UNIT_WORDS`] different words of at most [`MAX_UNIT_WORD`] bytes;
-//! anything beyond travels as `?`.
+//! anything beyond travels as `?`, and is read as `?` when a peer sends it.
 //!
 //! Decoding never panics, and no count or length field is trusted: each is
 //! checked against the bytes that remain before anything is read or
@@ -381,7 +381,7 @@ pub fn encode_state(s: &State) -> Vec<u8> {
         for r in &g.resources {
             if let ResourceState::Unit(u) = r {
                 for w in [&u.active, &u.sub, &u.result] {
-                    words.add(&mut names, w);
+                    names.add(words.take(w));
                 }
             }
         }
@@ -541,6 +541,7 @@ pub fn decode_state(body: &[u8]) -> Result<State, WireError> {
             });
         }
     }
+    carry_unit_words(&mut s.groups);
     if let Some(v) = intents_f {
         let mut outer = Reader { b: v, at: 0 };
         while outer.remaining() > 0 {
@@ -737,23 +738,59 @@ struct UnitWords<'a> {
 
 impl<'a> UnitWords<'a> {
     const OTHER: &'static str = "?";
-    fn add(&mut self, names: &mut Names<'a>, w: &'a str) {
-        let w = if self.taken.contains(w) {
-            return;
-        } else if w != Self::OTHER && w.len() <= MAX_UNIT_WORD && self.kept < MAX_UNIT_WORDS - 1 {
+    /// Takes the words on in the state's order; returns what is carried for
+    /// `w`: itself, or `?`.
+    fn take(&mut self, w: &'a str) -> &'a str {
+        if self.taken.contains(w) {
+            return w;
+        }
+        let w = if w != Self::OTHER && w.len() <= MAX_UNIT_WORD && self.kept < MAX_UNIT_WORDS - 1 {
             self.kept += 1;
             w
         } else {
             Self::OTHER
         };
         self.taken.insert(w);
-        names.add(w);
+        w
     }
     fn carried<'b>(&self, w: &'b str) -> &'b str {
         if self.taken.contains(w) {
             w
         } else {
             Self::OTHER
+        }
+    }
+}
+
+/// Unit words past the bounds become `?` in a decoded state too, as
+/// [`encode_state`] would carry them: a state that came in is the state
+/// this node passes on and compares (a peer that keeps to the bounds never
+/// sends them; one that does not must not make two views of one state).
+fn carry_unit_words(groups: &mut [GroupReport]) {
+    fn words(groups: &[GroupReport]) -> impl Iterator<Item = &String> {
+        let units = groups.iter().flat_map(|g| &g.resources).filter_map(|r| match r {
+            ResourceState::Unit(u) => Some([&u.active, &u.sub, &u.result]),
+            _ => None,
+        });
+        units.flatten()
+    }
+    let kept: Vec<bool> = {
+        let mut carried = UnitWords::default();
+        words(groups).map(|w| carried.take(w) == w.as_str()).collect()
+    };
+    if kept.iter().all(|k| *k) {
+        return;
+    }
+    let units = groups.iter_mut().flat_map(|g| &mut g.resources).filter_map(|r| match r {
+        ResourceState::Unit(u) => Some(u),
+        _ => None,
+    });
+    let mut kept = kept.into_iter();
+    for u in units {
+        for w in [&mut u.active, &mut u.sub, &mut u.result] {
+            if kept.next() == Some(false) {
+                *w = UnitWords::OTHER.to_string();
+            }
         }
     }
 }
