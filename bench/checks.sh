@@ -186,7 +186,7 @@ chk_one_run() { # CELL RUN
     fi
     # the service turns sick at a random point of the check's interval (see
     # one_run in run.sh: the steps before take the same time in every run)
-    sleep "0.$(printf '%03d' $((RANDOM % 1000)))"
+    lab_random_phase
     t=$(now_ms)
     chk_health n1 500
     wait "$pp"

@@ -182,7 +182,7 @@ one_run() { # SYSTEM SETTING FAULT RUN
     # phase of n1's beats each time, and detection looked up to a beat
     # period shorter (or longer) than it is.  1 s is a multiple of every
     # setting's period, so the phase is uniform for each system.
-    [[ $f == switch ]] || sleep "0.$(printf '%03d' $((RANDOM % 1000)))"
+    [[ $f == switch ]] || lab_random_phase
     t=$(now_ms)
     case $f in
     # (from the moment the links go down, not from the call)

@@ -133,7 +133,7 @@ one_fault() { # NODES GROUPS KIND RUN
     _ready() { [[ -s $pf1 ]] && (( $(wc -l <"$pf1") >= 3 )); }
     lab_wait_for 10 _ready || log "${n}x$g $kind #$r: the probe does not see n1 on $first"
     # a power cut at a random point of n1's heartbeat cycle (see one_run in run.sh)
-    [[ $kind == power ]] && sleep "0.$(printf '%03d' $((RANDOM % 1000)))"
+    [[ $kind == power ]] && lab_random_phase
     t=$(now_ms)
     case $kind in
     # (from the moment the links go down, not from the call)

@@ -396,6 +396,12 @@ _lab_kill_machine() { # NODE: SIGKILL PID 1, wait for nspawn to go
     echo down >"$d/power"
 }
 
+# lab_random_phase: sleep a random 0-999 ms, so that a fault a benchmark
+# injects lands at a random point of the heartbeat (or check) cycle: the
+# steps before it take about the same time in every run, and without this
+# every run cut at the same phase.  1 s is a multiple of every period used.
+lab_random_phase() { sleep "0.$(printf '%03d' $((RANDOM % 1000)))"; }
+
 # lab_power_cut NODE: links down, SIGKILL the machine's PID 1.  The node's
 # network namespace is then reset as a reboot would find it: addresses
 # (incl. VIPs), qdiscs and iptables rules gone.  State dirs stay.
