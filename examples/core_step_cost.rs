@@ -1,6 +1,7 @@
 //! What one step of the core costs as the number of groups grows: every
-//! input (a frame, a tick, a probe's result) runs one step, so this is the
-//! CPU floor of health checks and heartbeats per node, apart from I/O.
+//! frame and tick runs one step, so this is the CPU floor of heartbeats per
+//! node, apart from I/O. A probe that passed after passes takes no step
+//! unless something is due; its figure here is that path.
 //!
 //!     cargo run --release --example core_step_cost [-- GROUPS...]
 //!
@@ -11,7 +12,7 @@
 
 use std::time::{Duration, Instant};
 
-use hbd::core::{CheckTarget, Input, Node};
+use hbd::core::{Action, CheckTarget, Input, Node, Op};
 use hbd::sim::{Sim, SimOptions};
 
 const INPUTS: u32 = 20_000;
@@ -28,15 +29,33 @@ fn main() {
     for groups in sizes {
         let mut o = SimOptions::scripted(2);
         o.groups = groups;
+        o.checks = true;
         let cfg = Sim::new(o).config().clone();
         let mut node = Node::new(cfg.clone(), "n1", 1, Duration::ZERO).expect("n1 is in the config");
         // Past initdead and deadtime: the node has decided what it runs.
         let mut now = Duration::ZERO;
+        let target = CheckTarget::Resource { group: cfg.groups[0].name.clone(), resource: 1 };
+        let mut session = None;
+        // Every start and stop succeeds at the next tick.
+        let mut done = Vec::new();
         for _ in 0..200 {
             now += Duration::from_millis(50);
-            node.handle(now, Input::Tick);
+            let mut acts = node.handle(now, Input::Tick);
+            for (group, resource, op) in std::mem::take(&mut done) {
+                acts.extend(node.handle(now, Input::ResourceDone { group, resource, op, result: Ok(()) }));
+            }
+            for a in acts {
+                match a {
+                    Action::StartCheck { target: t, session: s, .. } => {
+                        session = session.or((t == target).then_some(s));
+                    }
+                    Action::Start { group, resource, .. } => done.push((group, resource, Op::Start)),
+                    Action::Stop { group, resource, .. } => done.push((group, resource, Op::Stop)),
+                    _ => {}
+                }
+            }
         }
-        let target = CheckTarget::Resource { group: cfg.groups[0].name.clone(), resource: 0 };
+        let session = session.expect("the first group's check runs");
         let mut ticks = Vec::new();
         let mut checks = Vec::new();
         for _ in 0..5 {
@@ -49,7 +68,7 @@ fn main() {
             for _ in 0..INPUTS {
                 let input = Input::CheckResult {
                     target: target.clone(),
-                    session: 0,
+                    session,
                     ok: true,
                     detail: String::new(),
                     latency: Duration::from_micros(300),
