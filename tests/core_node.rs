@@ -781,6 +781,15 @@ fn svc() -> hbd::core::CheckTarget {
     hbd::core::CheckTarget::Resource { group: "g1".into(), resource: 1 }
 }
 
+/// n1 alone after initdead: g1 started, its check passed `rise` (2) times.
+fn healthy() -> Shell {
+    let mut s = Shell::new(cfg_checked(false), 1);
+    s.run_until(INITDEAD + ms(500));
+    s.probe(&svc(), true);
+    s.probe(&svc(), true);
+    s
+}
+
 #[test]
 fn a_check_runs_while_its_unit_is_up_and_gates_started() {
     let mut s = Shell::new(cfg_checked(false), 1);
@@ -798,10 +807,7 @@ fn a_check_runs_while_its_unit_is_up_and_gates_started() {
 
 #[test]
 fn fall_failures_restart_the_unit_in_place_then_move_at_the_threshold() {
-    let mut s = Shell::new(cfg_checked(false), 1);
-    s.run_until(INITDEAD + ms(500));
-    s.probe(&svc(), true);
-    s.probe(&svc(), true);
+    let mut s = healthy();
     let t = s.now;
     let first = s.check_session(&svc()).unwrap();
     // Two failures are not enough (fall 3).
@@ -845,10 +851,7 @@ fn fall_failures_restart_the_unit_in_place_then_move_at_the_threshold() {
 /// again.
 #[test]
 fn a_release_during_a_restart_in_place_is_stopping_at_once() {
-    let mut s = Shell::new(cfg_checked(false), 1);
-    s.run_until(INITDEAD + ms(500));
-    s.probe(&svc(), true);
-    s.probe(&svc(), true);
+    let mut s = healthy();
     assert_eq!(s.state(), Some(GroupState::Started));
     s.probe(&svc(), false);
     s.probe(&svc(), false);
