@@ -25,8 +25,18 @@ pub struct Outcome {
 
 /// One probe, bounded by the check's timeout.
 pub async fn probe(check: &Check, systemd: &Systemd) -> Outcome {
+    timed(check, attempt(&check.probe, systemd)).await
+}
+
+/// An HTTP or TCP probe without systemd at hand (a unit check fails): the
+/// same path as [`probe`], for measuring it (`examples/probe_cost`).
+pub async fn probe_net(check: &Check) -> Outcome {
+    timed(check, attempt_net(&check.probe)).await
+}
+
+async fn timed(check: &Check, attempt: impl std::future::Future<Output = Result<(), String>>) -> Outcome {
     let t0 = Instant::now();
-    let r = tokio::time::timeout(check.timeout, attempt(&check.probe, systemd)).await;
+    let r = tokio::time::timeout(check.timeout, attempt).await;
     let latency = t0.elapsed();
     match r {
         Ok(Ok(())) => Outcome { ok: true, detail: String::new(), latency },
@@ -44,6 +54,13 @@ pub async fn probe(check: &Check, systemd: &Systemd) -> Outcome {
 }
 
 async fn attempt(p: &Probe, systemd: &Systemd) -> Result<(), String> {
+    match p {
+        Probe::Unit { name } => attempt_unit(name, systemd).await,
+        _ => attempt_net(p).await,
+    }
+}
+
+async fn attempt_net(p: &Probe) -> Result<(), String> {
     match p {
         Probe::Tcp { addr } => {
             connect(addr).await?;
@@ -63,27 +80,29 @@ async fn attempt(p: &Probe, systemd: &Systemd) -> Result<(), String> {
                 Err(format!("HTTP {code} from {url} (expected {expect})"))
             }
         }
-        Probe::Unit { name } => {
-            // A oneshot unit: its start job ends when the script does, and
-            // its Result says how. A unit still running from the last probe
-            // is joined, not started twice.
-            match systemd.start(name).await {
-                // A script that exits non-zero fails its start job: its
-                // Result says how.
-                Ok(()) | Err(UnitError::JobFailed { .. }) => {}
-                Err(e) => return Err(e.to_string()),
-            }
-            let result = systemd.unit_result(name).await.map_err(|e| e.to_string())?;
-            if result == "success" {
-                return Ok(());
-            }
-            let status = match systemd.exit_status(name).await {
-                Ok(Some(n)) if result == "exit-code" => format!(", exit status {n}"),
-                _ => String::new(),
-            };
-            Err(format!("{name} ended with result '{result}'{status}; see `journalctl -u {name}`"))
-        }
+        Probe::Unit { name } => Err(format!("{name}: a unit check needs systemd")),
     }
+}
+
+/// A oneshot unit: its start job ends when the script does, and its Result
+/// says how. A unit still running from the last probe is joined, not
+/// started twice.
+async fn attempt_unit(name: &str, systemd: &Systemd) -> Result<(), String> {
+    match systemd.start(name).await {
+        // A script that exits non-zero fails its start job: its Result
+        // says how.
+        Ok(()) | Err(UnitError::JobFailed { .. }) => {}
+        Err(e) => return Err(e.to_string()),
+    }
+    let result = systemd.unit_result(name).await.map_err(|e| e.to_string())?;
+    if result == "success" {
+        return Ok(());
+    }
+    let status = match systemd.exit_status(name).await {
+        Ok(Some(n)) if result == "exit-code" => format!(", exit status {n}"),
+        _ => String::new(),
+    };
+    Err(format!("{name} ended with result '{result}'{status}; see `journalctl -u {name}`"))
 }
 
 async fn connect(addr: &str) -> Result<TcpStream, String> {

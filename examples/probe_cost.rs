@@ -1,0 +1,78 @@
+//! What one HTTP probe costs hbd's thread, without the lab's spread: the
+//! probe path of the daemon (`shell::check::probe_net`: connect, request,
+//! status line, close) run back to back on a runtime like the daemon's (one
+//! thread), against a small HTTP/1.0 server on a thread of its own.
+//!
+//!     cargo run --release --example probe_cost [-- PROBES]
+//!
+//! Prints the median of 5 rounds of PROBES (default 5,000) probes: the CPU
+//! time of the probing thread per probe (`CLOCK_THREAD_CPUTIME_ID`) and the
+//! wall time per probe. On loopback the receiving end's kernel work runs in
+//! the sender's context, so the server's half of each connection's TCP is
+//! in the figure, as it is in the daemon's.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use hbd::config::{Check, Probe};
+use hbd::shell::check::probe_net;
+
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: a valid clock id and a pointer to a timespec we own.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// Answers every request with 200 and closes, as the bench's server does.
+fn serve(listener: TcpListener) {
+    for stream in listener.incoming() {
+        let Ok(mut s) = stream else { continue };
+        let mut buf = [0u8; 1024];
+        let mut got = Vec::new();
+        while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+        let _ = s.write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).expect("finite"));
+    v[v.len() / 2]
+}
+
+fn main() {
+    let probes: u32 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(5_000);
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a local port");
+    let port = listener.local_addr().expect("bound").port();
+    std::thread::spawn(move || serve(listener));
+    let url = format!("http://127.0.0.1:{port}/health");
+    let check = Check {
+        probe: Probe::Http { url, host: "127.0.0.1".into(), port, path: "/health".into(), expect: 200 },
+        interval: Duration::from_secs(1),
+        timeout: Duration::from_millis(500),
+        rise: 1,
+        fall: 3,
+    };
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+    let (mut cpu, mut wall) = (Vec::new(), Vec::new());
+    for _ in 0..5 {
+        let (c0, t0) = (thread_cpu(), Instant::now());
+        rt.block_on(async {
+            for _ in 0..probes {
+                let o = probe_net(&check).await;
+                assert!(o.ok, "a probe failed: {}", o.detail);
+            }
+        });
+        cpu.push((thread_cpu() - c0).as_nanos() as f64 / f64::from(probes) / 1000.0);
+        wall.push(t0.elapsed().as_nanos() as f64 / f64::from(probes) / 1000.0);
+    }
+    println!("probes,cpu_us_per_probe,wall_us_per_probe");
+    println!("{probes},{:.1},{:.1}", median(cpu), median(wall));
+}
