@@ -722,7 +722,7 @@ impl Supervisor {
                         return;
                     }
                     let why = match o {
-                        Opened::Udp { interface, .. } => self.watch_udp(&interface).await,
+                        Opened::Udp { interface, .. } => Some(self.watch_udp(&interface).await),
                         Opened::Serial { port, rx, .. } => self.run_serial(port, rx).await,
                     };
                     self.set_tx(None);
@@ -748,19 +748,19 @@ impl Supervisor {
 
     /// Watches an open UDP link (its reader is [`Incoming`]) until it
     /// fails: the reason.
-    async fn watch_udp(&self, interface: &str) -> Option<String> {
+    async fn watch_udp(&self, interface: &str) -> String {
         let mut tick = tokio::time::interval(RETRY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 _ = self.slot().failed_now.notified() => {
                     if let Some(why) = self.slot().failed.lock().unwrap_or_else(|e| e.into_inner()).take() {
-                        return Some(why);
+                        return why;
                     }
                 }
                 _ = tick.tick() => {
                     if let Err(why) = iface_check(interface) {
-                        return Some(why);
+                        return why;
                     }
                     refresh_own_if_stale(&self.own, &self.fixed_own);
                 }
