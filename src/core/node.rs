@@ -343,8 +343,9 @@ pub struct Node {
     split_seen: std::collections::BTreeSet<(GroupIdx, NodeIdx)>,
     /// See [`Node::status_serial`].
     status_serial: u64,
-    /// [`Node::next_deadline`] after the last step: before it, nothing is
-    /// due by the clock alone.
+    /// When the shell must call next ([`Node::next_deadline`]), as of the
+    /// last step: before it, nothing is due by the clock alone. An input
+    /// that takes no step changes nothing it is computed from.
     due: Time,
     /// Something `status()` shows changed in this step: a frame went out
     /// because of it (not a plain keepalive), or time alone changed it.
@@ -394,7 +395,7 @@ impl Node {
         let groups = cfg.groups.iter().map(|g| new_group(&g.name, g.resources.len())).collect();
         let digest = cfg.digest();
         let ping_raw = if cfg.ping.hosts.is_empty() { None } else { Some(0) };
-        Ok(Node {
+        let mut node = Node {
             me,
             generation,
             started_at: now,
@@ -445,7 +446,9 @@ impl Node {
             node_checks: cfg.node_checks.iter().map(|c| (c.name.clone(), CheckTrack::default())).collect(),
             out: Vec::new(),
             cfg,
-        })
+        };
+        node.due = node.deadline();
+        Ok(node)
     }
 
     pub fn name(&self) -> &str {
@@ -467,7 +470,8 @@ impl Node {
         // is not a peer's silence, so peers are judged a keepalive later,
         // once what waited in the sockets has come in.
         let keepalive = self.cfg.cluster.keepalive;
-        if now.saturating_sub(self.now) > keepalive * 2 {
+        let stalled = now.saturating_sub(self.now) > keepalive * 2;
+        if stalled {
             self.judge_after = now + keepalive;
         }
         self.now = now.max(self.now);
@@ -519,9 +523,9 @@ impl Node {
         }
         // An input that moved nothing needs no step unless the clock made
         // something due (a step costs a pass over every group).
-        if needs_step || now >= self.due {
+        if needs_step || stalled || now >= self.due {
             self.step();
-            self.due = self.next_deadline();
+            self.due = self.deadline();
         }
         // Whatever changes state either tells the peers at once or emits
         // an action other than a keepalive: a frame or tick that did
@@ -543,6 +547,12 @@ impl Node {
 
     /// When the shell must call `handle(…, Input::Tick)` at the latest.
     pub fn next_deadline(&self) -> Time {
+        self.due
+    }
+
+    /// [`Node::next_deadline`] computed afresh: a pass over the peers and
+    /// the groups, once per step rather than once per call.
+    fn deadline(&self) -> Time {
         let c = &self.cfg.cluster;
         let mut d = self.next_send;
         let mut consider = |t: Time| {
