@@ -19,4 +19,5 @@ pub mod platform;
 pub mod realtime;
 pub mod receive;
 pub mod systemd;
+mod unit_signals;
 pub mod vip;

@@ -22,17 +22,25 @@
 use std::collections::VecDeque;
 use std::fmt;
 
-use futures::{Stream, StreamExt};
+use futures::Stream;
 use zbus::proxy::CacheProperties;
 use zbus::zvariant::{OwnedObjectPath, Value};
 use zbus::Connection;
 
-const DEST: &str = "org.freedesktop.systemd1";
+use super::unit_signals::{Route, UnitSignals};
+
+pub(crate) const DEST: &str = "org.freedesktop.systemd1";
+pub(crate) const MANAGER_PATH: &str = "/org/freedesktop/systemd1";
 const NO_SUCH_UNIT: &str = "org.freedesktop.systemd1.NoSuchUnit";
 const UNIT_IFACE: &str = "org.freedesktop.systemd1.Unit";
 const SERVICE_IFACE: &str = "org.freedesktop.systemd1.Service";
 /// The longest hbd waits for systemd to answer one method call.
 pub const BUS_CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(25);
+/// Method calls in flight at once on hbd's connection: dbus-daemon refuses
+/// a connection more than 128 pending replies
+/// (`max_replies_per_connection`), and a failover of a thousand groups
+/// asks about a thousand units at once. The rest wait their turn.
+const CALLS_IN_FLIGHT: usize = 64;
 
 /// `org.freedesktop.systemd1.Manager` (the subset hbd uses).
 #[zbus::proxy(
@@ -181,6 +189,11 @@ pub enum UnitError {
     #[error("systemd refused to {op} {unit}: {message} ({name}); see `systemctl status {unit}`")]
     Refused { unit: String, op: Op, name: String, message: String },
     #[error(
+        "the system bus refused the {op} of {unit}: {message}; hbd keeps within dbus-daemon's default \
+         limits, so check for lower ones in /etc/dbus-1/system.conf and /etc/dbus-1/system-local.conf"
+    )]
+    BusLimit { unit: String, op: Op, message: String },
+    #[error(
         "D-Bus error during {op} of {unit}: {source}; check that systemd is responsive \
          (`systemctl is-system-running`)"
     )]
@@ -216,6 +229,7 @@ impl UnitError {
             | UnitError::JobFailed { unit, .. }
             | UnitError::StopFailed { unit, .. }
             | UnitError::Refused { unit, .. }
+            | UnitError::BusLimit { unit, .. }
             | UnitError::Bus { unit, .. }
             | UnitError::Disconnected { unit, .. }
             | UnitError::NoBus { unit, .. }
@@ -229,6 +243,8 @@ impl UnitError {
                 let message = msg.unwrap_or_default();
                 if name.as_str() == NO_SUCH_UNIT || name.as_str() == "org.freedesktop.DBus.Error.FileNotFound" {
                     UnitError::NotFound { unit: unit.to_owned(), detail: message }
+                } else if name.as_str() == "org.freedesktop.DBus.Error.LimitsExceeded" {
+                    UnitError::BusLimit { unit: unit.to_owned(), op, message }
                 } else {
                     UnitError::Refused { unit: unit.to_owned(), op, name: name.to_string(), message }
                 }
@@ -266,6 +282,8 @@ fn type_interface(unit: &str) -> Option<&'static str> {
 #[derive(Clone)]
 pub struct Systemd {
     link: tokio::sync::watch::Receiver<Option<Link>>,
+    /// Shared by the clones: see [`CALLS_IN_FLIGHT`].
+    calls: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 /// One connection to the bus and the systemd manager on it.
@@ -273,6 +291,8 @@ pub struct Systemd {
 struct Link {
     conn: Connection,
     manager: ManagerProxy<'static>,
+    /// Units' and jobs' signals on this connection, routed.
+    signals: UnitSignals,
     /// 0 for the first connection, +1 for each reconnection.
     epoch: u64,
 }
@@ -321,8 +341,9 @@ async fn open(epoch: u64) -> Result<Link, SystemdError> {
 
 async fn subscribe(conn: Connection, epoch: u64) -> Result<Link, SystemdError> {
     let manager = ManagerProxy::new(&conn).await.map_err(|source| SystemdError::BusUnreachable { source })?;
+    let signals = UnitSignals::start(&conn).await.map_err(|source| SystemdError::BusUnreachable { source })?;
     manager.subscribe().await.map_err(|source| SystemdError::Subscribe { source })?;
-    Ok(Link { conn, manager, epoch })
+    Ok(Link { conn, manager, signals, epoch })
 }
 
 /// Reconnect whenever the connection closes, for as long as a [`Systemd`]
@@ -403,7 +424,7 @@ impl Systemd {
     fn kept(link: Link) -> Systemd {
         let (tx, rx) = tokio::sync::watch::channel(Some(link.clone()));
         tokio::spawn(keep(tx, link));
-        Systemd { link: rx }
+        Systemd { link: rx, calls: Self::calls() }
     }
 
     /// Use an existing bus connection (to the bus systemd is on); not
@@ -413,7 +434,20 @@ impl Systemd {
         let (tx, rx) = tokio::sync::watch::channel(Some(link));
         // Kept open for as long as the receivers live; never sent again.
         tokio::spawn(async move { tx.closed().await });
-        Ok(Systemd { link: rx })
+        Ok(Systemd { link: rx, calls: Self::calls() })
+    }
+
+    fn calls() -> std::sync::Arc<tokio::sync::Semaphore> {
+        std::sync::Arc::new(tokio::sync::Semaphore::new(CALLS_IN_FLIGHT))
+    }
+
+    /// `call` in its turn among the method calls in flight (see
+    /// [`CALLS_IN_FLIGHT`]). Only around one call: never held while waiting
+    /// for anything else, so turns cannot wait on each other.
+    async fn in_turn<T>(&self, call: impl std::future::Future<Output = T>) -> T {
+        // The semaphore is never closed.
+        let _turn = self.calls.acquire().await.ok();
+        call.await
     }
 
     /// Follow the reconnections from now on.
@@ -515,7 +549,8 @@ impl Systemd {
 
     /// How many processes `unit`'s cgroup holds (0 for a unit not loaded).
     pub async fn processes(&self, unit: &str) -> Result<usize, UnitError> {
-        match self.link(unit, Op::Query).await?.manager.get_unit_processes(unit).await {
+        let link = self.link(unit, Op::Query).await?;
+        match self.in_turn(link.manager.get_unit_processes(unit)).await {
             Ok(p) => Ok(p.len()),
             Err(e) if is_no_such_unit(&e) => Ok(0),
             Err(e) => Err(UnitError::from_zbus(unit, Op::Query, e)),
@@ -543,7 +578,8 @@ impl Systemd {
 
     /// The unit's `LoadState` (`loaded`, `not-found`, `masked`, …).
     pub async fn load_state(&self, unit: &str) -> Result<String, UnitError> {
-        self.unit_proxy(unit, Op::Query).await?.load_state().await.map_err(|e| UnitError::from_zbus(unit, Op::Query, e))
+        let proxy = self.unit_proxy(unit, Op::Query).await?;
+        self.in_turn(proxy.load_state()).await.map_err(|e| UnitError::from_zbus(unit, Op::Query, e))
     }
 
     /// A service's `Type=` (`simple`, `oneshot`, `notify`, …); "" for other
@@ -557,8 +593,8 @@ impl Systemd {
 
     async fn service_str(&self, unit: &str, name: &str) -> Result<String, UnitError> {
         let props = self.unit_properties(unit, Op::Query).await?;
-        let v = props
-            .get(zbus::names::InterfaceName::from_static_str_unchecked(SERVICE_IFACE), name)
+        let v = self
+            .in_turn(props.get(zbus::names::InterfaceName::from_static_str_unchecked(SERVICE_IFACE), name))
             .await
             .map_err(|e| UnitError::from_zbus(unit, Op::Query, e.into()))?;
         Ok(String::try_from(v).unwrap_or_default())
@@ -575,7 +611,7 @@ impl Systemd {
         let get = |name: &'static str| {
             let props = props.clone();
             let iface = iface.clone();
-            async move { props.get(iface, name).await.ok().and_then(|v| u64::try_from(v).ok()) }
+            async move { self.in_turn(props.get(iface, name)).await.ok().and_then(|v| u64::try_from(v).ok()) }
         };
         let usec = |v: Option<u64>| match v {
             Some(u64::MAX) | None => None,
@@ -603,7 +639,7 @@ impl Systemd {
         loop {
             tries += 1;
             let link = self.link(unit, op).await?;
-            match Self::job_on(&link, unit, op, &mut queued).await {
+            match self.job_on(&link, unit, op, &mut queued).await {
                 Err(e) if link.conn.is_closed() && tries < 3 => {
                     tracing::info!(unit, "{op} of {unit} lost the bus ({e}); asking again once it is back");
                 }
@@ -613,37 +649,34 @@ impl Systemd {
     }
 
     async fn job_on(
+        &self,
         link: &Link,
         unit: &str,
         op: Op,
         queued: &mut Option<tokio::sync::oneshot::Sender<()>>,
     ) -> Result<String, UnitError> {
-        // The stream (and its match rule) must exist before the job does,
-        // or a fast job's JobRemoved is gone before we listen.
-        let mut removed = link.manager.receive_job_removed().await.map_err(|e| UnitError::from_zbus(unit, op, e))?;
-        let job = match op {
-            Op::Stop => link.manager.stop_unit(unit, "replace").await,
-            _ => link.manager.start_unit(unit, "replace").await,
-        }
-        .map_err(|e| UnitError::from_zbus(unit, op, e))?;
+        // The route must exist before the job does, or a fast job's
+        // JobRemoved is gone before we listen.
+        let mut removed =
+            link.signals.jobs(unit).ok_or_else(|| UnitError::Disconnected { unit: unit.to_owned(), op })?;
+        let job = self
+            .in_turn(async {
+                match op {
+                    Op::Stop => link.manager.stop_unit(unit, "replace").await,
+                    _ => link.manager.start_unit(unit, "replace").await,
+                }
+            })
+            .await
+            .map_err(|e| UnitError::from_zbus(unit, op, e))?;
         // Queued: the next job of this unit may be asked for now (and
         // replaces this one if it is still waiting).
         drop(queued.take());
         tracing::debug!(unit, job = %job.as_str(), "{op} job queued");
-        while let Some(sig) = removed.next().await {
-            let args = match sig.args() {
-                Ok(a) => a,
-                Err(e) => {
-                    tracing::warn!(unit, "undecodable JobRemoved signal: {e}");
-                    continue;
-                }
-            };
-            if args.job().as_str() == job.as_str() {
-                tracing::debug!(unit, result = args.result(), "{op} job finished");
-                return Ok(args.result().to_string());
-            }
-        }
-        Err(UnitError::Disconnected { unit: unit.to_owned(), op })
+        let result = job_result(&mut removed, &job)
+            .await
+            .ok_or_else(|| UnitError::Disconnected { unit: unit.to_owned(), op })?;
+        tracing::debug!(unit, result, "{op} job finished");
+        Ok(result)
     }
 
     /// Create the transient unit `name` with `properties`, start it (mode
@@ -653,33 +686,33 @@ impl Systemd {
     pub async fn run_transient(&self, name: &str, properties: &[(&str, Value<'_>)]) -> Result<String, UnitError> {
         let op = Op::Start;
         let link = self.link(name, op).await?;
-        let mut removed = link.manager.receive_job_removed().await.map_err(|e| UnitError::from_zbus(name, op, e))?;
-        let job = link
-            .manager
-            .start_transient_unit(name, "fail", properties, &[])
+        let mut removed =
+            link.signals.jobs(name).ok_or_else(|| UnitError::Disconnected { unit: name.to_owned(), op })?;
+        let job = self
+            .in_turn(link.manager.start_transient_unit(name, "fail", properties, &[]))
             .await
             .map_err(|e| UnitError::from_zbus(name, op, e))?;
-        while let Some(sig) = removed.next().await {
-            let Ok(args) = sig.args() else { continue };
-            if args.job().as_str() == job.as_str() {
-                return Ok(args.result().to_string());
-            }
-        }
-        Err(UnitError::Disconnected { unit: name.to_owned(), op })
+        job_result(&mut removed, &job).await.ok_or_else(|| UnitError::Disconnected { unit: name.to_owned(), op })
     }
 
     /// `ResetFailedUnit`: clear the unit's `failed` state and start limit.
     pub async fn reset_failed(&self, unit: &str) -> Result<(), UnitError> {
-        match self.link(unit, Op::Query).await?.manager.reset_failed_unit(unit).await {
+        let link = self.link(unit, Op::Query).await?;
+        match self.in_turn(link.manager.reset_failed_unit(unit)).await {
             Err(e) if is_no_such_unit(&e) => Ok(()),
             r => r.map_err(|e| UnitError::from_zbus(unit, Op::Query, e)),
         }
     }
 
     async fn unit_proxy(&self, unit: &str, op: Op) -> Result<UnitProxy<'static>, UnitError> {
-        let path =
-            self.link(unit, op).await?.manager.load_unit(unit).await.map_err(|e| UnitError::from_zbus(unit, op, e))?;
+        let path = self.load_unit(unit, op).await?;
         self.unit_proxy_at(unit, op, path).await
+    }
+
+    /// The object path of `unit`, loading it first if needed.
+    async fn load_unit(&self, unit: &str, op: Op) -> Result<OwnedObjectPath, UnitError> {
+        let link = self.link(unit, op).await?;
+        self.in_turn(link.manager.load_unit(unit)).await.map_err(|e| UnitError::from_zbus(unit, op, e))
     }
 
     /// A proxy for `unit`'s object at `path`, without a property cache.
@@ -697,29 +730,27 @@ impl Systemd {
     /// `activating`, `deactivating`, `reloading`). A unit systemd has not
     /// loaded is `inactive`.
     pub async fn active_state(&self, unit: &str) -> Result<String, UnitError> {
-        let path = match self.link(unit, Op::Query).await?.manager.get_unit(unit).await {
+        let link = self.link(unit, Op::Query).await?;
+        let path = match self.in_turn(link.manager.get_unit(unit)).await {
             Ok(p) => p,
             Err(e) if is_no_such_unit(&e) => return Ok("inactive".to_owned()),
             Err(e) => return Err(UnitError::from_zbus(unit, Op::Query, e)),
         };
         let proxy = self.unit_proxy_at(unit, Op::Query, path).await?;
-        proxy.active_state().await.map_err(|e| UnitError::from_zbus(unit, Op::Query, e))
+        self.in_turn(proxy.active_state()).await.map_err(|e| UnitError::from_zbus(unit, Op::Query, e))
     }
 
     /// The unit's `SubState` (`running`, `dead`, `auto-restart`, …).
     pub async fn sub_state(&self, unit: &str) -> Result<String, UnitError> {
-        self.unit_proxy(unit, Op::Query).await?.sub_state().await.map_err(|e| UnitError::from_zbus(unit, Op::Query, e))
+        let proxy = self.unit_proxy(unit, Op::Query).await?;
+        self.in_turn(proxy.sub_state()).await.map_err(|e| UnitError::from_zbus(unit, Op::Query, e))
     }
 
     /// The unit file state as `GetUnitFileState` reports it (`enabled`,
     /// `enabled-runtime`, `disabled`, `static`, `masked`, …).
     pub async fn unit_file_state(&self, unit: &str) -> Result<String, UnitError> {
-        self.link(unit, Op::Query)
-            .await?
-            .manager
-            .get_unit_file_state(unit)
-            .await
-            .map_err(|e| UnitError::from_zbus(unit, Op::Query, e))
+        let link = self.link(unit, Op::Query).await?;
+        self.in_turn(link.manager.get_unit_file_state(unit)).await.map_err(|e| UnitError::from_zbus(unit, Op::Query, e))
     }
 
     /// Whether systemd itself will start the unit at boot (`enabled` or
@@ -731,13 +762,7 @@ impl Systemd {
 
     /// The service's main PID (0 when not running).
     pub async fn main_pid(&self, unit: &str) -> Result<u32, UnitError> {
-        let path = self
-            .link(unit, Op::Query)
-            .await?
-            .manager
-            .load_unit(unit)
-            .await
-            .map_err(|e| UnitError::from_zbus(unit, Op::Query, e))?;
+        let path = self.load_unit(unit, Op::Query).await?;
         let svc = ServiceProxy::builder(&self.link(unit, Op::Query).await?.conn)
             .path(path)
             .map_err(|e| UnitError::from_zbus(unit, Op::Query, e))?
@@ -745,7 +770,7 @@ impl Systemd {
             .build()
             .await
             .map_err(|e| UnitError::from_zbus(unit, Op::Query, e))?;
-        svc.exec_main_pid().await.map_err(|e| UnitError::from_zbus(unit, Op::Query, e))
+        self.in_turn(svc.exec_main_pid()).await.map_err(|e| UnitError::from_zbus(unit, Op::Query, e))
     }
 
     /// The unit's `Result` (why it last stopped: `success`, `exit-code`,
@@ -755,8 +780,8 @@ impl Systemd {
             return Ok("unknown".to_owned());
         };
         let props = self.unit_properties(unit, Op::Query).await?;
-        let v = props
-            .get(iface.try_into().expect("valid interface name"), "Result")
+        let v = self
+            .in_turn(props.get(iface.try_into().expect("valid interface name"), "Result"))
             .await
             .map_err(|e| UnitError::from_zbus(unit, Op::Query, e.into()))?;
         Ok(String::try_from(v).unwrap_or_else(|_| "unknown".to_owned()))
@@ -769,8 +794,8 @@ impl Systemd {
             return Ok(None);
         }
         let props = self.unit_properties(unit, Op::Query).await?;
-        let v = props
-            .get(zbus::names::InterfaceName::from_static_str_unchecked(SERVICE_IFACE), "ExecMainStatus")
+        let v = self
+            .in_turn(props.get(zbus::names::InterfaceName::from_static_str_unchecked(SERVICE_IFACE), "ExecMainStatus"))
             .await
             .map_err(|e| UnitError::from_zbus(unit, Op::Query, e.into()))?;
         Ok(i32::try_from(v).ok())
@@ -778,8 +803,7 @@ impl Systemd {
 
     /// The properties of `unit`, loading it first if needed.
     async fn unit_properties(&self, unit: &str, op: Op) -> Result<zbus::fdo::PropertiesProxy<'static>, UnitError> {
-        let path =
-            self.link(unit, op).await?.manager.load_unit(unit).await.map_err(|e| UnitError::from_zbus(unit, op, e))?;
+        let path = self.load_unit(unit, op).await?;
         self.properties(unit, path, op).await
     }
 
@@ -808,24 +832,21 @@ impl Systemd {
     /// A `Restarted` is a failure the unit recovered from on its own: hbd
     /// counts it toward `migration_threshold`.
     pub async fn watch(&self, unit: &str) -> Result<UnitWatch, UnitError> {
-        let path = self
-            .link(unit, Op::Watch)
-            .await?
-            .manager
-            .load_unit(unit)
-            .await
-            .map_err(|e| UnitError::from_zbus(unit, Op::Watch, e))?;
-        let props = self.properties(unit, path.clone(), Op::Watch).await?;
+        let link = self.link(unit, Op::Watch).await?;
+        let path = self.load_unit(unit, Op::Watch).await?;
         // Listen first, then read the current values: a change in between
         // shows up as a signal, never lost.
-        let signals = props.receive_properties_changed().await.map_err(|e| UnitError::from_zbus(unit, Op::Watch, e))?;
+        let signals = link
+            .signals
+            .unit(path.as_str())
+            .ok_or_else(|| UnitError::Disconnected { unit: unit.to_owned(), op: Op::Watch })?;
+        let props = self.properties(unit, path, Op::Watch).await?;
         let unit_iface = zbus::names::InterfaceName::from_static_str_unchecked(UNIT_IFACE);
         let get_str = |name: &'static str| {
             let props = props.clone();
             let iface = unit_iface.clone();
             async move {
-                props
-                    .get(iface, name)
+                self.in_turn(props.get(iface, name))
                     .await
                     .map_err(zbus::Error::from)
                     .and_then(|v| String::try_from(v).map_err(zbus::Error::from))
@@ -839,10 +860,12 @@ impl Systemd {
         let mut exit_status = None;
         if let Some(iface) = type_iface {
             let ti = zbus::names::InterfaceName::from_static_str_unchecked(iface);
-            result = props.get(ti.clone(), "Result").await.ok().and_then(|v| String::try_from(v).ok());
+            result = self.in_turn(props.get(ti.clone(), "Result")).await.ok().and_then(|v| String::try_from(v).ok());
             if iface == SERVICE_IFACE {
-                n_restarts = props.get(ti.clone(), "NRestarts").await.ok().and_then(|v| u32::try_from(v).ok());
-                exit_status = props.get(ti, "ExecMainStatus").await.ok().and_then(|v| i32::try_from(v).ok());
+                n_restarts =
+                    self.in_turn(props.get(ti.clone(), "NRestarts")).await.ok().and_then(|v| u32::try_from(v).ok());
+                exit_status =
+                    self.in_turn(props.get(ti, "ExecMainStatus")).await.ok().and_then(|v| i32::try_from(v).ok());
             }
         }
         let mut pending = VecDeque::new();
@@ -862,6 +885,23 @@ impl Systemd {
             },
         })
     }
+}
+
+/// The result of `job` from the `JobRemoved` signals of its unit; `None`
+/// if the connection closed first.
+async fn job_result(removed: &mut Route, job: &OwnedObjectPath) -> Option<String> {
+    while let Some(msg) = removed.next().await {
+        let Some(args) = JobRemoved::from_message(msg)
+            .and_then(|s| s.args().ok().map(|a| (a.job.to_string(), a.result.to_string())))
+        else {
+            tracing::warn!("undecodable JobRemoved signal");
+            continue;
+        };
+        if args.0 == job.as_str() {
+            return Some(args.1);
+        }
+    }
+    None
 }
 
 /// What [`UnitWatch`] reports.
@@ -900,7 +940,7 @@ impl UnitEvent {
 
 /// A unit followed by its `PropertiesChanged` signals; see [`Systemd::watch`].
 pub struct UnitWatch {
-    signals: zbus::fdo::PropertiesChangedStream,
+    signals: Route,
     t: Tracker,
 }
 
@@ -982,7 +1022,8 @@ impl UnitWatch {
             if let Some(ev) = self.t.pending.pop_front() {
                 return Some(ev);
             }
-            let sig = self.signals.next().await?;
+            let msg = self.signals.next().await?;
+            let Some(sig) = zbus::fdo::PropertiesChanged::from_message(msg) else { continue };
             match sig.args() {
                 Ok(args) => {
                     let iface = args.interface_name().as_str().to_owned();

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # A big valid configuration on real machines: two nodes, 1,000 groups of
 # one VIP each, preferred alternately on n1 and n2 (one VIP per tenant, as
-# keepalived users run them). The heartbeats must never stop because the
-# state grew: no node is ever declared dead while both run, no VIP is ever
-# on both, `hactl takeover` (an intent per group) changes nothing to that,
-# and a power cut hands every group over.
+# keepalived users run them); then 1,000 groups of one unit each. The
+# heartbeats must never stop because the state grew: no node is ever
+# declared dead while both run, no VIP is ever on both, `hactl takeover`
+# (an intent per group) changes nothing to that, and a power cut hands
+# every group over. Every unit is followed on the node that runs it: one
+# stopped behind hbd's back is restarted, wherever it is in the list.
 # (The time the takeover of 999 groups took is printed, not asserted.)
 #   tests/lab/scale.sh
 # Ends with "N passed, M failed"; exit status 0 only if nothing failed.
@@ -62,5 +64,57 @@ sc_thousand_vips() {
     echo "  (all on n1 $(ms_since "$t0") ms after the cut, deadtime 2 s)"
 }
 
-ALL=(thousand_vips)
+many_units() {
+    python3 - "$GROUPS_N" <<'EOF2'
+import sys
+for i in range(int(sys.argv[1])):
+    pref = "n1" if i % 2 == 0 else "n2"
+    print(f'[[group]]\nname = "svc-{i:04d}"\npreferred = "{pref}"\n'
+          f'resources = [{{ unit = "tenant@{i:04d}.service" }}]\n')
+EOF2
+}
+units_on() { lab_exec "$1" systemctl list-units --no-legend --plain --state=active 'tenant@*' 2>/dev/null | grep -c '^tenant@' || true; }
+units_split_is() { [[ $(units_on n1) == "$1" && $(units_on n2) == "$2" ]]; }
+# "started" groups in NODE's hactl status against active units in systemd.
+status_counts_units() {
+    local started
+    started=$(lab_exec "$1" timeout 10 /opt/hbd/bin/hactl status --json |
+        python3 -c 'import json,sys; print(sum(1 for g in json.load(sys.stdin)["groups"] if g["name"].startswith("svc-") and g["owner"]==sys.argv[1] and g["state"]=="started"))' "$1")
+    [[ $started == "$2" && $(units_on "$1") == "$2" ]] || { echo "  ($1: hactl says $started started, systemd has $(units_on "$1") active)"; return 1; }
+}
+# A node's system bus lets one connection add 512 match rules: following
+# each unit with a rule of its own stopped following units past that, and
+# a unit stopped there behind hbd's back went unnoticed.
+sc_thousand_units() {
+    hbd_before_start() {
+        unit tenant@.service <<'EOF2'
+[Unit]
+Description=lab tenant %i
+[Service]
+ExecStart=/bin/sleep infinity
+EOF2
+    }
+    HBD_EXTRA=$(many_units) hbd_cluster_up 2 || return 1
+    check "every unit starts once, each on its preferred node" lab_wait_for 90 units_split_is $((GROUPS_N / 2)) $((GROUPS_N / 2))
+    check "hactl takeover on n2: n2 runs all $GROUPS_N units, n1 none" \
+        eval 'lab_hactl n2 takeover >/dev/null && lab_wait_for 90 units_split_is 0 $GROUPS_N'
+    check "hactl status on n2 says what systemd runs" lab_wait_for 10 status_counts_units n2 $GROUPS_N
+    local u
+    for u in 0000 0998 0999; do
+        lab_exec n2 systemctl stop "tenant@$u.service"
+        check "tenant@$u stopped behind hbd's back on n2: hbd restarts it within 10 s" \
+            lab_wait_for 10 eval "lab_exec n2 systemctl is-active -q tenant@$u.service"
+        check "... and the journal says why" \
+            lab_wait_for 5 journal_has n2 "tenant@$u.service of group svc-$u: it was stopped outside hbd"
+    done
+    check "no node was declared dead meanwhile" eval '[[ -z $(hbd_events n1 peer-dead) && -z $(hbd_events n2 peer-dead) ]]'
+    local t0; t0=$(date +%s%3N)
+    lab_power_cut n2
+    check "power cut of n2 (running $GROUPS_N units): n1 runs all $GROUPS_N within 60 s" lab_wait_for 60 eval "[[ \$(units_on n1) == $GROUPS_N ]]"
+    echo "  (all on n1 $(ms_since "$t0") ms after the cut, deadtime 2 s)"
+    check "hactl status on n1 says what systemd runs" lab_wait_for 10 status_counts_units n1 $GROUPS_N
+    check "no unit failed to be followed" eval '! journal_has n1 "cannot follow" && ! journal_has n2 "cannot follow"'
+}
+
+ALL=(thousand_vips thousand_units)
 run_scenarios "$@"

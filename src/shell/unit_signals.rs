@@ -1,0 +1,196 @@
+//! What systemd broadcasts about units and jobs, received once per bus
+//! connection and routed to whoever follows that unit or waits for that
+//! job.
+//!
+//! A match rule per followed unit does not scale: dbus-daemon lets one
+//! connection add 512 match rules (`max_match_rules_per_connection`), and a
+//! node that runs a thousand group units must follow every one of them.
+//! And a `JobRemoved` stream per job in flight hands every job's signal to
+//! every waiter. Here two rules cover all units and all jobs, whatever the
+//! size of the configuration.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+
+use futures::StreamExt;
+use tokio::sync::mpsc;
+use zbus::message::Type;
+use zbus::{Connection, MatchRule, Message, MessageStream};
+
+use super::systemd::{JobRemoved, DEST, MANAGER_PATH};
+
+/// Where systemd puts its unit objects.
+const UNIT_PATHS: &str = "/org/freedesktop/systemd1/unit";
+
+/// Signals queued in zbus for the router before the connection's reader
+/// waits for it; the router only hands them on, so a burst (a thousand
+/// units starting) is what this must hold.
+const QUEUE: usize = 4096;
+
+/// One connection's signals, by unit object path (`PropertiesChanged`) and
+/// by unit name (`JobRemoved`). Closed, with every route ended, when the
+/// connection closes.
+#[derive(Clone, Debug)]
+pub(crate) struct UnitSignals {
+    routes: Arc<Mutex<Routes>>,
+}
+
+#[derive(Debug, Default)]
+struct Routes {
+    closed: bool,
+    next: u64,
+    /// Unit object path → its followers.
+    units: HashMap<String, Vec<(u64, mpsc::UnboundedSender<Message>)>>,
+    /// Unit name → those waiting for one of its jobs.
+    jobs: HashMap<String, Vec<(u64, mpsc::UnboundedSender<Message>)>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Unit,
+    Job,
+}
+
+impl Routes {
+    fn table(&mut self, kind: Kind) -> &mut HashMap<String, Vec<(u64, mpsc::UnboundedSender<Message>)>> {
+        match kind {
+            Kind::Unit => &mut self.units,
+            Kind::Job => &mut self.jobs,
+        }
+    }
+}
+
+/// The signals of one unit (or of one unit's jobs), in the order the bus
+/// delivered them; `None` once the connection has closed. Dropping it ends
+/// the route.
+#[derive(Debug)]
+pub(crate) struct Route {
+    rx: mpsc::UnboundedReceiver<Message>,
+    kind: Kind,
+    key: String,
+    id: u64,
+    routes: Weak<Mutex<Routes>>,
+}
+
+impl Route {
+    pub(crate) async fn next(&mut self) -> Option<Message> {
+        self.rx.recv().await
+    }
+}
+
+impl Drop for Route {
+    fn drop(&mut self) {
+        let Some(routes) = self.routes.upgrade() else { return };
+        let Ok(mut r) = routes.lock() else { return };
+        let table = r.table(self.kind);
+        if let Some(v) = table.get_mut(&self.key) {
+            v.retain(|(id, _)| *id != self.id);
+            if v.is_empty() {
+                table.remove(&self.key);
+            }
+        }
+    }
+}
+
+impl UnitSignals {
+    /// Subscribe on `conn` (two match rules) and route from now on. Every
+    /// signal sent after this returns reaches the routes open at the time.
+    pub(crate) async fn start(conn: &Connection) -> zbus::Result<UnitSignals> {
+        let units = MatchRule::builder()
+            .msg_type(Type::Signal)
+            .sender(DEST)?
+            .interface("org.freedesktop.DBus.Properties")?
+            .member("PropertiesChanged")?
+            .path_namespace(UNIT_PATHS)?
+            .build();
+        let jobs = MatchRule::builder()
+            .msg_type(Type::Signal)
+            .sender(DEST)?
+            .interface("org.freedesktop.systemd1.Manager")?
+            .member("JobRemoved")?
+            .path(MANAGER_PATH)?
+            .build();
+        let units = MessageStream::for_match_rule(units, conn, Some(QUEUE)).await?;
+        let jobs = MessageStream::for_match_rule(jobs, conn, Some(QUEUE)).await?;
+        let routes = Arc::new(Mutex::new(Routes::default()));
+        let s = UnitSignals { routes: routes.clone() };
+        tokio::spawn(async move {
+            let mut both = futures::stream::select(units.map(|m| (Kind::Unit, m)), jobs.map(|m| (Kind::Job, m)));
+            while let Some((kind, msg)) = both.next().await {
+                let Ok(msg) = msg else { continue };
+                let key = match kind {
+                    Kind::Unit => msg.header().path().map(|p| p.to_string()),
+                    Kind::Job => {
+                        JobRemoved::from_message(msg.clone()).and_then(|j| j.args().ok().map(|a| a.unit().to_string()))
+                    }
+                };
+                let Some(key) = key else { continue };
+                let Ok(mut r) = routes.lock() else { return };
+                if let Some(v) = r.table(kind).get(&key) {
+                    for (_, tx) in v {
+                        let _ = tx.send(msg.clone());
+                    }
+                }
+            }
+            // The connection closed: every route ends (its sender dropped).
+            if let Ok(mut r) = routes.lock() {
+                r.closed = true;
+                r.units.clear();
+                r.jobs.clear();
+            }
+        });
+        Ok(s)
+    }
+
+    /// The `PropertiesChanged` signals of the unit at `path`; `None` if the
+    /// connection has closed already.
+    pub(crate) fn unit(&self, path: &str) -> Option<Route> {
+        self.open(Kind::Unit, path)
+    }
+
+    /// The `JobRemoved` signals of `unit`'s jobs; `None` if the connection
+    /// has closed already.
+    pub(crate) fn jobs(&self, unit: &str) -> Option<Route> {
+        self.open(Kind::Job, unit)
+    }
+
+    fn open(&self, kind: Kind, key: &str) -> Option<Route> {
+        let mut r = self.routes.lock().ok()?;
+        if r.closed {
+            return None;
+        }
+        r.next += 1;
+        let id = r.next;
+        let (tx, rx) = mpsc::unbounded_channel();
+        r.table(kind).entry(key.to_string()).or_default().push((id, tx));
+        Some(Route { rx, kind, key: key.to_string(), id, routes: Arc::downgrade(&self.routes) })
+    }
+
+    /// Routes open now (units followed, units with a job awaited).
+    #[cfg(test)]
+    fn open_routes(&self) -> (usize, usize) {
+        let r = self.routes.lock().expect("not poisoned");
+        (r.units.values().map(Vec::len).sum(), r.jobs.values().map(Vec::len).sum())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dropped_route_is_gone_and_a_closed_hub_opens_none() {
+        let s = UnitSignals { routes: Arc::new(Mutex::new(Routes::default())) };
+        let a = s.unit("/org/freedesktop/systemd1/unit/a_2eservice").expect("open");
+        let b = s.unit("/org/freedesktop/systemd1/unit/a_2eservice").expect("open");
+        let j = s.jobs("a.service").expect("open");
+        assert_eq!(s.open_routes(), (2, 1));
+        drop(a);
+        assert_eq!(s.open_routes(), (1, 1));
+        drop((b, j));
+        assert_eq!(s.open_routes(), (0, 0));
+        assert!(s.routes.lock().unwrap().units.is_empty(), "no key left behind");
+        s.routes.lock().unwrap().closed = true;
+        assert!(s.unit("/x").is_none());
+    }
+}
