@@ -48,7 +48,7 @@ step "demo (README command 1)" bash tests/lab/demo.sh
 step "lab scenarios" bash tests/lab/scenarios.sh
 step "lab supervision" bash tests/lab/supervision.sh
 step "lab checks" bash tests/lab/checks.sh
-step "lab scale (1,000 VIPs)" bash tests/lab/scale.sh
+step "lab scale (1,000 VIP groups, 1,000 unit groups)" bash tests/lab/scale.sh
 # Rolling upgrade from the previous release (v0.2.0, built from this
 # repository's history and cached in /var/cache/hbd-tests/), and from it to a
 # build whose frames carry a field no release knows.

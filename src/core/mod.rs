@@ -35,6 +35,11 @@ impl UnitState {
     pub fn is_up(&self) -> bool {
         !self.is_down() && self.sub != "auto-restart"
     }
+    /// Started, or being started: up and not on its way down
+    /// (`deactivating` is the end of a stop, not a start).
+    pub fn came_up(&self) -> bool {
+        self.is_up() && self.active != "deactivating"
+    }
 }
 
 impl std::fmt::Display for UnitState {
@@ -340,6 +345,14 @@ pub enum Event {
         resource: String,
         reason: String,
     },
+    /// A unit of a group this node does not run came up here outside hbd
+    /// (`systemctl start`, a dependency, socket activation): hbd stops it.
+    /// `owner` is the node that runs the group, if any.
+    UnitStray {
+        group: String,
+        resource: String,
+        owner: Option<String>,
+    },
     FenceStarted {
         peer: String,
     },
@@ -400,6 +413,7 @@ impl Event {
             Event::FailuresExpired { .. } => "failures-expired",
             Event::StartFailed { .. } => "start-failed",
             Event::StopFailed { .. } => "stop-failed",
+            Event::UnitStray { .. } => "unit-stray",
             Event::FenceStarted { .. } => "fence-started",
             Event::FenceFailed { .. } => "fence-failed",
             Event::Fenced { .. } => "fenced",

@@ -211,6 +211,11 @@ struct LocalGroup {
     bounce: Vec<usize>,
     /// The resource whose bounce's stop is in flight.
     bouncing: Option<usize>,
+    /// Units found up here outside hbd while the group is stopped here, to
+    /// be stopped (see `on_unit_state`).
+    strays: Vec<usize>,
+    /// The stray whose stop is in flight.
+    stray_stop: Option<usize>,
     /// Each resource's health check here.
     checks: Vec<CheckTrack>,
 }
@@ -692,6 +697,8 @@ fn new_group(name: &str, n: usize) -> LocalGroup {
         restart: Vec::new(),
         bounce: Vec::new(),
         bouncing: None,
+        strays: Vec::new(),
+        stray_stop: None,
         checks: vec![CheckTrack::default(); n],
     }
 }

@@ -68,6 +68,19 @@ pub fn adopted(present: &Present) -> bool {
     }
 }
 
+/// (group, resource index, unit) of every unit of every group.
+fn group_units(cfg: &Config) -> Vec<(String, usize, String)> {
+    cfg.groups
+        .iter()
+        .flat_map(|g| {
+            g.resources.iter().enumerate().filter_map(|(ri, r)| match r {
+                Resource::Unit { name, .. } => Some((g.name.clone(), ri, name.clone())),
+                _ => None,
+            })
+        })
+        .collect()
+}
+
 /// A VIP this node holds, and whose it is.
 #[derive(Clone, Debug)]
 struct HeldVip {
@@ -155,7 +168,18 @@ impl<P: Platform> Driver<P> {
                 Resource::Unit { name, .. } => d.platform.watch_unit(&group, resource, &name),
             }
         }
+        d.watch_units();
         Ok(d)
+    }
+
+    /// Every unit of every group, on every node, for as long as it is in
+    /// the configuration: where the group runs, the core sees a unit go
+    /// down behind hbd's back; where it does not, one come up (a stray, that
+    /// the core stops).
+    fn watch_units(&mut self) {
+        for (group, resource, unit) in group_units(&self.cfg) {
+            self.platform.watch_unit(&group, resource, &unit);
+        }
     }
 
     /// Begin: ping hosts measured, respawn units started, the first tick.
@@ -210,13 +234,8 @@ impl<P: Platform> Driver<P> {
         self.exit
     }
 
-    /// A start or stop job the core asked for finished. A unit stays
-    /// followed until its stop is over, so the core sees it go down, and a
-    /// stop that failed leaves it followed.
+    /// A start or stop job the core asked for finished.
     pub fn op_done(&mut self, now: Time, group: String, resource: usize, op: Op, result: Result<(), OpError>) -> bool {
-        if op == Op::Stop && result.is_ok() {
-            self.platform.unwatch_unit(&group, resource);
-        }
         if let Some(r) = self.resource(&group, resource) {
             let name = r.name();
             self.platform.op_finished(&group, &name, op, &result);
@@ -289,7 +308,16 @@ impl<P: Platform> Driver<P> {
             );
         }
         self.platform.reconfigure(&new, &keys);
+        // A unit no longer at its place in the file is no longer followed
+        // there; the new ones are.
+        let now_units = group_units(&new);
+        for (group, resource, unit) in group_units(&self.cfg) {
+            if !now_units.iter().any(|(g, r, u)| *g == group && *r == resource && *u == unit) {
+                self.platform.unwatch_unit(&group, resource);
+            }
+        }
         self.cfg = new.clone();
+        self.watch_units();
         let mut exit = self.handle(now, Input::Reload(Box::new(new)));
         for t in timeouts {
             exit |= self.handle(now, t);

@@ -75,6 +75,16 @@ pub fn log_event(e: &Event) {
             HBD_EVENT = ev, HBD_GROUP = %group, HBD_UNIT = %resource,
             "stopping {resource} of group {group} failed: {reason}; the group is blocked until: hactl cleanup {group}"
         ),
+        Event::UnitStray { group, resource, owner } => {
+            let runs = match owner {
+                Some(o) => format!("{o} runs it"),
+                None => "no node runs it".to_string(),
+            };
+            warn!(
+                HBD_EVENT = ev, HBD_GROUP = %group, HBD_UNIT = %resource,
+                "{resource} of group {group} came up here outside hbd, but this node does not run {group} ({runs}); stopping it so that it runs in one place only: move the group with hactl move {group} NODE, not with systemctl"
+            )
+        }
         Event::FenceStarted { peer } => {
             warn!(HBD_EVENT = ev, HBD_PEER = %peer, "fencing {peer} (hbd-fence@{peer}.service)")
         }

@@ -266,6 +266,9 @@ struct SimNode {
     pending: Vec<Vec<Option<Op>>>,
     /// A stop of the group failed here since it last ran nothing of it.
     stop_failed: Vec<bool>,
+    /// When a unit was started here outside hbd, while it runs:
+    /// [group][resource].
+    stray_since: Vec<Vec<Option<Time>>>,
     /// The checks the core runs here, and their sessions.
     checks: HashMap<CheckTarget, u64>,
     /// Until when a service is sick here: [group][resource].
@@ -344,6 +347,7 @@ impl Sim {
                     stop_hangs: cfg.groups.iter().map(|g| vec![false; g.resources.len()]).collect(),
                     pending: cfg.groups.iter().map(|g| vec![None; g.resources.len()]).collect(),
                     stop_failed: vec![false; cfg.groups.len()],
+                    stray_since: cfg.groups.iter().map(|g| vec![None; g.resources.len()]).collect(),
                     checks: HashMap::new(),
                     sick_until: cfg.groups.iter().map(|g| vec![Duration::ZERO; g.resources.len()]).collect(),
                     flapping: cfg.groups.iter().map(|g| vec![false; g.resources.len()]).collect(),
@@ -490,7 +494,10 @@ impl Sim {
                 }
                 match (op, ok) {
                     (Op::Start, false) => self.nodes[node].running[group][res] = false,
-                    (Op::Stop, true) => self.nodes[node].running[group][res] = false,
+                    (Op::Stop, true) => {
+                        self.nodes[node].running[group][res] = false;
+                        self.nodes[node].stray_since[group][res] = None;
+                    }
                     (Op::Stop, false) => self.nodes[node].stop_failed[group] = true,
                     _ => {}
                 }
@@ -840,6 +847,8 @@ impl Sim {
                     let gi = self.idx_group(&group);
                     // Counted as running from the moment it is asked for.
                     self.nodes[n].running[gi][resource] = true;
+                    // hbd's now, if it was a stray.
+                    self.nodes[n].stray_since[gi][resource] = None;
                     let chaos = self.opts.faults && self.now < self.opts.chaos;
                     let random_failure = chaos && self.rng.chance(0.03);
                     let scripted = take_scripted(&mut self.fail_starts, (n, gi, resource));
@@ -1136,6 +1145,7 @@ impl Sim {
                 }
                 self.say(format!("link {l} loss {p}"));
             }
+            8 if self.rng.chance(0.2) => self.start_stray(&up),
             8 => {
                 // A unit dies on its own where it runs.
                 let mut cands = Vec::new();
@@ -1532,6 +1542,7 @@ impl Sim {
     /// (reported canceled); a stop job in flight simply completes.
     fn goes_down(&mut self, n: usize, gi: usize, ri: usize) {
         self.nodes[n].running[gi][ri] = false;
+        self.nodes[n].stray_since[gi][ri] = None;
         if self.nodes[n].pending[gi][ri] != Some(Op::Stop) {
             self.new_job(n, gi, ri);
             self.nodes[n].pending[gi][ri] = None;
@@ -1543,6 +1554,47 @@ impl Sim {
         self.next_id += 1;
         self.nodes[n].job[gi][ri] = self.next_id;
         self.next_id
+    }
+
+    /// `systemctl start` of a group's unit on a node that does not run it
+    /// (or a dependency, or a socket, starting it there): hbd must stop it.
+    fn start_stray(&mut self, up: &[usize]) {
+        let mut cands = Vec::new();
+        for &v in up {
+            for (gi, g) in self.nodes[v].running.iter().enumerate() {
+                for (ri, r) in g.iter().enumerate() {
+                    if !*r && self.is_unit(gi, ri) && self.nodes[v].pending[gi][ri].is_none() {
+                        cands.push((v, gi, ri));
+                    }
+                }
+            }
+        }
+        if cands.is_empty() {
+            return;
+        }
+        let (v, gi, ri) = *self.rng.pick(&cands);
+        let (who, g) = (self.cfg.nodes[v].name.clone(), self.cfg.groups[gi].name.clone());
+        self.start_unit_outside_at(v, gi, ri);
+        self.say(format!("{who} unit {g}[{ri}] started outside hbd"));
+    }
+
+    fn start_unit_outside_at(&mut self, v: usize, gi: usize, ri: usize) {
+        self.nodes[v].running[gi][ri] = true;
+        self.nodes[v].stray_since[gi][ri] = Some(self.now);
+        if self.nodes[v].watched.contains(&(gi, ri)) {
+            let g = self.cfg.groups[gi].name.clone();
+            for (a, sub) in [("activating", "start"), ("active", "running")] {
+                let state = unit_state(a, sub, "success", None);
+                self.feed(v, Input::UnitState { group: g.clone(), resource: ri, state });
+            }
+        }
+    }
+
+    /// `systemctl start` of a group's unit on node `name`, behind hbd's back.
+    pub fn start_unit_outside(&mut self, name: &str, group: &str, resource: usize) {
+        let v = self.idx(name);
+        let gi = self.cfg.group_index(group).expect("group");
+        self.start_unit_outside_at(v, gi, resource);
     }
 
     fn is_unit(&self, gi: usize, ri: usize) -> bool {
@@ -1687,6 +1739,17 @@ impl Sim {
         for (gi, g) in self.cfg.groups.iter().enumerate() {
             let runners: Vec<usize> =
                 (0..self.nodes.len()).filter(|&v| self.nodes[v].running[gi].iter().any(|r| *r)).collect();
+            // A unit started outside hbd runs where the group does not
+            // until hbd has stopped it: at most a stop behind an operation
+            // in flight, once the core has heard of it (at once, or at its
+            // next step if it was stopping or claiming the group). One it
+            // could not stop (the stop failed: blocked) runs on.
+            let stray_grace = Duration::from_millis(3 * MAX_OP_MS + 4 * MAX_DELAY_MS) + 2 * KEEPALIVE;
+            let stray = |v: usize| {
+                self.nodes[v].stray_since[gi].iter().flatten().any(|t| self.now < *t + stray_grace)
+                    || (self.nodes[v].stop_failed[gi] && self.nodes[v].stray_since[gi].iter().any(Option::is_some))
+            };
+            let runners: Vec<usize> = runners.into_iter().filter(|&v| !stray(v)).collect();
             if runners.len() < 2 {
                 continue;
             }

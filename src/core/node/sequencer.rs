@@ -88,6 +88,17 @@ impl Node {
             (Op::Stop, Ok(())) => {
                 let g = &mut self.groups[gi];
                 g.up[resource] = false;
+                // What systemd said before the stop is over: the unit's
+                // signals of the stop may come after its job's end, and a
+                // state left "active" would read as a stray once the group
+                // is stopped.
+                if let Some(o) = g.observed.get_mut(resource) {
+                    *o = None;
+                }
+                if g.stray_stop.take() == Some(resource) {
+                    // Nothing of the group ran here by hbd's doing.
+                    return;
+                }
                 if g.bouncing.take() == Some(resource) {
                     // Stopped to be started again: the rest keeps running.
                     if matches!(g.state, GroupState::Started | GroupState::Starting) {
@@ -103,6 +114,11 @@ impl Node {
             (Op::Stop, Err(e)) => {
                 let g = &mut self.groups[gi];
                 g.bouncing = None;
+                if g.stray_stop.take() == Some(resource) {
+                    // It may run here: the retry after cleanup stops it.
+                    g.running = g.running.max(resource + 1);
+                }
+                g.strays.clear();
                 g.vip_added = false;
                 g.state = GroupState::Blocked;
                 self.out.push(Action::Event(Event::StopFailed {
@@ -128,6 +144,10 @@ impl Node {
         let Some(slot) = g.observed.get_mut(resource) else { return };
         let prev = slot.replace(state.clone());
         self.status_moved = true;
+        if state.came_up() && g.state == GroupState::Stopped {
+            self.found_stray(gi, resource);
+            return;
+        }
         if !state.is_down() || !prev.is_some_and(|p| p.is_up()) || g.busy == Some((resource, Op::Stop)) {
             return;
         }
@@ -137,6 +157,45 @@ impl Node {
             "it was stopped outside hbd (by systemctl or a dependency)".to_string()
         };
         self.on_resource_failed(group, resource, reason);
+    }
+
+    /// A unit of a group that is stopped here came up outside hbd: started
+    /// by hand, pulled in by a dependency, activated by a socket. The group
+    /// runs elsewhere or nowhere, so the unit is stopped here; the stop is
+    /// queued behind any operation in flight and is not a failure of the
+    /// group. A stop that fails blocks the group, as any stop that fails:
+    /// it may run here.
+    fn found_stray(&mut self, gi: GroupIdx, resource: usize) {
+        let g = &mut self.groups[gi];
+        if g.busy.is_some_and(|(r, _)| r == resource) || g.stray_stop == Some(resource) || g.strays.contains(&resource)
+        {
+            return;
+        }
+        g.strays.push(resource);
+        let group = g.name.clone();
+        let owner = self
+            .cfg
+            .node_indices()
+            .find(|&n| {
+                n != self.me
+                    && self.peers[n].as_ref().is_some_and(|p| p.is_member())
+                    && !matches!(self.state_of(n, gi), GroupState::Stopped | GroupState::Claiming)
+            })
+            .map(|n| self.cfg.node_at(n).name.clone());
+        let resource = self.cfg.group_at(gi).resources[resource].name();
+        self.out.push(Action::Event(Event::UnitStray { group, resource, owner }));
+    }
+
+    /// A group has just become stopped here: a unit of it that came up
+    /// outside hbd meanwhile (while hbd was stopping the group, or claiming
+    /// it) is a stray now.
+    pub(super) fn strays_once_stopped(&mut self, gi: GroupIdx) {
+        let up: Vec<usize> = (0..self.groups[gi].observed.len())
+            .filter(|&ri| self.groups[gi].observed[ri].as_ref().is_some_and(UnitState::came_up))
+            .collect();
+        for ri in up {
+            self.found_stray(gi, ri);
+        }
     }
 
     /// When the fail counts of `g` expire, if they do.
@@ -259,6 +318,16 @@ impl Node {
                 g.stop_after_op = false;
                 g.state = GroupState::Stopping;
             }
+            if !g.strays.is_empty() {
+                if g.state == GroupState::Stopped {
+                    let r = g.strays.remove(0);
+                    g.stray_stop = Some(r);
+                    self.begin_op(gi, r, Op::Stop);
+                    continue;
+                }
+                // Placed here meanwhile: the start takes the unit as it finds it.
+                g.strays.clear();
+            }
             let may_resume = !g.resume_start || settled;
             if matches!(g.state, GroupState::Started | GroupState::Starting) && may_resume && !g.bounce.is_empty() {
                 let r = g.bounce.remove(0);
@@ -305,6 +374,7 @@ impl Node {
                         g.adopted.iter_mut().for_each(|a| *a = false);
                         self.out.push(Action::Event(Event::GroupStopped { group: g.name.clone() }));
                         self.send_now = true;
+                        self.strays_once_stopped(gi);
                     }
                 }
                 _ => {}
