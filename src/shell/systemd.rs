@@ -41,6 +41,13 @@ pub const BUS_CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs
 /// (`max_replies_per_connection`), and a failover of a thousand groups
 /// asks about a thousand units at once. The rest wait their turn.
 const CALLS_IN_FLIGHT: usize = 64;
+/// Start jobs, and stop jobs, that hbd has queued in systemd and not seen
+/// end, each. systemd follows the client of every job it is asked for
+/// with a match rule on its own bus connection, which dbus-daemon also
+/// caps at 512: a failover of a thousand units asked for at once took
+/// systemd past it, and its connection to the bus broke. Stops have their
+/// own share, so that a release never waits behind starts.
+const JOBS_IN_FLIGHT: usize = 96;
 
 /// `org.freedesktop.systemd1.Manager` (the subset hbd uses).
 #[zbus::proxy(
@@ -282,8 +289,15 @@ fn type_interface(unit: &str) -> Option<&'static str> {
 #[derive(Clone)]
 pub struct Systemd {
     link: tokio::sync::watch::Receiver<Option<Link>>,
-    /// Shared by the clones: see [`CALLS_IN_FLIGHT`].
-    calls: std::sync::Arc<tokio::sync::Semaphore>,
+    /// Shared by the clones: see [`CALLS_IN_FLIGHT`] and [`JOBS_IN_FLIGHT`].
+    turns: std::sync::Arc<Turns>,
+}
+
+/// See [`Systemd::in_turn`] and [`Systemd::job_on`].
+struct Turns {
+    calls: tokio::sync::Semaphore,
+    starts: tokio::sync::Semaphore,
+    stops: tokio::sync::Semaphore,
 }
 
 /// One connection to the bus and the systemd manager on it.
@@ -424,7 +438,7 @@ impl Systemd {
     fn kept(link: Link) -> Systemd {
         let (tx, rx) = tokio::sync::watch::channel(Some(link.clone()));
         tokio::spawn(keep(tx, link));
-        Systemd { link: rx, calls: Self::calls() }
+        Systemd { link: rx, turns: Self::turns() }
     }
 
     /// Use an existing bus connection (to the bus systemd is on); not
@@ -434,11 +448,15 @@ impl Systemd {
         let (tx, rx) = tokio::sync::watch::channel(Some(link));
         // Kept open for as long as the receivers live; never sent again.
         tokio::spawn(async move { tx.closed().await });
-        Ok(Systemd { link: rx, calls: Self::calls() })
+        Ok(Systemd { link: rx, turns: Self::turns() })
     }
 
-    fn calls() -> std::sync::Arc<tokio::sync::Semaphore> {
-        std::sync::Arc::new(tokio::sync::Semaphore::new(CALLS_IN_FLIGHT))
+    fn turns() -> std::sync::Arc<Turns> {
+        std::sync::Arc::new(Turns {
+            calls: tokio::sync::Semaphore::new(CALLS_IN_FLIGHT),
+            starts: tokio::sync::Semaphore::new(JOBS_IN_FLIGHT),
+            stops: tokio::sync::Semaphore::new(JOBS_IN_FLIGHT),
+        })
     }
 
     /// `call` in its turn among the method calls in flight (see
@@ -446,7 +464,7 @@ impl Systemd {
     /// for anything else, so turns cannot wait on each other.
     async fn in_turn<T>(&self, call: impl std::future::Future<Output = T>) -> T {
         // The semaphore is never closed.
-        let _turn = self.calls.acquire().await.ok();
+        let _turn = self.turns.calls.acquire().await.ok();
         call.await
     }
 
@@ -655,6 +673,9 @@ impl Systemd {
         op: Op,
         queued: &mut Option<tokio::sync::oneshot::Sender<()>>,
     ) -> Result<String, UnitError> {
+        // A place among the jobs in flight, for as long as this one runs.
+        let slots = if op == Op::Stop { &self.turns.stops } else { &self.turns.starts };
+        let _slot = slots.acquire().await.ok();
         // The route must exist before the job does, or a fast job's
         // JobRemoved is gone before we listen.
         let mut removed =
@@ -685,6 +706,7 @@ impl Systemd {
     /// `failed` (non-zero exit) or `timeout`.
     pub async fn run_transient(&self, name: &str, properties: &[(&str, Value<'_>)]) -> Result<String, UnitError> {
         let op = Op::Start;
+        let _slot = self.turns.starts.acquire().await.ok();
         let link = self.link(name, op).await?;
         let mut removed =
             link.signals.jobs(name).ok_or_else(|| UnitError::Disconnected { unit: name.to_owned(), op })?;

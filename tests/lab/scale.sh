@@ -82,9 +82,17 @@ status_counts_units() {
         python3 -c 'import json,sys; print(sum(1 for g in json.load(sys.stdin)["groups"] if g["name"].startswith("svc-") and g["owner"]==sys.argv[1] and g["state"]=="started"))' "$1")
     [[ $started == "$2" && $(units_on "$1") == "$2" ]] || { echo "  ($1: hactl says $started started, systemd has $(units_on "$1") active)"; return 1; }
 }
+no_match_refused() {
+    local n
+    for n in "$@"; do
+        ! lab_journal "$n" -o cat | grep -q "not allowed to add more match rules" || { echo "  ($n: dbus-daemon refused a match rule)"; return 1; }
+    done
+}
 # A node's system bus lets one connection add 512 match rules: following
 # each unit with a rule of its own stopped following units past that, and
-# a unit stopped there behind hbd's back went unnoticed.
+# a unit stopped there behind hbd's back went unnoticed. And systemd
+# follows the client of each job with a rule of its own: a thousand jobs
+# asked for at once broke systemd's connection to the bus.
 sc_thousand_units() {
     hbd_before_start() {
         unit tenant@.service <<'EOF2'
@@ -108,12 +116,16 @@ EOF2
             lab_wait_for 5 journal_has n2 "tenant@$u.service of group svc-$u: it was stopped outside hbd"
     done
     check "no node was declared dead meanwhile" eval '[[ -z $(hbd_events n1 peer-dead) && -z $(hbd_events n2 peer-dead) ]]'
+    check "the takeover's stops and starts were never taken for strays" eval '[[ -z $(hbd_events n1 unit-stray) && -z $(hbd_events n2 unit-stray) ]]'
+    check "the system bus never refused a match rule (hbd's, or systemd's for hbd's jobs)" no_match_refused n1 n2
     local t0; t0=$(date +%s%3N)
     lab_power_cut n2
     check "power cut of n2 (running $GROUPS_N units): n1 runs all $GROUPS_N within 60 s" lab_wait_for 60 eval "[[ \$(units_on n1) == $GROUPS_N ]]"
     echo "  (all on n1 $(ms_since "$t0") ms after the cut, deadtime 2 s)"
     check "hactl status on n1 says what systemd runs" lab_wait_for 10 status_counts_units n1 $GROUPS_N
     check "no unit failed to be followed" eval '! journal_has n1 "cannot follow" && ! journal_has n2 "cannot follow"'
+    check "hbd's own starts and stops of 1,000 units were never taken for strays" eval '[[ -z $(hbd_events n1 unit-stray) ]]'
+    check "... nor a match rule on n1 after the power cut" no_match_refused n1
 }
 
 ALL=(thousand_vips thousand_units)

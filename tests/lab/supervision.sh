@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The supervision contract on real systemd machines: what hbd says is what
-# runs. Units stopped behind hbd's back, units that exit 143 on SIGTERM,
+# runs. Units stopped behind hbd's back, units started behind its back where
+# the group does not run, units that exit 143 on SIGTERM,
 # jobs that hang, a unit found activating when hbd starts, a fence unit
 # that is not a oneshot, systemd's start limit after cleanup, a reload that
 # adds ping hosts, dbus restarting under hbd. Each scenario in a freshly booted two-node cluster.
@@ -84,6 +85,25 @@ sc_stop_outside() {
     check "n1's hactl status shows n2's: active (running) on n2" \
         lab_wait_for 5 eval '[[ $(unit_json n1 web web.service) == "active (running) on n2" ]]'
     check "hactl status on n1 and n2 tells the truth after the move" truthful_everywhere web web.service 2
+}
+
+sc_start_outside() {
+    hbd_cluster_up 2 || return 1
+    check "n1 serves the VIP" hbd_wait_owner n1 15 || return 1
+    check "no stray so far: hbd's own start is not one" eval '[[ -z $(hbd_events n1 unit-stray) && -z $(hbd_events n2 unit-stray) ]]'
+    local i
+    for i in 1 2; do
+        lab_exec n2 systemctl start web.service
+        check "start $i on n2 behind hbd's back: n2's hbd stops it within 5 s" lab_wait_for 5 eval '! is_active n2 web.service'
+        check "start $i: n1 still serves the VIP" hbd_wait_owner n1 5
+    done
+    check "the journal says why" journal_has n2 "web.service of group web came up here outside hbd, but this node does not run web (n1 runs it); stopping it"
+    check "not a failure of the group: started on n1, fail count 0" \
+        eval '[[ $(group_json n1 web state) == started && $(group_json n1 web owner) == n1 && $(group_json n1 web failcount) == 0 ]]'
+    check "hactl status on n1 and n2 tells the truth" truthful_everywhere web web.service 2
+    check "a move afterwards is no stray either" eval 'lab_hactl n1 move web n2 --wait >/dev/null && hbd_wait_owner n2 10'
+    check "... and n1 reported none" eval '[[ -z $(hbd_events n1 unit-stray) ]]'
+    check "... and n2 only its two" eval '[[ $(hbd_events n2 unit-stray | wc -l) == 2 ]]'
 }
 
 sc_exit_143() {
@@ -289,5 +309,5 @@ sc_stalled_standby() {
     check "n1 still serves the VIP" hbd_wait_owner n1 5
 }
 
-ALL=(stop_outside exit_143 hung_start hung_stop adopt_activating fence_not_oneshot cleanup_start_limit reload_ping dbus_restart bus_late stalled_standby)
+ALL=(stop_outside start_outside exit_143 hung_start hung_stop adopt_activating fence_not_oneshot cleanup_start_limit reload_ping dbus_restart bus_late stalled_standby)
 run_scenarios "$@"
