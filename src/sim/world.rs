@@ -1742,12 +1742,14 @@ impl Sim {
             // A unit started outside hbd runs where the group does not
             // until hbd has stopped it: at most a stop behind an operation
             // in flight, once the core has heard of it (at once, or at its
-            // next step if it was stopping or claiming the group). One it
-            // could not stop (the stop failed: blocked) runs on.
+            // next step if it was stopping the group). One whose stop hangs
+            // or failed (blocked) runs on: a double fault.
             let stray_grace = Duration::from_millis(3 * MAX_OP_MS + 4 * MAX_DELAY_MS) + 2 * KEEPALIVE;
             let stray = |v: usize| {
-                self.nodes[v].stray_since[gi].iter().flatten().any(|t| self.now < *t + stray_grace)
-                    || (self.nodes[v].stop_failed[gi] && self.nodes[v].stray_since[gi].iter().any(Option::is_some))
+                let node = &self.nodes[v];
+                node.stray_since[gi].iter().enumerate().any(|(ri, t)| {
+                    t.is_some_and(|t| self.now < t + stray_grace || node.stop_failed[gi] || node.stop_hangs[gi][ri])
+                })
             };
             let runners: Vec<usize> = runners.into_iter().filter(|&v| !stray(v)).collect();
             if runners.len() < 2 {

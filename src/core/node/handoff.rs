@@ -49,7 +49,6 @@ impl Node {
                     if !mine || self.claim_conflict(gi) {
                         self.groups[gi].state = GroupState::Stopped;
                         self.send_now = true;
-                        self.strays_once_stopped(gi);
                     } else if !hold && self.claim_confirmed(gi) && self.fenced_for(gi) {
                         let g = &mut self.groups[gi];
                         g.state = GroupState::Starting;

@@ -144,7 +144,7 @@ impl Node {
         let Some(slot) = g.observed.get_mut(resource) else { return };
         let prev = slot.replace(state.clone());
         self.status_moved = true;
-        if state.came_up() && g.state == GroupState::Stopped {
+        if state.came_up() && matches!(g.state, GroupState::Stopped | GroupState::Claiming) {
             self.found_stray(gi, resource);
             return;
         }
@@ -159,9 +159,10 @@ impl Node {
         self.on_resource_failed(group, resource, reason);
     }
 
-    /// A unit of a group that is stopped here came up outside hbd: started
-    /// by hand, pulled in by a dependency, activated by a socket. The group
-    /// runs elsewhere or nowhere, so the unit is stopped here; the stop is
+    /// A unit of a group that is stopped (or only claimed) here came up
+    /// outside hbd: started by hand, pulled in by a dependency, activated by
+    /// a socket. The group runs elsewhere or nowhere, so the unit is stopped
+    /// here; the stop is
     /// queued behind any operation in flight and is not a failure of the
     /// group. A stop that fails blocks the group, as any stop that fails:
     /// it may run here.
@@ -187,8 +188,8 @@ impl Node {
     }
 
     /// A group has just become stopped here: a unit of it that came up
-    /// outside hbd meanwhile (while hbd was stopping the group, or claiming
-    /// it) is a stray now.
+    /// outside hbd meanwhile (while hbd was stopping the group) is a stray
+    /// now.
     pub(super) fn strays_once_stopped(&mut self, gi: GroupIdx) {
         let up: Vec<usize> = (0..self.groups[gi].observed.len())
             .filter(|&ri| self.groups[gi].observed[ri].as_ref().is_some_and(UnitState::came_up))
@@ -319,7 +320,9 @@ impl Node {
                 g.state = GroupState::Stopping;
             }
             if !g.strays.is_empty() {
-                if g.state == GroupState::Stopped {
+                // Claiming starts nothing before its claim is granted: a
+                // start then waits for the stray's stop.
+                if matches!(g.state, GroupState::Stopped | GroupState::Claiming) {
                     let r = g.strays.remove(0);
                     g.stray_stop = Some(r);
                     self.begin_op(gi, r, Op::Stop);
