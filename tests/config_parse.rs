@@ -501,6 +501,24 @@ fn rejects_resource_in_two_groups() {
     rejects(&text, 26, 23, "group[1].resources[0].unit", "already used by group[0].resources[1]");
 }
 
+#[test]
+fn rejects_a_unit_in_two_groups_whatever_its_timeout_or_check() {
+    // Each node would stop it for the group it does not run there.
+    let text = format!(
+        "{BASE}[[group]]\nname = \"db\"\npreferred = \"n2\"\nresources = [{{ unit = \"nginx.service\", timeout = \"30s\" }}]\n"
+    );
+    rejects(&text, 26, 23, "group[1].resources[0].unit", "already used by group[0].resources[1]");
+    let text = with(
+        "  { unit = \"nginx.service\" },\n",
+        "  { unit = \"nginx.service\" },\n  { unit = \"nginx.service\", check = { tcp = \"127.0.0.1:80\" } },\n",
+    );
+    let msg = parse(&text).expect_err("the same unit twice in a group").to_string();
+    assert!(
+        msg.contains("group[0].resources[2].unit") && msg.contains("already used by group[0].resources[1]"),
+        "{msg}"
+    );
+}
+
 // --- respawn and ping -------------------------------------------------------------
 
 #[test]

@@ -1054,9 +1054,13 @@ impl Ctx<'_> {
                         Resource::Unit { name: unit, timeout, check }
                     }
                 };
+                // A unit is the same unit whatever its timeout or check: run
+                // by two groups, each node would stop it for the one it
+                // does not run.
                 let same = |a: &Resource, b: &Resource| match (a, b) {
                     (Resource::Vip { addr: x, .. }, Resource::Vip { addr: y, .. }) => x == y,
-                    _ => a == b,
+                    (Resource::Unit { name: x, .. }, Resource::Unit { name: y, .. }) => x == y,
+                    _ => false,
                 };
                 if let Some((_, other)) = owners.iter().find(|(o, _)| same(o, &res)) {
                     let field = if res.kind() == "vip" { "vip" } else { "unit" };
