@@ -18,15 +18,20 @@ source "$here/scenario_lib.sh"
 SCENARIOS_LABEL="lab scale"
 GROUPS_N=1000
 
-many_vips() {
-    python3 - "$GROUPS_N" <<'EOF'
+# many_groups PREFIX RESOURCE: GROUPS_N groups PREFIX-0000…, preferred
+# alternately on n1 and n2, each with the one RESOURCE (TOML; {i} is the
+# group's number, {a}.{b} the last two bytes of its address 10.79.a.b).
+many_groups() {
+    python3 - "$GROUPS_N" "$1" "$2" <<'EOF'
 import sys
-for i in range(int(sys.argv[1])):
+n, prefix, res = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+for i in range(n):
     pref = "n1" if i % 2 == 0 else "n2"
-    print(f'[[group]]\nname = "tenant-{i:04d}"\npreferred = "{pref}"\n'
-          f'resources = [{{ vip = "10.79.{i // 250}.{i % 250 + 1}/32", interface = "eth0" }}]\n')
+    r = res.format(i=f"{i:04d}", a=i // 250, b=i % 250 + 1)
+    print(f'[[group]]\nname = "{prefix}-{i:04d}"\npreferred = "{pref}"\nresources = [{r}]\n')
 EOF
 }
+many_vips() { many_groups tenant '{{ vip = "10.79.{a}.{b}/32", interface = "eth0" }}'; }
 vips_on() { lab_nsexec "$1" ip -4 -o addr show dev eth0 2>/dev/null | grep -c " 10\.79\." || true; }
 # No VIP of the tenants on both nodes at once.
 no_vip_twice() {
@@ -64,15 +69,7 @@ sc_thousand_vips() {
     echo "  (all on n1 $(ms_since "$t0") ms after the cut, deadtime 2 s)"
 }
 
-many_units() {
-    python3 - "$GROUPS_N" <<'EOF2'
-import sys
-for i in range(int(sys.argv[1])):
-    pref = "n1" if i % 2 == 0 else "n2"
-    print(f'[[group]]\nname = "svc-{i:04d}"\npreferred = "{pref}"\n'
-          f'resources = [{{ unit = "tenant@{i:04d}.service" }}]\n')
-EOF2
-}
+many_units() { many_groups svc '{{ unit = "tenant@{i}.service" }}'; }
 units_on() { lab_exec "$1" systemctl list-units --no-legend --plain --state=active 'tenant@*' 2>/dev/null | grep -c '^tenant@' || true; }
 units_split_is() { [[ $(units_on n1) == "$1" && $(units_on n2) == "$2" ]]; }
 # "started" groups in NODE's hactl status against active units in systemd.
