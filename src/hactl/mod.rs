@@ -549,6 +549,7 @@ async fn config_check(file: &Path, auth_key: Option<&Path>) -> Result<()> {
                 check_fence_unit(&cfg).await;
             }
             check_check_units(&cfg).await;
+            check_group_units(&cfg).await;
             Some(auth_key.map_or(cfg.cluster.auth_key.clone(), Path::to_path_buf))
         }
         Err(e) => {
@@ -604,6 +605,63 @@ async fn check_fence_unit(cfg: &crate::config::Config) {
              so that its result says whether the node was fenced: hbd refuses to count it as fenced"
         ),
         _ => {}
+    }
+}
+
+/// What makes a group unit misbehave under hbd, as this machine's systemd
+/// has it: not installed, a oneshot that ends as soon as it has started
+/// (hbd would take its end for a failure), enabled (it starts at boot on
+/// every node, and hbd stops it where the group does not run).
+async fn check_group_units(cfg: &crate::config::Config) {
+    use futures::StreamExt;
+    let units: Vec<(&str, &str)> = cfg
+        .groups
+        .iter()
+        .flat_map(|g| g.resources.iter().filter_map(|r| r.unit_name().map(|u| (g.name.as_str(), u))))
+        .collect();
+    if units.is_empty() {
+        return;
+    }
+    let Ok(Ok(sd)) = tokio::time::timeout(Duration::from_secs(5), crate::shell::systemd::Systemd::connect()).await
+    else {
+        return;
+    };
+    let sd = &sd;
+    let found = futures::stream::iter(units)
+        .map(|(group, unit)| async move {
+            let load = sd.load_state(unit).await.ok();
+            let kind = sd.service_type(unit).await.unwrap_or_default();
+            let remains = sd.remain_after_exit(unit).await.unwrap_or(true);
+            let enabled = sd.is_enabled(unit).await.unwrap_or(false);
+            (group, unit, load, kind, remains, enabled)
+        })
+        .buffered(16)
+        .collect::<Vec<_>>()
+        .await;
+    for (group, unit, load, kind, remains, enabled) in found {
+        match load.as_deref() {
+            Some("loaded") => {}
+            Some(state) => {
+                eprintln!(
+                    "hactl: warning: unit {unit} of group {group} is {state} on this machine; install it on every node \
+                     that may run {group}, or starting it there fails"
+                );
+                continue;
+            }
+            None => continue,
+        }
+        if kind == "oneshot" && !remains {
+            eprintln!(
+                "hactl: warning: unit {unit} of group {group} is Type=oneshot without RemainAfterExit=yes: it ends as \
+                 soon as it has started, which hbd takes for a failure of the group; set RemainAfterExit=yes"
+            );
+        }
+        if enabled {
+            eprintln!(
+                "hactl: warning: unit {unit} of group {group} is enabled in systemd, so it starts at boot on every node \
+                 (and hbd stops it where {group} does not run); run: systemctl disable {unit}"
+            );
+        }
     }
 }
 

@@ -609,6 +609,19 @@ impl Systemd {
         self.service_str(unit, "Type").await
     }
 
+    /// A service's `RemainAfterExit=`; false for other unit types.
+    pub async fn remain_after_exit(&self, unit: &str) -> Result<bool, UnitError> {
+        if type_interface(unit) != Some(SERVICE_IFACE) {
+            return Ok(false);
+        }
+        let props = self.unit_properties(unit, Op::Query).await?;
+        let v = self
+            .in_turn(props.get(zbus::names::InterfaceName::from_static_str_unchecked(SERVICE_IFACE), "RemainAfterExit"))
+            .await
+            .map_err(|e| UnitError::from_zbus(unit, Op::Query, e.into()))?;
+        Ok(bool::try_from(v).unwrap_or(false))
+    }
+
     async fn service_str(&self, unit: &str, name: &str) -> Result<String, UnitError> {
         let props = self.unit_properties(unit, Op::Query).await?;
         let v = self

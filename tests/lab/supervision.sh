@@ -106,6 +106,39 @@ sc_start_outside() {
     check "... and n2 only its two" eval '[[ $(hbd_events n2 unit-stray | wc -l) == 2 ]]'
 }
 
+sc_odd_units() {
+    hbd_before_start() {
+        unit once.service <<'EOF'
+[Service]
+Type=oneshot
+ExecStart=/bin/true
+EOF
+        unit kept.service <<'EOF'
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/true
+EOF
+        unit boot.service <<'EOF'
+[Service]
+ExecStart=/bin/sleep infinity
+[Install]
+WantedBy=multi-user.target
+EOF
+    }
+    hbd_cluster_up 2 || return 1
+    lab_exec n1 systemctl enable boot.service 2>/dev/null
+    local dir; dir=$(lab_node_dir n1)/etc-hbd
+    { cat "$dir/hbd.toml"; for u in once kept boot ghost; do unit_group "g-$u" "$u.service"; done; } >"$dir/odd.toml"
+    local out; out=$(lab_hactl n1 config check /etc/hbd/odd.toml 2>&1)
+    echo "$out" | sed -n 's/^/  | /p'
+    check "hactl config check passes the file (warnings are not errors)" eval '[[ $out == *"odd.toml: ok"* ]]'
+    check "... warns of a oneshot without RemainAfterExit=yes" eval '[[ $out == *"unit once.service of group g-once is Type=oneshot without RemainAfterExit=yes"* ]]'
+    check "... warns of a unit enabled in systemd" eval '[[ $out == *"unit boot.service of group g-boot is enabled in systemd"*"systemctl disable boot.service"* ]]'
+    check "... warns of a unit not installed" eval '[[ $out == *"unit ghost.service of group g-ghost is not-found on this machine"* ]]'
+    check "... and of nothing else" eval '[[ $(grep -c "warning: unit" <<<"$out") == 3 && $out != *kept.service* && $out != *web.service* ]]'
+}
+
 sc_exit_143() {
     hbd_before_start() {
         # As a JVM does: exit status 143 on SIGTERM.
@@ -309,5 +342,5 @@ sc_stalled_standby() {
     check "n1 still serves the VIP" hbd_wait_owner n1 5
 }
 
-ALL=(stop_outside start_outside exit_143 hung_start hung_stop adopt_activating fence_not_oneshot cleanup_start_limit reload_ping dbus_restart bus_late stalled_standby)
+ALL=(stop_outside start_outside odd_units exit_143 hung_start hung_stop adopt_activating fence_not_oneshot cleanup_start_limit reload_ping dbus_restart bus_late stalled_standby)
 run_scenarios "$@"
