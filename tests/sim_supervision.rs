@@ -363,3 +363,24 @@ fn a_unit_started_outside_hbd_while_the_group_is_stopping_there_is_stopped_too()
     assert!(wait_stray(&mut sim, secs(1), stopped), "{:?}", events(&sim, "n1"));
     assert!(logged(&sim, "n1", "unit-stray"), "{:?}", events(&sim, "n1"));
 }
+
+#[test]
+fn a_stray_that_keeps_coming_back_is_stopped_each_time_and_said_four_times_a_minute() {
+    let mut sim = two_nodes();
+    let stopped = |s: &Sim| !s.is_running("n2", "g1", 1);
+    let strays = |s: &Sim| events(s, "n2").iter().filter(|l| l.contains("unit-stray")).count();
+    for i in 0..6 {
+        sim.start_unit_outside("n2", "g1", 1);
+        assert!(wait_stray(&mut sim, Duration::from_millis(200), stopped), "stray {i} still runs");
+        advance(&mut sim, Duration::from_millis(500));
+    }
+    // Three said one by one, the fourth says they keep coming back, the
+    // rest of the minute is quiet.
+    assert_eq!(strays(&sim), 4, "{:?}", events(&sim, "n2"));
+    assert!(logged(&sim, "n2", "again: 4"), "{:?}", events(&sim, "n2"));
+    advance(&mut sim, secs(60));
+    sim.start_unit_outside("n2", "g1", 1);
+    assert!(wait_stray(&mut sim, Duration::from_millis(200), stopped));
+    assert_eq!(strays(&sim), 5, "said again a minute later");
+    assert!(sim.is_running("n1", "g1", 1));
+}

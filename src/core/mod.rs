@@ -352,6 +352,9 @@ pub enum Event {
         group: String,
         resource: String,
         owner: Option<String>,
+        /// Non-zero: the number of strays of this group within a minute,
+        /// said once; the next ones of that minute are stopped unsaid.
+        again: u32,
     },
     FenceStarted {
         peer: String,

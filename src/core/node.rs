@@ -216,6 +216,9 @@ struct LocalGroup {
     strays: Vec<usize>,
     /// The stray whose stop is in flight.
     stray_stop: Option<usize>,
+    /// Strays found since `strays_since` (see `STRAY_WINDOW`).
+    strays_seen: u32,
+    strays_since: Time,
     /// Each resource's health check here.
     checks: Vec<CheckTrack>,
 }
@@ -699,6 +702,8 @@ fn new_group(name: &str, n: usize) -> LocalGroup {
         bouncing: None,
         strays: Vec::new(),
         stray_stop: None,
+        strays_seen: 0,
+        strays_since: Time::ZERO,
         checks: vec![CheckTrack::default(); n],
     }
 }

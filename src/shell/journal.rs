@@ -75,7 +75,11 @@ pub fn log_event(e: &Event) {
             HBD_EVENT = ev, HBD_GROUP = %group, HBD_UNIT = %resource,
             "stopping {resource} of group {group} failed: {reason}; the group is blocked until: hactl cleanup {group}"
         ),
-        Event::UnitStray { group, resource, owner } => {
+        Event::UnitStray { group, resource, again, .. } if *again > 0 => warn!(
+            HBD_EVENT = ev, HBD_GROUP = %group, HBD_UNIT = %resource,
+            "{resource} of group {group} keeps coming up here outside hbd ({again} times within a minute): something starts it (a socket, a timer, a Wants= of an enabled unit; see systemctl list-dependencies --reverse {resource}); hbd stops it each time, and says so again in a minute"
+        ),
+        Event::UnitStray { group, resource, owner, .. } => {
             let runs = match owner {
                 Some(o) => format!("{o} runs it"),
                 None => "no node runs it".to_string(),

@@ -3,6 +3,11 @@
 
 use super::*;
 
+/// Strays of one group said one by one within [`STRAY_WINDOW`]; the next
+/// says they keep coming back, and the rest of the window is quiet.
+const STRAYS_SAID: u32 = 3;
+const STRAY_WINDOW: Duration = Duration::from_secs(60);
+
 impl Node {
     pub(super) fn on_adopt(&mut self, group: &str, resource: usize, state: Option<UnitState>) {
         let Some(g) = self.groups.iter_mut().find(|g| g.name == group) else { return };
@@ -173,6 +178,18 @@ impl Node {
             return;
         }
         g.strays.push(resource);
+        // Something that keeps starting it (a socket, a timer, a Wants= of
+        // an enabled unit) is stopped each time, but said a few times only.
+        if self.now >= g.strays_since.saturating_add(STRAY_WINDOW) {
+            g.strays_seen = 0;
+            g.strays_since = self.now;
+        }
+        g.strays_seen += 1;
+        let seen = g.strays_seen;
+        if seen > STRAYS_SAID + 1 {
+            return;
+        }
+        let again = if seen > STRAYS_SAID { seen } else { 0 };
         let group = g.name.clone();
         let owner = self
             .cfg
@@ -184,7 +201,7 @@ impl Node {
             })
             .map(|n| self.cfg.node_at(n).name.clone());
         let resource = self.cfg.group_at(gi).resources[resource].name();
-        self.out.push(Action::Event(Event::UnitStray { group, resource, owner }));
+        self.out.push(Action::Event(Event::UnitStray { group, resource, owner, again }));
     }
 
     /// A group has just become stopped here: a unit of it that came up
