@@ -290,11 +290,12 @@ fn type_interface(unit: &str) -> Option<&'static str> {
 pub struct Systemd {
     link: tokio::sync::watch::Receiver<Option<Link>>,
     /// Shared by the clones: see [`CALLS_IN_FLIGHT`] and [`JOBS_IN_FLIGHT`].
-    turns: std::sync::Arc<Turns>,
+    in_flight: std::sync::Arc<InFlight>,
 }
 
-/// See [`Systemd::in_turn`] and [`Systemd::job_on`].
-struct Turns {
+/// Slots for what hbd has in flight on the bus: see [`Systemd::bounded`]
+/// and [`Systemd::job_on`].
+struct InFlight {
     calls: tokio::sync::Semaphore,
     starts: tokio::sync::Semaphore,
     stops: tokio::sync::Semaphore,
@@ -438,7 +439,7 @@ impl Systemd {
     fn kept(link: Link) -> Systemd {
         let (tx, rx) = tokio::sync::watch::channel(Some(link.clone()));
         tokio::spawn(keep(tx, link));
-        Systemd { link: rx, turns: Self::turns() }
+        Systemd { link: rx, in_flight: Self::in_flight() }
     }
 
     /// Use an existing bus connection (to the bus systemd is on); not
@@ -448,23 +449,23 @@ impl Systemd {
         let (tx, rx) = tokio::sync::watch::channel(Some(link));
         // Kept open for as long as the receivers live; never sent again.
         tokio::spawn(async move { tx.closed().await });
-        Ok(Systemd { link: rx, turns: Self::turns() })
+        Ok(Systemd { link: rx, in_flight: Self::in_flight() })
     }
 
-    fn turns() -> std::sync::Arc<Turns> {
-        std::sync::Arc::new(Turns {
+    fn in_flight() -> std::sync::Arc<InFlight> {
+        std::sync::Arc::new(InFlight {
             calls: tokio::sync::Semaphore::new(CALLS_IN_FLIGHT),
             starts: tokio::sync::Semaphore::new(JOBS_IN_FLIGHT),
             stops: tokio::sync::Semaphore::new(JOBS_IN_FLIGHT),
         })
     }
 
-    /// `call` in its turn among the method calls in flight (see
-    /// [`CALLS_IN_FLIGHT`]). Only around one call: never held while waiting
-    /// for anything else, so turns cannot wait on each other.
-    async fn in_turn<T>(&self, call: impl std::future::Future<Output = T>) -> T {
+    /// `call`, once fewer than [`CALLS_IN_FLIGHT`] are in flight. Only
+    /// around one call: never held while waiting for anything else, so
+    /// calls cannot wait on each other.
+    async fn bounded<T>(&self, call: impl std::future::Future<Output = T>) -> T {
         // The semaphore is never closed.
-        let _turn = self.turns.calls.acquire().await.ok();
+        let _slot = self.in_flight.calls.acquire().await.ok();
         call.await
     }
 
@@ -568,7 +569,7 @@ impl Systemd {
     /// How many processes `unit`'s cgroup holds (0 for a unit not loaded).
     pub async fn processes(&self, unit: &str) -> Result<usize, UnitError> {
         let link = self.link(unit, Op::Query).await?;
-        match self.in_turn(link.manager.get_unit_processes(unit)).await {
+        match self.bounded(link.manager.get_unit_processes(unit)).await {
             Ok(p) => Ok(p.len()),
             Err(e) if is_no_such_unit(&e) => Ok(0),
             Err(e) => Err(UnitError::from_zbus(unit, Op::Query, e)),
@@ -597,7 +598,7 @@ impl Systemd {
     /// The unit's `LoadState` (`loaded`, `not-found`, `masked`, …).
     pub async fn load_state(&self, unit: &str) -> Result<String, UnitError> {
         let proxy = self.unit_proxy(unit, Op::Query).await?;
-        self.in_turn(proxy.load_state()).await.map_err(|e| UnitError::from_zbus(unit, Op::Query, e))
+        self.bounded(proxy.load_state()).await.map_err(|e| UnitError::from_zbus(unit, Op::Query, e))
     }
 
     /// A service's `Type=` (`simple`, `oneshot`, `notify`, …); "" for other
@@ -616,7 +617,7 @@ impl Systemd {
         }
         let props = self.unit_properties(unit, Op::Query).await?;
         let v = self
-            .in_turn(props.get(zbus::names::InterfaceName::from_static_str_unchecked(SERVICE_IFACE), "RemainAfterExit"))
+            .bounded(props.get(zbus::names::InterfaceName::from_static_str_unchecked(SERVICE_IFACE), "RemainAfterExit"))
             .await
             .map_err(|e| UnitError::from_zbus(unit, Op::Query, e.into()))?;
         Ok(bool::try_from(v).unwrap_or(false))
@@ -625,7 +626,7 @@ impl Systemd {
     async fn service_str(&self, unit: &str, name: &str) -> Result<String, UnitError> {
         let props = self.unit_properties(unit, Op::Query).await?;
         let v = self
-            .in_turn(props.get(zbus::names::InterfaceName::from_static_str_unchecked(SERVICE_IFACE), name))
+            .bounded(props.get(zbus::names::InterfaceName::from_static_str_unchecked(SERVICE_IFACE), name))
             .await
             .map_err(|e| UnitError::from_zbus(unit, Op::Query, e.into()))?;
         Ok(String::try_from(v).unwrap_or_default())
@@ -642,7 +643,7 @@ impl Systemd {
         let get = |name: &'static str| {
             let props = props.clone();
             let iface = iface.clone();
-            async move { self.in_turn(props.get(iface, name)).await.ok().and_then(|v| u64::try_from(v).ok()) }
+            async move { self.bounded(props.get(iface, name)).await.ok().and_then(|v| u64::try_from(v).ok()) }
         };
         let usec = |v: Option<u64>| match v {
             Some(u64::MAX) | None => None,
@@ -687,14 +688,14 @@ impl Systemd {
         queued: &mut Option<tokio::sync::oneshot::Sender<()>>,
     ) -> Result<String, UnitError> {
         // A place among the jobs in flight, for as long as this one runs.
-        let slots = if op == Op::Stop { &self.turns.stops } else { &self.turns.starts };
+        let slots = if op == Op::Stop { &self.in_flight.stops } else { &self.in_flight.starts };
         let _slot = slots.acquire().await.ok();
         // The route must exist before the job does, or a fast job's
         // JobRemoved is gone before we listen.
         let mut removed =
             link.signals.jobs(unit).ok_or_else(|| UnitError::Disconnected { unit: unit.to_owned(), op })?;
         let job = self
-            .in_turn(async {
+            .bounded(async {
                 match op {
                     Op::Stop => link.manager.stop_unit(unit, "replace").await,
                     _ => link.manager.start_unit(unit, "replace").await,
@@ -719,12 +720,12 @@ impl Systemd {
     /// `failed` (non-zero exit) or `timeout`.
     pub async fn run_transient(&self, name: &str, properties: &[(&str, Value<'_>)]) -> Result<String, UnitError> {
         let op = Op::Start;
-        let _slot = self.turns.starts.acquire().await.ok();
+        let _slot = self.in_flight.starts.acquire().await.ok();
         let link = self.link(name, op).await?;
         let mut removed =
             link.signals.jobs(name).ok_or_else(|| UnitError::Disconnected { unit: name.to_owned(), op })?;
         let job = self
-            .in_turn(link.manager.start_transient_unit(name, "fail", properties, &[]))
+            .bounded(link.manager.start_transient_unit(name, "fail", properties, &[]))
             .await
             .map_err(|e| UnitError::from_zbus(name, op, e))?;
         job_result(&mut removed, &job).await.ok_or_else(|| UnitError::Disconnected { unit: name.to_owned(), op })
@@ -733,7 +734,7 @@ impl Systemd {
     /// `ResetFailedUnit`: clear the unit's `failed` state and start limit.
     pub async fn reset_failed(&self, unit: &str) -> Result<(), UnitError> {
         let link = self.link(unit, Op::Query).await?;
-        match self.in_turn(link.manager.reset_failed_unit(unit)).await {
+        match self.bounded(link.manager.reset_failed_unit(unit)).await {
             Err(e) if is_no_such_unit(&e) => Ok(()),
             r => r.map_err(|e| UnitError::from_zbus(unit, Op::Query, e)),
         }
@@ -747,7 +748,7 @@ impl Systemd {
     /// The object path of `unit`, loading it first if needed.
     async fn load_unit(&self, unit: &str, op: Op) -> Result<OwnedObjectPath, UnitError> {
         let link = self.link(unit, op).await?;
-        self.in_turn(link.manager.load_unit(unit)).await.map_err(|e| UnitError::from_zbus(unit, op, e))
+        self.bounded(link.manager.load_unit(unit)).await.map_err(|e| UnitError::from_zbus(unit, op, e))
     }
 
     /// A proxy for `unit`'s object at `path`, without a property cache.
@@ -766,26 +767,26 @@ impl Systemd {
     /// loaded is `inactive`.
     pub async fn active_state(&self, unit: &str) -> Result<String, UnitError> {
         let link = self.link(unit, Op::Query).await?;
-        let path = match self.in_turn(link.manager.get_unit(unit)).await {
+        let path = match self.bounded(link.manager.get_unit(unit)).await {
             Ok(p) => p,
             Err(e) if is_no_such_unit(&e) => return Ok("inactive".to_owned()),
             Err(e) => return Err(UnitError::from_zbus(unit, Op::Query, e)),
         };
         let proxy = self.unit_proxy_at(unit, Op::Query, path).await?;
-        self.in_turn(proxy.active_state()).await.map_err(|e| UnitError::from_zbus(unit, Op::Query, e))
+        self.bounded(proxy.active_state()).await.map_err(|e| UnitError::from_zbus(unit, Op::Query, e))
     }
 
     /// The unit's `SubState` (`running`, `dead`, `auto-restart`, …).
     pub async fn sub_state(&self, unit: &str) -> Result<String, UnitError> {
         let proxy = self.unit_proxy(unit, Op::Query).await?;
-        self.in_turn(proxy.sub_state()).await.map_err(|e| UnitError::from_zbus(unit, Op::Query, e))
+        self.bounded(proxy.sub_state()).await.map_err(|e| UnitError::from_zbus(unit, Op::Query, e))
     }
 
     /// The unit file state as `GetUnitFileState` reports it (`enabled`,
     /// `enabled-runtime`, `disabled`, `static`, `masked`, …).
     pub async fn unit_file_state(&self, unit: &str) -> Result<String, UnitError> {
         let link = self.link(unit, Op::Query).await?;
-        self.in_turn(link.manager.get_unit_file_state(unit)).await.map_err(|e| UnitError::from_zbus(unit, Op::Query, e))
+        self.bounded(link.manager.get_unit_file_state(unit)).await.map_err(|e| UnitError::from_zbus(unit, Op::Query, e))
     }
 
     /// Whether systemd itself will start the unit at boot (`enabled` or
@@ -805,7 +806,7 @@ impl Systemd {
             .build()
             .await
             .map_err(|e| UnitError::from_zbus(unit, Op::Query, e))?;
-        self.in_turn(svc.exec_main_pid()).await.map_err(|e| UnitError::from_zbus(unit, Op::Query, e))
+        self.bounded(svc.exec_main_pid()).await.map_err(|e| UnitError::from_zbus(unit, Op::Query, e))
     }
 
     /// The unit's `Result` (why it last stopped: `success`, `exit-code`,
@@ -816,7 +817,7 @@ impl Systemd {
         };
         let props = self.unit_properties(unit, Op::Query).await?;
         let v = self
-            .in_turn(props.get(iface.try_into().expect("valid interface name"), "Result"))
+            .bounded(props.get(iface.try_into().expect("valid interface name"), "Result"))
             .await
             .map_err(|e| UnitError::from_zbus(unit, Op::Query, e.into()))?;
         Ok(String::try_from(v).unwrap_or_else(|_| "unknown".to_owned()))
@@ -830,7 +831,7 @@ impl Systemd {
         }
         let props = self.unit_properties(unit, Op::Query).await?;
         let v = self
-            .in_turn(props.get(zbus::names::InterfaceName::from_static_str_unchecked(SERVICE_IFACE), "ExecMainStatus"))
+            .bounded(props.get(zbus::names::InterfaceName::from_static_str_unchecked(SERVICE_IFACE), "ExecMainStatus"))
             .await
             .map_err(|e| UnitError::from_zbus(unit, Op::Query, e.into()))?;
         Ok(i32::try_from(v).ok())
@@ -881,7 +882,7 @@ impl Systemd {
             let props = props.clone();
             let iface = unit_iface.clone();
             async move {
-                self.in_turn(props.get(iface, name))
+                self.bounded(props.get(iface, name))
                     .await
                     .map_err(zbus::Error::from)
                     .and_then(|v| String::try_from(v).map_err(zbus::Error::from))
@@ -895,12 +896,12 @@ impl Systemd {
         let mut exit_status = None;
         if let Some(iface) = type_iface {
             let ti = zbus::names::InterfaceName::from_static_str_unchecked(iface);
-            result = self.in_turn(props.get(ti.clone(), "Result")).await.ok().and_then(|v| String::try_from(v).ok());
+            result = self.bounded(props.get(ti.clone(), "Result")).await.ok().and_then(|v| String::try_from(v).ok());
             if iface == SERVICE_IFACE {
                 n_restarts =
-                    self.in_turn(props.get(ti.clone(), "NRestarts")).await.ok().and_then(|v| u32::try_from(v).ok());
+                    self.bounded(props.get(ti.clone(), "NRestarts")).await.ok().and_then(|v| u32::try_from(v).ok());
                 exit_status =
-                    self.in_turn(props.get(ti, "ExecMainStatus")).await.ok().and_then(|v| i32::try_from(v).ok());
+                    self.bounded(props.get(ti, "ExecMainStatus")).await.ok().and_then(|v| i32::try_from(v).ok());
             }
         }
         let mut pending = VecDeque::new();

@@ -167,10 +167,9 @@ impl Node {
     /// A unit of a group that is stopped (or only claimed) here came up
     /// outside hbd: started by hand, pulled in by a dependency, activated by
     /// a socket. The group runs elsewhere or nowhere, so the unit is stopped
-    /// here; the stop is
-    /// queued behind any operation in flight and is not a failure of the
-    /// group. A stop that fails blocks the group, as any stop that fails:
-    /// it may run here.
+    /// here; the stop is queued behind any operation in flight and is not a
+    /// failure of the group. A stop that fails blocks the group, as any stop
+    /// that fails: it may run here.
     fn found_stray(&mut self, gi: GroupIdx, resource: usize) {
         let g = &mut self.groups[gi];
         if g.busy.is_some_and(|(r, _)| r == resource) || g.stray_stop == Some(resource) || g.strays.contains(&resource)
