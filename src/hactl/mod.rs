@@ -619,13 +619,7 @@ async fn check_group_units(cfg: &crate::config::Config) {
         .iter()
         .flat_map(|g| g.resources.iter().filter_map(|r| r.unit_name().map(|u| (g.name.as_str(), u))))
         .collect();
-    if units.is_empty() {
-        return;
-    }
-    let Ok(Ok(sd)) = tokio::time::timeout(Duration::from_secs(5), crate::shell::systemd::Systemd::connect()).await
-    else {
-        return;
-    };
+    let Some(sd) = local_systemd(units.is_empty()).await else { return };
     let sd = &sd;
     let found = futures::stream::iter(units)
         .map(|(group, unit)| async move {
@@ -665,6 +659,15 @@ async fn check_group_units(cfg: &crate::config::Config) {
     }
 }
 
+/// This machine's systemd, for warnings only: `None` when there is nothing
+/// to ask it (`skip`) or it does not answer within 5 s.
+async fn local_systemd(skip: bool) -> Option<crate::shell::systemd::Systemd> {
+    if skip {
+        return None;
+    }
+    tokio::time::timeout(Duration::from_secs(5), crate::shell::systemd::Systemd::connect()).await.ok()?.ok()
+}
+
 /// A unit check says healthy or sick by how its unit ends: only a oneshot
 /// does end. Warn (on a machine with systemd) about one that is missing or
 /// of another type.
@@ -679,13 +682,7 @@ async fn check_check_units(cfg: &crate::config::Config) {
             _ => None,
         })
         .collect();
-    if units.is_empty() {
-        return;
-    }
-    let Ok(Ok(sd)) = tokio::time::timeout(Duration::from_secs(5), crate::shell::systemd::Systemd::connect()).await
-    else {
-        return;
-    };
+    let Some(sd) = local_systemd(units.is_empty()).await else { return };
     for unit in units {
         match sd.load_state(unit).await.as_deref() {
             Ok("loaded") => {}

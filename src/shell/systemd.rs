@@ -612,24 +612,23 @@ impl Systemd {
 
     /// A service's `RemainAfterExit=`; false for other unit types.
     pub async fn remain_after_exit(&self, unit: &str) -> Result<bool, UnitError> {
-        if type_interface(unit) != Some(SERVICE_IFACE) {
-            return Ok(false);
-        }
-        let props = self.unit_properties(unit, Op::Query).await?;
-        let v = self
-            .bounded(props.get(zbus::names::InterfaceName::from_static_str_unchecked(SERVICE_IFACE), "RemainAfterExit"))
-            .await
-            .map_err(|e| UnitError::from_zbus(unit, Op::Query, e.into()))?;
-        Ok(bool::try_from(v).unwrap_or(false))
+        Ok(self.service_property(unit, "RemainAfterExit").await?.and_then(|v| bool::try_from(v).ok()).unwrap_or(false))
     }
 
     async fn service_str(&self, unit: &str, name: &str) -> Result<String, UnitError> {
+        Ok(self.service_property(unit, name).await?.and_then(|v| String::try_from(v).ok()).unwrap_or_default())
+    }
+
+    /// A property of the `Service` interface; `None` for other unit types.
+    async fn service_property(&self, unit: &str, name: &str) -> Result<Option<zbus::zvariant::OwnedValue>, UnitError> {
+        if type_interface(unit) != Some(SERVICE_IFACE) {
+            return Ok(None);
+        }
         let props = self.unit_properties(unit, Op::Query).await?;
-        let v = self
-            .bounded(props.get(zbus::names::InterfaceName::from_static_str_unchecked(SERVICE_IFACE), name))
+        self.bounded(props.get(zbus::names::InterfaceName::from_static_str_unchecked(SERVICE_IFACE), name))
             .await
-            .map_err(|e| UnitError::from_zbus(unit, Op::Query, e.into()))?;
-        Ok(String::try_from(v).unwrap_or_default())
+            .map(Some)
+            .map_err(|e| UnitError::from_zbus(unit, Op::Query, e.into()))
     }
 
     /// The unit's own job timeouts (`TimeoutStartUSec`, `TimeoutStopUSec`;
@@ -826,15 +825,7 @@ impl Systemd {
     /// A service's last main process exit status (`ExecMainStatus`);
     /// `None` for other unit types.
     pub async fn exit_status(&self, unit: &str) -> Result<Option<i32>, UnitError> {
-        if type_interface(unit) != Some(SERVICE_IFACE) {
-            return Ok(None);
-        }
-        let props = self.unit_properties(unit, Op::Query).await?;
-        let v = self
-            .bounded(props.get(zbus::names::InterfaceName::from_static_str_unchecked(SERVICE_IFACE), "ExecMainStatus"))
-            .await
-            .map_err(|e| UnitError::from_zbus(unit, Op::Query, e.into()))?;
-        Ok(i32::try_from(v).ok())
+        Ok(self.service_property(unit, "ExecMainStatus").await?.and_then(|v| i32::try_from(v).ok()))
     }
 
     /// The properties of `unit`, loading it first if needed.
