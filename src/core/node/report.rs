@@ -337,15 +337,7 @@ impl Node {
                 let lg = &self.groups[gi];
                 // The owner: this node if it holds the group, else a live
                 // peer that does.
-                let owner = if lg.runs_here() {
-                    Some(self.me)
-                } else {
-                    self.cfg.node_indices().find(|&n| {
-                        n != self.me
-                            && self.peers[n].as_ref().is_some_and(|p| p.is_member())
-                            && !matches!(self.state_of(n, gi), GroupState::Stopped | GroupState::Claiming)
-                    })
-                };
+                let owner = if lg.runs_here() { Some(self.me) } else { self.peer_running(gi) };
                 let mut state = owner.map_or(GroupState::Stopped, |o| self.state_of(o, gi));
                 // A group whose failed resource is being brought back is not
                 // fully started, whatever the peers are told.

@@ -190,17 +190,19 @@ impl Node {
         }
         let again = if seen > STRAYS_SAID { seen } else { 0 };
         let group = g.name.clone();
-        let owner = self
-            .cfg
-            .node_indices()
-            .find(|&n| {
-                n != self.me
-                    && self.peers[n].as_ref().is_some_and(|p| p.is_member())
-                    && !matches!(self.state_of(n, gi), GroupState::Stopped | GroupState::Claiming)
-            })
-            .map(|n| self.cfg.node_at(n).name.clone());
+        let owner = self.peer_running(gi).map(|n| self.cfg.node_at(n).name.clone());
         let resource = self.cfg.group_at(gi).resources[resource].name();
         self.out.push(Action::Event(Event::UnitStray { group, resource, owner, again }));
+    }
+
+    /// A live peer that runs group `gi` (or is starting or stopping it):
+    /// what status names the owner when this node does not.
+    pub(super) fn peer_running(&self, gi: GroupIdx) -> Option<NodeIdx> {
+        self.cfg.node_indices().find(|&n| {
+            n != self.me
+                && self.peers[n].as_ref().is_some_and(|p| p.is_member())
+                && !matches!(self.state_of(n, gi), GroupState::Stopped | GroupState::Claiming)
+        })
     }
 
     /// A group has just become stopped here: a unit of it that came up
