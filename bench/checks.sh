@@ -23,9 +23,10 @@
 #           nodes (keepalived's usual set-up: its check runs on the backup
 #           too, and a backup without the service would go FAULT as well).
 # 2. CPU cost of 100 HTTP checks at 1 s interval on one node: CPU time of
-#    hbd's unit (utime+stime of its cgroup) over CHK_COST_S with 100
+#    hbd's unit (usage_usec of its cgroup) over CHK_COST_S with 100
 #    [[node_check]] http checks against a local server, and over the same
-#    window without them, same cluster.
+#    window without them, same cluster; then HAProxy's 100 checks of the
+#    same server, measured the same way.
 
 CHK_HTTP_PORT=80
 # The program of the bench's web.service (a file: too long for ExecStart=).
@@ -234,7 +235,21 @@ d = json.load(sys.stdin)
 me = [n for n in d["nodes"] if n.get("local")]
 print(sum(1 for c in (me[0].get("checks") or []) if c.get("state") == "healthy") if me else 0)' 2>/dev/null || echo 0
 }
-chk_cpu_ms() { unit_procs "$1" hbd.service | awk -v clk="$(getconf CLK_TCK)" '{ s += $2 } END { printf "%d\n", s * 1000 / clk }'; }
+# CPU time of UNIT's cgroup on NODE in µs: cgroup v2's usage_usec, exact
+# and counting processes that have exited, where /proc's utime+stime count
+# in 10 ms ticks (a twentieth of a percent of a 20 s window per reading).
+chk_cpu_us() { # NODE UNIT
+    lab_exec "$1" sh -c 'cg=$(systemctl show -P ControlGroup '"$2"')
+        for d in /sys/fs/cgroup/unified /sys/fs/cgroup; do
+            [ -n "$cg" ] && [ -r "$d$cg/cpu.stat" ] && { awk "/^usage_usec/ { print \$2 }" "$d$cg/cpu.stat"; exit; }
+        done
+        echo 0'
+}
+chk_window() { # NODE UNIT -> "cpu_ms,window_ms" over CHK_COST_S
+    local c0 c1 t0 t1
+    c0=$(chk_cpu_us "$1" "$2"); t0=$(now_ms); sleep "$CHK_COST_S"; c1=$(chk_cpu_us "$1" "$2"); t1=$(now_ms)
+    echo "$(( (c1 - c0) / 1000 )),$((t1 - t0))"
+}
 chk_cost() {
     log "=== checks: CPU of 100 HTTP checks at 1 s interval (hbd's unit on n1, ${CHK_COST_S} s windows)"
     BENCH_SYSTEM=hbd
@@ -247,9 +262,8 @@ chk_cost() {
     sys hbd start n1 & sys hbd start n2 & wait
     wait_owner n1 60 || { log "checks cost: the VIP never came up"; lab_down >/dev/null 2>&1; return 1; }
     sleep 3
-    local c0 c1 t0 t1 base with healthy
-    c0=$(chk_cpu_ms n1); t0=$(now_ms); sleep "$CHK_COST_S"; c1=$(chk_cpu_ms n1); t1=$(now_ms)
-    base="$((c1 - c0)),$((t1 - t0))"
+    local base with healthy
+    base=$(chk_window n1 hbd.service)
     # the same configuration with 100 node checks, on both nodes, reloaded
     local tmp; tmp=$(mktemp)
     setting_vars hbd fast
@@ -264,19 +278,63 @@ chk_cost() {
     fi
     healthy=$(chk_node_checks_healthy n1)
     sleep 3
-    c0=$(chk_cpu_ms n1); t0=$(now_ms); sleep "$CHK_COST_S"; c1=$(chk_cpu_ms n1); t1=$(now_ms)
-    with="$((c1 - c0)),$((t1 - t0))"
-    # checks,cpu_ms,window_ms,healthy
-    echo "0,$base,0" >>"$CHKCOST"
-    echo "100,$with,$healthy" >>"$CHKCOST"
-    log "checks cost: without ${base%,*} ms CPU, with 100 checks ${with%,*} ms CPU ($healthy healthy)"
+    with=$(chk_window n1 hbd.service)
+    # system,checks,cpu_ms,window_ms,healthy
+    echo "hbd,0,$base,0" >>"$CHKCOST"
+    echo "hbd,100,$with,$healthy" >>"$CHKCOST"
+    log "checks cost: hbd without ${base%,*} ms CPU, with 100 checks ${with%,*} ms CPU ($healthy healthy)"
+    for n in n1 n2; do lab_exec "$n" systemctl stop hbd.service; done
+    chk_haproxy_cost
     lab_down >/dev/null 2>&1
+}
+
+# The same 100 checks made by HAProxy (Debian's 2.6), the prober most
+# set-ups already run, against the same server on the same node, hbd
+# stopped: 100 servers with `option httpchk`, `inter 1s`, one thread (as
+# hbd's), then the same 100 servers without `check` for its own idle cost.
+chk_haproxy_cfg() { # CHECK ("check" or "")
+    local i
+    printf 'global\n    nbthread 1\n    stats socket /run/chk-haproxy.sock level user\n'
+    printf 'defaults\n    mode http\n    timeout connect 500ms\n    timeout check 500ms\n    timeout client 5s\n    timeout server 5s\n'
+    printf 'backend checks\n    option httpchk GET /check\n    default-server inter 1s fall 3 rise 1\n'
+    for ((i = 0; i < 100; i++)); do printf '    server s%03d 127.0.0.1:8081 %s\n' "$i" "$1"; done
+}
+chk_haproxy_up() { # NODE -> servers UP
+    lab_exec "$1" "$PY" -c 'import socket
+s = socket.socket(socket.AF_UNIX); s.connect("/run/chk-haproxy.sock"); s.sendall(b"show stat\n")
+out = b""
+while True:
+    b = s.recv(65536)
+    if not b: break
+    out += b
+print(sum(1 for l in out.decode().splitlines() if l.startswith("checks,s") and ",UP" in l))' 2>/dev/null || echo 0
+}
+chk_haproxy_cost() {
+    if [[ ! -x /usr/sbin/haproxy ]]; then
+        log "checks cost: no /usr/sbin/haproxy, HAProxy's figure skipped"
+        return 0
+    fi
+    local d k w up
+    d=$(lab_node_dir n1)/etc-hbd
+    for k in 0 100; do
+        chk_haproxy_cfg "$([[ $k == 100 ]] && echo check)" >"$d/chk-haproxy.cfg"
+        lab_exec n1 systemd-run --quiet --unit=chk-haproxy /usr/sbin/haproxy -db -f /etc/hbd/chk-haproxy.cfg ||
+            { log "checks cost: HAProxy did not start"; return 0; }
+        sleep 5
+        up=0
+        ((k == 100)) && up=$(chk_haproxy_up n1)
+        w=$(chk_window n1 chk-haproxy.service)
+        lab_exec n1 systemctl is-active -q chk-haproxy.service || { log "checks cost: HAProxy stopped"; return 0; }
+        lab_exec n1 systemctl stop chk-haproxy.service
+        echo "haproxy,$k,$w,$up" >>"$CHKCOST"
+        log "checks cost: HAProxy with $k checks ${w%,*} ms CPU ($up up)"
+    done
 }
 
 bench_checks() { # SYSTEMS (comma list)
     CHKCSV=$RAW/checks.csv CHKCOST=$RAW/checks-cost.csv
     echo "cell,run,ms,outcome,detail" >"$CHKCSV"
-    echo "checks,cpu_ms,window_ms,healthy" >"$CHKCOST"
+    echo "system,checks,cpu_ms,window_ms,healthy" >"$CHKCOST"
     echo "checks_load_before=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$RAW/meta.txt"
     local c r
     for c in $(chk_cells "$1"); do

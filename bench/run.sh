@@ -32,7 +32,7 @@
 # docs/benchmarks.md.  --quick (CI): 1 run per cell, 10 s costs (20 s for the
 # checks' CPU), 20 s soak,
 # results under bench/results/quick/ only; exits 1 if any system failed to
-# fail over at all.  Needs root and Debian 12 (installs heartbeat,
+# fail over at all.  Needs root and Debian 12 (installs heartbeat, haproxy,
 # keepalived, stress-ng, python3-matplotlib with apt-get).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -92,7 +92,7 @@ log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
 # ------------------------------------------------------------------ deps
 bench_deps() {
     local need=() p
-    for p in heartbeat keepalived stress-ng python3-matplotlib; do
+    for p in heartbeat keepalived haproxy stress-ng python3-matplotlib; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || need+=("$p")
     done
     ((${#need[@]})) || return 0
