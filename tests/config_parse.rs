@@ -812,6 +812,47 @@ fn rejects_bad_alert_select_and_timeout() {
 }
 
 #[test]
+fn alert_options_and_timestamp_format() {
+    let (text, _) = plus(
+        "[[alert]]\npath = \"/bin/true\"\noptions = { trap_community = \"private\", trap_node_states = \"lost,member\", retries = 3, verbose = true }\ntimestamp_format = \"%Y-%m-%d,%H:%M:%S.%01N\"\n\n[[alert]]\npath = \"/bin/true\"\n",
+    );
+    let c = parse(&text).unwrap();
+    let opts: Vec<(&str, &str)> = c.alerts[0].options.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    for want in
+        [("trap_community", "private"), ("trap_node_states", "lost,member"), ("retries", "3"), ("verbose", "true")]
+    {
+        assert!(opts.contains(&want), "{want:?} not in {opts:?}");
+    }
+    assert_eq!(c.alerts[0].timestamp_format, "%Y-%m-%d,%H:%M:%S.%01N");
+    assert!(c.alerts[1].options.is_empty());
+    assert_eq!(c.alerts[1].timestamp_format, "%H:%M:%S.%06N", "Pacemaker's default");
+}
+
+#[test]
+fn rejects_bad_alert_options_and_timestamp_format() {
+    let (text, line) = plus("[[alert]]\npath = \"/bin/true\"\noptions = { \"trap-community\" = \"x\" }\n");
+    rejects(
+        &text,
+        line + 2,
+        32,
+        "alert[0].options.trap-community",
+        "alert[0].options.trap-community: not an environment variable name",
+    );
+    let (text, line) = plus("[[alert]]\npath = \"/bin/true\"\noptions = { CRM_alert_recipient = \"x\" }\n");
+    rejects(
+        &text,
+        line + 2,
+        35,
+        "alert[0].options.CRM_alert_recipient",
+        "CRM_alert_recipient: set by hbd for each event",
+    );
+    let (text, line) = plus("[[alert]]\npath = \"/bin/true\"\noptions = { hosts = [\"a\", \"b\"] }\n");
+    rejects(&text, line + 2, 21, "alert[0].options.hosts", "must be a string, a number or true/false");
+    let (text, line) = plus("[[alert]]\npath = \"/bin/true\"\ntimestamp_format = \"\"\n");
+    rejects(&text, line + 2, 20, "alert[0].timestamp_format", "makes an empty timestamp");
+}
+
+#[test]
 fn example_metrics_and_alert_are_valid_uncommented() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/hbd.toml");
     let text = std::fs::read_to_string(&path).unwrap();

@@ -5,6 +5,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub mod alert_time;
 mod authkey;
 pub mod check;
 mod digest;
@@ -199,6 +200,12 @@ pub struct Alert {
     pub timeout: Duration,
     /// The kinds of event it is given.
     pub select: Vec<AlertKind>,
+    /// The agent's own settings, set in its environment as given (what
+    /// Pacemaker calls the alert's options or instance attributes, e.g.
+    /// `trap_community` of alert_snmp.sh, `email_sender` of alert_smtp.sh).
+    pub options: Vec<(String, String)>,
+    /// How `CRM_alert_timestamp` is written (Pacemaker's `timestamp-format`).
+    pub timestamp_format: String,
 }
 
 impl Config {

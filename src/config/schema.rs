@@ -13,6 +13,7 @@ use serde::Deserialize;
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
+use super::alert_time::{render_timestamp, DEFAULT_TIMESTAMP_FORMAT, MAX_TIMESTAMP_FORMAT};
 use super::check::{self, Check, NodeCheck, Probe};
 use super::error::{line_col, ConfigError};
 use super::{
@@ -300,6 +301,8 @@ struct RawAlert {
     recipient: Option<String>,
     timeout: Option<Dur>,
     select: Option<Vec<String>>,
+    options: Option<toml::Table>,
+    timestamp_format: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -1325,7 +1328,67 @@ impl Ctx<'_> {
                     kinds
                 }
             };
-            out.push(Alert { path: PathBuf::from(path), recipient, timeout, select });
+            let options = self.alert_options(&key.k("options"), a.options.unwrap_or_default())?;
+            let timestamp_format = match a.timestamp_format {
+                None => DEFAULT_TIMESTAMP_FORMAT.to_string(),
+                Some(f) => {
+                    let k = key.k("timestamp_format");
+                    if f.len() > MAX_TIMESTAMP_FORMAT || f.contains(['\0', '\n']) {
+                        return Err(self.bad(
+                            &k,
+                            "",
+                            &format!("must be one line of at most {MAX_TIMESTAMP_FORMAT} characters; e.g. \"%Y-%m-%d %H:%M:%S.%03N\""),
+                        ));
+                    }
+                    if render_timestamp(&f, std::time::SystemTime::now()).is_empty() {
+                        return Err(self.bad(
+                            &k,
+                            "",
+                            &format!("makes an empty timestamp; write a strftime format with %N for the fraction of a second, e.g. \"{DEFAULT_TIMESTAMP_FORMAT}\" (Pacemaker's default)"),
+                        ));
+                    }
+                    f
+                }
+            };
+            out.push(Alert { path: PathBuf::from(path), recipient, timeout, select, options, timestamp_format });
+        }
+        Ok(out)
+    }
+
+    /// An alert's `options`: set in the agent's environment, so each name
+    /// must be one, and not one hbd sets for the event.
+    fn alert_options(&self, key: &Key, table: toml::Table) -> Result<Vec<(String, String)>, ConfigError> {
+        let mut out = Vec::new();
+        for (name, value) in table {
+            let k = key.k(&name);
+            let valid = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !valid {
+                return Err(self.err(
+                    &k,
+                    format!("{k}: not an environment variable name; use A-Z a-z 0-9 _, not starting with a digit (e.g. trap_community)"),
+                ));
+            }
+            if name.starts_with("CRM_alert_") || name.starts_with("HBD_alert_") {
+                return Err(self.err(&k, format!("{k}: set by hbd for each event; remove it from options")));
+            }
+            let value = match value {
+                toml::Value::String(s) => s,
+                toml::Value::Integer(n) => n.to_string(),
+                toml::Value::Float(x) => x.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                _ => {
+                    return Err(self.bad(
+                        &k,
+                        "",
+                        "must be a string, a number or true/false: the agent reads it from its environment",
+                    ))
+                }
+            };
+            if value.contains(['\0', '\n']) {
+                return Err(self.bad(&k, "", "holds a newline or NUL; write it on one line"));
+            }
+            out.push((name, value));
         }
         Ok(out)
     }

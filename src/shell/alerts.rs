@@ -22,6 +22,7 @@ use tracing::{info, warn};
 use zbus::zvariant::Value;
 
 use super::systemd::Systemd;
+use crate::config::alert_time::render_timestamp;
 use crate::config::{Alert, AlertKind};
 
 /// Events waiting for one agent; more are dropped (and said so once).
@@ -277,7 +278,7 @@ impl Worker {
     async fn run_one(&self, q: &Queued) {
         let unit = format!("hbd-alert-{}-g{}-{}.service", self.index + 1, self.generation, q.seq);
         let path = self.cfg.path.to_string_lossy().into_owned();
-        let env = environment(&q.ev, q.seq, q.at, &self.cfg.recipient);
+        let env = environment(&q.ev, q.seq, q.at, &self.cfg);
         let props = properties(&path, &unit, env, self.cfg.timeout);
         let run = self.systemd.run(&unit, &props);
         let t0 = std::time::Instant::now();
@@ -306,29 +307,15 @@ impl Worker {
     }
 }
 
-/// Pacemaker's timestamp-format default, `%H:%M:%S.%06N`, in local time.
-fn timestamp(at: SystemTime) -> (String, u64, u32) {
+/// The `CRM_alert_*` environment of one event, as Pacemaker 2.1 sets it,
+/// and the agent's own options.
+pub fn environment(ev: &AlertEvent, seq: u64, at: SystemTime, agent: &Alert) -> Vec<String> {
     let d = at.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs();
-    let usec = d.subsec_micros();
-    let t = secs as libc::time_t;
-    // SAFETY: localtime_r writes into the tm we own.
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    let ok = !unsafe { libc::localtime_r(&t, &mut tm) }.is_null();
-    let (h, m, s) = if ok {
-        (tm.tm_hour as u64, tm.tm_min as u64, tm.tm_sec as u64)
-    } else {
-        (secs / 3600 % 24, secs / 60 % 60, secs % 60)
-    };
-    (format!("{h:02}:{m:02}:{s:02}.{usec:06}"), secs, usec)
-}
-
-/// The `CRM_alert_*` environment of one event, as Pacemaker 2.1 sets it.
-pub fn environment(ev: &AlertEvent, seq: u64, at: SystemTime, recipient: &str) -> Vec<String> {
-    let (ts, epoch, usec) = timestamp(at);
+    let (epoch, usec) = (d.as_secs(), d.subsec_micros());
+    let ts = render_timestamp(&agent.timestamp_format, at);
     let mut env = vec![
         format!("CRM_alert_version={}", env!("CARGO_PKG_VERSION")),
-        format!("CRM_alert_recipient={recipient}"),
+        format!("CRM_alert_recipient={}", agent.recipient),
         format!("CRM_alert_node_sequence={seq}"),
         format!("CRM_alert_timestamp={ts}"),
         format!("CRM_alert_timestamp_epoch={epoch}"),
@@ -352,6 +339,8 @@ pub fn environment(ev: &AlertEvent, seq: u64, at: SystemTime, recipient: &str) -
     }
     // Pacemaker's agents expect a plain environment.
     env.push("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string());
+    // Last: an option may set PATH (systemd takes the last assignment).
+    env.extend(agent.options.iter().map(|(k, v)| format!("{k}={v}")));
     env
 }
 
@@ -423,12 +412,7 @@ mod tests {
             running: AtomicU64::new(0),
             most_at_once: AtomicU64::new(0),
         });
-        let cfg = Alert {
-            path: "/bin/true".into(),
-            recipient: String::new(),
-            timeout: Duration::from_secs(30),
-            select: vec![AlertKind::Node],
-        };
+        let cfg = Alert { select: vec![AlertKind::Node], ..agent("") };
         let mut alerts = Alerts::start(std::slice::from_ref(&cfg), rec.clone(), 1);
         // Not selected: no run, no sequence number.
         alerts.send(AlertEvent::fencing("n1", "n2", true));
@@ -457,10 +441,21 @@ mod tests {
         assert_eq!(rec.seen.lock().unwrap().last(), Some(&(burst + 1)));
     }
 
+    fn agent(recipient: &str) -> Alert {
+        Alert {
+            path: "/bin/true".into(),
+            recipient: recipient.into(),
+            timeout: Duration::from_secs(30),
+            select: AlertKind::ALL.to_vec(),
+            options: Vec::new(),
+            timestamp_format: crate::config::alert_time::DEFAULT_TIMESTAMP_FORMAT.into(),
+        }
+    }
+
     #[test]
     fn environment_of_a_resource_event() {
         let ev = AlertEvent::resource("n2", "web", "web.service", "start", Ok(()));
-        let env = environment(&ev, 7, UNIX_EPOCH + Duration::from_micros(1_500_000), "/var/log/a.log");
+        let env = environment(&ev, 7, UNIX_EPOCH + Duration::from_micros(1_500_000), &agent("/var/log/a.log"));
         for want in [
             "CRM_alert_kind=resource",
             "CRM_alert_node=n2",
@@ -483,8 +478,23 @@ mod tests {
     }
 
     #[test]
+    fn the_agents_options_and_timestamp_format() {
+        let a = Alert {
+            options: vec![("trap_community".into(), "private".into()), ("PATH".into(), "/opt/snmp/bin".into())],
+            timestamp_format: "%Y-%m-%d,%H:%M:%S.%01N".into(),
+            ..agent("192.0.2.1")
+        };
+        let env = environment(&AlertEvent::node("n1", true), 3, UNIX_EPOCH + Duration::from_micros(1_250_000), &a);
+        assert!(env.contains(&"trap_community=private".to_string()), "{env:?}");
+        let paths: Vec<_> = env.iter().filter(|e| e.starts_with("PATH=")).collect();
+        assert_eq!(paths.last().map(|p| p.as_str()), Some("PATH=/opt/snmp/bin"), "the option's PATH comes last");
+        let ts = env.iter().find_map(|e| e.strip_prefix("CRM_alert_timestamp=")).unwrap();
+        assert!(ts.starts_with("1970-01-0") && ts.ends_with(".2") && ts.len() == 21, "{ts}");
+    }
+
+    #[test]
     fn node_and_fencing_events() {
-        let env = environment(&AlertEvent::node("n1", false), 1, SystemTime::now(), "");
+        let env = environment(&AlertEvent::node("n1", false), 1, SystemTime::now(), &agent(""));
         assert!(env.contains(&"CRM_alert_desc=lost".to_string()));
         assert!(!env.iter().any(|e| e.starts_with("CRM_alert_rsc=")));
         let f = AlertEvent::fencing("n1", "n2", true);

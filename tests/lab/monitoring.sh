@@ -272,5 +272,34 @@ select = [\"node\", \"fencing\"]" hbd_cluster_up 2 || return 1
     alert_log n2 | sed 's/^/  | /'
 }
 
-ALL=(prometheus metrics_socket alerts alerts_fencing)
+sc_alert_options() {
+    # Pacemaker's own e-mail agent, set up as `pcs alert create ... options
+    # email_sender=... meta timestamp-format=...` would: the agent calls
+    # `sendmail` from its PATH, here a stand-in that logs what it is given.
+    hbd_before_start() {
+        cat >"$LAB_DIR/sendmail" <<'EOF'
+#!/bin/sh
+{ echo "sendmail $*"; cat; echo "."; } >>/var/log/hbd-mail.log
+EOF
+        chmod 755 "$LAB_DIR/sendmail"
+        lab_install_bin "$LAB_DIR/sendmail"
+    }
+    HBD_EXTRA="[[alert]]
+path = \"/usr/share/pacemaker/alerts/alert_smtp.sh.sample\"
+recipient = \"ops@example.com\"
+select = [\"node\"]
+options = { email_sender = \"ha-alerts\", PATH = \"/opt/hbd/bin:/usr/sbin:/usr/bin:/sbin:/bin\" }
+timestamp_format = \"%Y-%m-%d %H:%M:%S.%03N\"" hbd_cluster_up 2 || return 1
+    check "n1 serves the VIP" hbd_wait_owner n1 15 || return 1
+    mail_log() { lab_exec n2 cat /var/log/hbd-mail.log 2>/dev/null; }
+    check "n2's agent mailed that n1 became a member" lab_wait_for 10 eval 'mail_log | grep -q "^Subject: .*Node .n1. is now .member."'
+    mail_log | sed 's/^/  | /'
+    check "the sender from options reached the agent (sendmail -t -r ha-alerts@n2)" eval 'mail_log | grep -q "^sendmail -t -r ha-alerts@n2$"'
+    check "CRM_alert_timestamp is in timestamp_format (date first, milliseconds)" eval \
+        'mail_log | grep -Eq "^Subject: [0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3} .*Node .n1. is now .member."'
+    check "the recipient is the alert's" eval 'mail_log | grep -q "^To: ops@example.com$"'
+    check "no failed run of the agent in the journal" eval '[[ -z $(hbd_events n2 alert-failed) ]]'
+}
+
+ALL=(prometheus metrics_socket alerts alerts_fencing alert_options)
 run_scenarios "$@"
