@@ -339,8 +339,11 @@ pub fn environment(ev: &AlertEvent, seq: u64, at: SystemTime, agent: &Alert) -> 
     }
     // Pacemaker's agents expect a plain environment.
     env.push("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string());
-    // Last: an option may set PATH (systemd takes the last assignment).
-    env.extend(agent.options.iter().map(|(k, v)| format!("{k}={v}")));
+    // An option may set PATH; systemd refuses a variable set twice.
+    for (k, v) in &agent.options {
+        env.retain(|e| e.split_once('=').is_none_or(|(name, _)| name != k));
+        env.push(format!("{k}={v}"));
+    }
     env
 }
 
@@ -486,8 +489,12 @@ mod tests {
         };
         let env = environment(&AlertEvent::node("n1", true), 3, UNIX_EPOCH + Duration::from_micros(1_250_000), &a);
         assert!(env.contains(&"trap_community=private".to_string()), "{env:?}");
+        // systemd refuses an environment that sets a variable twice.
         let paths: Vec<_> = env.iter().filter(|e| e.starts_with("PATH=")).collect();
-        assert_eq!(paths.last().map(|p| p.as_str()), Some("PATH=/opt/snmp/bin"), "the option's PATH comes last");
+        assert_eq!(paths, ["PATH=/opt/snmp/bin"], "the option's PATH, once");
+        let mut names: Vec<_> = env.iter().map(|e| e.split_once('=').unwrap().0).collect();
+        names.sort_unstable();
+        assert!(names.windows(2).all(|w| w[0] != w[1]), "{env:?}");
         let ts = env.iter().find_map(|e| e.strip_prefix("CRM_alert_timestamp=")).unwrap();
         assert!(ts.starts_with("1970-01-0") && ts.ends_with(".2") && ts.len() == 21, "{ts}");
     }
