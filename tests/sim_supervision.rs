@@ -71,6 +71,29 @@ fn logged(sim: &Sim, node: &str, needle: &str) -> bool {
 }
 
 #[test]
+fn a_unit_that_ends_on_its_own_is_restarted_and_the_journal_says_how_it_ended() {
+    let mut sim = two_nodes();
+    sim.unit_ends("n1", "g1", 1, 0);
+    assert!(
+        logged(&sim, "n1", "its main process exited with status 0 (it ended on its own, or it was stopped"),
+        "{:?}",
+        events(&sim, "n1")
+    );
+    let back = |s: &Sim| shown(s, "n1") == ("started".into(), "active (running)".into());
+    assert!(wait_for(&mut sim, secs(1), back), "not restarted: {:?}", shown(&sim, "n1"));
+    sim.unit_ends("n1", "g1", 1, -1);
+    assert!(logged(&sim, "n1", "its main process was killed by SIGHUP"), "{:?}", events(&sim, "n1"));
+    assert!(wait_for(&mut sim, secs(1), back), "not restarted: {:?}", shown(&sim, "n1"));
+    // systemctl stop: SIGTERM, said as before.
+    sim.stop_unit_outside("n1", "g1", 1);
+    assert!(
+        logged(&sim, "n1", "it was stopped outside hbd (by systemctl or a dependency)"),
+        "{:?}",
+        events(&sim, "n1")
+    );
+}
+
+#[test]
 fn unit_stopped_outside_hbd_is_restarted_then_moves_at_the_threshold() {
     let mut sim = two_nodes();
     assert_eq!(shown(&sim, "n1"), ("started".into(), "active (running)".into()));

@@ -16,7 +16,8 @@ pub type Time = Duration;
 pub use crate::config::Resource;
 
 /// A unit's state as systemd reports it: `ActiveState`, `SubState`, the
-/// unit's `Result` and, for services, the main process' exit status.
+/// unit's `Result` and, for services, the main process' exit status
+/// (negative: the number of the signal that killed it).
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct UnitState {
     pub active: String,

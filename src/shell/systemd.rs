@@ -885,14 +885,19 @@ impl Systemd {
         let mut n_restarts = None;
         let mut result = None;
         let mut exit_status = None;
+        let mut exit_code = None;
         if let Some(iface) = type_iface {
             let ti = zbus::names::InterfaceName::from_static_str_unchecked(iface);
             result = self.bounded(props.get(ti.clone(), "Result")).await.ok().and_then(|v| String::try_from(v).ok());
             if iface == SERVICE_IFACE {
                 n_restarts =
                     self.bounded(props.get(ti.clone(), "NRestarts")).await.ok().and_then(|v| u32::try_from(v).ok());
-                exit_status =
-                    self.bounded(props.get(ti, "ExecMainStatus")).await.ok().and_then(|v| i32::try_from(v).ok());
+                exit_status = self
+                    .bounded(props.get(ti.clone(), "ExecMainStatus"))
+                    .await
+                    .ok()
+                    .and_then(|v| i32::try_from(v).ok());
+                exit_code = self.bounded(props.get(ti, "ExecMainCode")).await.ok().and_then(|v| i32::try_from(v).ok());
             }
         }
         let mut pending = VecDeque::new();
@@ -907,6 +912,7 @@ impl Systemd {
                 n_restarts,
                 result,
                 exit_status,
+                exit_code,
                 failed_reported: false,
                 pending,
             },
@@ -980,8 +986,11 @@ struct Tracker {
     sub_state: String,
     n_restarts: Option<u32>,
     result: Option<String>,
-    /// The main process' last exit status (services).
+    /// The main process' last exit status (services): `ExecMainStatus`,
+    /// an exit status or a signal's number as `ExecMainCode` says.
     exit_status: Option<i32>,
+    /// `ExecMainCode`: `CLD_EXITED`, `CLD_KILLED`, `CLD_DUMPED` (or 0).
+    exit_code: Option<i32>,
     /// A `Failed` was reported and no restart or fresh start since.
     failed_reported: bool,
     pending: VecDeque<UnitEvent>,
@@ -990,6 +999,16 @@ struct Tracker {
 impl fmt::Debug for UnitWatch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("UnitWatch").field("state", &self.t).finish_non_exhaustive()
+    }
+}
+
+/// The core's exit status: a signal that killed the main process
+/// (`ExecMainCode` `CLD_KILLED` or `CLD_DUMPED`) as its negative number, so
+/// that "killed by SIGTERM" (a `systemctl stop`) is not read as "exited 15".
+fn main_exit(code: Option<i32>, status: Option<i32>) -> Option<i32> {
+    match (code, status) {
+        (Some(libc::CLD_KILLED | libc::CLD_DUMPED), Some(sig)) if sig > 0 => Some(-sig),
+        (_, status) => status,
     }
 }
 
@@ -1036,7 +1055,7 @@ impl UnitWatch {
             active: self.t.active_state.clone(),
             sub: self.t.sub_state.clone(),
             result: self.t.result.clone().unwrap_or_default(),
-            exit_status: self.t.exit_status,
+            exit_status: main_exit(self.t.exit_code, self.t.exit_status),
         }
     }
 
@@ -1078,6 +1097,9 @@ impl Tracker {
             }
             if let Some(n) = get("ExecMainStatus").and_then(value_i32) {
                 self.exit_status = Some(n);
+            }
+            if let Some(n) = get("ExecMainCode").and_then(value_i32) {
+                self.exit_code = Some(n);
             }
             if let Some(n) = get("NRestarts").and_then(value_u32) {
                 let before = self.n_restarts.replace(n);
@@ -1127,6 +1149,7 @@ mod tests {
             n_restarts: n,
             result: Some("success".into()),
             exit_status: None,
+            exit_code: None,
             failed_reported: false,
             pending: VecDeque::new(),
         }
@@ -1136,6 +1159,20 @@ mod tests {
         let map: HashMap<&str, Value<'static>> = props.iter().cloned().collect();
         t.apply(iface, |name| map.get(name));
         t.pending.drain(..).collect()
+    }
+
+    #[test]
+    fn a_main_process_killed_by_a_signal_is_told_from_one_that_exited() {
+        // As systemd 252 sent it for `systemctl stop` of a plain service,
+        // and of one that exits 0 on SIGTERM (lab, busctl monitor).
+        let mut t = tracker("active", Some(0));
+        feed(&mut t, SERVICE_IFACE, &[("ExecMainCode", Value::I32(2)), ("ExecMainStatus", Value::I32(15))]);
+        assert_eq!(main_exit(t.exit_code, t.exit_status), Some(-15));
+        feed(&mut t, SERVICE_IFACE, &[("ExecMainCode", Value::I32(1)), ("ExecMainStatus", Value::I32(0))]);
+        assert_eq!(main_exit(t.exit_code, t.exit_status), Some(0));
+        assert_eq!(main_exit(Some(3), Some(6)), Some(-6), "dumped core");
+        assert_eq!(main_exit(None, Some(143)), Some(143));
+        assert_eq!(main_exit(Some(2), None), None);
     }
 
     const SVC: &str = "org.freedesktop.systemd1.Service";

@@ -515,7 +515,8 @@ impl Sim {
                     {
                         Some(unit_state("failed", "failed", "exit-code", Some(143)))
                     }
-                    (Op::Stop, true) => Some(unit_state("inactive", "dead", "success", Some(0))),
+                    // A plain service dies of the stop's SIGTERM.
+                    (Op::Stop, true) => Some(unit_state("inactive", "dead", "success", Some(-15))),
                     (Op::Stop, false) => None,
                 };
                 let g = self.cfg.groups[group].name.clone();
@@ -1170,7 +1171,10 @@ impl Sim {
                             // Its stop job replaces any start job of hbd's.
                             self.goes_down(v, gi, ri);
                             self.say(format!("{who} unit {g}[{ri}] stopped outside hbd"));
-                            let state = unit_state("inactive", "dead", "success", Some(0));
+                            // As systemd reports it: killed by the stop's
+                            // SIGTERM, or (a service that handles it) exited 0.
+                            let status = if self.rng.chance(0.5) { -15 } else { 0 };
+                            let state = unit_state("inactive", "dead", "success", Some(status));
                             self.feed(v, Input::UnitState { group: g, resource: ri, state });
                         }
                         // It exits with an error and stays failed.
@@ -1489,12 +1493,19 @@ impl Sim {
         self.set_ping(v, reach);
     }
 
-    /// `systemctl stop` of a group's unit on node `name`, behind hbd's back.
+    /// `systemctl stop` of a group's unit on node `name`, behind hbd's back:
+    /// its main process killed by SIGTERM, as systemd reports it.
     pub fn stop_unit_outside(&mut self, name: &str, group: &str, resource: usize) {
+        self.unit_ends(name, group, resource, -15);
+    }
+
+    /// A group's unit on node `name` goes down cleanly without hbd: its main
+    /// process exits with `status` (negative: killed by that signal).
+    pub fn unit_ends(&mut self, name: &str, group: &str, resource: usize, status: i32) {
         let v = self.idx(name);
         let gi = self.cfg.group_index(group).expect("group");
         self.goes_down(v, gi, resource);
-        let state = unit_state("inactive", "dead", "success", Some(0));
+        let state = unit_state("inactive", "dead", "success", Some(status));
         self.feed(v, Input::UnitState { group: group.into(), resource, state });
     }
 

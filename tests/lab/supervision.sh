@@ -157,6 +157,24 @@ EOF
     check "it moves back just as well" eval 'lab_hactl n1 move app n1 --wait >/dev/null && is_active n1 app.service'
 }
 
+sc_ends_on_its_own() {
+    hbd_before_start() {
+        # A service whose main process ends by itself, cleanly.
+        unit ends.service <<'EOF'
+[Service]
+ExecStart=/bin/sh -c 'sleep 4; exit 0'
+EOF
+    }
+    HBD_EXTRA=$(unit_group ends ends.service) hbd_cluster_up 2 || return 1
+    check "ends runs on n1" lab_wait_for 15 is_active n1 ends.service || return 1
+    check "when it exits 0 by itself, the journal says how it ended, not that systemctl stopped it" lab_wait_for 10 journal_has n1 \
+        "ends.service of group ends: it went down outside hbd: its main process exited with status 0 (it ended on its own, or it was stopped by systemctl or a dependency); restarting it, failure 1 of 3"
+    check "hbd restarted it in place" lab_wait_for 5 is_active n1 ends.service
+    lab_exec n1 systemctl kill -s HUP ends.service
+    check "killed by SIGHUP (a clean end for systemd): the journal names the signal" lab_wait_for 5 journal_has n1 \
+        "ends.service of group ends: it went down outside hbd: its main process was killed by SIGHUP; restarting it, failure 2 of 3"
+}
+
 sc_hung_start() {
     hbd_before_start() {
         # Never says READY=1; systemd itself would wait forever.
@@ -342,5 +360,5 @@ sc_stalled_standby() {
     check "n1 still serves the VIP" hbd_wait_owner n1 5
 }
 
-ALL=(stop_outside start_outside odd_units exit_143 hung_start hung_stop adopt_activating fence_not_oneshot cleanup_start_limit reload_ping dbus_restart bus_late stalled_standby)
+ALL=(stop_outside start_outside odd_units exit_143 ends_on_its_own hung_start hung_stop adopt_activating fence_not_oneshot cleanup_start_limit reload_ping dbus_restart bus_late stalled_standby)
 run_scenarios "$@"
