@@ -140,7 +140,7 @@ impl RealPlatform {
             replies: HashMap::new(),
             counters: Arc::default(),
             alerts: p.alerts,
-            events_tx: broadcast::channel(64).0,
+            events_tx: broadcast::channel(api_event_queue(cfg.groups.len())).0,
             status_tx: None,
             last_status: String::new(),
             status_woke: None,
@@ -618,6 +618,15 @@ fn announce(iface: String, addr: IpAddr, garp: config::Garp, held: Held) {
             }
         }
     });
+}
+
+/// `GroupMoved` events the D-Bus API may have waiting. One input can move
+/// every group (a power cut hands them all over in one step), and the API
+/// sends the signals only after it: with 64 places a takeover of 1,000
+/// groups dropped some. Two per group of the file at start, at least 64 (a
+/// reload that adds groups keeps this size; what overflows is logged).
+fn api_event_queue(groups: usize) -> usize {
+    groups.saturating_mul(2).max(64)
 }
 
 /// Where in its interval a check probes: one of ten slots, by a hash of
