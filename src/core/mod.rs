@@ -43,13 +43,35 @@ impl UnitState {
     }
 }
 
+/// A signal's name as `kill -l` gives it (Linux's numbers), or its number.
+pub(crate) fn signal_name(n: i32) -> String {
+    let name = match n {
+        1 => "SIGHUP",
+        2 => "SIGINT",
+        3 => "SIGQUIT",
+        4 => "SIGILL",
+        6 => "SIGABRT",
+        7 => "SIGBUS",
+        8 => "SIGFPE",
+        9 => "SIGKILL",
+        11 => "SIGSEGV",
+        13 => "SIGPIPE",
+        15 => "SIGTERM",
+        _ => return format!("signal {n}"),
+    };
+    name.to_string()
+}
+
 impl std::fmt::Display for UnitState {
     /// As `systemctl status` puts it: `active (running)`, `inactive (dead)`,
-    /// `failed (exit-code 143)`.
+    /// `failed (exit-code 143)`, `failed (signal SIGKILL)`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         if self.active == "failed" {
             match self.exit_status {
                 Some(n) if self.result == "exit-code" => write!(f, "failed (exit-code {n})"),
+                Some(n) if n < 0 && matches!(self.result.as_str(), "signal" | "core-dump") => {
+                    write!(f, "failed ({} {})", self.result, signal_name(-n))
+                }
                 _ => write!(f, "failed ({})", self.result),
             }
         } else if self.sub.is_empty() {
@@ -483,4 +505,23 @@ pub enum Action {
     Event(Event),
     /// The graceful leave is complete: the shell may exit.
     Exit,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::UnitState;
+
+    fn failed(result: &str, exit_status: Option<i32>) -> String {
+        UnitState { active: "failed".into(), sub: "failed".into(), result: result.into(), exit_status }.to_string()
+    }
+
+    #[test]
+    fn a_failed_unit_says_how_as_systemctl_status_would() {
+        assert_eq!(failed("exit-code", Some(143)), "failed (exit-code 143)");
+        assert_eq!(failed("signal", Some(-9)), "failed (signal SIGKILL)");
+        assert_eq!(failed("core-dump", Some(-11)), "failed (core-dump SIGSEGV)");
+        // From a peer of an older version: no signal's number.
+        assert_eq!(failed("signal", Some(9)), "failed (signal)");
+        assert_eq!(failed("timeout", None), "failed (timeout)");
+    }
 }

@@ -11,21 +11,6 @@ const STRAY_WINDOW: Duration = Duration::from_secs(60);
 /// What `systemctl stop` sends first (Linux's number).
 const SIGTERM: i32 = 15;
 
-/// A signal's name as `kill -l` gives it (Linux's numbers), or its number.
-fn signal_name(n: i32) -> String {
-    let name = match n {
-        1 => "SIGHUP",
-        2 => "SIGINT",
-        3 => "SIGQUIT",
-        6 => "SIGABRT",
-        9 => "SIGKILL",
-        13 => "SIGPIPE",
-        15 => "SIGTERM",
-        _ => return format!("signal {n}"),
-    };
-    name.to_string()
-}
-
 impl Node {
     pub(super) fn on_adopt(&mut self, group: &str, resource: usize, state: Option<UnitState>) {
         let Some(g) = self.groups.iter_mut().find(|g| g.name == group) else { return };
@@ -182,7 +167,7 @@ impl Node {
                 "it went down outside hbd: its main process exited with status {n} (it ended on its own, or it was stopped by systemctl or a dependency)"
             ),
             Some(n) if n != -SIGTERM => {
-                format!("it went down outside hbd: its main process was killed by {}", signal_name(-n))
+                format!("it went down outside hbd: its main process was killed by {}", crate::core::signal_name(-n))
             }
             // SIGTERM is what a stop sends; not a service, or not known.
             _ => "it was stopped outside hbd (by systemctl or a dependency)".to_string(),
