@@ -1291,9 +1291,7 @@ impl Ctx<'_> {
                 Ok(_) => {}
             }
             let recipient = a.recipient.unwrap_or_default();
-            if recipient.contains('\n') || recipient.contains('\0') {
-                return Err(self.bad(&key.k("recipient"), "", "holds a newline or NUL; write it on one line"));
-            }
+            self.one_line(&key.k("recipient"), &recipient)?;
             let timeout = a.timeout.map_or(DEFAULT_ALERT_TIMEOUT, |d| d.0);
             if timeout.is_zero() || timeout > MAX_ALERT_TIMEOUT {
                 return Err(self.bad(
@@ -1355,6 +1353,14 @@ impl Ctx<'_> {
         Ok(out)
     }
 
+    /// A value passed on to an agent's environment: one line, no NUL.
+    fn one_line(&self, key: &Key, value: &str) -> Result<(), ConfigError> {
+        if value.contains(['\0', '\n']) {
+            return Err(self.bad(key, "", "holds a newline or NUL; write it on one line"));
+        }
+        Ok(())
+    }
+
     /// An alert's `options`: set in the agent's environment, so each name
     /// must be one, and not one hbd sets for the event.
     fn alert_options(&self, key: &Key, table: toml::Table) -> Result<Vec<(String, String)>, ConfigError> {
@@ -1385,9 +1391,7 @@ impl Ctx<'_> {
                     ))
                 }
             };
-            if value.contains(['\0', '\n']) {
-                return Err(self.bad(&k, "", "holds a newline or NUL; write it on one line"));
-            }
+            self.one_line(&k, &value)?;
             out.push((name, value));
         }
         Ok(out)
