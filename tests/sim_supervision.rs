@@ -94,6 +94,35 @@ fn a_unit_that_ends_on_its_own_is_restarted_and_the_journal_says_how_it_ended() 
 }
 
 #[test]
+fn a_unit_restarted_outside_hbd_is_no_failure_unless_its_start_fails() {
+    let mut sim = two_nodes();
+    let back = |s: &Sim| shown(s, "n1") == ("started".into(), "active (running)".into());
+    let failcount = |s: &Sim| s.core("n1").unwrap().status().groups[0].failcount;
+    // More restarts than migration_threshold (3): an operator's `systemctl
+    // restart` after a change of the service's configuration.
+    for n in 1..=4 {
+        sim.restart_unit_outside("n1", "g1", 1, true);
+        // Status says the truth: the unit is down, within systemd's job.
+        assert_eq!(shown(&sim, "n1"), ("started".into(), "inactive (dead)".into()), "restart {n}");
+        assert!(wait_for(&mut sim, secs(1), back), "not back after restart {n}: {:?}", shown(&sim, "n1"));
+        assert_eq!(failcount(&sim), 0, "restart {n} counted as a failure: {:?}", events(&sim, "n1"));
+        assert_eq!(sim.owner("g1").as_deref(), Some("n1"));
+    }
+    assert_eq!(events(&sim, "n1").iter().filter(|e| e.starts_with("unit-restarted")).count(), 4);
+    assert!(!logged(&sim, "n1", "unit-failure"), "{:?}", events(&sim, "n1"));
+    // A restart whose start fails is a failure: hbd starts the unit again.
+    sim.restart_unit_outside("n1", "g1", 1, false);
+    assert!(wait_for(&mut sim, secs(1), |s| failcount(s) == 1), "{:?}", events(&sim, "n1"));
+    assert!(logged(&sim, "n1", "failed (exit-code 1)"), "{:?}", events(&sim, "n1"));
+    assert!(wait_for(&mut sim, secs(1), back), "not restarted by hbd: {:?}", shown(&sim, "n1"));
+    // And a plain `systemctl stop`, reported down with its job on the unit
+    // and then again without, is one failure, as before.
+    sim.stop_unit_outside("n1", "g1", 1);
+    assert!(wait_for(&mut sim, secs(1), |s| failcount(s) == 2), "{:?}", events(&sim, "n1"));
+    assert_eq!(events(&sim, "n1").iter().filter(|e| e.contains("stopped outside hbd")).count(), 1);
+}
+
+#[test]
 fn unit_stopped_outside_hbd_is_restarted_then_moves_at_the_threshold() {
     let mut sim = two_nodes();
     assert_eq!(shown(&sim, "n1"), ("started".into(), "active (running)".into()));

@@ -68,7 +68,10 @@ impl std::fmt::Display for UnitState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         if self.active == "failed" {
             match self.exit_status {
-                Some(n) if self.result == "exit-code" => write!(f, "failed (exit-code {n})"),
+                // Only the main process' own exit status: a unit whose
+                // ExecStartPre= (or another of its processes) failed keeps
+                // that of its last main process.
+                Some(n) if self.result == "exit-code" && n > 0 => write!(f, "failed (exit-code {n})"),
                 Some(n) if n < 0 && matches!(self.result.as_str(), "signal" | "core-dump") => {
                     write!(f, "failed ({} {})", self.result, signal_name(-n))
                 }
@@ -205,6 +208,11 @@ pub enum Input {
         group: String,
         resource: usize,
         state: UnitState,
+        /// systemd has a job on the unit (its `Job` property). A unit that
+        /// goes down with a job still on it is either between the stop and
+        /// the start of a `systemctl restart` or at the end of a stop whose
+        /// job has not ended: the next report tells which.
+        job: bool,
     },
     /// systemd's own job timeouts of a group's unit, read at start and
     /// reload: the core's deadlines for that unit's jobs follow them.
@@ -410,6 +418,13 @@ pub enum Event {
         check: String,
         group: String,
     },
+    /// A unit of a group this node runs went down and came back up within
+    /// one systemd job: `systemctl restart`, or a restart a dependency
+    /// propagated. Not a failure.
+    UnitRestarted {
+        group: String,
+        resource: String,
+    },
 }
 
 impl Event {
@@ -447,6 +462,7 @@ impl Event {
             Event::SendFailed { .. } => "send-failed",
             Event::CheckFailed { .. } => "check-failed",
             Event::CheckRecovered { .. } => "check-recovered",
+            Event::UnitRestarted { .. } => "unit-restarted",
         }
     }
 }
@@ -523,5 +539,9 @@ mod tests {
         // From a peer of an older version: no signal's number.
         assert_eq!(failed("signal", Some(9)), "failed (signal)");
         assert_eq!(failed("timeout", None), "failed (timeout)");
+        // An ExecStartPre= that failed: the main process' status (0, or the
+        // signal that ended the last one) is not the failure's.
+        assert_eq!(failed("exit-code", Some(0)), "failed (exit-code)");
+        assert_eq!(failed("exit-code", Some(-15)), "failed (exit-code)");
     }
 }

@@ -216,6 +216,9 @@ struct LocalGroup {
     strays: Vec<usize>,
     /// The stray whose stop is in flight.
     stray_stop: Option<usize>,
+    /// Units that went down here, while up, with a systemd job still on
+    /// them, and the deadline of that job (see `on_unit_state`).
+    down_in_job: Vec<(usize, Option<Time>)>,
     /// Strays found since `strays_since` (see `STRAY_WINDOW`).
     strays_seen: u32,
     strays_since: Time,
@@ -505,7 +508,7 @@ impl Node {
             Input::Adopt { group, resource, state } => self.on_adopt(&group, resource, state),
             Input::ResourceDone { group, resource, op, result } => self.on_resource_done(&group, resource, op, result),
             Input::ResourceFailed { group, resource, reason } => self.on_resource_failed(&group, resource, reason),
-            Input::UnitState { group, resource, state } => self.on_unit_state(&group, resource, state),
+            Input::UnitState { group, resource, state, job } => self.on_unit_state(&group, resource, state, job),
             Input::UnitTimeouts { group, resource, timeouts } => {
                 if let Some(g) = self.groups.iter_mut().find(|g| g.name == group) {
                     if let Some(t) = g.timeouts.get_mut(resource) {
@@ -595,6 +598,11 @@ impl Node {
             if let Some(t) = g.busy_until {
                 consider(t);
             }
+            for &(_, t) in &g.down_in_job {
+                if let Some(t) = t {
+                    consider(t);
+                }
+            }
             if let Some(t) = self.failures_expire_at(g) {
                 consider(t);
             }
@@ -625,6 +633,7 @@ impl Node {
         self.update_membership();
         self.update_ping();
         self.expire_ops();
+        self.expire_down_in_job();
         self.expire_failures();
         self.update_quorum();
         let isolated = self.isolated();
@@ -702,6 +711,7 @@ fn new_group(name: &str, n: usize) -> LocalGroup {
         bouncing: None,
         strays: Vec::new(),
         stray_stop: None,
+        down_in_job: Vec::new(),
         strays_seen: 0,
         strays_since: Time::ZERO,
         checks: vec![CheckTrack::default(); n],

@@ -56,17 +56,23 @@ fn node_line(n: &NodeStatus) -> String {
     line
 }
 
-/// Where a group is: "web: started on n1 (preferred)".
-pub fn placement(g: &GroupStatus) -> String {
-    let mut line = format!("{}: {}", g.name, g.state);
+/// "started on n1 (preferred)", "stopped (preferred: n1)".
+fn whereabouts(g: &GroupStatus) -> String {
+    let mut s = g.state.clone();
     if !g.owner.is_empty() {
-        let _ = write!(line, " on {}", g.owner);
+        let _ = write!(s, " on {}", g.owner);
     }
     if g.owner == g.preferred {
-        line.push_str(" (preferred)");
+        s.push_str(" (preferred)");
     } else {
-        let _ = write!(line, " (preferred: {})", g.preferred);
+        let _ = write!(s, " (preferred: {})", g.preferred);
     }
+    s
+}
+
+/// Where a group is: "web: started on n1 (preferred)".
+pub fn placement(g: &GroupStatus) -> String {
+    let mut line = format!("{}: {}", g.name, whereabouts(g));
     if !g.note.is_empty() {
         let _ = write!(line, "; {}", g.note);
     }
@@ -74,15 +80,7 @@ pub fn placement(g: &GroupStatus) -> String {
 }
 
 fn group_line(g: &GroupStatus) -> String {
-    let mut line = format!("group {}: {}", g.name, g.state);
-    if !g.owner.is_empty() {
-        let _ = write!(line, " on {}", g.owner);
-    }
-    if g.owner == g.preferred {
-        line.push_str(" (preferred)");
-    } else {
-        let _ = write!(line, " (preferred: {})", g.preferred);
-    }
+    let mut line = format!("group {}: {}", g.name, whereabouts(g));
     let _ = write!(line, ", fail count {}", g.failcount);
     if !g.resources.is_empty() {
         let res: Vec<String> = g.resources.iter().map(|(k, n, s)| format!("{k} {n} {s}")).collect();

@@ -314,7 +314,7 @@ impl Daemon {
                 return;
             }
             Done::Failed { group, resource, reason } => Input::ResourceFailed { group, resource, reason },
-            Done::Unit { group, resource, state } => Input::UnitState { group, resource, state },
+            Done::Unit { group, resource, state, job } => Input::UnitState { group, resource, state, job },
             Done::Fence { node, ok } => Input::FenceDone { node, ok },
             Done::Check { target, session, outcome } => {
                 Input::CheckResult { target, session, ok: outcome.ok, detail: outcome.detail, latency: outcome.latency }

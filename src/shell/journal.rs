@@ -119,6 +119,10 @@ pub fn log_event(e: &Event) {
         Event::CheckRecovered { check, group } => {
             info!(HBD_EVENT = ev, HBD_GROUP = %group, "{check} of group {group} passes again")
         }
+        Event::UnitRestarted { group, resource } => info!(
+            HBD_EVENT = ev, HBD_GROUP = %group, HBD_UNIT = %resource,
+            "{resource} of group {group} was restarted outside hbd (systemctl restart, or a restart of a unit it depends on); not a failure"
+        ),
     }
 }
 

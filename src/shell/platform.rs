@@ -43,6 +43,8 @@ pub enum Done {
         group: String,
         resource: usize,
         state: UnitState,
+        /// systemd has a job on the unit.
+        job: bool,
     },
     Fence {
         node: String,
@@ -242,7 +244,9 @@ impl Platform for RealPlatform {
                 }
                 while let Some(ev) = w.next().await {
                     let input = match &ev {
-                        UnitEvent::State { .. } => Done::Unit { group: group.clone(), resource, state: w.unit_state() },
+                        UnitEvent::State { .. } => {
+                            Done::Unit { group: group.clone(), resource, state: w.unit_state(), job: w.has_job() }
+                        }
                         // A restart systemd made per Restart= without passing
                         // through `failed`: the state alone does not show it.
                         UnitEvent::Restarted { n_restarts, result, new_failure: true } => Done::Failed {

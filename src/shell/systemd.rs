@@ -914,6 +914,7 @@ impl Systemd {
                 exit_status,
                 exit_code,
                 failed_reported: false,
+                job: false,
                 pending,
             },
         })
@@ -948,7 +949,9 @@ async fn job_result(removed: &mut Route, job: &OwnedObjectPath) -> Option<String
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UnitEvent {
     /// `ActiveState` changed to `active_state` (the first event is the
-    /// state when the watch began).
+    /// state when the watch began), or a unit that is down lost or gained
+    /// a job: systemd reports a stopped unit down with its stop job still
+    /// on it, then again once the job has ended.
     State { active_state: String, sub_state: String },
     /// The unit entered `failed`; `result` is why (`exit-code`,
     /// `signal`, `timeout`, `core-dump`, …).
@@ -993,6 +996,9 @@ struct Tracker {
     exit_code: Option<i32>,
     /// A `Failed` was reported and no restart or fresh start since.
     failed_reported: bool,
+    /// The unit's `Job` is set: a job of systemd's is queued or running
+    /// for it (unknown at the start of the watch: taken as none).
+    job: bool,
     pending: VecDeque<UnitEvent>,
 }
 
@@ -1026,6 +1032,18 @@ fn value_u32(v: &Value<'_>) -> Option<u32> {
     }
 }
 
+/// The unit's `Job` property, `(id, path)`: whether a job is on it (id 0:
+/// none).
+fn value_job(v: &Value<'_>) -> Option<bool> {
+    match v {
+        Value::Structure(s) => match s.fields().first() {
+            Some(Value::U32(id)) => Some(*id != 0),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 fn value_i32(v: &Value<'_>) -> Option<i32> {
     match v {
         Value::I32(n) => Some(*n),
@@ -1042,6 +1060,11 @@ impl UnitWatch {
     /// The last `ActiveState` seen.
     pub fn active_state(&self) -> &str {
         &self.t.active_state
+    }
+
+    /// Whether a job of systemd's was on the unit when last seen.
+    pub fn has_job(&self) -> bool {
+        self.t.job
     }
 
     /// The last `NRestarts` seen (services only).
@@ -1116,7 +1139,17 @@ impl Tracker {
             if let Some(s) = get("SubState").and_then(value_str) {
                 self.sub_state = s;
             }
+            let job_before = self.job;
+            if let Some(j) = get("Job").and_then(value_job) {
+                self.job = j;
+            }
             if let Some(a) = get("ActiveState").and_then(value_str) {
+                // Down with a job, then down without: the end of a stop,
+                // which the core waits for (see `UnitEvent::State`).
+                if a == self.active_state && self.job != job_before && matches!(a.as_str(), "inactive" | "failed") {
+                    self.pending
+                        .push_back(UnitEvent::State { active_state: a.clone(), sub_state: self.sub_state.clone() });
+                }
                 if a != self.active_state {
                     self.active_state = a.clone();
                     self.pending
@@ -1151,6 +1184,7 @@ mod tests {
             exit_status: None,
             exit_code: None,
             failed_reported: false,
+            job: false,
             pending: VecDeque::new(),
         }
     }
@@ -1176,6 +1210,51 @@ mod tests {
     }
 
     const SVC: &str = "org.freedesktop.systemd1.Service";
+
+    fn job(id: u32) -> Value<'static> {
+        let path = zbus::zvariant::ObjectPath::try_from(format!("/org/freedesktop/systemd1/job/{id}")).unwrap();
+        Value::from((id, path))
+    }
+
+    fn unit_props(active: &str, sub: &str, job_id: u32) -> Vec<(&'static str, Value<'static>)> {
+        vec![
+            ("ActiveState", Value::from(active.to_string())),
+            ("SubState", Value::from(sub.to_string())),
+            ("Job", job(job_id)),
+        ]
+    }
+
+    #[test]
+    fn a_stop_job_ending_is_reported_a_restart_is_not_cut_short() {
+        // As systemd 252 sent them (lab, busctl monitor): every Unit batch
+        // carries Job; the stop's job is still on the unit when it is
+        // first reported inactive.
+        let mut t = tracker("active", Some(0));
+        let state = |a: &str, s: &str| UnitEvent::State { active_state: a.into(), sub_state: s.into() };
+        assert!(feed(&mut t, UNIT_IFACE, &unit_props("active", "running", 268)).is_empty());
+        assert_eq!(
+            feed(&mut t, UNIT_IFACE, &unit_props("deactivating", "stop-sigterm", 268)),
+            vec![state("deactivating", "stop-sigterm")]
+        );
+        assert_eq!(feed(&mut t, UNIT_IFACE, &unit_props("inactive", "dead", 268)), vec![state("inactive", "dead")]);
+        assert!(t.job);
+        // The job ended: the unit is reported again, without it.
+        assert_eq!(feed(&mut t, UNIT_IFACE, &unit_props("inactive", "dead", 0)), vec![state("inactive", "dead")]);
+        assert!(!t.job);
+        assert!(feed(&mut t, UNIT_IFACE, &unit_props("inactive", "dead", 0)).is_empty(), "nothing new");
+        // A restart: the same job from the stop through the start.
+        let mut t = tracker("active", Some(0));
+        feed(&mut t, UNIT_IFACE, &unit_props("deactivating", "stop-sigterm", 221));
+        assert_eq!(feed(&mut t, UNIT_IFACE, &unit_props("inactive", "dead", 221)), vec![state("inactive", "dead")]);
+        assert!(feed(&mut t, UNIT_IFACE, &unit_props("inactive", "dead", 221)).is_empty());
+        assert_eq!(
+            feed(&mut t, UNIT_IFACE, &unit_props("activating", "start-pre", 221)),
+            vec![state("activating", "start-pre")]
+        );
+        assert!(t.job);
+        // A job coming or going on a unit that is up is no news.
+        assert!(feed(&mut t, UNIT_IFACE, &unit_props("activating", "start-pre", 0)).is_empty());
+    }
 
     #[test]
     fn crash_then_auto_restart_is_reported() {

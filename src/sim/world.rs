@@ -189,6 +189,16 @@ enum Ev {
         node: usize,
         inc: u64,
     },
+    /// The start half of a `systemctl restart` outside hbd (`job`: the
+    /// restart's), which succeeds or not.
+    RestartUp {
+        node: usize,
+        inc: u64,
+        group: usize,
+        res: usize,
+        job: u64,
+        ok: bool,
+    },
     /// A VIP something else removed is added back (or cannot be).
     Readded {
         node: usize,
@@ -522,11 +532,17 @@ impl Sim {
                 let g = self.cfg.groups[group].name.clone();
                 // Only a followed unit's changes are reported.
                 let watched = self.nodes[node].watched.contains(&(group, res));
-                if let (Some(state), true, true) = (state, self.is_unit(group, res), watched) {
-                    self.feed(node, Input::UnitState { group: g.clone(), resource: res, state });
+                let reported = state.filter(|_| self.is_unit(group, res) && watched);
+                if let Some(state) = &reported {
+                    self.report(node, &g, res, state.clone(), true);
                 }
                 let result = if ok { Ok(()) } else { Err(OpError(format!("simulated {op:?} failure"))) };
-                self.step(node, |d, now| d.op_done(now, g, res, op, result));
+                self.step(node, |d, now| d.op_done(now, g.clone(), res, op, result));
+                // Then once the job has ended: a unit that is down is
+                // reported again, without the job.
+                if let Some(state) = reported.filter(UnitState::is_down) {
+                    self.report(node, &g, res, state, false);
+                }
             }
             Ev::OpHangs { node, inc, group, res, op, job } => {
                 // The job is stuck: a start leaves the unit activating, a
@@ -541,7 +557,34 @@ impl Sim {
                         Op::Stop => unit_state("deactivating", "stop-sigterm", "success", None),
                     };
                     let g = self.cfg.groups[group].name.clone();
-                    self.feed(node, Input::UnitState { group: g, resource: res, state });
+                    self.report(node, &g, res, state, true);
+                }
+            }
+            Ev::RestartUp { node, inc, group, res, job, ok } => {
+                // The start half of a restart outside hbd, unless a job of
+                // hbd's replaced it meanwhile.
+                if self.nodes[node].inc != inc
+                    || self.nodes[node].driver.is_none()
+                    || self.nodes[node].job[group][res] != job
+                {
+                    return Ok(());
+                }
+                let g = self.cfg.groups[group].name.clone();
+                self.say(format!(
+                    "{} unit {g}[{res}] {} its restart outside hbd",
+                    self.cfg.nodes[node].name,
+                    if ok { "comes back from" } else { "fails the start of" }
+                ));
+                let watched = self.nodes[node].watched.contains(&(group, res));
+                if ok {
+                    self.nodes[node].running[group][res] = true;
+                    if watched {
+                        self.report(node, &g, res, unit_state("activating", "start", "success", None), true);
+                        self.report(node, &g, res, unit_state("active", "running", "success", None), true);
+                        self.report(node, &g, res, unit_state("active", "running", "success", None), false);
+                    }
+                } else if watched {
+                    self.report(node, &g, res, unit_state("failed", "failed", "exit-code", Some(1)), false);
                 }
             }
             Ev::FenceDone { node, inc, target, ok } => {
@@ -837,7 +880,8 @@ impl Sim {
                             (true, Some(Op::Stop)) => unit_state("deactivating", "stop-sigterm", "success", None),
                             (false, _) => unit_state("inactive", "dead", "success", None),
                         };
-                        self.feed(n, Input::UnitState { group, resource, state });
+                        // (The shell reads no job at the start of a watch.)
+                        self.feed(n, Input::UnitState { group, resource, state, job: false });
                     }
                 }
                 SimOp::Unwatch { group, resource } => {
@@ -1166,6 +1210,16 @@ impl Sim {
                     let who = self.cfg.nodes[v].name.clone();
                     let kind = if self.is_unit(gi, ri) { self.rng.range(0, 2) } else { 3 };
                     match kind {
+                        // `systemctl restart` (an operator's, after a change
+                        // of the service's configuration), where hbd has no
+                        // job on it.
+                        0 if self.is_unit(gi, ri)
+                            && self.nodes[v].pending[gi][ri].is_none()
+                            && self.nodes[v].stray_since[gi][ri].is_none()
+                            && self.rng.chance(0.4) =>
+                        {
+                            self.restart_outside(v, gi, ri);
+                        }
                         // `systemctl stop`, or a unit it depends on stopped.
                         0 if self.is_unit(gi, ri) => {
                             // Its stop job replaces any start job of hbd's.
@@ -1174,15 +1228,14 @@ impl Sim {
                             // As systemd reports it: killed by the stop's
                             // SIGTERM, or (a service that handles it) exited 0.
                             let status = if self.rng.chance(0.5) { -15 } else { 0 };
-                            let state = unit_state("inactive", "dead", "success", Some(status));
-                            self.feed(v, Input::UnitState { group: g, resource: ri, state });
+                            self.stopped_outside(v, gi, ri, status);
                         }
                         // It exits with an error and stays failed.
                         1 if self.is_unit(gi, ri) => {
                             self.goes_down(v, gi, ri);
                             self.say(format!("{who} unit {g}[{ri}] exits 1"));
                             let state = unit_state("failed", "failed", "exit-code", Some(1));
-                            self.feed(v, Input::UnitState { group: g, resource: ri, state });
+                            self.report(v, &g, ri, state, false);
                         }
                         // It crashes and systemd's Restart= brings it back at
                         // once (a restart loop if it keeps doing so).
@@ -1190,15 +1243,17 @@ impl Sim {
                         // auto-restart, dead, start: one failure.
                         2 if self.is_unit(gi, ri) && self.rng.chance(0.5) => {
                             self.say(format!("{who} unit {g}[{ri}] crashes, systemd restarts it"));
-                            for (a, sub, result) in [
-                                ("failed", "failed", "signal"),
-                                ("activating", "auto-restart", "signal"),
-                                ("inactive", "dead", "signal"),
-                                ("activating", "start", "success"),
-                                ("active", "running", "success"),
+                            // The restart job systemd queues itself is on
+                            // the unit from the end of auto-restart.
+                            for (a, sub, result, job) in [
+                                ("failed", "failed", "signal", false),
+                                ("activating", "auto-restart", "signal", false),
+                                ("inactive", "dead", "signal", true),
+                                ("activating", "start", "success", true),
+                                ("active", "running", "success", true),
+                                ("active", "running", "success", false),
                             ] {
-                                let state = unit_state(a, sub, result, None);
-                                self.feed(v, Input::UnitState { group: g.clone(), resource: ri, state });
+                                self.report(v, &g, ri, unit_state(a, sub, result, None), job);
                             }
                         }
                         // Restart=always after a clean exit: no failed
@@ -1496,7 +1551,53 @@ impl Sim {
     /// `systemctl stop` of a group's unit on node `name`, behind hbd's back:
     /// its main process killed by SIGTERM, as systemd reports it.
     pub fn stop_unit_outside(&mut self, name: &str, group: &str, resource: usize) {
-        self.unit_ends(name, group, resource, -15);
+        let (v, gi) = (self.idx(name), self.idx_group(group));
+        self.goes_down(v, gi, resource);
+        self.stopped_outside(v, gi, resource, -15);
+    }
+
+    /// What systemd reports of a unit its stop job took down: down with
+    /// the job still on it, then down without (the job ended).
+    fn stopped_outside(&mut self, v: usize, gi: usize, ri: usize, status: i32) {
+        let g = self.cfg.groups[gi].name.clone();
+        self.report(v, &g, ri, unit_state("deactivating", "stop-sigterm", "success", None), true);
+        self.report(v, &g, ri, unit_state("inactive", "dead", "success", Some(status)), true);
+        self.report(v, &g, ri, unit_state("inactive", "dead", "success", Some(status)), false);
+    }
+
+    /// `systemctl restart` of a group's unit on node `name`, behind hbd's
+    /// back; its start half succeeds or not (`ok`).
+    pub fn restart_unit_outside(&mut self, name: &str, group: &str, resource: usize, ok: bool) {
+        let (v, gi) = (self.idx(name), self.idx_group(group));
+        self.restart_outside_as(v, gi, resource, ok);
+    }
+
+    fn restart_outside(&mut self, v: usize, gi: usize, ri: usize) {
+        let ok = self.rng.chance(0.9);
+        self.restart_outside_as(v, gi, ri, ok);
+    }
+
+    /// One restart job does both halves: the stop (the unit is reported
+    /// down with the job on it) and, a little later, the start, unless a
+    /// job of hbd's replaces it first.
+    fn restart_outside_as(&mut self, v: usize, gi: usize, ri: usize, ok: bool) {
+        let (who, g) = (self.cfg.nodes[v].name.clone(), self.cfg.groups[gi].name.clone());
+        self.say(format!("{who} unit {g}[{ri}] restarted outside hbd"));
+        self.nodes[v].running[gi][ri] = false;
+        let job = self.new_job(v, gi, ri);
+        self.nodes[v].pending[gi][ri] = None;
+        if self.nodes[v].watched.contains(&(gi, ri)) {
+            self.report(v, &g, ri, unit_state("deactivating", "stop-sigterm", "success", None), true);
+            self.report(v, &g, ri, unit_state("inactive", "dead", "success", Some(-15)), true);
+        }
+        let inc = self.nodes[v].inc;
+        let d = Duration::from_millis(self.rng.range(1, MAX_OP_MS));
+        self.schedule(self.now + d, Ev::RestartUp { node: v, inc, group: gi, res: ri, job, ok });
+    }
+
+    /// systemd's report of a unit's state (and whether a job is on it).
+    fn report(&mut self, v: usize, group: &str, resource: usize, state: UnitState, job: bool) {
+        self.feed(v, Input::UnitState { group: group.to_string(), resource, state, job });
     }
 
     /// A group's unit on node `name` goes down cleanly without hbd: its main
@@ -1505,8 +1606,9 @@ impl Sim {
         let v = self.idx(name);
         let gi = self.cfg.group_index(group).expect("group");
         self.goes_down(v, gi, resource);
+        // Nobody asked: no job on it.
         let state = unit_state("inactive", "dead", "success", Some(status));
-        self.feed(v, Input::UnitState { group: group.into(), resource, state });
+        self.report(v, group, resource, state, false);
     }
 
     /// Make the next start (or stop) of a resource on `node` hang forever.
@@ -1595,8 +1697,7 @@ impl Sim {
         if self.nodes[v].watched.contains(&(gi, ri)) {
             let g = self.cfg.groups[gi].name.clone();
             for (a, sub) in [("activating", "start"), ("active", "running")] {
-                let state = unit_state(a, sub, "success", None);
-                self.feed(v, Input::UnitState { group: g.clone(), resource: ri, state });
+                self.report(v, &g, ri, unit_state(a, sub, "success", None), true);
             }
         }
     }
@@ -1671,7 +1772,7 @@ impl Sim {
         let gi = self.cfg.group_index(group).expect("group");
         self.goes_down(v, gi, resource);
         let state = unit_state("failed", "failed", "signal", None);
-        self.feed(v, Input::UnitState { group: group.into(), resource, state });
+        self.report(v, group, resource, state, false);
     }
 
     /// Issue an operator command at node `at`; returns its reply.

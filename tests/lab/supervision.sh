@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The supervision contract on real systemd machines: what hbd says is what
-# runs. Units stopped behind hbd's back, units started behind its back where
+# runs. Units stopped or restarted behind hbd's back, units started behind its back where
 # the group does not run, units that exit 143 on SIGTERM,
 # jobs that hang, a unit found activating when hbd starts, a fence unit
 # that is not a oneshot, systemd's start limit after cleanup, a reload that
@@ -85,6 +85,37 @@ sc_stop_outside() {
     check "n1's hactl status shows n2's: active (running) on n2" \
         lab_wait_for 5 eval '[[ $(unit_json n1 web web.service) == "active (running) on n2" ]]'
     check "hactl status on n1 and n2 tells the truth after the move" truthful_everywhere web web.service 2
+}
+
+sc_restart_outside() {
+    hbd_cluster_up 2 || return 1
+    check "n1 serves the VIP" hbd_wait_owner n1 15 || return 1
+    local i
+    # More restarts than migration_threshold (3): an operator's restart
+    # after a change of the service's configuration is not a failure.
+    for i in 1 2 3 4; do
+        check "systemctl restart web.service $i on n1 succeeds (hbd cancels nothing)" lab_exec n1 systemctl restart web.service
+        check "restart $i: hactl status on n1 and n2 tells the truth" truthful_everywhere web web.service 1
+        check "restart $i: web stays on n1 with fail count 0, and the VIP answers from n1" \
+            eval '[[ $(group_json n1 web owner) == n1 && $(group_json n1 web failcount) == 0 ]] && hbd_wait_owner n1 5'
+    done
+    check "the journal says it was restarted, not that it failed" journal_has n1 \
+        "web.service of group web was restarted outside hbd (systemctl restart, or a restart of a unit it depends on); not a failure"
+    check "... and n1 logged no failure of the unit" eval '[[ -z $(hbd_events n1 unit-failure) ]]'
+    check "hactl status shows web.service active (running) on n1" eval '[[ $(unit_json n1 web web.service) == "active (running)" ]]'
+    # A restart whose start fails is a failure (and hbd's own start of it
+    # fails too: the group moves).
+    local restarts; restarts=$(hbd_events n1 unit-restarted | wc -l)
+    lab_exec n1 mkdir -p /run/systemd/system/web.service.d
+    printf '[Service]\nExecStartPre=/bin/false\n' | lab_exec n1 tee /run/systemd/system/web.service.d/broken.conf >/dev/null
+    lab_exec n1 systemctl daemon-reload
+    lab_exec n1 systemctl restart web.service 2>/dev/null
+    check "a restart whose start fails is a failure: the journal says how it failed" lab_wait_for 5 eval \
+        'hbd_events n1 unit-failure | grep -q "web.service of group web: it failed (exit-code); restarting it, failure 1 of 3"'
+    check "... and not said to be a restart" eval '[[ $(hbd_events n1 unit-restarted | wc -l) == "$restarts" ]]'
+    check "... and web moves to n2" hbd_wait_owner n2 15
+    lab_exec n1 rm -rf /run/systemd/system/web.service.d
+    lab_exec n1 systemctl daemon-reload
 }
 
 sc_start_outside() {
@@ -360,5 +391,5 @@ sc_stalled_standby() {
     check "n1 still serves the VIP" hbd_wait_owner n1 5
 }
 
-ALL=(stop_outside start_outside odd_units exit_143 ends_on_its_own hung_start hung_stop adopt_activating fence_not_oneshot cleanup_start_limit reload_ping dbus_restart bus_late stalled_standby)
+ALL=(stop_outside restart_outside start_outside odd_units exit_143 ends_on_its_own hung_start hung_stop adopt_activating fence_not_oneshot cleanup_start_limit reload_ping dbus_restart bus_late stalled_standby)
 run_scenarios "$@"

@@ -145,18 +145,44 @@ impl Node {
 
     /// The supervision contract: a unit of a group that goes down while hbd
     /// has it up, and not because hbd stops it, has failed — stopped by
-    /// `systemctl stop`, by a dependency, or exited on its own.
-    pub(super) fn on_unit_state(&mut self, group: &str, resource: usize, state: UnitState) {
+    /// `systemctl stop`, by a dependency, or exited on its own. Unless it
+    /// comes back within the same systemd job: a `systemctl restart` (an
+    /// operator's, after changing the service's configuration) is not a
+    /// failure. systemd reports a unit down with the job still on it both
+    /// between the stop and the start of a restart and at the end of a
+    /// plain stop; the next report tells them apart (up again within the
+    /// job, or down with the job gone), so a unit down within a job is
+    /// judged then, or when the job has had the unit's start timeout.
+    pub(super) fn on_unit_state(&mut self, group: &str, resource: usize, state: UnitState, job: bool) {
         let Some(gi) = self.groups.position(|g| g.name == group) else { return };
         let g = &mut self.groups[gi];
         let Some(slot) = g.observed.get_mut(resource) else { return };
         let prev = slot.replace(state.clone());
         self.status_moved = true;
+        let in_job = g.down_in_job.iter().position(|&(r, _)| r == resource).map(|i| g.down_in_job.remove(i)).is_some();
         if state.came_up() && matches!(g.state, GroupState::Stopped | GroupState::Claiming) {
             self.found_stray(gi, resource);
             return;
         }
-        if !state.is_down() || !prev.is_some_and(|p| p.is_up()) || g.busy == Some((resource, Op::Stop)) {
+        if !state.is_down() {
+            if in_job && state.active == "active" {
+                let resource = self.cfg.group_at(gi).resources[resource].name();
+                self.out.push(Action::Event(Event::UnitRestarted { group: group.to_string(), resource }));
+            } else if in_job && state.came_up() {
+                // The restart's start is under way: said once it is over,
+                // judged if it fails, within the unit's start timeout.
+                let deadline = self.op_timeout(gi, resource, Op::Start).map(|d| self.now.saturating_add(d));
+                self.groups[gi].down_in_job.push((resource, deadline));
+            }
+            return;
+        }
+        if !(in_job || prev.is_some_and(|p| p.is_up())) || g.busy == Some((resource, Op::Stop)) {
+            return;
+        }
+        // (A job of hbd's own in flight has its own end and deadline.)
+        if job && g.busy.is_none_or(|(r, _)| r != resource) {
+            let deadline = self.op_timeout(gi, resource, Op::Start).map(|d| self.now.saturating_add(d));
+            self.groups[gi].down_in_job.push((resource, deadline));
             return;
         }
         let reason = match state.exit_status {
@@ -173,6 +199,25 @@ impl Node {
             _ => "it was stopped outside hbd (by systemctl or a dependency)".to_string(),
         };
         self.on_resource_failed(group, resource, reason);
+    }
+
+    /// A unit down within a systemd job that has not brought it back in
+    /// the unit's start timeout: the job waits on something that does not
+    /// come (a dependency), and the service is down meanwhile. A failure.
+    pub(super) fn expire_down_in_job(&mut self) {
+        for gi in self.groups.indices() {
+            let now = self.now;
+            while let Some(i) = self.groups[gi].down_in_job.iter().position(|&(_, t)| t.is_some_and(|t| now >= t)) {
+                let (r, _) = self.groups[gi].down_in_job.remove(i);
+                let limit = self.op_timeout(gi, r, Op::Start).unwrap_or_default();
+                let reason = format!(
+                    "it went down outside hbd with a systemd job on it (a systemctl restart?) that has not brought it back within {} s; see systemctl list-jobs",
+                    limit.as_secs_f64().ceil() as u64
+                );
+                let group = self.groups[gi].name.clone();
+                self.on_resource_failed(&group, r, reason);
+            }
+        }
     }
 
     /// A unit of a group that is stopped (or only claimed) here came up
@@ -315,6 +360,8 @@ impl Node {
         self.stop_check(gi, r);
         let deadline = self.op_timeout(gi, r, op).map(|d| self.now.saturating_add(d));
         let g = &mut self.groups[gi];
+        // hbd's own job replaces whatever job systemd had on the unit.
+        g.down_in_job.retain(|&(dr, _)| dr != r);
         g.busy = Some((r, op));
         g.busy_until = deadline;
         let group = g.name.clone();
