@@ -113,7 +113,11 @@ fn a_unit_restarted_outside_hbd_is_no_failure_unless_its_start_fails() {
     // A restart whose start fails is a failure: hbd starts the unit again.
     sim.restart_unit_outside("n1", "g1", 1, false);
     assert!(wait_for(&mut sim, secs(1), |s| failcount(s) == 1), "{:?}", events(&sim, "n1"));
-    assert!(logged(&sim, "n1", "failed (exit-code 1)"), "{:?}", events(&sim, "n1"));
+    assert!(
+        logged(&sim, "n1", "it was restarted outside hbd, and the restart left it failed (exit-code 1)"),
+        "{:?}",
+        events(&sim, "n1")
+    );
     assert!(wait_for(&mut sim, secs(1), back), "not restarted by hbd: {:?}", shown(&sim, "n1"));
     // And a plain `systemctl stop`, reported down with its job on the unit
     // and then again without, is one failure, as before.

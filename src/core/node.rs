@@ -216,9 +216,9 @@ struct LocalGroup {
     strays: Vec<usize>,
     /// The stray whose stop is in flight.
     stray_stop: Option<usize>,
-    /// Units that went down here, while up, with a systemd job still on
-    /// them, and the deadline of that job (see `on_unit_state`).
-    down_in_job: Vec<(usize, Option<Time>)>,
+    /// Units that went down here, while up, with a job of systemd's (not
+    /// hbd's) still on them (see `on_unit_state`).
+    outside_jobs: Vec<OutsideJob>,
     /// Strays found since `strays_since` (see `STRAY_WINDOW`).
     strays_seen: u32,
     strays_since: Time,
@@ -598,8 +598,8 @@ impl Node {
             if let Some(t) = g.busy_until {
                 consider(t);
             }
-            for &(_, t) in &g.down_in_job {
-                if let Some(t) = t {
+            for j in &g.outside_jobs {
+                if let Some(t) = j.deadline {
                     consider(t);
                 }
             }
@@ -633,7 +633,7 @@ impl Node {
         self.update_membership();
         self.update_ping();
         self.expire_ops();
-        self.expire_down_in_job();
+        self.expire_outside_jobs();
         self.expire_failures();
         self.update_quorum();
         let isolated = self.isolated();
@@ -676,6 +676,19 @@ fn same_resources(a: &[Resource], b: &[Resource]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| bare(x) == bare(y))
 }
 
+/// A unit that went down within a job of systemd's: a `systemctl stop`
+/// whose job has not ended yet, or a `systemctl restart` between its stop
+/// and its start; which one, systemd's next report of the unit tells.
+#[derive(Clone, Copy, Debug)]
+struct OutsideJob {
+    resource: usize,
+    /// Taken for a failure then, if nothing came of the job (a start that
+    /// waits on a dependency that never comes).
+    deadline: Option<Time>,
+    /// The unit came up again within the job: the start of a restart.
+    restarting: bool,
+}
+
 impl LocalGroup {
     /// Runs here and stays: what this node announces when the LAN may
     /// have been told of another node (not a group it has begun to give up).
@@ -711,7 +724,7 @@ fn new_group(name: &str, n: usize) -> LocalGroup {
         bouncing: None,
         strays: Vec::new(),
         stray_stop: None,
-        down_in_job: Vec::new(),
+        outside_jobs: Vec::new(),
         strays_seen: 0,
         strays_since: Time::ZERO,
         checks: vec![CheckTrack::default(); n],

@@ -584,7 +584,10 @@ impl Sim {
                         self.report(node, &g, res, unit_state("active", "running", "success", None), false);
                     }
                 } else if watched {
-                    self.report(node, &g, res, unit_state("failed", "failed", "exit-code", Some(1)), false);
+                    let failed = unit_state("failed", "failed", "exit-code", Some(1));
+                    self.report(node, &g, res, unit_state("activating", "start-pre", "success", None), true);
+                    self.report(node, &g, res, failed.clone(), true);
+                    self.report(node, &g, res, failed, false);
                 }
             }
             Ev::FenceDone { node, inc, target, ok } => {

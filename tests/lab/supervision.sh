@@ -111,7 +111,7 @@ sc_restart_outside() {
     lab_exec n1 systemctl daemon-reload
     lab_exec n1 systemctl restart web.service 2>/dev/null
     check "a restart whose start fails is a failure: the journal says how it failed" lab_wait_for 5 eval \
-        'hbd_events n1 unit-failure | grep -q "web.service of group web: it failed (exit-code); restarting it, failure 1 of 3"'
+        'hbd_events n1 unit-failure | grep -q "web.service of group web: it was restarted outside hbd, and the restart left it failed (exit-code); restarting it, failure 1 of 3"'
     check "... and not said to be a restart" eval '[[ $(hbd_events n1 unit-restarted | wc -l) == "$restarts" ]]'
     check "... and web moves to n2" hbd_wait_owner n2 15
     lab_exec n1 rm -rf /run/systemd/system/web.service.d

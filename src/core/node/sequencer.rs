@@ -150,8 +150,8 @@ impl Node {
     /// operator's, after changing the service's configuration) is not a
     /// failure. systemd reports a unit down with the job still on it both
     /// between the stop and the start of a restart and at the end of a
-    /// plain stop; the next report tells them apart (up again within the
-    /// job, or down with the job gone), so a unit down within a job is
+    /// plain stop; the next reports tell them apart (active again within
+    /// the job, or down with the job gone), so a unit down within a job is
     /// judged then, or when the job has had the unit's start timeout.
     pub(super) fn on_unit_state(&mut self, group: &str, resource: usize, state: UnitState, job: bool) {
         let Some(gi) = self.groups.position(|g| g.name == group) else { return };
@@ -159,40 +159,45 @@ impl Node {
         let Some(slot) = g.observed.get_mut(resource) else { return };
         let prev = slot.replace(state.clone());
         self.status_moved = true;
-        let in_job = g.down_in_job.iter().position(|&(r, _)| r == resource).map(|i| g.down_in_job.remove(i)).is_some();
+        let outside = g.outside_jobs.iter().position(|j| j.resource == resource).map(|i| g.outside_jobs.remove(i));
         if state.came_up() && matches!(g.state, GroupState::Stopped | GroupState::Claiming) {
             self.found_stray(gi, resource);
             return;
         }
         if !state.is_down() {
-            if in_job && state.active == "active" {
+            if outside.is_some() && state.active == "active" {
                 let resource = self.cfg.group_at(gi).resources[resource].name();
                 self.out.push(Action::Event(Event::UnitRestarted { group: group.to_string(), resource }));
-            } else if in_job && state.came_up() {
+            } else if outside.is_some() && state.came_up() {
                 // The restart's start is under way: said once it is over,
                 // judged if it fails, within the unit's start timeout.
-                let deadline = self.op_timeout(gi, resource, Op::Start).map(|d| self.now.saturating_add(d));
-                self.groups[gi].down_in_job.push((resource, deadline));
+                self.await_outside_job(gi, resource, true);
             }
             return;
         }
-        if !(in_job || prev.is_some_and(|p| p.is_up())) || g.busy == Some((resource, Op::Stop)) {
+        if !(outside.is_some() || prev.is_some_and(|p| p.is_up())) || g.busy == Some((resource, Op::Stop)) {
             return;
         }
         // (A job of hbd's own in flight has its own end and deadline.)
         if job && g.busy.is_none_or(|(r, _)| r != resource) {
-            let deadline = self.op_timeout(gi, resource, Op::Start).map(|d| self.now.saturating_add(d));
-            self.groups[gi].down_in_job.push((resource, deadline));
+            self.await_outside_job(gi, resource, outside.is_some_and(|j| j.restarting));
             return;
         }
-        let reason = match state.exit_status {
+        let reason = match (outside, state.exit_status) {
+            (Some(j), _) if j.restarting => format!("it was restarted outside hbd, and the restart left it {state}"),
+            // Down within a job that ended: a stop's.
+            (Some(_), _) if state.active == "failed" => {
+                format!("it was stopped outside hbd (by systemctl or a dependency), which left it {state}")
+            }
+            (Some(_), _) => "it was stopped outside hbd (by systemctl or a dependency)".to_string(),
             _ if state.active == "failed" => format!("it {state}"),
             // The main process exited by itself: a clean exit of a service
-            // that ended on its own, or that handled a `systemctl stop`.
-            Some(n) if n >= 0 => format!(
+            // that ended on its own, or that handled a `systemctl stop`
+            // (whose job systemd may report ended in the same breath).
+            (None, Some(n)) if n >= 0 => format!(
                 "it went down outside hbd: its main process exited with status {n} (it ended on its own, or it was stopped by systemctl or a dependency)"
             ),
-            Some(n) if n != -SIGTERM => {
+            (None, Some(n)) if n != -SIGTERM => {
                 format!("it went down outside hbd: its main process was killed by {}", crate::core::signal_name(-n))
             }
             // SIGTERM is what a stop sends; not a service, or not known.
@@ -201,17 +206,25 @@ impl Node {
         self.on_resource_failed(group, resource, reason);
     }
 
-    /// A unit down within a systemd job that has not brought it back in
-    /// the unit's start timeout: the job waits on something that does not
-    /// come (a dependency), and the service is down meanwhile. A failure.
-    pub(super) fn expire_down_in_job(&mut self) {
+    /// Wait for the end of the job of systemd's on a unit that went down
+    /// (see `on_unit_state`), at most the unit's start timeout.
+    fn await_outside_job(&mut self, gi: GroupIdx, resource: usize, restarting: bool) {
+        let deadline = self.op_timeout(gi, resource, Op::Start).map(|d| self.now.saturating_add(d));
+        self.groups[gi].outside_jobs.push(OutsideJob { resource, deadline, restarting });
+    }
+
+    /// A unit down within a job of systemd's that has not brought it back
+    /// in the unit's start timeout: the job waits on something that does
+    /// not come (a dependency), and the service is down meanwhile. A
+    /// failure.
+    pub(super) fn expire_outside_jobs(&mut self) {
         for gi in self.groups.indices() {
             let now = self.now;
-            while let Some(i) = self.groups[gi].down_in_job.iter().position(|&(_, t)| t.is_some_and(|t| now >= t)) {
-                let (r, _) = self.groups[gi].down_in_job.remove(i);
+            while let Some(i) = self.groups[gi].outside_jobs.iter().position(|j| j.deadline.is_some_and(|t| now >= t)) {
+                let r = self.groups[gi].outside_jobs.remove(i).resource;
                 let limit = self.op_timeout(gi, r, Op::Start).unwrap_or_default();
                 let reason = format!(
-                    "it went down outside hbd with a systemd job on it (a systemctl restart?) that has not brought it back within {} s; see systemctl list-jobs",
+                    "it went down outside hbd with a job of systemd's on it (a systemctl restart?) that has not brought it back within {} s; see systemctl list-jobs",
                     limit.as_secs_f64().ceil() as u64
                 );
                 let group = self.groups[gi].name.clone();
@@ -361,7 +374,7 @@ impl Node {
         let deadline = self.op_timeout(gi, r, op).map(|d| self.now.saturating_add(d));
         let g = &mut self.groups[gi];
         // hbd's own job replaces whatever job systemd had on the unit.
-        g.down_in_job.retain(|&(dr, _)| dr != r);
+        g.outside_jobs.retain(|j| j.resource != r);
         g.busy = Some((r, op));
         g.busy_until = deadline;
         let group = g.name.clone();
