@@ -4,7 +4,7 @@
 # the group does not run, units that exit 143 on SIGTERM,
 # jobs that hang, a unit found activating when hbd starts, a fence unit
 # that is not a oneshot, systemd's start limit after cleanup, a reload that
-# adds ping hosts, dbus restarting under hbd. Each scenario in a freshly booted two-node cluster.
+# adds ping hosts, dbus restarting under hbd, systemd re-executing itself. Each scenario in a freshly booted two-node cluster.
 #   tests/lab/supervision.sh            all scenarios
 #   tests/lab/supervision.sh NAME...    some (see the list at the end)
 # Ends with "N passed, M failed"; exit status 0 only if nothing failed.
@@ -116,6 +116,24 @@ sc_restart_outside() {
     check "... and web moves to n2" hbd_wait_owner n2 15
     lab_exec n1 rm -rf /run/systemd/system/web.service.d
     lab_exec n1 systemctl daemon-reload
+}
+
+sc_systemd_reexec() {
+    # What an upgrade of the systemd package does (systemctl daemon-reexec):
+    # PID 1 executes itself again and comes back on the bus under a new
+    # name. hbd must go on following its units and finishing its jobs.
+    hbd_cluster_up 2 || return 1
+    check "n1 serves the VIP" hbd_wait_owner n1 15 || return 1
+    lab_exec n1 systemctl daemon-reexec
+    check "after daemon-reexec on n1: n1 still serves, fail count 0" \
+        eval 'hbd_wait_owner n1 5 && [[ $(group_json n1 web failcount) == 0 ]]'
+    lab_exec n1 systemctl stop web.service
+    check "a stop outside hbd after the reexec is seen: web.service runs again on n1" lab_wait_for 10 is_active n1 web.service
+    check "... and the journal says so" journal_has n1 "web.service of group web: it was stopped outside hbd (by systemctl or a dependency); restarting it, failure 1 of 3"
+    lab_exec n1 sh -c '/opt/hbd/bin/hactl move web n2 >/dev/null & sleep 0.05; systemctl daemon-reexec; wait'
+    check "a move with a daemon-reexec on n1 in its midst completes: n2 serves" hbd_wait_owner n2 20
+    check "web.service stopped on n1, runs on n2" eval '! is_active n1 web.service && is_active n2 web.service'
+    check "hactl status on n1 and n2 tells the truth" truthful_everywhere web web.service 2
 }
 
 sc_start_outside() {
@@ -391,5 +409,5 @@ sc_stalled_standby() {
     check "n1 still serves the VIP" hbd_wait_owner n1 5
 }
 
-ALL=(stop_outside restart_outside start_outside odd_units exit_143 ends_on_its_own hung_start hung_stop adopt_activating fence_not_oneshot cleanup_start_limit reload_ping dbus_restart bus_late stalled_standby)
+ALL=(stop_outside restart_outside systemd_reexec start_outside odd_units exit_143 ends_on_its_own hung_start hung_stop adopt_activating fence_not_oneshot cleanup_start_limit reload_ping dbus_restart bus_late stalled_standby)
 run_scenarios "$@"
