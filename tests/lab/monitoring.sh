@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Operating hbd on real systemd machines: a real Prometheus (Debian's
 # package) scraping hbd's /metrics through a power cut, and Pacemaker's own
-# alert agent (Debian's pacemaker-common, unmodified) run by hbd as
-# transient units, in order, one at a time.
+# alert agents (Debian's pacemaker-common, unmodified: file, SMTP, SNMP) run
+# by hbd as transient units, in order, one at a time.
 #   tests/lab/monitoring.sh            all scenarios
 #   tests/lab/monitoring.sh NAME...    some (see the list at the end)
 # Ends with "N passed, M failed"; exit status 0 only if nothing failed.
@@ -283,13 +283,29 @@ sc_alert_options() {
 EOF
         chmod 755 "$LAB_DIR/sendmail"
         lab_install_bin "$LAB_DIR/sendmail"
+        # Debian's snmptrap cannot load Pacemaker's MIB without the IETF
+        # MIBs (non-free snmp-mibs-downloader): a stand-in logs the trap
+        # the agent builds, argument by argument.
+        cat >"$LAB_DIR/snmptrap" <<'EOF'
+#!/bin/sh
+for a in "$@"; do printf '[%s] ' "$a"; done >>/var/log/hbd-traps.log
+echo >>/var/log/hbd-traps.log
+EOF
+        chmod 755 "$LAB_DIR/snmptrap"
+        lab_install_bin "$LAB_DIR/snmptrap"
     }
     HBD_EXTRA="[[alert]]
 path = \"/usr/share/pacemaker/alerts/alert_smtp.sh.sample\"
 recipient = \"ops@example.com\"
 select = [\"node\"]
 options = { email_sender = \"ha-alerts\", PATH = \"/opt/hbd/bin:/usr/sbin:/usr/bin:/sbin:/bin\" }
-timestamp_format = \"%Y-%m-%d %H:%M:%S.%03N\"" hbd_cluster_up 2 || return 1
+timestamp_format = \"%Y-%m-%d %H:%M:%S.%03N\"
+
+[[alert]]
+path = \"/usr/share/pacemaker/alerts/alert_snmp.sh.sample\"
+recipient = \"192.0.2.162\"
+options = { trap_binary = \"/opt/hbd/bin/snmptrap\", trap_community = \"hbd-lab\", trap_node_states = \"member,lost\" }
+timestamp_format = \"%Y-%m-%d,%H:%M:%S.%01N\"" hbd_cluster_up 2 || return 1
     check "n1 serves the VIP" hbd_wait_owner n1 15 || return 1
     mail_log() { lab_exec n2 cat /var/log/hbd-mail.log 2>/dev/null; }
     check "n2's agent mailed that n1 became a member" lab_wait_for 10 eval 'mail_log | grep -q "^Subject: .*Node .n1. is now .member."'
@@ -299,6 +315,17 @@ timestamp_format = \"%Y-%m-%d %H:%M:%S.%03N\"" hbd_cluster_up 2 || return 1
         'mail_log | grep -Eq "^Subject: [0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3} .*Node .n1. is now .member."'
     check "the recipient is the alert's" eval 'mail_log | grep -q "^To: ops@example.com$"'
     check "no failed run of the agent in the journal" eval '[[ -z $(hbd_events n2 alert-failed) ]]'
+    # Pacemaker's SNMP agent, as its own sample configuration sets it up.
+    trap_log() { lab_exec "$1" cat /var/log/hbd-traps.log 2>/dev/null; }
+    local p='PACEMAKER-MIB::pacemakerNotification'
+    check "n2's SNMP agent sent a trap that n1 became a member, to the recipient with the community from options" lab_wait_for 10 eval \
+        'trap_log n2 | grep -F "[-c] [hbd-lab] [192.0.2.162] [] [${p}Trap] [${p}Node] [s] [n1] " | grep -Fq "[${p}Description] [s] [member]"'
+    check "n1's SNMP agent sent a trap that web.service started on n1 (rsc, start, rc 0)" lab_wait_for 10 eval \
+        'trap_log n1 | grep -F "[${p}Node] [s] [n1] [${p}Resource] [s] [web.service] [${p}Operation] [s] [start]" | grep -Fq "[${p}ReturnCode] [i] [0]"'
+    check "the trap carries the event's time (HOST-RESOURCES-MIB::hrSystemDate, from CRM_alert_timestamp_epoch)" eval \
+        'trap_log n1 | grep -Eq "\[HOST-RESOURCES-MIB::hrSystemDate\] \[s\] \[[0-9]{4}-[0-9]{2}-[0-9]{2},[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]\]"'
+    trap_log n1 | head -3 | sed 's/^/  | /'
+    check "no failed run of an agent on n1 either" eval '[[ -z $(hbd_events n1 alert-failed) ]]'
 }
 
 ALL=(prometheus metrics_socket alerts alerts_fencing alert_options)
