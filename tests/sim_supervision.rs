@@ -102,8 +102,9 @@ fn a_unit_restarted_outside_hbd_is_no_failure_unless_its_start_fails() {
     // restart` after a change of the service's configuration.
     for n in 1..=4 {
         sim.restart_unit_outside("n1", "g1", 1, true);
-        // Status says the truth: the unit is down, within systemd's job.
-        assert_eq!(shown(&sim, "n1"), ("started".into(), "inactive (dead)".into()), "restart {n}");
+        // Status says the truth: the unit is down, within systemd's job,
+        // and the group not fully started.
+        assert_eq!(shown(&sim, "n1"), ("starting".into(), "inactive (dead)".into()), "restart {n}");
         assert!(wait_for(&mut sim, secs(1), back), "not back after restart {n}: {:?}", shown(&sim, "n1"));
         assert_eq!(failcount(&sim), 0, "restart {n} counted as a failure: {:?}", events(&sim, "n1"));
         assert_eq!(sim.owner("g1").as_deref(), Some("n1"));

@@ -341,8 +341,11 @@ impl Node {
                 let mut state = owner.map_or(GroupState::Stopped, |o| self.state_of(o, gi));
                 // A group whose failed resource is being brought back is not
                 // fully started, whatever the peers are told.
-                // Nor is one whose checks have not passed `rise` times yet.
+                // Nor is one whose checks have not passed `rise` times yet,
+                // nor one with a unit down within a job of systemd's (a
+                // `systemctl restart` under way).
                 let recovering = lg.busy.is_some_and(|(_, op)| op == Op::Start)
+                    || !lg.outside_jobs.is_empty()
                     || !lg.restart.is_empty()
                     || !lg.bounce.is_empty()
                     || lg.bouncing.is_some()
