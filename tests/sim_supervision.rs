@@ -390,8 +390,16 @@ fn a_unit_started_outside_hbd_where_the_group_does_not_run_is_stopped() {
     // `systemctl start` of g1's unit on n2, while n1 runs g1.
     sim.start_unit_outside("n2", "g1", 1);
     assert!(sim.is_running("n2", "g1", 1));
+    // While it runs there, n2's status says so (the unit's state it shows
+    // is the owner's).
+    let note = |s: &Sim| s.shown("n2").unwrap().groups[0].note.clone();
+    assert_eq!(
+        note(&sim),
+        "svc0-1.service came up on this node outside hbd; stopping it here, so that it runs in one place only"
+    );
     let stopped = |s: &Sim| !s.is_running("n2", "g1", 1);
     assert!(wait_stray(&mut sim, Duration::from_millis(200), stopped), "{:?}", events(&sim, "n2"));
+    assert!(wait_stray(&mut sim, Duration::from_millis(50), |s| note(s).is_empty()), "{}", note(&sim));
     assert!(logged(&sim, "n2", "unit-stray"), "{:?}", events(&sim, "n2"));
     // Not a failure of the group: n1 keeps it, nothing moved, no fail count.
     assert!(sim.is_running("n1", "g1", 1));

@@ -155,6 +155,24 @@ sc_start_outside() {
     check "... and n2 only its two" eval '[[ $(hbd_events n2 unit-stray | wc -l) == 2 ]]'
 }
 
+sc_stray_shown() {
+    hbd_before_start() {
+        # Takes 3 s to stop: long enough to read hactl status meanwhile.
+        unit slowstop.service <<'EOF'
+[Service]
+ExecStart=/bin/sh -c 'trap "sleep 3; exit 0" TERM; while :; do sleep 0.1; done'
+EOF
+    }
+    HBD_EXTRA=$(unit_group slow slowstop.service) hbd_cluster_up 2 || return 1
+    check "slowstop runs on n1" lab_wait_for 15 is_active n1 slowstop.service || return 1
+    lab_exec n2 systemctl start slowstop.service
+    check "started on n2 behind hbd's back: while hbd stops it there, hactl status on n2 says so" lab_wait_for 2 eval \
+        '[[ $(group_json n2 slow note) == "slowstop.service came up on this node outside hbd; stopping it here, so that it runs in one place only" ]]'
+    check "... and the unit is still deactivating on n2 (the status is not ahead of systemd)" eval '[[ $(active_state n2 slowstop.service) == deactivating ]]'
+    check "once it has stopped, the note is gone" lab_wait_for 8 eval '! is_active n2 slowstop.service && [[ -z $(group_json n2 slow note) ]]'
+    check "slow still runs on n1, fail count 0" eval '[[ $(group_json n1 slow owner) == n1 && $(group_json n1 slow failcount) == 0 ]] && is_active n1 slowstop.service'
+}
+
 sc_odd_units() {
     hbd_before_start() {
         unit once.service <<'EOF'
@@ -409,5 +427,5 @@ sc_stalled_standby() {
     check "n1 still serves the VIP" hbd_wait_owner n1 5
 }
 
-ALL=(stop_outside restart_outside systemd_reexec start_outside odd_units exit_143 ends_on_its_own hung_start hung_stop adopt_activating fence_not_oneshot cleanup_start_limit reload_ping dbus_restart bus_late stalled_standby)
+ALL=(stop_outside restart_outside systemd_reexec start_outside stray_shown odd_units exit_143 ends_on_its_own hung_start hung_stop adopt_activating fence_not_oneshot cleanup_start_limit reload_ping dbus_restart bus_late stalled_standby)
 run_scenarios "$@"

@@ -429,6 +429,12 @@ impl NodeGroupNote {
             Some(Intent { kind: IntentKind::Location { node: Some(n), .. }, origin, .. }) => Some((n, origin)),
             _ => None,
         };
+        let lg = &node.groups[gi];
+        let strays: Vec<String> = if lg.runs_here() {
+            Vec::new()
+        } else {
+            lg.stray_stop.iter().chain(&lg.strays).map(|&r| gc.resources[r].name()).collect()
+        };
         let note = if let Some(p) = unverified {
             Some(GroupNote::Unverified { peer: p.name.clone() })
         } else if let Some(n) = &blocked_on {
@@ -443,6 +449,8 @@ impl NodeGroupNote {
             Some(GroupNote::Isolated)
         } else if owner.is_none() && node.settled() && node.desired_owner_in(placement, gi).is_none() {
             Some(GroupNote::NoEligible)
+        } else if !strays.is_empty() {
+            Some(GroupNote::Strays { units: strays })
         } else {
             pin.map(|(n, origin)| GroupNote::Pinned { node: n.clone(), origin: origin.clone() })
         };

@@ -102,6 +102,11 @@ pub enum GroupNote {
     Isolated,
     /// Every node is in standby, failed or unreachable.
     NoEligible,
+    /// Units of the group came up here outside hbd, where the group does
+    /// not run: hbd is stopping them.
+    Strays {
+        units: Vec<String>,
+    },
     /// `hactl move` or `takeover`, accepted by `origin`, pinned it to `node`.
     Pinned {
         node: String,
