@@ -559,13 +559,14 @@ impl Ctx<'_> {
             // resources as the largest here would fit.
             let long = "x".repeat(63);
             let most = groups.iter().map(|g| g.resources.len()).max().unwrap_or(0);
-            let fit = (0..=groups.len())
-                .rev()
-                .find(|&g| {
+            // (The bound grows with the number of groups.)
+            let counts: Vec<usize> = (0..=groups.len()).collect();
+            let fit = counts
+                .partition_point(|&g| {
                     wire::state_bound(nodes.iter().map(|n| n.name.as_str()), (0..g).map(|_| (long.as_str(), most)))
                         <= wire::MAX_STATE
                 })
-                .unwrap_or(0);
+                .saturating_sub(1);
             return Err(self.err(
                 &Key::root("group"),
                 format!(
@@ -944,8 +945,14 @@ impl Ctx<'_> {
         let k = Key::root("group");
         let node_list = || nodes.iter().map(|n| n.name.as_str()).collect::<Vec<_>>().join(", ");
         let mut groups: Vec<Group> = Vec::new();
-        // Which group (and resource key) already holds a VIP or unit.
-        let mut owners: Vec<(Resource, String)> = Vec::new();
+        // Maps, not searches: a file of thousands of groups is checked in
+        // time linear in its size.
+        let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+        // Which group (and resource key) already holds a VIP (by address)
+        // or a unit (by name), whatever its other settings: run by two
+        // groups, each node would stop it for the one it does not run.
+        let mut owners: std::collections::HashMap<(Option<std::net::IpAddr>, String), String> =
+            std::collections::HashMap::new();
         for (i, g) in raw.into_iter().enumerate() {
             let gk = k.i(i);
             let Some(name) = g.name else {
@@ -954,9 +961,10 @@ impl Ctx<'_> {
             if !valid_name(&name) {
                 return Err(self.bad(&gk.k("name"), "", NAME_RULE));
             }
-            if let Some(j) = groups.iter().position(|o| o.name == name) {
+            if let Some(j) = index.get(&name) {
                 return Err(self.bad(&gk.k("name"), "", &format!("is already group[{j}]; group names must be unique")));
             }
+            index.insert(name.clone(), groups.len());
             let Some(preferred) = g.preferred else {
                 return Err(self.missing(
                     &gk.k("preferred"),
@@ -1057,15 +1065,11 @@ impl Ctx<'_> {
                         Resource::Unit { name: unit, timeout, check }
                     }
                 };
-                // A unit is the same unit whatever its timeout or check: run
-                // by two groups, each node would stop it for the one it
-                // does not run.
-                let same = |a: &Resource, b: &Resource| match (a, b) {
-                    (Resource::Vip { addr: x, .. }, Resource::Vip { addr: y, .. }) => x == y,
-                    (Resource::Unit { name: x, .. }, Resource::Unit { name: y, .. }) => x == y,
-                    _ => false,
+                let key = match &res {
+                    Resource::Vip { addr, .. } => (Some(*addr), String::new()),
+                    Resource::Unit { name, .. } => (None, name.clone()),
                 };
-                if let Some((_, other)) = owners.iter().find(|(o, _)| same(o, &res)) {
+                if let Some(other) = owners.get(&key) {
                     let field = if res.kind() == "vip" { "vip" } else { "unit" };
                     return Err(self.bad(
                         &rk.k(field),
@@ -1073,7 +1077,7 @@ impl Ctx<'_> {
                         &format!("is already used by {other}; a resource belongs to one group only"),
                     ));
                 }
-                owners.push((res.clone(), rk.to_string()));
+                owners.insert(key, rk.to_string());
                 resources.push(res);
             }
             groups.push(Group { name, preferred, resources });
