@@ -105,11 +105,16 @@ fn a_unit_restarted_outside_hbd_is_no_failure_unless_its_start_fails() {
         // Status says the truth: the unit is down, within systemd's job,
         // and the group not fully started.
         assert_eq!(shown(&sim, "n1"), ("starting".into(), "inactive (dead)".into()), "restart {n}");
+        assert_eq!(
+            sim.shown("n1").unwrap().groups[0].note,
+            "svc0-1.service went down within a job of systemd's (systemctl restart?); waiting for the job to bring it back"
+        );
         assert!(wait_for(&mut sim, secs(1), back), "not back after restart {n}: {:?}", shown(&sim, "n1"));
         assert_eq!(failcount(&sim), 0, "restart {n} counted as a failure: {:?}", events(&sim, "n1"));
         assert_eq!(sim.owner("g1").as_deref(), Some("n1"));
     }
     assert_eq!(events(&sim, "n1").iter().filter(|e| e.starts_with("unit-restarted")).count(), 4);
+    assert_eq!(sim.shown("n1").unwrap().groups[0].note, "", "the note outlived the restart");
     assert!(!logged(&sim, "n1", "unit-failure"), "{:?}", events(&sim, "n1"));
     // A restart whose start fails is a failure: hbd starts the unit again.
     sim.restart_unit_outside("n1", "g1", 1, false);

@@ -139,6 +139,10 @@ fn note(n: &GroupNote, group: &str) -> String {
         GroupNote::NoQuorum => "no quorum in this partition".to_string(),
         GroupNote::Isolated => "this node reaches no ping host and hears no peer".to_string(),
         GroupNote::NoEligible => "no node may run it (standby, failed or unreachable); see hactl cleanup".to_string(),
+        GroupNote::RestartingOutside { units } => format!(
+            "{} went down within a job of systemd's (systemctl restart?); waiting for the job to bring it back",
+            units.join(", ")
+        ),
         GroupNote::Strays { units } => format!(
             "{} came up on this node outside hbd; stopping it here, so that it runs in one place only",
             units.join(", ")

@@ -118,6 +118,26 @@ sc_restart_outside() {
     lab_exec n1 systemctl daemon-reload
 }
 
+sc_restart_slow_start() {
+    hbd_before_start() {
+        # Its start takes 3 s: long enough to read hactl status meanwhile.
+        unit slowstart.service <<'EOF'
+[Service]
+ExecStartPre=/bin/sleep 3
+ExecStart=/bin/sleep infinity
+EOF
+    }
+    HBD_EXTRA=$(unit_group slow slowstart.service) hbd_cluster_up 2 || return 1
+    check "slowstart runs on n1" lab_wait_for 20 eval '[[ $(group_json n1 slow state) == started ]] && is_active n1 slowstart.service' || return 1
+    lab_exec n1 systemctl restart --no-block slowstart.service
+    check "while systemctl restart is under way (systemd: activating), hactl status says starting, and why" lab_wait_for 2 eval \
+        '[[ $(active_state n1 slowstart.service) == activating && $(group_json n1 slow state) == starting && $(group_json n1 slow note) == "slowstart.service went down within a job of systemd'"'"'s (systemctl restart?); waiting for the job to bring it back" ]]'
+    check "... and n1 issued no job of its own (no failure logged)" eval '[[ -z $(hbd_events n1 unit-failure) ]]'
+    check "once active again: started, no note, fail count 0, said in the journal" lab_wait_for 8 eval \
+        '[[ $(group_json n1 slow state) == started && -z $(group_json n1 slow note) && $(group_json n1 slow failcount) == 0 ]] && event_has n1 unit-restarted'
+    check "hactl status on n1 and n2 tells the truth" truthful_everywhere slow slowstart.service 2
+}
+
 sc_systemd_reexec() {
     # What an upgrade of the systemd package does (systemctl daemon-reexec):
     # PID 1 executes itself again and comes back on the bus under a new
@@ -427,5 +447,5 @@ sc_stalled_standby() {
     check "n1 still serves the VIP" hbd_wait_owner n1 5
 }
 
-ALL=(stop_outside restart_outside systemd_reexec start_outside stray_shown odd_units exit_143 ends_on_its_own hung_start hung_stop adopt_activating fence_not_oneshot cleanup_start_limit reload_ping dbus_restart bus_late stalled_standby)
+ALL=(stop_outside restart_outside restart_slow_start systemd_reexec start_outside stray_shown odd_units exit_143 ends_on_its_own hung_start hung_stop adopt_activating fence_not_oneshot cleanup_start_limit reload_ping dbus_restart bus_late stalled_standby)
 run_scenarios "$@"

@@ -435,6 +435,11 @@ impl NodeGroupNote {
         } else {
             lg.stray_stop.iter().chain(&lg.strays).map(|&r| gc.resources[r].name()).collect()
         };
+        let restarting: Vec<String> = if lg.runs_here() {
+            lg.outside_jobs.iter().map(|j| gc.resources[j.resource].name()).collect()
+        } else {
+            Vec::new()
+        };
         let note = if let Some(p) = unverified {
             Some(GroupNote::Unverified { peer: p.name.clone() })
         } else if let Some(n) = &blocked_on {
@@ -449,6 +454,8 @@ impl NodeGroupNote {
             Some(GroupNote::Isolated)
         } else if owner.is_none() && node.settled() && node.desired_owner_in(placement, gi).is_none() {
             Some(GroupNote::NoEligible)
+        } else if !restarting.is_empty() {
+            Some(GroupNote::RestartingOutside { units: restarting })
         } else if !strays.is_empty() {
             Some(GroupNote::Strays { units: strays })
         } else {

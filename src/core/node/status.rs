@@ -102,6 +102,11 @@ pub enum GroupNote {
     Isolated,
     /// Every node is in standby, failed or unreachable.
     NoEligible,
+    /// Units of the group went down here within a job of systemd's (a
+    /// `systemctl restart` under way): hbd waits for the job's end.
+    RestartingOutside {
+        units: Vec<String>,
+    },
     /// Units of the group came up here outside hbd, where the group does
     /// not run: hbd is stopping them.
     Strays {
