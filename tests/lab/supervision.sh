@@ -178,9 +178,12 @@ sc_start_outside() {
 sc_stray_shown() {
     hbd_before_start() {
         # Takes 3 s to stop: long enough to read hactl status meanwhile.
+        # (ExecStop=, not a trap of SIGTERM: hbd stops the stray within
+        # milliseconds, often before a shell has set its trap.)
         unit slowstop.service <<'EOF'
 [Service]
-ExecStart=/bin/sh -c 'trap "sleep 3; exit 0" TERM; while :; do sleep 0.1; done'
+ExecStart=/bin/sleep infinity
+ExecStop=/bin/sleep 3
 EOF
     }
     HBD_EXTRA=$(unit_group slow slowstop.service) hbd_cluster_up 2 || return 1
