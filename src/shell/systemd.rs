@@ -834,6 +834,18 @@ impl Systemd {
         self.properties(unit, path, op).await
     }
 
+    /// A property the watch can do without: `None` if it cannot be read
+    /// or is not a `T`.
+    async fn optional<T: TryFrom<zbus::zvariant::OwnedValue>>(
+        &self,
+        props: &zbus::fdo::PropertiesProxy<'static>,
+        iface: &zbus::names::InterfaceName<'static>,
+        name: &str,
+    ) -> Option<T> {
+        let v = self.bounded(props.get(iface.clone(), name)).await.ok()?;
+        T::try_from(v).ok()
+    }
+
     async fn properties(
         &self,
         unit: &str,
@@ -888,16 +900,11 @@ impl Systemd {
         let mut exit_code = None;
         if let Some(iface) = type_iface {
             let ti = zbus::names::InterfaceName::from_static_str_unchecked(iface);
-            result = self.bounded(props.get(ti.clone(), "Result")).await.ok().and_then(|v| String::try_from(v).ok());
+            result = self.optional(&props, &ti, "Result").await;
             if iface == SERVICE_IFACE {
-                n_restarts =
-                    self.bounded(props.get(ti.clone(), "NRestarts")).await.ok().and_then(|v| u32::try_from(v).ok());
-                exit_status = self
-                    .bounded(props.get(ti.clone(), "ExecMainStatus"))
-                    .await
-                    .ok()
-                    .and_then(|v| i32::try_from(v).ok());
-                exit_code = self.bounded(props.get(ti, "ExecMainCode")).await.ok().and_then(|v| i32::try_from(v).ok());
+                n_restarts = self.optional(&props, &ti, "NRestarts").await;
+                exit_status = self.optional(&props, &ti, "ExecMainStatus").await;
+                exit_code = self.optional(&props, &ti, "ExecMainCode").await;
             }
         }
         let mut pending = VecDeque::new();
@@ -1144,16 +1151,16 @@ impl Tracker {
                 self.job = j;
             }
             if let Some(a) = get("ActiveState").and_then(value_str) {
-                // Down with a job, then down without: the end of a stop,
+                let changed = a != self.active_state;
+                // Or down with a job, then down without: the end of a stop,
                 // which the core waits for (see `UnitEvent::State`).
-                if a == self.active_state && self.job != job_before && matches!(a.as_str(), "inactive" | "failed") {
+                let down_job_changed = self.job != job_before && matches!(a.as_str(), "inactive" | "failed");
+                if changed || down_job_changed {
                     self.pending
                         .push_back(UnitEvent::State { active_state: a.clone(), sub_state: self.sub_state.clone() });
                 }
-                if a != self.active_state {
+                if changed {
                     self.active_state = a.clone();
-                    self.pending
-                        .push_back(UnitEvent::State { active_state: a.clone(), sub_state: self.sub_state.clone() });
                     if a == "failed" {
                         self.failed_reported = true;
                         self.pending.push_back(UnitEvent::Failed {

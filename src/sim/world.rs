@@ -1221,7 +1221,8 @@ impl Sim {
                             && self.nodes[v].stray_since[gi][ri].is_none()
                             && self.rng.chance(0.4) =>
                         {
-                            self.restart_outside(v, gi, ri);
+                            let ok = self.rng.chance(0.9);
+                            self.restart_outside(v, gi, ri, ok);
                         }
                         // `systemctl stop`, or a unit it depends on stopped.
                         0 if self.is_unit(gi, ri) => {
@@ -1563,35 +1564,35 @@ impl Sim {
     /// the job still on it, then down without (the job ended).
     fn stopped_outside(&mut self, v: usize, gi: usize, ri: usize, status: i32) {
         let g = self.cfg.groups[gi].name.clone();
-        self.report(v, &g, ri, unit_state("deactivating", "stop-sigterm", "success", None), true);
-        self.report(v, &g, ri, unit_state("inactive", "dead", "success", Some(status)), true);
+        self.down_within_job(v, &g, ri, status);
         self.report(v, &g, ri, unit_state("inactive", "dead", "success", Some(status)), false);
+    }
+
+    /// The stop half of a job of systemd's (a stop's or a restart's): the
+    /// unit reported down with the job still on it.
+    fn down_within_job(&mut self, v: usize, g: &str, ri: usize, status: i32) {
+        self.report(v, g, ri, unit_state("deactivating", "stop-sigterm", "success", None), true);
+        self.report(v, g, ri, unit_state("inactive", "dead", "success", Some(status)), true);
     }
 
     /// `systemctl restart` of a group's unit on node `name`, behind hbd's
     /// back; its start half succeeds or not (`ok`).
     pub fn restart_unit_outside(&mut self, name: &str, group: &str, resource: usize, ok: bool) {
         let (v, gi) = (self.idx(name), self.idx_group(group));
-        self.restart_outside_as(v, gi, resource, ok);
-    }
-
-    fn restart_outside(&mut self, v: usize, gi: usize, ri: usize) {
-        let ok = self.rng.chance(0.9);
-        self.restart_outside_as(v, gi, ri, ok);
+        self.restart_outside(v, gi, resource, ok);
     }
 
     /// One restart job does both halves: the stop (the unit is reported
     /// down with the job on it) and, a little later, the start, unless a
     /// job of hbd's replaces it first.
-    fn restart_outside_as(&mut self, v: usize, gi: usize, ri: usize, ok: bool) {
+    fn restart_outside(&mut self, v: usize, gi: usize, ri: usize, ok: bool) {
         let (who, g) = (self.cfg.nodes[v].name.clone(), self.cfg.groups[gi].name.clone());
         self.say(format!("{who} unit {g}[{ri}] restarted outside hbd"));
         self.nodes[v].running[gi][ri] = false;
         let job = self.new_job(v, gi, ri);
         self.nodes[v].pending[gi][ri] = None;
         if self.nodes[v].watched.contains(&(gi, ri)) {
-            self.report(v, &g, ri, unit_state("deactivating", "stop-sigterm", "success", None), true);
-            self.report(v, &g, ri, unit_state("inactive", "dead", "success", Some(-15)), true);
+            self.down_within_job(v, &g, ri, -15);
         }
         let inc = self.nodes[v].inc;
         let d = Duration::from_millis(self.rng.range(1, MAX_OP_MS));

@@ -429,16 +429,14 @@ impl NodeGroupNote {
             Some(Intent { kind: IntentKind::Location { node: Some(n), .. }, origin, .. }) => Some((n, origin)),
             _ => None,
         };
+        // Units going down or up here by someone else's doing: within a
+        // job of systemd's where the group runs, strays where it does not.
         let lg = &node.groups[gi];
-        let strays: Vec<String> = if lg.runs_here() {
-            Vec::new()
+        let name = |r: usize| gc.resources[r].name();
+        let (restarting, strays): (Vec<String>, Vec<String>) = if lg.runs_here() {
+            (lg.outside_jobs.iter().map(|j| name(j.resource)).collect(), Vec::new())
         } else {
-            lg.stray_stop.iter().chain(&lg.strays).map(|&r| gc.resources[r].name()).collect()
-        };
-        let restarting: Vec<String> = if lg.runs_here() {
-            lg.outside_jobs.iter().map(|j| gc.resources[j.resource].name()).collect()
-        } else {
-            Vec::new()
+            (Vec::new(), lg.stray_stop.iter().chain(&lg.strays).map(|&r| name(r)).collect())
         };
         let note = if let Some(p) = unverified {
             Some(GroupNote::Unverified { peer: p.name.clone() })

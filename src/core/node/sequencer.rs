@@ -189,7 +189,6 @@ impl Node {
             (Some(_), _) if state.active == "failed" => {
                 format!("it was stopped outside hbd (by systemctl or a dependency), which left it {state}")
             }
-            (Some(_), _) => "it was stopped outside hbd (by systemctl or a dependency)".to_string(),
             _ if state.active == "failed" => format!("it {state}"),
             // The main process exited by itself: a clean exit of a service
             // that ended on its own, or that handled a `systemctl stop`
@@ -200,7 +199,8 @@ impl Node {
             (None, Some(n)) if n != -SIGTERM => {
                 format!("it went down outside hbd: its main process was killed by {}", crate::core::signal_name(-n))
             }
-            // SIGTERM is what a stop sends; not a service, or not known.
+            // Down within a job that ended (a stop's), or SIGTERM, what a
+            // stop sends; or not a service, or not known.
             _ => "it was stopped outside hbd (by systemctl or a dependency)".to_string(),
         };
         self.on_resource_failed(group, resource, reason);
