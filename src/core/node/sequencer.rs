@@ -246,8 +246,15 @@ impl Node {
             return;
         }
         g.strays.push(resource);
-        // Something that keeps starting it (a socket, a timer, a Wants= of
-        // an enabled unit) is stopped each time, but said a few times only.
+        self.say_stray(gi, resource);
+    }
+
+    /// Say that a unit of group `gi` came up here outside hbd and is being
+    /// stopped. Something that keeps starting it (a socket, a timer, a
+    /// Wants= of an enabled unit) is stopped each time, but said a few
+    /// times only.
+    fn say_stray(&mut self, gi: GroupIdx, resource: usize) {
+        let g = &mut self.groups[gi];
         if self.now >= g.strays_since.saturating_add(STRAY_WINDOW) {
             g.strays_seen = 0;
             g.strays_since = self.now;
@@ -457,6 +464,18 @@ impl Node {
                     }
                 }
                 GroupState::Stopping => {
+                    // A unit of the group that came up outside hbd above
+                    // what hbd has started or not yet stopped (started by
+                    // hand during the start, or again after hbd stopped it)
+                    // runs here too: it is stopped first, and only then is
+                    // the group stopped here and its peers told so.
+                    let above = g.observed.iter().rposition(|o| o.as_ref().is_some_and(UnitState::came_up));
+                    if let Some(r) = above.filter(|&r| r >= g.running) {
+                        g.stray_stop = Some(r);
+                        self.begin_op(gi, r, Op::Stop);
+                        self.say_stray(gi, r);
+                        continue;
+                    }
                     if g.running > 0 {
                         let r = g.running - 1;
                         self.begin_op(gi, r, Op::Stop);
