@@ -209,6 +209,20 @@ fn a_start_that_hangs_is_a_start_failure_at_its_deadline() {
     assert!(!sim.is_running("n2", "g1", 1));
 }
 
+/// systemd says `activating`, then `failed` just before it ends a start
+/// job that failed: one start failure, said once, and not also "restarting
+/// it" as if the unit had failed while running.
+#[test]
+fn a_start_that_fails_is_one_start_failure() {
+    let mut sim = two_nodes();
+    sim.fail_next_start("n2", "g1", 1);
+    assert_eq!(sim.command("n1", Command::Move { group: "g1".into(), node: "n2".into() }), Some(Ok(())));
+    assert!(wait_for(&mut sim, secs(3), |s| logged(s, "n2", "start-failed")), "{:?}", events(&sim, "n2"));
+    assert!(wait_for(&mut sim, secs(3), owner_is("n1")), "g1 not back on n1: {:?}", events(&sim, "n2"));
+    assert!(!logged(&sim, "n2", "unit-failure"), "{:?}", events(&sim, "n2"));
+    assert_eq!(events(&sim, "n2").iter().filter(|e| e.starts_with("start-failed")).count(), 1);
+}
+
 #[test]
 fn a_stop_that_hangs_blocks_the_group_until_cleanup() {
     let mut sim = two_nodes();

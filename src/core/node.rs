@@ -219,6 +219,10 @@ struct LocalGroup {
     /// Units that went down here, while up, with a job of systemd's (not
     /// hbd's) still on them (see `on_unit_state`).
     outside_jobs: Vec<OutsideJob>,
+    /// A unit that went down while hbd's own start job on it was in flight,
+    /// and why: the job's end decides (a failed job is a start failure; a
+    /// job that succeeded anyway leaves a unit that died, judged then).
+    died_starting: Option<(usize, String)>,
     /// Strays found since `strays_since` (see `STRAY_WINDOW`).
     strays_seen: u32,
     strays_since: Time,
@@ -725,6 +729,7 @@ fn new_group(name: &str, n: usize) -> LocalGroup {
         strays: Vec::new(),
         stray_stop: None,
         outside_jobs: Vec::new(),
+        died_starting: None,
         strays_seen: 0,
         strays_since: Time::ZERO,
         checks: vec![CheckTrack::default(); n],

@@ -189,6 +189,15 @@ enum Ev {
         node: usize,
         inc: u64,
     },
+    /// A start job of hbd's begins to run: systemd says the unit, down
+    /// until then, is `activating`.
+    StartRuns {
+        node: usize,
+        inc: u64,
+        group: usize,
+        res: usize,
+        job: u64,
+    },
     /// The start half of a `systemctl restart` outside hbd (`job`: the
     /// restart's), which succeeds or not.
     RestartUp {
@@ -560,6 +569,16 @@ impl Sim {
                     self.report(node, &g, res, state, true);
                 }
             }
+            Ev::StartRuns { node, inc, group, res, job } => {
+                if self.nodes[node].inc == inc
+                    && self.nodes[node].driver.is_some()
+                    && self.nodes[node].job[group][res] == job
+                    && self.nodes[node].watched.contains(&(group, res))
+                {
+                    let g = self.cfg.groups[group].name.clone();
+                    self.report(node, &g, res, unit_state("activating", "start", "success", None), true);
+                }
+            }
             Ev::RestartUp { node, inc, group, res, job, ok } => {
                 // The start half of a restart outside hbd, unless a job of
                 // hbd's replaced it meanwhile.
@@ -893,6 +912,7 @@ impl Sim {
                 }
                 SimOp::Start { group, resource } => {
                     let gi = self.idx_group(&group);
+                    let was_running = self.nodes[n].running[gi][resource];
                     // Counted as running from the moment it is asked for.
                     self.nodes[n].running[gi][resource] = true;
                     // hbd's now, if it was a stray.
@@ -919,6 +939,15 @@ impl Sim {
                             self.now + d,
                             Ev::OpDone { node: n, inc, group: gi, res: resource, op: Op::Start, ok, job },
                         );
+                        // systemd says a unit that was down is `activating`
+                        // once its start job runs, and then, at the job's
+                        // end, `active` or `failed`.
+                        if !was_running && self.is_unit(gi, resource) {
+                            self.schedule(
+                                self.now + d / 2,
+                                Ev::StartRuns { node: n, inc, group: gi, res: resource, job },
+                            );
+                        }
                     }
                 }
                 SimOp::Stop { group, resource } => {

@@ -3,13 +3,16 @@
 # (web = VIP + web.service, preferred n1; app = app.service, preferred n2),
 # a client probing the VIP, and a seeded random schedule of faults: power
 # cut and reboot, one heartbeat link cut and restored, `kill -9 hbd`,
-# `systemctl stop`/`kill` of group units, a unit that exits 143 on SIGTERM,
+# `systemctl stop`/`kill`/`restart` of group units, a unit that exits 143 on
+# SIGTERM, a group unit started by hand where the group does not run,
 # `hactl standby/unstandby/move/cleanup`.
 #
 # Checked, from systemd on every node (not from hactl):
 #   safety    a group's units are never active on two nodes at once (every
 #             fault keeps the nodes able to hear each other: one link of two
-#             is cut at most);
+#             is cut at most), but for a unit an operator started by hand
+#             (`systemctl start`, or `restart` where the group does not run):
+#             hbd must have stopped that one within 10 s;
 #   truth     once a fault has quiesced, every node's `hactl status --json`
 #             names as owner the node where systemd runs the group's units,
 #             and shows a unit active ("active (running)" here, "… on n2"
@@ -103,6 +106,13 @@ print(g["owner"] if g["state"] in ("started", "starting") else "-", (s.split(" o
     checks=$((checks + 1))
     ((ok)) || fail "truth: $last"
 }
+# After a unit of GROUP was started by hand: hbd stops it wherever the
+# group does not run, so within 10 s it runs on one node at most again.
+strays_stopped() { # GROUP
+    checks=$((checks + 1))
+    lab_wait_for 10 eval '(( $(runners "$1" | wc -w) <= 1 ))' ||
+        fail "group $1 runs on $(runners "$1")10 s after a start by hand (t=${SECONDS}s)"
+}
 # watch SECONDS: sample the safety check for that long
 watch() {
     local end=$((SECONDS + $1))
@@ -116,7 +126,7 @@ cut_links=()
 down_nodes=()
 fault() {
     local n=${NODES[$(pick 3)]} g=${GROUPS_[$(pick 2)]} k
-    k=$(pick 10)
+    k=$(pick 12)
     case $k in
     0)  # power cut, reboot a little later (one node down at most)
         ((${#down_nodes[@]})) && return
@@ -136,6 +146,14 @@ fault() {
     7)  up "$n" || return; say "hactl unstandby (all)"; local m; for m in "${NODES[@]}"; do lab_hactl "$n" unstandby "$m" >/dev/null 2>&1; done ;;
     8)  up "$n" || return; local to=${NODES[$(pick 3)]}; say "hactl move $g $to"; lab_hactl "$n" move "$g" "$to" >/dev/null 2>&1 ;;
     9)  up "$n" || return; say "hactl cleanup $g"; lab_hactl "$n" cleanup "$g" >/dev/null 2>&1 ;;
+    10|11)  # an operator's restart (where the group runs: no failure; elsewhere
+        # it starts a stray), or a start by hand (a stray, unless it runs there)
+        up "$n" || return
+        local verb=restart; ((k == 11)) && verb=start
+        say "systemctl $verb $(unit_of "$g") on $n"
+        # a stray's job is cancelled by hbd's stop: its error is expected
+        lab_exec "$n" timeout 30 systemctl "$verb" "$(unit_of "$g")" >/dev/null 2>&1
+        strays_stopped "$g" ;;
     esac
     faults=$((faults + 1))
     kinds[$k]=$(( ${kinds[$k]:-0} + 1 ))

@@ -30,6 +30,12 @@ unit_group() {
     printf '[[group]]\nname = "%s"\npreferred = "n1"\nresources = [{ unit = "%s"%s }]\n' "$1" "$2" "${3:+, $3}"
 }
 active_state() { lab_exec "$1" systemctl show -P ActiveState "$2"; }
+# unit_time NODE TEXT [last]: the time (µs since the epoch) of the first
+# (or last) line of NODE's journal containing TEXT
+unit_time() {
+    lab_journal "$1" -o short-unix --no-pager 2>/dev/null | grep -F -- "$2" | { [[ ${3:-} == last ]] && tail -1 || head -1; } |
+        awk '{ split($1, a, "."); printf "%d%06d\n", a[1], substr(a[2] "000000", 1, 6) }'
+}
 # status_truthful NODE GROUP UNIT [SECONDS]: NODE's hactl never shows the
 # unit active while systemd says it is not (sampled for SECONDS, default 3).
 # A unit of a group another node runs is shown "… on OWNER": then OWNER's
@@ -194,6 +200,49 @@ EOF
     check "... and the unit is still deactivating on n2 (the status is not ahead of systemd)" eval '[[ $(active_state n2 slowstop.service) == deactivating ]]'
     check "once it has stopped, the note is gone" lab_wait_for 8 eval '! is_active n2 slowstop.service && [[ -z $(group_json n2 slow note) ]]'
     check "slow still runs on n1, fail count 0" eval '[[ $(group_json n1 slow owner) == n1 && $(group_json n1 slow failcount) == 0 ]] && is_active n1 slowstop.service'
+}
+
+# A unit of the group started by hand on the node that is starting the
+# group, whose start then fails: that node stops the unit before it gives
+# the group up, so the node that takes the group back never runs it beside
+# the one still stopping (the simulator found this with five nodes).
+sc_stray_during_failed_start() {
+    hbd_before_start() {
+        # Its start takes 2 s, and fails on n2.
+        unit failstart.service <<'EOF'
+[Service]
+ExecStartPre=/bin/sh -c 'sleep 2; [ "$(hostname)" != n2 ]'
+ExecStart=/bin/sleep infinity
+EOF
+        # Takes 4 s to stop: longer than the group's start on n1.
+        unit after.service <<'EOF'
+[Service]
+ExecStart=/bin/sleep infinity
+ExecStop=/bin/sleep 4
+EOF
+    }
+    HBD_EXTRA=$(printf '[[group]]\nname = "pair"\npreferred = "n1"\nresources = [{ unit = "failstart.service" }, { unit = "after.service" }]\n') \
+        hbd_cluster_up 2 || return 1
+    check "pair runs on n1" lab_wait_for 20 eval 'is_active n1 after.service' || return 1
+    lab_hactl n1 move pair n2 >/dev/null
+    check "n2 is starting failstart.service" lab_wait_for 15 eval '[[ $(active_state n2 failstart.service) == activating ]]' || return 1
+    lab_exec n2 systemctl start --no-block after.service
+    # Sample both nodes until n1 runs the pair again: never both at once.
+    local both=0 end=$((SECONDS + 30)) a1 a2
+    while ((SECONDS < end)); do
+        a1=$(active_state n1 after.service); a2=$(active_state n2 after.service)
+        [[ $a1 != inactive && $a1 != failed && $a2 != inactive && $a2 != failed ]] && { both=1; echo "    n1 $a1, n2 $a2"; }
+        [[ $a1 == active && $a2 == inactive ]] && break
+        sleep 0.1
+    done
+    check "the pair's start failed on n2 and it is back on n1" eval '[[ $(group_json n1 pair owner) == n1 ]] && is_active n1 after.service'
+    check "after.service never ran on n1 and n2 at once" eval '((both == 0))'
+    check "n2's journal says it stopped the unit started by hand" journal_has n2 "after.service of group pair came up here outside hbd"
+    # systemd says `failed` just before it ends the failed start job
+    check "the failed start is one start failure, not also a unit failing while it ran" \
+        eval '[[ -z $(hbd_events n2 unit-failure) && $(hbd_events n2 start-failed | wc -l) == 1 ]]'
+    check "n2 stopped it before n1 started it (journals)" eval '(( $(unit_time n2 "Stopped after.service") <= $(unit_time n1 "Started after.service" last) ))'
+    check "hactl status on both nodes tells the truth" truthful_everywhere pair after.service 2
 }
 
 sc_odd_units() {
@@ -450,5 +499,5 @@ sc_stalled_standby() {
     check "n1 still serves the VIP" hbd_wait_owner n1 5
 }
 
-ALL=(stop_outside restart_outside restart_slow_start systemd_reexec start_outside stray_shown odd_units exit_143 ends_on_its_own hung_start hung_stop adopt_activating fence_not_oneshot cleanup_start_limit reload_ping dbus_restart bus_late stalled_standby)
+ALL=(stop_outside restart_outside restart_slow_start systemd_reexec start_outside stray_shown stray_during_failed_start odd_units exit_143 ends_on_its_own hung_start hung_stop adopt_activating fence_not_oneshot cleanup_start_limit reload_ping dbus_restart bus_late stalled_standby)
 run_scenarios "$@"

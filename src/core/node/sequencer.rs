@@ -56,6 +56,7 @@ impl Node {
         }
         self.groups[gi].busy = None;
         self.groups[gi].busy_until = None;
+        let died = self.groups[gi].died_starting.take().filter(|(r, _)| *r == resource).map(|(_, why)| why);
         let now = self.now;
         let rname = self.cfg.group_at(gi).resources[resource].name();
         match (op, result) {
@@ -65,11 +66,14 @@ impl Node {
                 let g = &mut self.groups[gi];
                 g.up[resource] = true;
                 g.vip_added |= vip;
-                if g.state == GroupState::Started {
-                    // A restart of a failed resource finished.
-                    return;
+                // (In a started group: a restart of a failed resource.)
+                if g.state != GroupState::Started {
+                    g.running = g.running.max(resource + 1);
                 }
-                g.running = g.running.max(resource + 1);
+                // The job succeeded, but the unit had died meanwhile.
+                if let Some(why) = died {
+                    self.on_resource_failed(group, resource, why);
+                }
             }
             (Op::Start, Err(e)) => {
                 let g = &mut self.groups[gi];
@@ -203,6 +207,14 @@ impl Node {
             // stop sends; or not a service, or not known.
             _ => "it was stopped outside hbd (by systemctl or a dependency)".to_string(),
         };
+        // Down while hbd's own start job on it is in flight: systemd says
+        // `failed` just before it ends a start job that failed, which is a
+        // start failure, said and counted once, by the job's end.
+        let g = &mut self.groups[gi];
+        if g.busy == Some((resource, Op::Start)) {
+            g.died_starting = Some((resource, reason));
+            return;
+        }
         self.on_resource_failed(group, resource, reason);
     }
 
@@ -382,6 +394,7 @@ impl Node {
         let g = &mut self.groups[gi];
         // hbd's own job replaces whatever job systemd had on the unit.
         g.outside_jobs.retain(|j| j.resource != r);
+        g.died_starting = None;
         g.busy = Some((r, op));
         g.busy_until = deadline;
         let group = g.name.clone();
