@@ -1,18 +1,42 @@
 //! The auth key file on disk: modes, ownership, content.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use hbd::config::{self, ConfigError};
 
+/// A key file in a private temporary directory, removed with it when the
+/// test is done with it (passing or not).
+struct KeyFile {
+    dir: PathBuf,
+    path: PathBuf,
+}
+impl std::ops::Deref for KeyFile {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.path
+    }
+}
+impl AsRef<Path> for KeyFile {
+    fn as_ref(&self) -> &Path {
+        &self.path
+    }
+}
+impl Drop for KeyFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 /// A fresh file in a private temporary directory, with `mode`.
-fn key_file(name: &str, content: &str, mode: u32) -> PathBuf {
+fn key_file(name: &str, content: &str, mode: u32) -> KeyFile {
     let dir = std::env::temp_dir().join(format!("hbd-config-authkey-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("authkey");
     std::fs::write(&path, content).unwrap();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
-    path
+    KeyFile { dir, path }
 }
 
 fn running_as_root() -> bool {
