@@ -1,11 +1,14 @@
 //! Importing a Heartbeat v1 configuration.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
+use common::TempDir;
 use hbd::config::{self, import_heartbeat, import_heartbeat_on, Host, Import, ImportError, LinkKind};
 use hbd::core::Resource;
+
+mod common;
 
 const HA_CF: &str = "\
 # /etc/ha.d/ha.cf
@@ -28,38 +31,16 @@ const HARESOURCES: &str = "node1 IPaddr::10.0.0.60 httpd\n";
 
 const AUTHKEYS: &str = "auth 1\n1 sha1 testlab\n";
 
-/// A temporary directory, removed when the test is done with it (passing
-/// or not).
-struct HaDir(PathBuf);
-impl std::ops::Deref for HaDir {
-    type Target = Path;
-    fn deref(&self) -> &Path {
-        &self.0
-    }
-}
-impl AsRef<Path> for HaDir {
-    fn as_ref(&self) -> &Path {
-        &self.0
-    }
-}
-impl Drop for HaDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// A fresh directory holding the given files (authkeys mode 0600).
-fn ha_dir(name: &str, files: &[(&str, &str)]) -> HaDir {
-    let dir = std::env::temp_dir().join(format!("hbd-config-hb-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+fn ha_dir(name: &str, files: &[(&str, &str)]) -> TempDir {
+    let dir = TempDir::new("hbd-config-hb", name);
     for (file, content) in files {
         let p = dir.join(file);
         std::fs::write(&p, content).unwrap();
         let mode = if *file == "authkeys" { 0o600 } else { 0o644 };
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
     }
-    HaDir(dir)
+    dir
 }
 
 fn import(name: &str, files: &[(&str, &str)]) -> Import {

@@ -13,28 +13,16 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use common::TempDir;
 use hbd::config::{self, import_heartbeat_on, Host, Import};
 use hbd::core::Resource;
+
+mod common;
 
 const HACTL: &str = env!("CARGO_BIN_EXE_hactl");
 
 fn seeds() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/seeds")
-}
-
-struct Tmp(PathBuf);
-impl Tmp {
-    fn new(name: &str) -> Self {
-        let p = std::env::temp_dir().join(format!("hbd-seeds-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        Tmp(p)
-    }
-}
-impl Drop for Tmp {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -52,8 +40,8 @@ fn copy_dir(from: &Path, to: &Path) {
 
 /// The seed as it is on a Heartbeat node: git keeps no 0600, the guides
 /// all say `chmod 600 authkeys`.
-fn ha_d(seed: &str, tmp: &Tmp) -> PathBuf {
-    let dir = tmp.0.join("ha.d");
+fn ha_d(seed: &str, tmp: &TempDir) -> PathBuf {
+    let dir = tmp.join("ha.d");
     copy_dir(&seeds().join(seed), &dir);
     std::fs::set_permissions(dir.join("authkeys"), std::fs::Permissions::from_mode(0o600)).unwrap();
     dir
@@ -123,9 +111,9 @@ fn verify(units: &Path, ha_d: &Path) {
 /// Import with hactl, check with hactl, verify the units; returns the
 /// parsed configuration, the units written and hactl's stderr.
 fn import_and_check(seed: &str) -> (config::Config, Vec<(String, String)>, String) {
-    let tmp = Tmp::new(seed);
+    let tmp = TempDir::new("hbd-seeds", seed);
     let dir = ha_d(seed, &tmp);
-    let (toml, key, units) = (tmp.0.join("hbd.toml"), tmp.0.join("authkey"), tmp.0.join("units"));
+    let (toml, key, units) = (tmp.join("hbd.toml"), tmp.join("authkey"), tmp.join("units"));
     let out = run(Command::new(HACTL)
         .args(["config", "import-heartbeat"])
         .arg(&dir)
@@ -223,15 +211,15 @@ fn lvs_director_pair() {
 /// units (nginx.service, Apache as apache2.service for the guides' httpd).
 #[test]
 fn debian_packages_are_used() {
-    let tmp = Tmp::new("debian");
-    let lib = tmp.0.join("lib-systemd-system");
+    let tmp = TempDir::new("hbd-seeds", "debian");
+    let lib = tmp.join("lib-systemd-system");
     std::fs::create_dir_all(&lib).unwrap();
     for u in ["nginx.service", "apache2.service", "drbd-promote@.service", "ldirectord.service"] {
         std::fs::write(lib.join(u), "[Service]\nExecStart=/bin/true\n").unwrap();
     }
     let host = Host { init_d: None, unit_dirs: vec![lib] };
     let import = |seed: &str| -> Import {
-        let t = Tmp::new(&format!("debian-{seed}"));
+        let t = TempDir::new("hbd-seeds", &format!("debian-{seed}"));
         import_heartbeat_on(&ha_d(seed, &t), &host).unwrap_or_else(|e| panic!("{e}"))
     };
     let imp = import("drbd-httpd");
@@ -247,11 +235,11 @@ fn debian_packages_are_used() {
 /// by a written unit, with its arguments.
 #[test]
 fn init_scripts_and_arguments() {
-    let tmp = Tmp::new("initd");
-    let init_d = tmp.0.join("init.d");
+    let tmp = TempDir::new("hbd-seeds", "initd");
+    let init_d = tmp.join("init.d");
     std::fs::create_dir_all(&init_d).unwrap();
     std::fs::write(init_d.join("legacyd"), "#!/bin/sh\nexit 0\n").unwrap();
-    let dir = tmp.0.join("ha.d");
+    let dir = tmp.join("ha.d");
     std::fs::create_dir_all(dir.join("resource.d")).unwrap();
     std::fs::write(dir.join("ha.cf"), "node a\nnode b\nbcast eth0\n").unwrap();
     std::fs::write(dir.join("haresources"), "a legacyd myapp::/srv/my app::50% Delay::3::1\n").unwrap();
@@ -307,8 +295,8 @@ fn every_heartbeat_resource_type_is_mapped_or_explained() {
         "OCF::Dummy::d1",
     ];
     for word in words {
-        let tmp = Tmp::new("types");
-        let dir = tmp.0.join("ha.d");
+        let tmp = TempDir::new("hbd-seeds", "types");
+        let dir = tmp.join("ha.d");
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("ha.cf"), "node a\nnode b\nbcast eth0\n").unwrap();
         std::fs::write(dir.join("haresources"), format!("a {word}\n")).unwrap();
