@@ -186,6 +186,14 @@ pub enum Input {
         resource: usize,
         state: Option<UnitState>,
     },
+    /// At start, the shell could not read a group resource's state (the
+    /// bus or netlink failed): it may still run here, left by an hbd that
+    /// exited with the group blocked. The group is stopped here, and
+    /// reported stopping until it is, so no peer starts it meanwhile.
+    Leftover {
+        group: String,
+        resource: usize,
+    },
     /// The shell finished an operation the core asked for.
     ResourceDone {
         group: String,

@@ -510,6 +510,7 @@ impl Node {
                 }
             }
             Input::Adopt { group, resource, state } => self.on_adopt(&group, resource, state),
+            Input::Leftover { group, resource } => self.on_leftover(&group, resource),
             Input::ResourceDone { group, resource, op, result } => self.on_resource_done(&group, resource, op, result),
             Input::ResourceFailed { group, resource, reason } => self.on_resource_failed(&group, resource, reason),
             Input::UnitState { group, resource, state, job } => self.on_unit_state(&group, resource, state, job),

@@ -135,6 +135,7 @@ impl<P: Platform> Driver<P> {
         for (group, resource, timeouts) in found.timeouts {
             d.handle(now, Input::UnitTimeouts { group, resource, timeouts });
         }
+        let mut unknown = Vec::new();
         for (group, resource, present) in found.resources {
             let Some(r) = d.resource(&group, resource).cloned() else { continue };
             if let (Resource::Unit { name, .. }, Present::Unit { enabled: true, .. }) = (&r, &present) {
@@ -142,13 +143,7 @@ impl<P: Platform> Driver<P> {
                     "{name} belongs to group {group} but is also enabled in systemd, so it starts at boot on every node; run: systemctl disable {name}");
             }
             if present == Present::Unknown {
-                // It may still run here (an hbd that exited left the group
-                // blocked) while a peer runs the group: stopped, which
-                // changes nothing where it does not run, rather than left
-                // to run twice. It starts again if the group is placed here.
-                warn!(HBD_EVENT = "stop-unknown", HBD_GROUP = %group,
-                    "{} of group {group}: its state could not be read; stopping it so that it cannot run on two nodes", r.name());
-                d.stop(&group, resource, r);
+                unknown.push((group, resource, r.name()));
                 continue;
             }
             if !adopted(&present) {
@@ -167,6 +162,17 @@ impl<P: Platform> Driver<P> {
                 }
                 Resource::Unit { name, .. } => d.platform.watch_unit(&group, resource, &name),
             }
+        }
+        // After the adoptions: a group with a resource in an unknown state
+        // is stopped whole, adopted parts included.
+        for (group, resource, name) in unknown {
+            // It may still run here (an hbd that exited left the group
+            // blocked) while a peer runs the group: stopped, which changes
+            // nothing where it does not run, rather than left to run twice.
+            // It starts again if the group is placed here.
+            warn!(HBD_EVENT = "stop-unknown", HBD_GROUP = %group,
+                "{name} of group {group}: its state could not be read; stopping the group here so that it cannot run on two nodes");
+            d.handle(now, Input::Leftover { group, resource });
         }
         d.watch_units();
         Ok(d)

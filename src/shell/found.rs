@@ -32,7 +32,7 @@ impl RealPlatform {
                 Resource::Vip { addr, interface, .. } => match p.netlink.present(*addr, interface).await {
                     Ok(on) => Present::Vip(on),
                     Err(e) => {
-                        warn!(HBD_GROUP = %group, "cannot tell whether {addr} is on {interface} ({e}); not adopting it, removing it: check ip addr show {interface}");
+                        warn!(HBD_GROUP = %group, "cannot tell whether {addr} is on {interface} ({e}); not adopting it, stopping its group here: check ip addr show {interface}");
                         Present::Unknown
                     }
                 },
@@ -43,7 +43,7 @@ impl RealPlatform {
                         Present::Unit { state, enabled: p.systemd.is_enabled(name).await.unwrap_or(false) }
                     }
                     Err(e) => {
-                        warn!(HBD_GROUP = %group, HBD_UNIT = %name, "cannot read the state of {name} ({e}); not adopting it, stopping it: check systemctl status {name}");
+                        warn!(HBD_GROUP = %group, HBD_UNIT = %name, "cannot read the state of {name} ({e}); not adopting it, stopping its group here: check systemctl status {name}");
                         Present::Unknown
                     }
                 },

@@ -334,6 +334,8 @@ pub struct Sim {
     /// Scripted jobs that never finish.
     hang_starts: Vec<(usize, usize, usize)>,
     hang_stops: Vec<(usize, usize, usize)>,
+    /// Scripted: the platform cannot read these resources at the node's next boot.
+    unreadable: Vec<(usize, usize, usize)>,
     /// Scripted units that exit with status 143 on their next stop.
     exit_143: Vec<(usize, usize, usize)>,
     /// Per node: the core's status serial and its status (link ages zeroed)
@@ -392,6 +394,7 @@ impl Sim {
             fail_stops: Vec::new(),
             hang_starts: Vec::new(),
             hang_stops: Vec::new(),
+            unreadable: Vec::new(),
             exit_143: Vec::new(),
             last_status: vec![None; n],
             steps: 0,
@@ -401,6 +404,11 @@ impl Sim {
         };
         sim.recompute_connectivity();
         sim
+    }
+
+    /// The last lines of the world's trace (what a failure prints).
+    pub fn trace(&self) -> Vec<String> {
+        self.trace.iter().cloned().collect()
     }
 
     pub fn config(&self) -> &Config {
@@ -1113,7 +1121,7 @@ impl Sim {
                 let running = self.nodes[n].running[gi][ri];
                 let present = match r {
                     // The question failed (a bus or netlink error).
-                    _ if self.rng.chance(0.03) => Present::Unknown,
+                    _ if take_scripted(&mut self.unreadable, (n, gi, ri)) || self.rng.chance(0.03) => Present::Unknown,
                     Resource::Vip { .. } => Present::Vip(running),
                     Resource::Unit { .. } => {
                         let state = match (running, self.nodes[n].pending[gi][ri]) {
@@ -1991,6 +1999,14 @@ impl Sim {
         let v = self.idx(node);
         let gi = self.cfg.group_index(group).expect("group");
         self.fail_starts.push((v, gi, resource));
+    }
+
+    /// At `node`'s next boot, the platform cannot read the state of
+    /// `resource` of `group` (a bus or netlink error).
+    pub fn unreadable_at_next_boot(&mut self, node: &str, group: &str, resource: usize) {
+        let v = self.idx(node);
+        let gi = self.cfg.group_index(group).expect("group");
+        self.unreadable.push((v, gi, resource));
     }
 
     /// Make the next stop of `resource` of `group` on node `node` fail: the

@@ -83,12 +83,20 @@ impl Node {
         }
     }
 
-    /// No live peer holds the group in any form.
+    /// No live peer holds the group in any form, and every member's ping
+    /// count is known. Until a node's monitor has counted, placement takes
+    /// it as reaching nothing: the node whose first answers came first
+    /// would claim a group preferred elsewhere at start, and hand it back
+    /// by failback a moment later.
     pub(super) fn may_claim(&self, gi: GroupIdx) -> bool {
         if !self.ping_measured {
             return false;
         }
-        self.peers.iter().flatten().filter(|p| p.is_member()).all(|p| !p.group_state(gi).holds())
+        let members = || self.peers.iter().flatten().filter(|p| p.is_member());
+        if !self.cfg.ping.hosts.is_empty() && members().any(|p| p.ping().is_none()) {
+            return false;
+        }
+        members().all(|p| !p.group_state(gi).holds())
     }
 
     pub(super) fn claim_conflict(&self, gi: GroupIdx) -> bool {

@@ -35,6 +35,12 @@ impl Node {
             .collect()
     }
 
+    /// This node's ping count once its monitor has reported (what peers
+    /// are told).
+    pub(super) fn measured_ping(&self) -> Option<u32> {
+        self.ping_eff.filter(|_| self.ping_measured)
+    }
+
     pub(super) fn ping_of(&self, n: NodeIdx) -> Option<u32> {
         if n == self.me {
             self.ping_eff

@@ -186,7 +186,8 @@ impl Node {
             // hold the group, and a claimer cut off from that peer would take
             // the ack as leave to start.
             settled: self.settled(),
-            ping: self.ping_eff,
+            // None until the monitor has counted (see `may_claim`).
+            ping: self.measured_ping(),
             state_version: self.state_version,
             // Only peers heard as members: an acknowledgement must come with
             // the acked node in `up` (a state can arrive, in chunks, before
@@ -289,7 +290,7 @@ impl Node {
                         local: true,
                         generation: self.generation,
                         links: Vec::new(),
-                        ping: self.ping_eff,
+                        ping: self.measured_ping(),
                         checks: self.node_check_statuses(),
                         standby: self.standby_of(&n.name) || self.sick(),
                     };

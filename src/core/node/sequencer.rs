@@ -49,6 +49,28 @@ impl Node {
         }
     }
 
+    /// A resource whose state could not be read at start: stopped with
+    /// everything below it, as a release would, and the group reported
+    /// `stopping` meanwhile. A peer that runs the group keeps it (stickiness
+    /// counts only starting and started owners), and one that would take it
+    /// waits for the stop (a claim conflicts with any holder), so the stop
+    /// overlaps no start elsewhere. Resources adopted in the same group are
+    /// stopped too: a group partly known is not claimed on a guess.
+    pub(super) fn on_leftover(&mut self, group: &str, resource: usize) {
+        let Some(g) = self.groups.iter_mut().find(|g| g.name == group) else { return };
+        if resource >= g.adopted.len()
+            || !matches!(g.state, GroupState::Stopped | GroupState::Starting | GroupState::Stopping)
+            || g.busy.is_some()
+        {
+            return;
+        }
+        g.state = GroupState::Stopping;
+        g.running = g.running.max(resource + 1);
+        g.resume_start = false;
+        g.restart.clear();
+        self.send_now = true;
+    }
+
     pub(super) fn on_resource_done(&mut self, group: &str, resource: usize, op: Op, result: Result<(), OpError>) {
         let Some(gi) = self.groups.position(|g| g.name == group) else { return };
         if self.groups[gi].busy != Some((resource, op)) {
