@@ -9,7 +9,10 @@
 //! time of the probing thread per probe (`CLOCK_THREAD_CPUTIME_ID`) and the
 //! wall time per probe. On loopback the receiving end's kernel work runs in
 //! the sender's context, so the server's half of each connection's TCP is
-//! in the figure, as it is in the daemon's.
+//! in the figure, as it is in the daemon's. Probes look at their sockets
+//! on a 5 ms grid (see `shell::check`): back to back, each waits for the
+//! grid alone and pays a wake-up of its own, which the daemon's probes of
+//! one slot share.
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
