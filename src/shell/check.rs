@@ -114,9 +114,10 @@ async fn attempt_unit(name: &str, systemd: &Systemd) -> Result<(), String> {
 /// the server's close), and probes started together (checks of one slot,
 /// see `probe_phase`) woke hbd once per answer. On the grid one wake-up
 /// serves every probe in flight: 100 checks at 1 s woke hbd about 115
-/// times a second more than without them, now about 40 (lab, bench/checks.sh). The price is latency: a quick answer is read at the
-/// next grid instant, at most `POLL_STEP` late (status shows a latency to
-/// within that).
+/// times a second more than without them, now about 40 (the lab's set-up
+/// of bench/checks.sh). The price is latency: a quick answer is read at
+/// the next grid instant, at most `POLL_STEP` late (status shows a latency
+/// to within that).
 const POLL_STEP: Duration = Duration::from_millis(5);
 /// An answer still awaited after that is looked for less and less often
 /// (a remote server a few round trips away), up to this.
