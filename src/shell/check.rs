@@ -342,6 +342,33 @@ mod tests {
     }
 
     #[test]
+    fn a_connection_slow_to_be_accepted_is_followed_to_its_answer() {
+        // A listen queue of one place, taken: the probe's SYN is dropped
+        // and its connect stays in progress until the kernel sends the SYN
+        // again (after about 1 s), by when the server has made room. The
+        // probe follows it on the grid and reads the answer.
+        let l = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        l.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into()).unwrap();
+        l.listen(0).unwrap();
+        let port = l.local_addr().unwrap().as_socket().unwrap().port();
+        let filler = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let l: std::net::TcpListener = l.into();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            let mut conns = l.incoming().flatten();
+            drop(conns.next()); // the filler
+            for s in conns {
+                answers(200)(s);
+            }
+        });
+        let check = Check { timeout: Duration::from_secs(3), ..http("127.0.0.1", port, 200) };
+        let o = run(probe_net(&check));
+        drop(filler);
+        assert!(o.ok, "{}", o.detail);
+        assert!(o.latency > Duration::from_millis(500), "the connect was not held up: {:?}", o.latency);
+    }
+
+    #[test]
     fn tcp_probes_and_names_with_several_addresses() {
         let port = serve("127.0.0.1:0", drop);
         let tcp = |addr: String| Check { probe: Probe::Tcp { addr }, ..http("127.0.0.1", port, 200) };
