@@ -252,9 +252,9 @@ fn a_group_left_blocked_and_unreadable_at_the_next_start_is_stopped_before_a_pee
     advance(&mut sim, secs(2));
     assert_eq!(sim.runners("g1"), vec!["n1".to_string()]);
     // hbd comes back on n1, finds the VIP (adopted) and cannot read the
-    // unit's state; the unit's stop then hangs. The peers must not take n1's new start for a
-    // clean one while that removal is in flight (`advance` asserts g1
-    // never runs on both nodes).
+    // unit's state; the unit's stop then hangs. The peers must not take
+    // n1's new start for a clean one while that stop is in flight
+    // (`advance` asserts g1 never runs on both nodes).
     sim.unreadable_at_next_boot("n1", "g1", 1);
     sim.hang_next("n1", "g1", 1, Op::Stop);
     sim.boot_node("n1");
