@@ -107,6 +107,9 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     let systemd = Arc::new(Systemd::connect_within(BUS_WAIT).await.map_err(|e| anyhow!("{e}"))?);
     let alerts = Alerts::start(&cfg.alerts, systemd.clone(), gen);
     let (done_tx, mut done_rx) = mpsc::channel::<Done>(256);
+    if let Some(unit) = systemd.own_service().await {
+        super::unit_signals::follow_own_stop(unit, done_tx.clone());
+    }
     let (ping_tx, mut ping_rx) = mpsc::channel::<u32>(8);
     let parts = Parts {
         me: name.clone(),
@@ -195,7 +198,19 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
                 Some(ev) => d.link_event(ev),
                 None => bail!("all heartbeat link tasks ended"),
             },
-            Some(done) = done_rx.recv() => d.done(done),
+            Some(done) = done_rx.recv() => match done {
+                Done::StopQueued if !leaving => {
+                    info!(
+                        HBD_EVENT = "stop-queued",
+                        "systemd queued the stop of hbd (a shutdown, or systemctl stop): leaving now, \
+                         before systemd stops the groups' units itself"
+                    );
+                    leaving = true;
+                    d.handle(Input::Shutdown);
+                }
+                Done::StopQueued => {}
+                done => d.done(done),
+            },
             Some(n) = ping_rx.recv() => {
                 let now = d.now();
                 d.exited |= d.driver.ping(now, n);
@@ -313,6 +328,8 @@ impl Daemon {
                 self.driver.respawn_down(&unit, died);
                 return;
             }
+            // (taken by the loop, which knows whether hbd is leaving)
+            Done::StopQueued => return,
             Done::Failed { group, resource, reason } => Input::ResourceFailed { group, resource, reason },
             Done::Unit { group, resource, state, job } => Input::UnitState { group, resource, state, job },
             Done::Fence { node, ok } => Input::FenceDone { node, ok },

@@ -55,6 +55,9 @@ pub enum Done {
         unit: String,
         died: bool,
     },
+    /// systemd queued a stop of hbd's own unit (a shutdown, or `systemctl
+    /// stop hbd`): leave now, as on SIGTERM.
+    StopQueued,
     Check {
         target: CheckTarget,
         session: u64,

@@ -4,10 +4,11 @@
 //! hbd needs, all present in systemd 252 (Debian 12):
 //!
 //! * `Manager`: `Subscribe`, `StartUnit`, `StopUnit`, `GetUnit`, `LoadUnit`,
-//!   `ResetFailedUnit`, `GetUnitFileState`, `StartTransientUnit`, signal
-//!   `JobRemoved`;
-//! * `Unit`: `ActiveState`, `SubState`, `UnitFileState`;
-//! * `Service`: `NRestarts`, `ExecMainPID`, `Result`.
+//!   `ResetFailedUnit`, `GetUnitFileState`, `StartTransientUnit`,
+//!   `GetUnitByPID`, signals `JobRemoved` and `JobNew`;
+//! * `Unit`: `Id`, `ActiveState`, `SubState`, `UnitFileState`;
+//! * `Service`: `NRestarts`, `ExecMainPID`, `Result`;
+//! * `Job`: `JobType`.
 //!
 //! [`Systemd::start`] and [`Systemd::stop`] follow the protocol systemd
 //! expects from a job client: `Subscribe` once (systemd only broadcasts
@@ -78,6 +79,9 @@ pub trait Manager {
         properties: &[(&str, Value<'_>)],
         aux: &[(&str, &[(&str, Value<'_>)])],
     ) -> zbus::Result<OwnedObjectPath>;
+    /// The object path of the unit a process belongs to.
+    #[zbus(name = "GetUnitByPID")]
+    fn get_unit_by_pid(&self, pid: u32) -> zbus::Result<OwnedObjectPath>;
     /// The processes in a unit's cgroup: (cgroup path, pid, command line).
     fn get_unit_processes(&self, name: &str) -> zbus::Result<Vec<(String, u32, String)>>;
 
@@ -90,6 +94,8 @@ pub trait Manager {
 /// `org.freedesktop.systemd1.Unit` (the subset hbd uses).
 #[zbus::proxy(interface = "org.freedesktop.systemd1.Unit", default_service = "org.freedesktop.systemd1")]
 pub trait Unit {
+    #[zbus(property)]
+    fn id(&self) -> zbus::Result<String>;
     #[zbus(property)]
     fn active_state(&self) -> zbus::Result<String>;
     #[zbus(property)]
@@ -779,6 +785,16 @@ impl Systemd {
     pub async fn sub_state(&self, unit: &str) -> Result<String, UnitError> {
         let proxy = self.unit_proxy(unit, Op::Query).await?;
         self.bounded(proxy.sub_state()).await.map_err(|e| UnitError::from_zbus(unit, Op::Query, e))
+    }
+
+    /// The service hbd runs as (`hbd.service`), or `None` when it does not
+    /// run as a service of this systemd (started by hand, in a test).
+    pub async fn own_service(&self) -> Option<String> {
+        let link = self.link("hbd", Op::Query).await.ok()?;
+        let path = self.bounded(link.manager.get_unit_by_pid(std::process::id())).await.ok()?;
+        let unit = self.unit_proxy_at("hbd", Op::Query, path).await.ok()?;
+        let id = self.bounded(unit.id()).await.ok()?;
+        id.ends_with(".service").then_some(id)
     }
 
     /// The unit file state as `GetUnitFileState` reports it (`enabled`,

@@ -8,24 +8,77 @@
 //! And a `JobRemoved` stream per job in flight hands every job's signal to
 //! every waiter. Here two rules cover all units and all jobs, whatever the
 //! size of the configuration.
+//!
+//! A third rule follows `JobNew`, for one job only: a stop of hbd's own
+//! unit (see [`follow_own_stop`]).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::Duration;
 
 use futures::StreamExt;
 use tokio::sync::mpsc;
 use zbus::message::Type;
+use zbus::zvariant::OwnedObjectPath;
 use zbus::{Connection, MatchRule, Message, MessageStream};
 
+use super::platform::Done;
 use super::systemd::{JobRemoved, DEST, MANAGER_PATH};
 
 /// Where systemd puts its unit objects.
-const UNIT_PATHS: &str = "/org/freedesktop/systemd1/unit";
+const UNIT_PATHS: &str = "/org/freedesktop/systemd1/unit/";
+const JOB_IFACE: &str = "org.freedesktop.systemd1.Job";
 
 /// Signals queued in zbus for the router before the connection's reader
 /// waits for it; the router only hands them on, so a burst (a thousand
 /// units starting) is what this must hold.
 const QUEUE: usize = 4096;
+
+/// The longest the router waits to learn a new job's type: the units'
+/// signals wait meanwhile.
+const JOB_TYPE_WAIT: Duration = Duration::from_secs(2);
+
+/// hbd's own unit, and where to say that systemd queued its stop: set once
+/// by the daemon, read by the router of every connection (reconnections
+/// included).
+static OWN_STOP: OnceLock<(String, tokio::sync::mpsc::Sender<Done>)> = OnceLock::new();
+
+/// From now on, a stop job of `unit` (hbd's own) sends [`Done::StopQueued`]
+/// on `tx`, once per connection, ahead of any unit signal that follows it.
+///
+/// At a shutdown systemd queues a stop for every unit at once, hbd's and
+/// the groups' alike, and runs those it may in parallel, or a group's unit
+/// first if it is ordered after hbd: hbd then saw the unit go down
+/// "outside hbd", tried to start it again (refused, "transaction is
+/// destructive") and released the group as failed. Told of its own stop
+/// first, hbd leaves as it does on SIGTERM, and a unit that the shutdown
+/// stops is part of that leave. (Ordering the units `Before=hbd.service`
+/// instead, so that hbd stops first, hangs the shutdown: hbd's stop of a
+/// unit joins the unit's queued stop, which waits for hbd's.)
+pub(crate) fn follow_own_stop(unit: String, tx: tokio::sync::mpsc::Sender<Done>) {
+    let _ = OWN_STOP.set((unit, tx));
+}
+
+/// Whether `msg` (a `JobNew`) is a stop of hbd's own unit; if so, says so
+/// to the daemon before the router goes on. The job's type is asked for:
+/// `JobNew` does not carry it, and a start, reload or restart of hbd's unit
+/// is not a leave (a restart's SIGTERM is).
+async fn own_stop_queued(conn: &Connection, msg: &Message) -> bool {
+    let Some((unit, tx)) = OWN_STOP.get() else { return false };
+    let Ok((_, job, name)) = msg.body().deserialize::<(u32, OwnedObjectPath, String)>() else { return false };
+    if name != *unit {
+        return false;
+    }
+    let ask = async {
+        let props = zbus::fdo::PropertiesProxy::builder(conn).destination(DEST)?.path(job)?.build().await?;
+        let v = props.get(JOB_IFACE.try_into().expect("a valid interface name"), "JobType").await?;
+        Ok::<_, zbus::Error>(String::try_from(v).unwrap_or_default())
+    };
+    match tokio::time::timeout(JOB_TYPE_WAIT, ask).await {
+        Ok(Ok(t)) if t == "stop" => tx.send(Done::StopQueued).await.is_ok(),
+        _ => false,
+    }
+}
 
 /// One connection's signals, by unit object path (`PropertiesChanged`) and
 /// by unit name (`JobRemoved`). Closed, with every route ended, when the
@@ -96,35 +149,48 @@ impl UnitSignals {
     /// Subscribe on `conn` (two match rules) and route from now on. Every
     /// signal sent after this returns reaches the routes open at the time.
     pub(crate) async fn start(conn: &Connection) -> zbus::Result<UnitSignals> {
-        let units = MatchRule::builder()
-            .msg_type(Type::Signal)
-            .sender(DEST)?
-            .interface("org.freedesktop.DBus.Properties")?
-            .member("PropertiesChanged")?
-            .path_namespace(UNIT_PATHS)?
-            .build();
-        let jobs = MatchRule::builder()
-            .msg_type(Type::Signal)
-            .sender(DEST)?
-            .interface("org.freedesktop.systemd1.Manager")?
-            .member("JobRemoved")?
-            .path(MANAGER_PATH)?
-            .build();
-        let units = MessageStream::for_match_rule(units, conn, Some(QUEUE)).await?;
-        let jobs = MessageStream::for_match_rule(jobs, conn, Some(QUEUE)).await?;
+        // One rule, one stream: the router sees the signals in the order
+        // systemd sent them (a stop of hbd's own unit before the units'
+        // changes that follow it), which two streams would not keep. What
+        // the rule lets through beyond units' changes and jobs is dropped
+        // here.
+        let rule = MatchRule::builder().msg_type(Type::Signal).sender(DEST)?.build();
+        let mut signals = MessageStream::for_match_rule(rule, conn, Some(QUEUE)).await?;
         let routes = Arc::new(Mutex::new(Routes::default()));
         let s = UnitSignals { routes: routes.clone() };
+        let conn = conn.clone();
         tokio::spawn(async move {
-            let mut both = futures::stream::select(units.map(|m| (Kind::Unit, m)), jobs.map(|m| (Kind::Job, m)));
-            while let Some((kind, msg)) = both.next().await {
+            let mut told = false;
+            while let Some(msg) = signals.next().await {
                 let Ok(msg) = msg else { continue };
-                let key = match kind {
-                    Kind::Unit => msg.header().path().map(|p| p.to_string()),
-                    Kind::Job => {
-                        JobRemoved::from_message(msg.clone()).and_then(|j| j.args().ok().map(|a| a.unit().to_string()))
+                let (kind, key) = {
+                    let h = msg.header();
+                    let (Some(path), Some(iface), Some(member)) = (h.path(), h.interface(), h.member()) else {
+                        continue;
+                    };
+                    match (iface.as_str(), member.as_str()) {
+                        ("org.freedesktop.DBus.Properties", "PropertiesChanged")
+                            if path.as_str().starts_with(UNIT_PATHS) =>
+                        {
+                            (Kind::Unit, path.to_string())
+                        }
+                        ("org.freedesktop.systemd1.Manager", "JobRemoved") if path.as_str() == MANAGER_PATH => {
+                            let Some(unit) = JobRemoved::from_message(msg.clone())
+                                .and_then(|j| j.args().ok().map(|a| a.unit().to_string()))
+                            else {
+                                continue;
+                            };
+                            (Kind::Job, unit)
+                        }
+                        ("org.freedesktop.systemd1.Manager", "JobNew") if path.as_str() == MANAGER_PATH => {
+                            if !told {
+                                told = own_stop_queued(&conn, &msg).await;
+                            }
+                            continue;
+                        }
+                        _ => continue,
                     }
                 };
-                let Some(key) = key else { continue };
                 let Ok(mut r) = routes.lock() else { return };
                 if let Some(v) = r.table(kind).get(&key) {
                     for (_, tx) in v {

@@ -174,6 +174,45 @@ sc_graceful() {
     check "n2 logged that n1 left" journal_has n2 "node n1 left the cluster"
 }
 
+sc_reboot() {
+    # An orderly shutdown of the owner (`systemctl reboot`): systemd stops
+    # hbd and the group's units at the same time. The peer must take over
+    # as on a graceful leave, not wait for deadtime nor find the group
+    # blocked by a stop that systemd's shutdown made.
+    hbd_cluster_up 2 || return 1
+    hbd_wait_owner n1 15 || return 1
+    # The worst order: web.service ordered after hbd, so that the shutdown
+    # stops web.service before it stops hbd (any order may come when they
+    # are not ordered; this one every time). hbd must not take it for a
+    # failure nor try to start it again.
+    lab_exec n1 mkdir -p /run/systemd/system/web.service.d
+    printf '[Unit]\nAfter=hbd.service\n' | lab_exec n1 tee /run/systemd/system/web.service.d/order.conf >/dev/null
+    lab_exec n1 systemctl daemon-reload
+    # n1's journal does not outlive the reboot (its /run and /var are a
+    # tmpfs): follow it from the host while it lasts
+    local t0 log="$LAB_DIR/n1-shutdown.log" follow
+    timeout 60 journalctl --root="/proc/$(lab_pid1 n1)/root" -f -n 0 -u hbd -u web.service -o short-precise --no-pager >"$log" 2>&1 &
+    follow=$!
+    sleep 0.5
+    t0=$(date +%s%3N)
+    lab_exec n1 systemctl reboot --no-block
+    check "systemctl reboot on the owner: n2 serves within 1 s (deadtime 2 s)" hbd_wait_owner n2 1
+    echo "  (switchover took $(ms_since "$t0") ms)"
+    check "n2 logged that n1 left" lab_wait_for 3 journal_has n2 "node n1 left the cluster"
+    check "... not that it died" eval '! journal_has n2 "node n1 is dead"'
+    check "n2's hactl status: web started on n2" eval '[[ $(json_owner n2) == n2 ]] && status_json n2 | grep -q "\"state\": *\"started\""'
+    check "n1's machine ended" lab_wait_for 30 eval '! lab_pid1 n1 >/dev/null 2>&1'
+    kill "$follow" 2>/dev/null; wait "$follow" 2>/dev/null
+    check "n1's journal: hbd handed web over as it stopped" grep -q "releasing group web (leave)" "$log"
+    check "... stopped it cleanly, with no unit failure nor restart" \
+        eval 'grep -q "group web stopped" "$log" && ! grep -Ei "fail|outside hbd|restart" "$log"'
+    lab_power_cut n1 >/dev/null 2>&1
+    lab_boot n1
+    lab_exec n1 systemctl start hbd
+    check "n1 back: it takes its group (auto_failback)" hbd_wait_owner n1 15
+    check "never both: one node holds the VIP" eval '[[ $(count_owners) == 1 ]]'
+}
+
 sc_three_nodes() {
     hbd_cluster_up 3 || return 1
     check "3 nodes: n1 serves" hbd_wait_owner n1 15
@@ -236,5 +275,5 @@ sc_daemon_duties() {
     check "... and the journal says so" eval 'hbd_events n1 respawn | grep -q "stopping respawn unit probe.service as hbd leaves"'
 }
 
-ALL=(start_both power_cut failback no_failback hactl one_link both_links ipfail unit_crash serial wrong_key kill9 graceful three_nodes daemon_duties)
+ALL=(start_both power_cut failback no_failback hactl one_link both_links ipfail unit_crash serial wrong_key kill9 graceful reboot three_nodes daemon_duties)
 run_scenarios "$@"
