@@ -20,6 +20,8 @@ impl RealPlatform {
     /// adopted).
     pub async fn found(&self, cfg: &Config) -> Found {
         let p = self;
+        let own = p.systemd.own_service().await;
+        let own = own.as_deref();
         let resources: Vec<(&str, usize, &Resource)> = cfg
             .groups
             .iter()
@@ -40,6 +42,9 @@ impl RealPlatform {
                     Ok(active) => {
                         let sub = p.systemd.sub_state(name).await.unwrap_or_default();
                         let state = UnitState { active, sub, ..UnitState::default() };
+                        if let Some(own) = own {
+                            p.warn_ordered_before(group, name, own).await;
+                        }
                         Present::Unit { state, enabled: p.systemd.is_enabled(name).await.unwrap_or(false) }
                     }
                     Err(e) => {
@@ -52,6 +57,19 @@ impl RealPlatform {
         });
         let resources = probes.buffered(BUS_IN_FLIGHT).collect().await;
         Found { timeouts: self.unit_timeouts(cfg).await, resources }
+    }
+
+    /// A group unit ordered before hbd's own unit (Pacemaker orders its
+    /// resources so) hangs a shutdown: the unit's stop waits for hbd's,
+    /// and hbd, leaving, stops the unit first; its stop joins the queued
+    /// one, and both wait until hbd's `TimeoutStopSec`.
+    async fn warn_ordered_before(&self, group: &str, unit: &str, own: &str) {
+        if self.systemd.ordered_before(unit).await.is_ok_and(|b| b.iter().any(|u| u == own)) {
+            warn!(HBD_EVENT = "unit-order", HBD_GROUP = %group, HBD_UNIT = %unit,
+                "{unit} of group {group} is ordered before {own}: at a shutdown its stop would wait for hbd's, \
+                 and hbd's own stop of it for that one, until {own} times out; remove the ordering \
+                 (Before={own} in the unit, or After={unit} in {own}; see systemctl cat {unit} {own})");
+        }
     }
 
     /// What systemd says each group unit's job timeouts are (where the

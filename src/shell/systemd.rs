@@ -6,7 +6,7 @@
 //! * `Manager`: `Subscribe`, `StartUnit`, `StopUnit`, `GetUnit`, `LoadUnit`,
 //!   `ResetFailedUnit`, `GetUnitFileState`, `StartTransientUnit`,
 //!   `GetUnitByPID`, signals `JobRemoved` and `JobNew`;
-//! * `Unit`: `Id`, `ActiveState`, `SubState`, `UnitFileState`;
+//! * `Unit`: `Id`, `ActiveState`, `SubState`, `UnitFileState`, `Before`;
 //! * `Service`: `NRestarts`, `ExecMainPID`, `Result`;
 //! * `Job`: `JobType`.
 //!
@@ -104,6 +104,10 @@ pub trait Unit {
     fn unit_file_state(&self) -> zbus::Result<String>;
     #[zbus(property)]
     fn load_state(&self) -> zbus::Result<String>;
+    /// The units this one is ordered before (`Before=`, and the reverse of
+    /// other units' `After=`).
+    #[zbus(property)]
+    fn before(&self) -> zbus::Result<Vec<String>>;
 }
 
 /// `org.freedesktop.systemd1.Service` (the subset hbd uses).
@@ -779,6 +783,12 @@ impl Systemd {
         };
         let proxy = self.unit_proxy_at(unit, Op::Query, path).await?;
         self.bounded(proxy.active_state()).await.map_err(|e| UnitError::from_zbus(unit, Op::Query, e))
+    }
+
+    /// The units `unit` is ordered before.
+    pub async fn ordered_before(&self, unit: &str) -> Result<Vec<String>, UnitError> {
+        let proxy = self.unit_proxy(unit, Op::Query).await?;
+        self.bounded(proxy.before()).await.map_err(|e| UnitError::from_zbus(unit, Op::Query, e))
     }
 
     /// The unit's `SubState` (`running`, `dead`, `auto-restart`, …).

@@ -238,6 +238,10 @@ sc_daemon_duties() {
         lab_exec "$n" systemctl daemon-reload
     done
     lab_exec n2 systemctl enable web.service 2>/dev/null
+    # ... and ordered before hbd on n2 (a shutdown would hang)
+    mkdir -p "$(lab_node_dir n2)/system/web.service.d"
+    printf '[Unit]\nBefore=hbd.service\n' >"$(lab_node_dir n2)/system/web.service.d/order.conf"
+    lab_exec n2 systemctl daemon-reload
     HBD_EXTRA=$'[[respawn]]\nunit = "probe.service"' hbd_install_all 2
     lab_exec n1 systemctl start hbd & lab_exec n2 systemctl start hbd & wait
     hbd_wait_owner n1 15 || return 1
@@ -255,6 +259,9 @@ sc_daemon_duties() {
     lab_exec n2 systemctl kill -s KILL probe.service
     check "a dead respawn unit is started again" lab_wait_for 5 lab_exec n2 systemctl is-active -q probe.service
     check "n2 warns that web.service is also enabled" event_has n2 unit-enabled
+    check "n2 warns that web.service is ordered before hbd, and says what to remove" \
+        eval 'hbd_events n2 unit-order | grep -q "web.service of group web is ordered before hbd.service: .*remove the ordering"'
+    check "n1 (no such ordering) does not" eval '[[ -z $(hbd_events n1 unit-order) ]]'
     lab_nsexec n1 ip addr del "$HBD_VIP/24" dev eth0
     check "a VIP removed by hand is added back" lab_wait_for 3 eval 'lab_nsexec n1 ip -4 addr show dev eth0 | grep -q "inet $HBD_VIP/"'
     check "... with a warning in the journal" event_has n1 vip-removed
