@@ -6,11 +6,10 @@
 //! connection add 512 match rules (`max_match_rules_per_connection`), and a
 //! node that runs a thousand group units must follow every one of them.
 //! And a `JobRemoved` stream per job in flight hands every job's signal to
-//! every waiter. Here two rules cover all units and all jobs, whatever the
-//! size of the configuration.
-//!
-//! A third rule follows `JobNew`, for one job only: a stop of hbd's own
-//! unit (see [`follow_own_stop`]).
+//! every waiter. Here one rule (systemd's signals) covers all units and all
+//! jobs, whatever the size of the configuration, and keeps their order:
+//! `JobNew` is looked at for one job only, a stop of hbd's own unit (see
+//! [`follow_own_stop`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
@@ -41,7 +40,7 @@ const JOB_TYPE_WAIT: Duration = Duration::from_secs(2);
 /// hbd's own unit, and where to say that systemd queued its stop: set once
 /// by the daemon, read by the router of every connection (reconnections
 /// included).
-static OWN_STOP: OnceLock<(String, tokio::sync::mpsc::Sender<Done>)> = OnceLock::new();
+static OWN_STOP: OnceLock<(String, mpsc::Sender<Done>)> = OnceLock::new();
 
 /// From now on, a stop job of `unit` (hbd's own) sends [`Done::StopQueued`]
 /// on `tx`, once per connection, ahead of any unit signal that follows it.
@@ -55,7 +54,7 @@ static OWN_STOP: OnceLock<(String, tokio::sync::mpsc::Sender<Done>)> = OnceLock:
 /// stops is part of that leave. (Ordering the units `Before=hbd.service`
 /// instead, so that hbd stops first, hangs the shutdown: hbd's stop of a
 /// unit joins the unit's queued stop, which waits for hbd's.)
-pub(crate) fn follow_own_stop(unit: String, tx: tokio::sync::mpsc::Sender<Done>) {
+pub(crate) fn follow_own_stop(unit: String, tx: mpsc::Sender<Done>) {
     let _ = OWN_STOP.set((unit, tx));
 }
 
@@ -146,7 +145,7 @@ impl Drop for Route {
 }
 
 impl UnitSignals {
-    /// Subscribe on `conn` (two match rules) and route from now on. Every
+    /// Subscribe on `conn` (one match rule) and route from now on. Every
     /// signal sent after this returns reaches the routes open at the time.
     pub(crate) async fn start(conn: &Connection) -> zbus::Result<UnitSignals> {
         // One rule, one stream: the router sees the signals in the order
