@@ -107,8 +107,9 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     let systemd = Arc::new(Systemd::connect_within(BUS_WAIT).await.map_err(|e| anyhow!("{e}"))?);
     let alerts = Alerts::start(&cfg.alerts, systemd.clone(), gen);
     let (done_tx, mut done_rx) = mpsc::channel::<Done>(256);
-    if let Some(unit) = systemd.own_service().await {
-        super::unit_signals::follow_own_stop(unit, done_tx.clone());
+    let own_service = systemd.own_service().await;
+    if let Some(unit) = &own_service {
+        super::unit_signals::follow_own_stop(unit.clone(), done_tx.clone());
     }
     let (ping_tx, mut ping_rx) = mpsc::channel::<u32>(8);
     let parts = Parts {
@@ -121,6 +122,7 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
         alerts,
         done_tx,
         ping_tx,
+        own_service,
     };
     let platform = RealPlatform::new(parts, &cfg);
 
@@ -129,7 +131,8 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     let t0 = Instant::now();
     let found = platform.found(&cfg).await;
     let driver = Driver::new(platform, cfg.clone(), &name, gen, t0.elapsed(), found).map_err(|e| anyhow!(e))?;
-    let mut d = Daemon { inbox: Inbox::new(&cfg), driver, opts: opts.clone(), t0, next_cmd: 1, exited: false };
+    let mut d =
+        Daemon { inbox: Inbox::new(&cfg), driver, opts: opts.clone(), t0, next_cmd: 1, leaving: false, exited: false };
 
     // Addresses that vanish under us.
     let (addr_tx, mut addr_rx) = mpsc::channel::<std::net::IpAddr>(32);
@@ -188,7 +191,6 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
         tokio::spawn(super::api::keep(conn, api));
     }
     notify::ready();
-    let mut leaving = false;
     let mut stopping_announced = false;
 
     while !d.exited {
@@ -198,19 +200,7 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
                 Some(ev) => d.link_event(ev),
                 None => bail!("all heartbeat link tasks ended"),
             },
-            Some(done) = done_rx.recv() => match done {
-                Done::StopQueued if !leaving => {
-                    info!(
-                        HBD_EVENT = "stop-queued",
-                        "systemd queued the stop of hbd (a shutdown, or systemctl stop): leaving now, \
-                         before systemd stops the groups' units itself"
-                    );
-                    leaving = true;
-                    d.handle(Input::Shutdown);
-                }
-                Done::StopQueued => {}
-                done => d.done(done),
-            },
+            Some(done) = done_rx.recv() => d.done(done),
             Some(n) = ping_rx.recv() => {
                 let now = d.now();
                 d.exited |= d.driver.ping(now, n);
@@ -222,8 +212,8 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
                     warn!(HBD_EVENT = "reload-failed", "{e}");
                 }
             }
-            _ = term.recv(), if !leaving => { leaving = true; d.handle(Input::Shutdown) }
-            _ = int.recv(), if !leaving => { leaving = true; d.handle(Input::Shutdown) }
+            _ = term.recv(), if !d.leaving => d.leave(),
+            _ = int.recv(), if !d.leaving => d.leave(),
             _ = watchdog.tick() => notify::watchdog(),
             _ = tokio::time::sleep_until(deadline.into()) => {
                 // Frames that came in before the deadline are read before
@@ -247,7 +237,7 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
                 d.handle(Input::Tick)
             }
         }
-        if leaving && !stopping_announced {
+        if d.leaving && !stopping_announced {
             stopping_announced = true;
             notify::stopping();
             info!(HBD_EVENT = "stopping", "stopping: handing groups over to peers");
@@ -275,6 +265,9 @@ struct Daemon {
     t0: Instant,
     inbox: Inbox,
     next_cmd: u64,
+    /// The graceful leave has begun (SIGTERM, SIGINT, or a stop of hbd's
+    /// unit queued in systemd).
+    leaving: bool,
     /// The graceful leave is complete.
     exited: bool,
 }
@@ -316,6 +309,13 @@ impl Daemon {
         }
     }
 
+    /// Begin the graceful leave: the groups are handed over, then the loop
+    /// ends.
+    fn leave(&mut self) {
+        self.leaving = true;
+        self.handle(Input::Shutdown);
+    }
+
     /// A task of the platform finished.
     fn done(&mut self, done: Done) {
         let now = self.now();
@@ -328,8 +328,17 @@ impl Daemon {
                 self.driver.respawn_down(&unit, died);
                 return;
             }
-            // (taken by the loop, which knows whether hbd is leaving)
-            Done::StopQueued => return,
+            Done::StopQueued => {
+                if !self.leaving {
+                    info!(
+                        HBD_EVENT = "stop-queued",
+                        "systemd queued the stop of hbd (a shutdown, or systemctl stop): leaving now, \
+                         before systemd stops the groups' units itself"
+                    );
+                    self.leave();
+                }
+                return;
+            }
             Done::Failed { group, resource, reason } => Input::ResourceFailed { group, resource, reason },
             Done::Unit { group, resource, state, job } => Input::UnitState { group, resource, state, job },
             Done::Fence { node, ok } => Input::FenceDone { node, ok },

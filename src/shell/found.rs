@@ -20,8 +20,7 @@ impl RealPlatform {
     /// adopted).
     pub async fn found(&self, cfg: &Config) -> Found {
         let p = self;
-        let own = p.systemd.own_service().await;
-        let own = own.as_deref();
+        let own = p.own_service.as_deref();
         let resources: Vec<(&str, usize, &Resource)> = cfg
             .groups
             .iter()

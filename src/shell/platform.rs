@@ -83,6 +83,8 @@ pub struct RealPlatform {
     cfg_path: std::path::PathBuf,
     pub netlink: Netlink,
     pub systemd: Arc<Systemd>,
+    /// The service hbd runs as, if it runs as one.
+    pub(super) own_service: Option<String>,
     done_tx: mpsc::Sender<Done>,
     /// Unit watches of owned resources, by (group, resource), and the
     /// receiver that resolves once a new watch is in place.
@@ -117,6 +119,8 @@ pub struct Parts {
     pub alerts: Alerts,
     pub done_tx: mpsc::Sender<Done>,
     pub ping_tx: mpsc::Sender<u32>,
+    /// The service hbd runs as, if it runs as one ([`Systemd::own_service`]).
+    pub own_service: Option<String>,
 }
 
 impl RealPlatform {
@@ -132,6 +136,7 @@ impl RealPlatform {
             cfg_path: cfg.path.clone(),
             netlink: p.netlink,
             systemd: p.systemd,
+            own_service: p.own_service,
             done_tx: p.done_tx,
             watches: HashMap::new(),
             watch_ready: HashMap::new(),
