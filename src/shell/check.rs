@@ -26,15 +26,65 @@ pub struct Outcome {
     pub latency: Duration,
 }
 
-/// One probe, bounded by the check's timeout.
-pub async fn probe(check: &Check, systemd: &Systemd) -> Outcome {
-    timed(check, attempt(&check.probe, systemd)).await
+/// One probe, bounded by the check's timeout. `names` is the check's own,
+/// kept from one probe to the next.
+pub async fn probe(check: &Check, systemd: &Systemd, names: &mut Names) -> Outcome {
+    let o = timed(check, attempt(&check.probe, systemd, names)).await;
+    names.after(&o);
+    o
 }
 
 /// An HTTP or TCP probe without systemd at hand (a unit check fails): the
 /// same path as [`probe`], for measuring it (`examples/probe_cost`).
-pub async fn probe_net(check: &Check) -> Outcome {
-    timed(check, attempt_net(&check.probe)).await
+pub async fn probe_net(check: &Check, names: &mut Names) -> Outcome {
+    let o = timed(check, attempt_net(&check.probe, names)).await;
+    names.after(&o);
+    o
+}
+
+/// How long the addresses a check's host name resolved to serve its
+/// probes before the name is resolved again.
+const RESOLVE_AGAIN: Duration = Duration::from_secs(30);
+
+/// The addresses one check's host name resolved to, kept between its
+/// probes. Resolving is the C library's work on a thread of the runtime's
+/// blocking pool (`/etc/hosts`, then DNS): for `localhost` it cost as much
+/// CPU as the rest of an HTTP probe, and a DNS name asked its server every
+/// interval. A failed probe forgets them, so the next one follows a name
+/// that moved; literal addresses are never resolved.
+#[derive(Debug, Default)]
+pub struct Names {
+    addrs: Vec<SocketAddr>,
+    at: Option<Instant>,
+}
+
+impl Names {
+    /// The addresses of `addr` (`host:port`): kept ones while fresh, else
+    /// resolved now.
+    async fn resolve(&mut self, addr: &str) -> Result<Vec<SocketAddr>, String> {
+        if let Ok(sa) = addr.parse::<SocketAddr>() {
+            return Ok(vec![sa]);
+        }
+        if let Some(at) = self.at {
+            if at.elapsed() < RESOLVE_AGAIN {
+                return Ok(self.addrs.clone());
+            }
+        }
+        let addrs: Vec<SocketAddr> =
+            tokio::net::lookup_host(addr).await.map_err(|e| format!("cannot resolve {addr}: {e}"))?.collect();
+        if addrs.is_empty() {
+            return Err(format!("cannot resolve {addr}: no address"));
+        }
+        self.addrs.clone_from(&addrs);
+        self.at = Some(Instant::now());
+        Ok(addrs)
+    }
+
+    fn after(&mut self, o: &Outcome) {
+        if !o.ok {
+            self.at = None;
+        }
+    }
 }
 
 async fn timed(check: &Check, attempt: impl std::future::Future<Output = Result<(), String>>) -> Outcome {
@@ -56,22 +106,22 @@ async fn timed(check: &Check, attempt: impl std::future::Future<Output = Result<
     }
 }
 
-async fn attempt(p: &Probe, systemd: &Systemd) -> Result<(), String> {
+async fn attempt(p: &Probe, systemd: &Systemd, names: &mut Names) -> Result<(), String> {
     match p {
         Probe::Unit { name } => attempt_unit(name, systemd).await,
-        _ => attempt_net(p).await,
+        _ => attempt_net(p, names).await,
     }
 }
 
-async fn attempt_net(p: &Probe) -> Result<(), String> {
+async fn attempt_net(p: &Probe, names: &mut Names) -> Result<(), String> {
     match p {
         Probe::Tcp { addr } => {
-            connect(addr).await?;
+            connect(addr, names).await?;
             Ok(())
         }
         Probe::Http { url, host, port, path, expect } => {
             let authority = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
-            let s = connect(&authority).await.map_err(|e| format!("{url}: {e}"))?;
+            let s = connect(&authority, names).await.map_err(|e| format!("{url}: {e}"))?;
             let req = format!(
                 "GET {path} HTTP/1.0\r\nHost: {authority}\r\nUser-Agent: hbd-check\r\nConnection: close\r\n\r\n"
             );
@@ -150,11 +200,9 @@ impl Backoff {
 
 /// A connected TCP socket to `addr` (`host:port`; each address the name
 /// resolves to in turn, as a connect of the standard library would).
-async fn connect(addr: &str) -> Result<Socket, String> {
-    let addrs: Vec<SocketAddr> =
-        tokio::net::lookup_host(addr).await.map_err(|e| format!("cannot resolve {addr}: {e}"))?.collect();
-    let mut last = format!("cannot resolve {addr}: no address");
-    for sa in addrs {
+async fn connect(addr: &str, names: &mut Names) -> Result<Socket, String> {
+    let mut last = String::new();
+    for sa in names.resolve(addr).await? {
         match connect_one(sa).await {
             Ok(s) => return Ok(s),
             Err(e) => last = connect_error(addr, &e),
@@ -180,14 +228,16 @@ async fn connect_one(sa: SocketAddr) -> std::io::Result<Socket> {
     // On loopback the handshake is over when connect returns.
     let mut backoff = Backoff::new();
     loop {
+        match s.peer_addr() {
+            Ok(_) => return Ok(s),
+            Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => {}
+            Err(e) => return Err(e),
+        }
+        // Not connected: refused, unreachable, or still under way.
         if let Some(e) = s.take_error()? {
             return Err(e);
         }
-        match s.peer_addr() {
-            Ok(_) => return Ok(s),
-            Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => backoff.wait().await,
-            Err(e) => return Err(e),
-        }
+        backoff.wait().await;
     }
 }
 
@@ -264,6 +314,11 @@ mod tests {
         tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime").block_on(f)
     }
 
+    /// One probe by a check of its own (nothing resolved before).
+    fn once(check: &Check) -> Outcome {
+        run(probe_net(check, &mut Names::default()))
+    }
+
     /// A server on `addr` that handles each connection with `answer`.
     fn serve(addr: &str, answer: fn(std::net::TcpStream)) -> u16 {
         let l = std::net::TcpListener::bind(addr).expect("a local port");
@@ -312,12 +367,12 @@ mod tests {
     #[test]
     fn an_http_probe_reads_the_status_and_says_what_it_got() {
         let ok = serve("127.0.0.1:0", healthy);
-        let o = run(probe_net(&http("127.0.0.1", ok, 200)));
+        let o = once(&http("127.0.0.1", ok, 200));
         assert!(o.ok, "{}", o.detail);
         // Read at the next instant of the grid (with room for a busy machine).
         assert!(o.latency < POLL_STEP * 4, "{:?}", o.latency);
         let port = serve("127.0.0.1:0", sick);
-        let o = run(probe_net(&http("127.0.0.1", port, 200)));
+        let o = once(&http("127.0.0.1", port, 200));
         assert_eq!(o.detail, format!("HTTP 500 from http://127.0.0.1:{port}/health (expected 200)"));
     }
 
@@ -325,10 +380,10 @@ mod tests {
     fn an_http_probe_names_what_went_wrong() {
         // A port nothing listens on.
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let o = run(probe_net(&http("127.0.0.1", port, 200)));
+        let o = once(&http("127.0.0.1", port, 200));
         assert_eq!(o.detail, format!("http://127.0.0.1:{port}/health: connection to 127.0.0.1:{port} refused"));
         let closes = serve("127.0.0.1:0", drop);
-        let o = run(probe_net(&http("127.0.0.1", closes, 200)));
+        let o = once(&http("127.0.0.1", closes, 200));
         assert!(!o.ok);
         assert!(
             o.detail.ends_with("the connection closed without an answer") || o.detail.contains("reset"),
@@ -339,7 +394,7 @@ mod tests {
             std::thread::sleep(Duration::from_secs(2));
             drop(s);
         });
-        let o = run(probe_net(&http("127.0.0.1", hangs, 200)));
+        let o = once(&http("127.0.0.1", hangs, 200));
         assert_eq!(o.detail, format!("http://127.0.0.1:{hangs}/health: no answer within 300ms"));
         assert!(o.latency >= Duration::from_millis(300) && o.latency < Duration::from_millis(400), "{:?}", o.latency);
     }
@@ -365,7 +420,7 @@ mod tests {
             }
         });
         let check = Check { timeout: Duration::from_secs(3), ..http("127.0.0.1", port, 200) };
-        let o = run(probe_net(&check));
+        let o = once(&check);
         drop(filler);
         assert!(o.ok, "{}", o.detail);
         assert!(o.latency > Duration::from_millis(500), "the connect was not held up: {:?}", o.latency);
@@ -375,17 +430,45 @@ mod tests {
     fn tcp_probes_and_names_with_several_addresses() {
         let port = serve("127.0.0.1:0", drop);
         let tcp = |addr: String| Check { probe: Probe::Tcp { addr }, ..http("127.0.0.1", port, 200) };
-        assert!(run(probe_net(&tcp(format!("127.0.0.1:{port}")))).ok);
+        assert!(once(&tcp(format!("127.0.0.1:{port}"))).ok);
         // localhost is ::1 and 127.0.0.1 here: the server only on the
         // second, reached after the first refuses.
-        let o = run(probe_net(&tcp(format!("localhost:{port}"))));
+        let o = once(&tcp(format!("localhost:{port}")));
         assert!(o.ok, "{}", o.detail);
         let ok = serve("127.0.0.1:0", healthy);
-        assert!(run(probe_net(&http("localhost", ok, 200))).ok);
+        assert!(once(&http("localhost", ok, 200)).ok);
         if std::net::TcpListener::bind("[::1]:0").is_ok() {
             let p6 = serve("[::1]:0", healthy);
-            let o = run(probe_net(&http("[::1]", p6, 200)));
+            let o = once(&http("[::1]", p6, 200));
             assert!(o.ok, "{}", o.detail);
         }
+    }
+
+    #[test]
+    fn a_name_is_resolved_again_after_a_while_or_a_failure() {
+        let port = serve("127.0.0.1:0", drop);
+        let refusing = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let check = Check { probe: Probe::Tcp { addr: format!("localhost:{port}") }, ..http("127.0.0.1", port, 200) };
+        let mut names = Names::default();
+        assert!(run(probe_net(&check, &mut names)).ok);
+        assert!(names.addrs.contains(&SocketAddr::from(([127, 0, 0, 1], port))), "{names:?}");
+        // The next probe goes where the name went last time, without asking.
+        names.addrs = vec![refusing];
+        let o = run(probe_net(&check, &mut names));
+        assert_eq!(o.detail, format!("connection to localhost:{port} refused"));
+        // The failure forgot it: the one after asks again.
+        assert!(run(probe_net(&check, &mut names)).ok);
+        // So does one after RESOLVE_AGAIN.
+        if let Some(long_ago) = Instant::now().checked_sub(RESOLVE_AGAIN) {
+            names.addrs = vec![refusing];
+            names.at = Some(long_ago);
+            let o = run(probe_net(&check, &mut names));
+            assert!(o.ok, "{}", o.detail);
+        }
+        // A literal address is used as it is.
+        let mut literal = Names::default();
+        let o =
+            run(probe_net(&Check { probe: Probe::Tcp { addr: format!("127.0.0.1:{port}") }, ..check }, &mut literal));
+        assert!(o.ok && literal.at.is_none(), "{literal:?}");
     }
 }

@@ -390,11 +390,12 @@ impl Platform for RealPlatform {
             let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + phase, check.interval);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let mut first = true;
+            let mut names = super::check::Names::default();
             loop {
                 if !std::mem::take(&mut first) {
                     tick.tick().await;
                 }
-                let outcome = super::check::probe(&check, &sd).await;
+                let outcome = super::check::probe(&check, &sd, &mut names).await;
                 if tx.send(Done::Check { target: target.clone(), session, outcome }).await.is_err() {
                     return;
                 }
