@@ -80,6 +80,15 @@ impl Names {
         Ok(addrs)
     }
 
+    /// Tried first from now on: `localhost` is `::1` first on Debian, and
+    /// a server listening on `127.0.0.1` alone refused every probe's first
+    /// connection.
+    fn prefer(&mut self, sa: SocketAddr) {
+        if let Some(i) = self.addrs.iter().position(|a| *a == sa) {
+            self.addrs[..=i].rotate_right(1);
+        }
+    }
+
     fn after(&mut self, o: &Outcome) {
         if !o.ok {
             self.at = None;
@@ -199,12 +208,16 @@ impl Backoff {
 }
 
 /// A connected TCP socket to `addr` (`host:port`; each address the name
-/// resolves to in turn, as a connect of the standard library would).
+/// resolves to in turn, as a connect of the standard library would, the
+/// one that answered last first).
 async fn connect(addr: &str, names: &mut Names) -> Result<Socket, String> {
     let mut last = String::new();
     for sa in names.resolve(addr).await? {
         match connect_one(sa).await {
-            Ok(s) => return Ok(s),
+            Ok(s) => {
+                names.prefer(sa);
+                return Ok(s);
+            }
             Err(e) => last = connect_error(addr, &e),
         }
     }
@@ -458,6 +471,11 @@ mod tests {
         assert_eq!(o.detail, format!("connection to localhost:{port} refused"));
         // The failure forgot it: the one after asks again.
         assert!(run(probe_net(&check, &mut names)).ok);
+        // Of two addresses, the one that answered is tried first next time.
+        let good = SocketAddr::from(([127, 0, 0, 1], port));
+        names.addrs = vec![refusing, good];
+        assert!(run(probe_net(&check, &mut names)).ok);
+        assert_eq!(names.addrs, [good, refusing]);
         // So does one after RESOLVE_AGAIN.
         if let Some(long_ago) = Instant::now().checked_sub(RESOLVE_AGAIN) {
             names.addrs = vec![refusing];
