@@ -611,7 +611,8 @@ async fn check_fence_unit(cfg: &crate::config::Config) {
 /// What makes a group unit misbehave under hbd, as this machine's systemd
 /// has it: not installed, a oneshot that ends as soon as it has started
 /// (hbd would take its end for a failure), enabled (it starts at boot on
-/// every node, and hbd stops it where the group does not run).
+/// every node, and hbd stops it where the group does not run), ordered
+/// before hbd's unit (a shutdown hangs; hbd warns of it at start too).
 async fn check_group_units(cfg: &crate::config::Config) {
     use futures::StreamExt;
     let units: Vec<(&str, &str)> = cfg
@@ -627,12 +628,13 @@ async fn check_group_units(cfg: &crate::config::Config) {
             let kind = sd.service_type(unit).await.unwrap_or_default();
             let remains = sd.remain_after_exit(unit).await.unwrap_or(true);
             let enabled = sd.is_enabled(unit).await.unwrap_or(false);
-            (group, unit, load, kind, remains, enabled)
+            let before_hbd = sd.ordered_before(unit).await.is_ok_and(|b| b.iter().any(|u| u == HBD_UNIT));
+            (group, unit, load, kind, remains, enabled, before_hbd)
         })
         .buffered(16)
         .collect::<Vec<_>>()
         .await;
-    for (group, unit, load, kind, remains, enabled) in found {
+    for (group, unit, load, kind, remains, enabled, before_hbd) in found {
         match load.as_deref() {
             Some("loaded") => {}
             Some(state) => {
@@ -656,8 +658,19 @@ async fn check_group_units(cfg: &crate::config::Config) {
                  (and hbd stops it where {group} does not run); run: systemctl disable {unit}"
             );
         }
+        if before_hbd {
+            eprintln!(
+                "hactl: warning: unit {unit} of group {group} is ordered before {HBD_UNIT}: at a shutdown its stop \
+                 would wait for hbd's, and hbd's own stop of it for that one, until {HBD_UNIT} times out; remove the \
+                 ordering (Before={HBD_UNIT} in the unit, or After={unit} in {HBD_UNIT}; see systemctl cat {unit} \
+                 {HBD_UNIT})"
+            );
+        }
     }
 }
+
+/// The unit hbd is installed as (units/hbd.service).
+const HBD_UNIT: &str = "hbd.service";
 
 /// This machine's systemd, for warnings only: `None` when there is nothing
 /// to ask it (`skip`) or it does not answer within 5 s.

@@ -262,6 +262,9 @@ sc_daemon_duties() {
     check "n2 warns that web.service is ordered before hbd, and says what to remove" \
         eval 'hbd_events n2 unit-order | grep -q "web.service of group web is ordered before hbd.service: .*remove the ordering"'
     check "n1 (no such ordering) does not" eval '[[ -z $(hbd_events n1 unit-order) ]]'
+    check "hactl config check on n2 warns of the ordering too" \
+        eval '[[ $(lab_hactl n2 config check 2>&1) == *"unit web.service of group web is ordered before hbd.service"* ]]'
+    check "... and on n1 it does not" eval '[[ $(lab_hactl n1 config check 2>&1) != *"ordered before"* ]]'
     lab_nsexec n1 ip addr del "$HBD_VIP/24" dev eth0
     check "a VIP removed by hand is added back" lab_wait_for 3 eval 'lab_nsexec n1 ip -4 addr show dev eth0 | grep -q "inet $HBD_VIP/"'
     check "... with a warning in the journal" event_has n1 vip-removed
