@@ -56,6 +56,13 @@ const RESOLVE_AGAIN: Duration = Duration::from_secs(30);
 pub struct Names {
     addrs: Vec<SocketAddr>,
     at: Option<Instant>,
+    /// A resolution still under way, left by a probe that timed out: the
+    /// next probe waits for it instead of starting another. A DNS server
+    /// that does not answer holds one thread of the blocking pool per check
+    /// (for the resolver's own timeout), not one per probe: 100 checks at
+    /// 1 s would otherwise fill the pool that hbd's bus authorisations also
+    /// need.
+    pending: Option<tokio::task::JoinHandle<std::io::Result<Vec<SocketAddr>>>>,
 }
 
 impl Names {
@@ -70,8 +77,16 @@ impl Names {
                 return Ok(self.addrs.clone());
             }
         }
-        let addrs: Vec<SocketAddr> =
-            tokio::net::lookup_host(addr).await.map_err(|e| format!("cannot resolve {addr}: {e}"))?.collect();
+        let pending = self.pending.get_or_insert_with(|| {
+            let addr = addr.to_owned();
+            tokio::task::spawn_blocking(move || std::net::ToSocketAddrs::to_socket_addrs(&addr).map(Iterator::collect))
+        });
+        let resolved = pending.await;
+        self.pending = None;
+        let addrs = match resolved {
+            Ok(r) => r.map_err(|e| format!("cannot resolve {addr}: {e}"))?,
+            Err(e) => return Err(format!("cannot resolve {addr}: {e}")),
+        };
         if addrs.is_empty() {
             return Err(format!("cannot resolve {addr}: no address"));
         }
@@ -483,6 +498,25 @@ mod tests {
             let o = run(probe_net(&check, &mut names));
             assert!(o.ok, "{}", o.detail);
         }
+        // A resolution that outlives its probe's timeout is awaited by the
+        // next probe, not started again: a name that does not resolve at
+        // all, and a resolution under way that will say 127.0.0.1.
+        let name = format!("no-such-host.invalid:{port}");
+        let slow =
+            Check { probe: Probe::Tcp { addr: name.clone() }, timeout: Duration::from_millis(100), ..check.clone() };
+        let mut names = Names::default();
+        let o = run(async {
+            names.pending = Some(tokio::task::spawn_blocking(move || {
+                std::thread::sleep(Duration::from_millis(300));
+                Ok(vec![good])
+            }));
+            let o = probe_net(&slow, &mut names).await;
+            assert_eq!(o.detail, format!("tcp {name}: no answer within 100ms"));
+            assert!(names.pending.is_some(), "the resolution was dropped with the probe");
+            probe_net(&Check { timeout: Duration::from_secs(1), ..slow.clone() }, &mut names).await
+        });
+        assert!(o.ok, "{}", o.detail);
+        assert!(names.pending.is_none() && names.addrs == [good], "{names:?}");
         // A literal address is used as it is.
         let mut literal = Names::default();
         let o =
