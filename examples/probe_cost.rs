@@ -10,12 +10,12 @@
 //! such as `localhost` is resolved as the daemon's checks resolve it): the
 //! CPU time of the probing thread per probe (`CLOCK_THREAD_CPUTIME_ID`), that
 //! of the whole process (the server's thread and the runtime's blocking pool,
-//! where names are resolved, with it), and the wall time per probe. On loopback the receiving end's kernel work runs in
-//! the sender's context, so the server's half of each connection's TCP is
-//! in the figure, as it is in the daemon's. Probes look at their sockets
-//! on a 5 ms grid (see `shell::check`): back to back, each waits for the
-//! grid alone and pays a wake-up of its own, which the daemon's probes of
-//! one slot share.
+//! where names are resolved, with it), and the wall time per probe. On
+//! loopback the receiving end's kernel work runs in the sender's context,
+//! so the server's half of each connection's TCP is in the figure, as it
+//! is in the daemon's. Probes look at their sockets on a 5 ms grid (see
+//! `shell::check`): back to back, each waits for the grid alone and pays a
+//! wake-up of its own, which the daemon's probes of one slot share.
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
