@@ -659,12 +659,7 @@ async fn check_group_units(cfg: &crate::config::Config) {
             );
         }
         if before_hbd {
-            eprintln!(
-                "hactl: warning: unit {unit} of group {group} is ordered before {HBD_UNIT}: at a shutdown its stop \
-                 would wait for hbd's, and hbd's own stop of it for that one, until {HBD_UNIT} times out; remove the \
-                 ordering (Before={HBD_UNIT} in the unit, or After={unit} in {HBD_UNIT}; see systemctl cat {unit} \
-                 {HBD_UNIT})"
-            );
+            eprintln!("hactl: warning: unit {}", crate::shell::found::ordered_before(group, unit, HBD_UNIT));
         }
     }
 }

@@ -64,10 +64,7 @@ impl RealPlatform {
     /// one, and both wait until hbd's `TimeoutStopSec`.
     async fn warn_ordered_before(&self, group: &str, unit: &str, own: &str) {
         if self.systemd.ordered_before(unit).await.is_ok_and(|b| b.iter().any(|u| u == own)) {
-            warn!(HBD_EVENT = "unit-order", HBD_GROUP = %group, HBD_UNIT = %unit,
-                "{unit} of group {group} is ordered before {own}: at a shutdown its stop would wait for hbd's, \
-                 and hbd's own stop of it for that one, until {own} times out; remove the ordering \
-                 (Before={own} in the unit, or After={unit} in {own}; see systemctl cat {unit} {own})");
+            warn!(HBD_EVENT = "unit-order", HBD_GROUP = %group, HBD_UNIT = %unit, "{}", ordered_before(group, unit, own));
         }
     }
 
@@ -98,4 +95,14 @@ impl RealPlatform {
         }
         out
     }
+}
+
+/// What is wrong with a group unit ordered before hbd's own unit, and what
+/// to remove: said by hbd at start and by `hactl config check`.
+pub fn ordered_before(group: &str, unit: &str, own: &str) -> String {
+    format!(
+        "{unit} of group {group} is ordered before {own}: at a shutdown its stop would wait for hbd's, and hbd's \
+         own stop of it for that one, until {own} times out; remove the ordering (Before={own} in the unit, or \
+         After={unit} in {own}; see systemctl cat {unit} {own})"
+    )
 }

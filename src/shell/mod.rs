@@ -4,7 +4,7 @@ pub mod alerts;
 pub mod api;
 pub mod check;
 pub mod daemon;
-mod found;
+pub mod found;
 pub mod garp;
 pub mod generation;
 pub mod journal;
