@@ -26,7 +26,8 @@
 #    hbd's unit (usage_usec of its cgroup) over CHK_COST_S with 100
 #    [[node_check]] http checks against a local server, and over the same
 #    window without them, same cluster; then HAProxy's 100 checks of the
-#    same server, measured the same way.
+#    same server, measured the same way; then the floor under both (the
+#    same probes made the barest way, see chk_bare_cost).
 
 CHK_HTTP_PORT=80
 # The program of the bench's web.service (a file: too long for ExecStart=).
@@ -285,7 +286,33 @@ chk_cost() {
     log "checks cost: hbd without ${base%,*} ms CPU, with 100 checks ${with%,*} ms CPU ($healthy healthy)"
     for n in n1 n2; do lab_exec "$n" systemctl stop hbd.service; done
     chk_haproxy_cost
+    chk_bare_cost
     lab_down >/dev/null 2>&1
+}
+
+# The floor: the same 100 probes a second made the barest way
+# (examples/bare_probes: one thread, blocking sockets, the request hbd
+# sends, the status line read, close), hbd stopped, measured the same way.
+# What it costs is the kernel's work for 100 new TCP connections a second
+# (on loopback the server's share too, in the prober's context): what any
+# checker opening a connection per probe pays on this host. Its idle cost
+# (ten sleeps a second) is not measured.
+chk_bare_cost() {
+    local bin=$HBD_BIN/examples/bare_probes w ok
+    if [[ ! -x $bin ]]; then
+        log "checks cost: no $bin (cargo build --release --examples), the floor's figure skipped"
+        return 0
+    fi
+    lab_install_bin "$bin"
+    lab_exec n1 systemd-run --quiet --unit=chk-bare /opt/hbd/bin/bare_probes 127.0.0.1:8081 100 /run/chk-bare ||
+        { log "checks cost: bare_probes did not start"; return 0; }
+    sleep 5
+    w=$(chk_window n1 chk-bare.service)
+    ok=$(lab_exec n1 cat /run/chk-bare 2>/dev/null || echo 0)
+    lab_exec n1 systemctl is-active -q chk-bare.service || { log "checks cost: bare_probes stopped"; return 0; }
+    lab_exec n1 systemctl stop chk-bare.service
+    echo "bare,100,$w,$ok" >>"$CHKCOST"
+    log "checks cost: bare probes, 100 a second, ${w%,*} ms CPU ($ok of the last second's answered 200)"
 }
 
 # The same 100 checks made by HAProxy (Debian's 2.6), the prober most

@@ -426,11 +426,23 @@ def checks_section(raw):
                          "**%.2f %% of a core** (%.2f %% with them, %.2f %% without). hbd / HAProxy: **%s**." % (
                              by[("haproxy", "100")]["healthy"], hw - hb, hw, hb,
                              "%.2f" % ((w - b) / (hw - hb)) if hw - hb > 0 else "–"))
+            if ("bare", "100") in by:
+                f = cpu(by[("bare", "100")])
+                L.append("The floor under both: the same 100 probes a second made the barest way "
+                         "(`examples/bare_probes`: one thread, blocking sockets, the request hbd sends, the status "
+                         "line read, close; %s of the last second's answered 200), same server, same node, measured "
+                         "the same way: **%.2f %% of a core**, the kernel's work for 100 new TCP connections a second "
+                         "on this host (on loopback the server's share of it runs in the prober's context). "
+                         "hbd / floor: **%s**." % (
+                             by[("bare", "100")]["healthy"], f, "%.2f" % ((w - b) / f) if f > 0 else "–"))
             # "Well under" taken as at most half of it, judged on the figure
             # as printed.
             d = round(w - b, 2)
             L.append("Target: well under 1 %% of a core (at most 0.50 %%) for the 100 checks: **%s**." % (
                 "met" if d <= 0.5 else "under 1 %, not well under" if d < 1.0 else "missed"))
+            if ("bare", "100") in by and d > 0.5 and round(cpu(by[("bare", "100")]), 2) > 0.5:
+                L.append("(No prober opening a connection per probe meets it on this host: the floor alone is "
+                         "above 0.50 %.)")
             L.append("")
     sub = os.path.join(raw, "keepalived-subsecond.txt")
     if os.path.exists(sub):
