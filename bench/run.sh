@@ -473,7 +473,7 @@ fi
 bench_deps || { echo "installing heartbeat/keepalived/stress-ng/matplotlib failed" >&2; exit 1; }
 lab_deps >/dev/null || exit 1
 # the release binaries must be current (bench/run.sh does not rebuild them)
-[[ -x $HBD_BIN/hbd ]] || { echo "no $HBD_BIN/hbd: run cargo build --release --bins" >&2; exit 1; }
+[[ -x $HBD_BIN/hbd ]] || { echo "no $HBD_BIN/hbd: run cargo build --release --bins --examples" >&2; exit 1; }
 # none of the peers may run on the host itself
 stamp=$(date -u +%Y-%m-%dT%H%M)
 if ((QUICK)); then RES=$here/results/quick; else RES=$here/results; fi
