@@ -165,6 +165,20 @@ async fn attempt_net(p: &Probe, names: &mut Names) -> Result<(), String> {
 /// says how. A unit still running from the last probe is joined, not
 /// started twice.
 async fn attempt_unit(name: &str, systemd: &Systemd) -> Result<(), String> {
+    // A oneshot with RemainAfterExit=yes stays active ("exited") after its
+    // script: a start would find it started and not run the script again,
+    // and the check would stay healthy whatever the service does. Stopped
+    // first, each probe runs the script.
+    if systemd.sub_state(name).await.is_ok_and(|s| s == "exited") {
+        systemd.stop(name).await.map_err(|e| e.to_string())?;
+    }
+    // systemd refuses a unit's sixth start within 10 s (its default start
+    // limit, there against crash loops). A unit that passed is unloaded and
+    // starts afresh, but a failed one stays: from the sixth failed probe on,
+    // each would fail with 'start-limit-hit' instead of the script's own
+    // result, and go on failing after the script passes again. The check's
+    // interval is what bounds these starts.
+    systemd.reset_failed(name).await.map_err(|e| e.to_string())?;
     match systemd.start(name).await {
         // A script that exits non-zero fails its start job: its Result
         // says how.

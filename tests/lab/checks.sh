@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Health checks on real systemd machines: a service that answers 500, one
-# that hangs, one that flaps, a oneshot check unit (and one that hangs), a
-# node check that puts its node in standby. Each scenario in a freshly
+# that hangs, one that flaps, a oneshot check unit (one that hangs, one that
+# remains active after its script), a node check that puts its node in
+# standby. Each scenario in a freshly
 # booted two-node cluster; the group `app` (a VIP and app.service, a small
 # HTTP server whose answer is set by /run/app-health) is preferred on n1.
 #   tests/lab/checks.sh            all scenarios
@@ -118,6 +119,9 @@ EOF
     lab_exec n1 touch /run/app-check-fail
     check "the check script fails on n1: app moves to n2" lab_wait_for 20 app_owner_is n2
     check "the journal names the unit's result" journal_has n1 "app-check.service ended with result 'exit-code', exit status 1"
+    # 6 failed runs (fall 2 × migration_threshold 3) in about 5 s: past
+    # systemd's start limit (5 starts in 10 s) for a unit left failed
+    check "no probe was refused by systemd's start limit" eval '! journal_has n1 start-limit-hit && ! lab_journal n1 -u app-check.service -o cat | grep -q "repeated too quickly"'
     check "on n2 the unit check passes" lab_wait_for 5 eval '[[ $(check_json n2 state) == healthy ]]'
     lab_exec n2 touch /run/app-check-hang
     check "a check script that hangs on n2 fails by the check's timeout" lab_wait_for 10 journal_has n2 "app-check.service: no answer within 400ms"
@@ -125,6 +129,32 @@ EOF
     check "after 3 failures on n2 too, app runs nowhere and says why" lab_wait_for 20 eval '[[ -z $(app_json n2 owner) ]] && [[ $(app_json n2 note) == *"hactl cleanup"* ]]'
     lab_exec n1 rm -f /run/app-check-fail
     check "fixed on n1 and cleaned up: app runs on n1 again" eval 'lab_hactl n1 cleanup app >/dev/null && lab_wait_for 15 app_owner_is n1'
+}
+
+# A check unit written as many oneshots are, with RemainAfterExit=yes: it
+# stays active after its script, and a plain start would not run the script
+# again. Each probe must run it all the same.
+sc_unit_check_remains() {
+    more_units() {
+        unit app-check.service <<'EOF'
+[Unit]
+Description=lab check of app (a oneshot that remains active after its script)
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/sh -c 'echo run >>/run/app-check-runs; test ! -e /run/app-check-fail'
+EOF
+    }
+    HBD_EXTRA=$(app_group '{ unit = "app-check.service", interval = "500ms", timeout = "400ms", rise = 1, fall = 2 }') hbd_cluster_up 2 || return 1
+    check "app runs on n1" lab_wait_for 15 app_owner_is n1 || return 1
+    check "the unit check passes" lab_wait_for 5 eval '[[ $(check_json n1 state) == healthy ]]'
+    local runs; runs=$(lab_exec n1 sh -c 'wc -l </run/app-check-runs')
+    check "each probe runs the script again (more runs 2 s later than $runs)" \
+        eval 'sleep 2; (( $(lab_exec n1 sh -c "wc -l </run/app-check-runs") >= runs + 3 ))'
+    lab_exec n1 touch /run/app-check-fail
+    check "the check script fails on n1: app moves to n2" lab_wait_for 20 app_owner_is n2
+    check "the journal names the unit's result" journal_has n1 "app-check.service ended with result 'exit-code', exit status 1"
+    check "on n2 the unit check passes" lab_wait_for 5 eval '[[ $(check_json n2 state) == healthy ]]'
 }
 
 sc_node_check() {
@@ -149,5 +179,5 @@ EOF
     check "... and app too" lab_wait_for 10 app_owner_is n1
 }
 
-ALL=(http_500 http_hang http_flap unit_check node_check)
+ALL=(http_500 http_hang http_flap unit_check unit_check_remains node_check)
 run_scenarios "$@"
