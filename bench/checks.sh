@@ -11,8 +11,9 @@
 #    Cells (fastest heartbeat setting of each system):
 #      hbd  interval 200ms, timeout 150ms, fall 3, rise 1, migration_threshold 1
 #           (fails over at the first failed check sequence: like keepalived)
-#      hbd  the same with migration_threshold 3 (the default: two restarts in
-#           place, each failing its check again, then the move)
+#      hbd  the same with migration_threshold 3 (the default) and timeout 2s
+#           on web.service: restarted in place once; the restart, still
+#           sick, has not risen by its start deadline (2s), then the move
 #      hbd  interval 1s, timeout 500ms, fall 3, rise 1, migration_threshold 1
 #           (keepalived's shortest vrrp_script interval)
 #      keepalived  vrrp_script curl, interval 1, timeout 1, fall 3, rise 1,
@@ -84,18 +85,19 @@ chk_health() { lab_exec "$1" sh -c "echo $2 > /run/web-health"; }
 chk_cell_label() {
     case $1 in
     hbd-200ms-mt1) echo "hbd: interval 200ms, timeout 150ms, fall 3, migration_threshold 1 (moves at once)" ;;
-    hbd-200ms-mt3) echo "hbd: interval 200ms, timeout 150ms, fall 3, migration_threshold 3 (default: restarts in place twice, then moves)" ;;
+    hbd-200ms-mt3) echo "hbd: interval 200ms, timeout 150ms, fall 3, migration_threshold 3 (default: restarted in place, the restart does not rise within web.service's timeout 2s, then moves)" ;;
     hbd-1s-mt1) echo "hbd: interval 1s, timeout 500ms, fall 3, migration_threshold 1" ;;
     keepalived-1s) echo "keepalived: vrrp_script curl, interval 1, timeout 1, fall 3 (FAULT)" ;;
     esac
 }
 
-chk_hbd_config() { # INTERVAL TIMEOUT MT [EXTRA_TOML]
+chk_hbd_config() { # INTERVAL TIMEOUT MT [EXTRA_TOML [UNIT_TIMEOUT]]
     setting_vars hbd fast
-    local tmp; tmp=$(mktemp)
+    local tmp unit_timeout=""; tmp=$(mktemp)
+    [[ -n ${5:-} ]] && unit_timeout="timeout = \"$5\", "
     HBD_KEEPALIVE=$KA HBD_DEADTIME=$DT HBD_WARNTIME=$WT HBD_INITDEAD=$ID HBD_LINKS="ucast bcast" \
         HBD_AUTO_FAILBACK=true HBD_MIGRATION_THRESHOLD=$3 HBD_EXTRA=${4:-} hbd_config 2 |
-        sed "s#{ unit = \"web.service\" }#{ unit = \"web.service\", check = { http = \"http://127.0.0.1:$CHK_HTTP_PORT/health\", expect = 200, interval = \"$1\", timeout = \"$2\", rise = 1, fall = 3 } }#" >"$tmp"
+        sed "s#{ unit = \"web.service\" }#{ unit = \"web.service\", ${unit_timeout}check = { http = \"http://127.0.0.1:$CHK_HTTP_PORT/health\", expect = 200, interval = \"$1\", timeout = \"$2\", rise = 1, fall = 3 } }#" >"$tmp"
     lab_install_config "$tmp" hbd.toml
     rm -f "$tmp"
 }
@@ -150,7 +152,7 @@ chk_cluster_up() { # CELL
         sys_hbd_config fast
         case $c in
         hbd-200ms-mt1) chk_hbd_config 200ms 150ms 1 ;;
-        hbd-200ms-mt3) chk_hbd_config 200ms 150ms 3 ;;
+        hbd-200ms-mt3) chk_hbd_config 200ms 150ms 3 "" 2s ;;
         hbd-1s-mt1) chk_hbd_config 1s 500ms 1 ;;
         esac
         sys hbd start n1 & sys hbd start n2 & wait

@@ -362,7 +362,7 @@ def build(raw, stamp):
 CHECK_CELLS = ["hbd-200ms-mt1", "hbd-200ms-mt3", "hbd-1s-mt1", "keepalived-1s"]
 CHECK_TEXT = {
     "hbd-200ms-mt1": ("hbd", "interval 200ms, timeout 150ms, fall 3; migration_threshold 1: moves at the first failed sequence (like-for-like)"),
-    "hbd-200ms-mt3": ("hbd", "interval 200ms, timeout 150ms, fall 3; migration_threshold 3 (default): restarts in place twice, then moves"),
+    "hbd-200ms-mt3": ("hbd", "interval 200ms, timeout 150ms, fall 3; migration_threshold 3 (default), web.service timeout 2s: restarted in place, the restart does not rise by its deadline, then moves"),
     "hbd-1s-mt1": ("hbd", "interval 1s, timeout 500ms, fall 3; migration_threshold 1 (keepalived's shortest interval)"),
     "keepalived-1s": ("keepalived 2.2.7", "vrrp_script curl, interval 1, timeout 1, fall 3, no weight (FAULT); its shortest interval"),
 }

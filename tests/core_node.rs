@@ -806,7 +806,7 @@ fn a_check_runs_while_its_unit_is_up_and_gates_started() {
 }
 
 #[test]
-fn fall_failures_restart_the_unit_in_place_then_move_at_the_threshold() {
+fn fall_failures_restart_the_unit_in_place_and_a_restart_that_does_not_rise_moves() {
     let mut s = healthy();
     let t = s.now;
     let first = s.check_session(&svc()).unwrap();
@@ -836,13 +836,79 @@ fn fall_failures_restart_the_unit_in_place_then_move_at_the_threshold() {
     let at = s.now + ms(10);
     s.feed(at, Input::CheckResult { target: svc(), session: first, ok: false, detail: "late".into(), latency: ms(1) });
     assert_eq!(s.node.status().groups[0].checks[0].failures, 0);
-    // Still sick: two more rounds reach migration_threshold 3 and the group goes.
+    // Still sick once restarted: a service coming up is not sick yet, so
+    // these count for nothing ...
     for _ in 0..6 {
         s.probe(&svc(), false);
     }
-    assert_eq!(s.node.status().groups[0].failcount, 3);
-    s.run_until(s.now + ms(500));
-    assert_eq!(s.state(), Some(GroupState::Stopped), "given up at the threshold");
+    assert_eq!(s.node.status().groups[0].failcount, 1);
+    assert_eq!(s.node.status().groups[0].checks[0].state, CheckState::Rising);
+    assert_eq!(s.node.status().groups[0].state, GroupState::Starting);
+    assert_eq!(s.state(), Some(GroupState::Started), "not given up before the start's deadline");
+    // ... but not risen by its start's deadline (systemd's default
+    // TimeoutStartSec and a margin), the restart has failed: given up here.
+    s.run_until(s.now + Duration::from_secs(100));
+    let ev = s.events_since(t);
+    assert!(
+        ev.iter().any(|e| matches!(e, Event::StartFailed { reason, .. }
+            if reason.contains("its check did not pass 2 times in a row within") && reason.contains("HTTP 500"))),
+        "{ev:?}"
+    );
+    assert_eq!(s.state(), Some(GroupState::Stopped), "given up after the restart that did not rise");
+    assert_eq!(s.node.status().groups[0].failcount, 2);
+}
+
+/// A service that refuses connections for a while after systemd says it
+/// started (a Java server, a database in recovery) is coming up, not sick:
+/// more than `fall` failures before its first rise restart nothing. Once
+/// healthy, `fall` counts.
+#[test]
+fn failures_before_a_check_first_rises_restart_nothing() {
+    let mut s = Shell::new(cfg_checked(false), 1);
+    s.run_until(INITDEAD + ms(500));
+    let t = s.now;
+    for _ in 0..10 {
+        s.probe(&svc(), false);
+    }
+    let ev = s.events_since(t);
+    assert!(!ev.iter().any(|e| matches!(e, Event::CheckFailed { .. } | Event::ResourceFailed { .. })), "{ev:?}");
+    assert!(!s.actions.iter().any(|(at, a)| *at >= t && matches!(a, Action::Stop { .. })), "nothing stopped");
+    assert_eq!(s.node.status().groups[0].state, GroupState::Starting);
+    assert_eq!(s.node.status().groups[0].checks[0].failures, 10, "status still shows the failures");
+    s.probe(&svc(), true);
+    s.probe(&svc(), true);
+    assert_eq!(s.node.status().groups[0].state, GroupState::Started);
+    assert_eq!(s.node.status().groups[0].failcount, 0);
+    for _ in 0..3 {
+        s.probe(&svc(), false);
+    }
+    assert!(s.events_since(t).iter().any(|e| matches!(e, Event::ResourceFailed { failcount: 1, .. })));
+}
+
+/// A check that never rises fails the start at the resource's deadline
+/// (its own `timeout` here), and says what to set.
+#[test]
+fn a_check_that_never_rises_fails_the_start_at_its_deadline() {
+    let text = cfg_text("n1").replace(
+        "{ unit = \"svc.service\" }",
+        "{ unit = \"svc.service\", timeout = \"20s\", check = { tcp = \"127.0.0.1:5432\", interval = \"1s\", timeout = \"500ms\" } }",
+    );
+    let c = config::parse(&text, Path::new("/etc/hbd/hbd.toml")).expect("test config");
+    let mut s = Shell::new(c, 1);
+    s.run_until(INITDEAD + ms(500));
+    let t = s.now;
+    assert!(s.check_session(&svc()).is_some());
+    s.run_until(t + Duration::from_secs(19));
+    assert!(!s.events_since(t).iter().any(|e| matches!(e, Event::StartFailed { .. })), "failed before its deadline");
+    s.run_until(t + Duration::from_secs(21));
+    let ev = s.events_since(t);
+    assert!(
+        ev.iter().any(|e| matches!(e, Event::StartFailed { reason, .. }
+            if reason.contains("did not pass 2 times in a row within 20 s of its start") && reason.contains("timeout = "))),
+        "{ev:?}"
+    );
+    assert_eq!(s.state(), Some(GroupState::Stopped));
+    assert_eq!(s.node.status().groups[0].failcount, 1);
 }
 
 /// A group released while one of its resources is being stopped to be

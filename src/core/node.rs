@@ -612,6 +612,9 @@ impl Node {
                 consider(t);
             }
         }
+        for t in self.rise_deadlines() {
+            consider(t);
+        }
         if self.state_dirty {
             if let Some(t) = self.last_state_send {
                 consider(t + self.state_interval());
@@ -638,6 +641,7 @@ impl Node {
         self.update_membership();
         self.update_ping();
         self.expire_ops();
+        self.expire_rising();
         self.expire_outside_jobs();
         self.expire_failures();
         self.update_quorum();

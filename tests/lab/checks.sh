@@ -38,9 +38,11 @@ class H(http.server.BaseHTTPRequestHandler):
 http.server.ThreadingHTTPServer(("127.0.0.1", 8080), H).serve_forever()
 '
 
-# app_group CHECK: HBD_EXTRA for group app with that check table.
+# app_group CHECK [TIMEOUT]: HBD_EXTRA for group app with that check table;
+# app.service's start deadline, by which its check must have risen, is
+# TIMEOUT (3s: it answers at once).
 app_group() {
-    printf '[[group]]\nname = "app"\npreferred = "n1"\nresources = [\n  { vip = "10.77.0.61/24", interface = "eth0" },\n  { unit = "app.service", check = %s },\n]\n' "$1"
+    printf '[[group]]\nname = "app"\npreferred = "n1"\nresources = [\n  { vip = "10.77.0.61/24", interface = "eth0" },\n  { unit = "app.service", timeout = "%s", check = %s },\n]\n' "${2:-3s}" "$1"
 }
 
 hbd_before_start() {
@@ -68,10 +70,11 @@ sc_http_500() {
     check "... in the human form too" eval '[[ $(lab_hactl n1 status) == *"check app.service (http://127.0.0.1:8080/health): healthy"* ]]'
     local t0; t0=$(date +%s%3N)
     health n1 500
-    check "app answers 500 on n1: app moves to n2 (3 failures of 3 probes each)" lab_wait_for 20 app_owner_is n2
-    echo "  (moved after $(ms_since "$t0") ms; interval 300ms, fall 3, migration_threshold 3)"
+    check "app answers 500 on n1: app moves to n2 (3 failures, a restart that does not rise within 3 s)" lab_wait_for 20 app_owner_is n2
+    echo "  (moved after $(ms_since "$t0") ms; interval 300ms, fall 3, restart deadline 3s)"
     check "the journal says why" journal_has n1 "check of app.service (http://127.0.0.1:8080/health) of group app failed 3 times in a row: HTTP 500 from http://127.0.0.1:8080/health (expected 200)"
     check "it was restarted in place first (failure 1 of 3)" journal_has n1 "app.service of group app: its check failed 3 times in a row (HTTP 500 from http://127.0.0.1:8080/health (expected 200)); restarting it, failure 1 of 3"
+    check "... and the restart, still answering 500, did not rise by its deadline" journal_has n1 "its check did not pass 2 times in a row within 3 s of its start; last failure: HTTP 500"
     check "on n2 the check is healthy and the group started" lab_wait_for 5 eval '[[ $(check_json n2 state) == healthy && $(app_json n2 state) == started ]]'
     check "app.service no longer runs on n1" eval '! lab_exec n1 systemctl is-active -q app.service'
 }
@@ -179,5 +182,27 @@ EOF
     check "... and app too" lab_wait_for 10 app_owner_is n1
 }
 
-ALL=(http_500 http_hang http_flap unit_check unit_check_remains node_check)
+# A service that refuses connections for 4 s after systemd has started it
+# (a Java server, a database in recovery): coming up, not sick. Its check's
+# failures until it first rises restart nothing; its start deadline (15 s
+# here) bounds the wait.
+sc_slow_start() {
+    more_units() {
+        local n
+        for n in "${LAB_NODES[@]}"; do
+            mkdir -p "$(lab_node_dir "$n")/system/app.service.d"
+            printf '[Service]\nExecStart=\nExecStart=/bin/sh -c "sleep 4; exec /usr/bin/python3 /etc/hbd/app.py"\n' \
+                >"$(lab_node_dir "$n")/system/app.service.d/slow.conf"
+        done
+    }
+    HBD_EXTRA=$(app_group "$HTTP_CHECK" 15s) hbd_cluster_up 2 || return 1
+    check "app is starting on n1 while app.service refuses connections" \
+        lab_wait_for 5 eval '[[ $(app_json n1 state) == starting && $(check_json n1 state) == rising && $(check_json n1 failures) -ge 4 ]]'
+    check "it rises once app.service answers: started on n1" lab_wait_for 10 eval '[[ $(app_json n1 state) == started && $(check_json n1 state) == healthy ]]'
+    check "nothing was restarted or moved: fail count 0, owner n1" eval '[[ $(app_json n1 failcount) == 0 ]] && app_owner_is n1'
+    check "no check-failed event" eval '[[ -z $(hbd_events n1 check-failed) ]]'
+}
+
+ALL=(http_500 http_hang http_flap unit_check unit_check_remains slow_start node_check)
+
 run_scenarios "$@"

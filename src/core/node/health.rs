@@ -1,8 +1,14 @@
 //! Health checks: the core counts the shell's probe results and decides.
-//! A resource's check runs while the resource is up here; `fall` failures
-//! in a row are a failure of that resource (restarted in place, counted
-//! toward `migration_threshold`, then moved). A node check runs always;
-//! while it is sick the node is in standby.
+//! A resource's check runs while the resource is up here. Its start is
+//! over once the check has passed `rise` times in a row: until then
+//! failures are those of a service still coming up, and count for nothing
+//! but the start's deadline (a Java server or a database in recovery
+//! refuses connections for seconds after systemd says it started; counted
+//! toward `fall`, they had it restarted and moved until no node would run
+//! it). Not risen by the deadline, the start has failed. Once healthy,
+//! `fall` failures in a row are a failure of that resource (restarted in
+//! place, counted toward `migration_threshold`, then moved). A node check
+//! runs always; while it is sick the node is in standby.
 
 use std::time::Duration;
 
@@ -25,6 +31,9 @@ pub(super) struct CheckTrack {
     pub error: String,
     /// When `healthy` last changed.
     pub since: Time,
+    /// A resource's check: by when it must have risen (the resource's start
+    /// deadline, from the start's end); `None`: no deadline.
+    pub rise_by: Option<Time>,
 }
 
 impl CheckTrack {
@@ -101,8 +110,9 @@ impl Node {
         }
         let session = self.next_session();
         let now = self.now;
+        let rise_by = self.op_timeout(gi, r, crate::core::Op::Start).map(|d| now.saturating_add(d));
         self.groups[gi].checks[r] =
-            CheckTrack { session, check: Some(check.clone()), since: now, ..CheckTrack::default() };
+            CheckTrack { session, check: Some(check.clone()), since: now, rise_by, ..CheckTrack::default() };
         let target = CheckTarget::Resource { group: self.groups[gi].name.clone(), resource: r };
         self.out.push(Action::StartCheck { target, session, check });
         self.status_moved = true;
@@ -212,6 +222,9 @@ impl Node {
         if session == 0 || track.session != session {
             return false;
         }
+        // A resource still coming up is not sick yet: its start's deadline
+        // decides (`expire_rising`).
+        let coming_up = matches!(target, CheckTarget::Resource { .. }) && track.healthy.is_none();
         let Some((rise, fall)) = track.check.as_ref().map(|c| (c.rise, c.fall)) else { return false };
         track.latency = Some(latency);
         let mut verdict = None;
@@ -232,7 +245,7 @@ impl Node {
             track.failures = track.failures.saturating_add(1);
             track.passes = 0;
             track.error = detail.clone();
-            if track.healthy != Some(false) && track.failures >= fall {
+            if track.healthy != Some(false) && track.failures >= fall && !coming_up {
                 verdict = Some(false);
             }
         }
@@ -274,6 +287,44 @@ impl Node {
             CheckTarget::Node { .. } => self.send_now = true,
         }
         true
+    }
+
+    /// A resource whose check has not passed `rise` times in a row by its
+    /// start's deadline did not start: the group is given up here, as after
+    /// a start job that failed.
+    pub(super) fn expire_rising(&mut self) {
+        for gi in self.groups.indices() {
+            for r in 0..self.groups[gi].checks.len() {
+                let t = &self.groups[gi].checks[r];
+                if !t.running() || t.healthy.is_some() || t.rise_by.is_none_or(|d| self.now < d) {
+                    continue;
+                }
+                let rise = t.check.as_ref().map_or(1, |c| c.rise);
+                let last = if t.error.is_empty() { String::new() } else { format!("; last failure: {}", t.error) };
+                let limit = self.op_timeout(gi, r, crate::core::Op::Start).unwrap_or_default();
+                let reason = format!(
+                    "its check did not pass {rise} time{} in a row within {} s of its start{last} (a service slow \
+                     to become healthy needs a longer timeout = \"…\" on the resource, or the unit's TimeoutStartSec=)",
+                    if rise == 1 { "" } else { "s" },
+                    limit.as_secs_f64().ceil() as u64,
+                );
+                self.stop_check(gi, r);
+                // Its start job had succeeded: nothing counted it yet.
+                if self.groups[gi].state == crate::core::GroupState::Started {
+                    self.groups[gi].failcount += 1;
+                }
+                self.fail_start(gi, r, reason);
+            }
+        }
+    }
+
+    /// When the next check must have risen, for `Node::deadline`.
+    pub(super) fn rise_deadlines(&self) -> impl Iterator<Item = Time> + '_ {
+        self.groups
+            .iter()
+            .flat_map(|g| g.checks.iter())
+            .filter(|t| t.running() && t.healthy.is_none())
+            .filter_map(|t| t.rise_by)
     }
 
     /// The checks of group `gi` that status shows: those of resources that

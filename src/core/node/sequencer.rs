@@ -79,7 +79,6 @@ impl Node {
         self.groups[gi].busy = None;
         self.groups[gi].busy_until = None;
         let died = self.groups[gi].died_starting.take().filter(|(r, _)| *r == resource).map(|(_, why)| why);
-        let now = self.now;
         let rname = self.cfg.group_at(gi).resources[resource].name();
         match (op, result) {
             (Op::Start, Ok(())) => {
@@ -98,26 +97,8 @@ impl Node {
                 }
             }
             (Op::Start, Err(e)) => {
-                let g = &mut self.groups[gi];
-                g.up[resource] = false;
-                g.last_failure = Some(now);
-                if g.state == GroupState::Started {
-                    // The restart of a failed resource failed: give the group up.
-                    g.failed = true;
-                    g.release_reason = MoveReason::UnitFailure;
-                } else {
-                    g.running = g.running.max(resource + 1);
-                    g.failcount += 1;
-                    g.failed = true;
-                    g.stop_after_op = true;
-                    g.release_reason = MoveReason::UnitFailure;
-                }
-                self.out.push(Action::Event(Event::StartFailed {
-                    group: group.to_string(),
-                    resource: rname,
-                    reason: e.0,
-                }));
-                self.send_now = true;
+                self.groups[gi].up[resource] = false;
+                self.fail_start(gi, resource, e.0);
             }
             (Op::Stop, Ok(())) => {
                 let g = &mut self.groups[gi];
@@ -531,6 +512,29 @@ impl Node {
     /// A failure of a resource of a running group. Below the threshold it is
     /// brought back here: started again, or, if it `still_runs` (a sick
     /// service), stopped and started again.
+    /// Resource `r` of group `gi` did not start (its job failed, or its
+    /// check did not rise in time): the group is given up here.
+    pub(super) fn fail_start(&mut self, gi: GroupIdx, r: usize, reason: String) {
+        let now = self.now;
+        let g = &mut self.groups[gi];
+        g.last_failure = Some(now);
+        if g.state == GroupState::Started {
+            // The restart of a failed resource failed: give the group up.
+            g.failed = true;
+            g.release_reason = MoveReason::UnitFailure;
+        } else {
+            g.running = g.running.max(r + 1);
+            g.failcount += 1;
+            g.failed = true;
+            g.stop_after_op = true;
+            g.release_reason = MoveReason::UnitFailure;
+        }
+        let group = g.name.clone();
+        let resource = self.cfg.group_at(gi).resources[r].name();
+        self.out.push(Action::Event(Event::StartFailed { group, resource, reason }));
+        self.send_now = true;
+    }
+
     pub(super) fn fail_resource(&mut self, group: &str, resource: usize, reason: String, still_runs: bool) {
         let Some(gi) = self.groups.position(|g| g.name == group) else { return };
         let threshold = self.cfg.cluster.migration_threshold;
