@@ -931,6 +931,16 @@ impl Sim {
                     let hangs = take_scripted(&mut self.hang_starts, (n, gi, resource))
                         || (chaos && self.is_unit(gi, resource) && self.rng.chance(0.01));
                     let ok = !random_failure && !scripted;
+                    // A service slow to come up (a Java server, a database
+                    // in recovery): it fails its check for a while after
+                    // systemd has started it, within its start deadline.
+                    let has_check = self.cfg.groups[gi].resources[resource].check().is_some();
+                    if chaos && has_check && !was_running && self.rng.chance(0.1) {
+                        let slow = Duration::from_millis(self.rng.range(500, 2500));
+                        let until = &mut self.nodes[n].sick_until[gi][resource];
+                        *until = (*until).max(self.now + slow);
+                        self.say(format!("{name} {group}[{resource}] comes up in {} ms", slow.as_millis()));
+                    }
                     let d = Duration::from_millis(self.rng.range(1, MAX_OP_MS));
                     let inc = self.nodes[n].inc;
                     let job = self.new_job(n, gi, resource);
