@@ -885,6 +885,22 @@ fn failures_before_a_check_first_rises_restart_nothing() {
     assert!(s.events_since(t).iter().any(|e| matches!(e, Event::ResourceFailed { failcount: 1, .. })));
 }
 
+/// A unit found running when hbd starts again was up before it: no start
+/// of hbd's to wait for, so its check's `fall` failures count from the first
+/// probe (restarted in place), with no start deadline.
+#[test]
+fn an_adopted_units_check_counts_fall_from_the_first_probe() {
+    let mut s = Shell::adopting(&cfg_checked(false), &[0, 1]);
+    let t = s.now;
+    assert!(s.check_session(&svc()).is_some(), "the adopted unit is checked");
+    for _ in 0..3 {
+        s.probe(&svc(), false);
+    }
+    let ev = s.events_since(t);
+    assert!(ev.iter().any(|e| matches!(e, Event::ResourceFailed { failcount: 1, .. })), "{ev:?}");
+    assert!(!ev.iter().any(|e| matches!(e, Event::StartFailed { .. })), "{ev:?}");
+}
+
 /// A check that never rises fails the start at the resource's deadline
 /// (its own `timeout` here), and says what to set.
 #[test]

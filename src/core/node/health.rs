@@ -31,8 +31,11 @@ pub(super) struct CheckTrack {
     pub error: String,
     /// When `healthy` last changed.
     pub since: Time,
-    /// A resource's check: by when it must have risen (the resource's start
-    /// deadline, from the start's end); `None`: no deadline.
+    /// A resource's check begun by a start of hbd's: its failures before
+    /// the first rise are those of a service coming up.
+    pub coming_up: bool,
+    /// By when such a check must have risen (the resource's start deadline,
+    /// from the start's end); `None`: no deadline.
     pub rise_by: Option<Time>,
 }
 
@@ -102,17 +105,27 @@ impl Node {
         self.check_session
     }
 
-    /// Begin probing resource `r` of group `gi`, if it has a check.
-    pub(super) fn start_check(&mut self, gi: GroupIdx, r: usize) {
+    /// Begin probing resource `r` of group `gi`, if it has a check:
+    /// `started` after hbd's own start of it, else for a unit found running
+    /// (hbd's restart, a reload that changed the check), whose failures
+    /// count toward `fall` from the first probe.
+    pub(super) fn start_check(&mut self, gi: GroupIdx, r: usize, started: bool) {
         let Some(check) = self.cfg.group_at(gi).resources[r].check().cloned() else { return };
         if self.groups[gi].checks[r].running() {
             return;
         }
         let session = self.next_session();
         let now = self.now;
-        let rise_by = self.op_timeout(gi, r, crate::core::Op::Start).map(|d| now.saturating_add(d));
-        self.groups[gi].checks[r] =
-            CheckTrack { session, check: Some(check.clone()), since: now, rise_by, ..CheckTrack::default() };
+        let rise_by =
+            if started { self.op_timeout(gi, r, crate::core::Op::Start).map(|d| now.saturating_add(d)) } else { None };
+        self.groups[gi].checks[r] = CheckTrack {
+            session,
+            check: Some(check.clone()),
+            since: now,
+            coming_up: started,
+            rise_by,
+            ..CheckTrack::default()
+        };
         let target = CheckTarget::Resource { group: self.groups[gi].name.clone(), resource: r };
         self.out.push(Action::StartCheck { target, session, check });
         self.status_moved = true;
@@ -145,7 +158,7 @@ impl Node {
                 }
                 let g = &self.groups[gi];
                 if want.is_some() && g.up[r] && g.state.holds() && g.busy != Some((r, crate::core::Op::Stop)) {
-                    self.start_check(gi, r);
+                    self.start_check(gi, r, false);
                 }
             }
         }
@@ -224,7 +237,7 @@ impl Node {
         }
         // A resource still coming up is not sick yet: its start's deadline
         // decides (`expire_rising`).
-        let coming_up = matches!(target, CheckTarget::Resource { .. }) && track.healthy.is_none();
+        let coming_up = track.coming_up && track.healthy.is_none();
         let Some((rise, fall)) = track.check.as_ref().map(|c| (c.rise, c.fall)) else { return false };
         track.latency = Some(latency);
         let mut verdict = None;

@@ -45,7 +45,7 @@ impl Node {
         g.owner_seen = Some(self.cfg.node_at(self.me).name.clone());
         self.send_now = true;
         if let Some(gi) = self.groups.position(|g| g.name == group) {
-            self.start_check(gi, resource);
+            self.start_check(gi, resource, false);
         }
     }
 
@@ -82,7 +82,7 @@ impl Node {
         let rname = self.cfg.group_at(gi).resources[resource].name();
         match (op, result) {
             (Op::Start, Ok(())) => {
-                self.start_check(gi, resource);
+                self.start_check(gi, resource, true);
                 let vip = self.cfg.group_at(gi).resources[resource].is_vip();
                 let g = &mut self.groups[gi];
                 g.up[resource] = true;
