@@ -322,7 +322,9 @@ impl Node {
                     limit.as_secs_f64().ceil() as u64,
                 );
                 self.stop_check(gi, r);
-                // Its start job had succeeded: nothing counted it yet.
+                // A failure of its own (`fail_start` counts only in a group
+                // still starting: a failed start job of a started group's
+                // restart was counted by the failure that restarted it).
                 if self.groups[gi].state == crate::core::GroupState::Started {
                     self.groups[gi].failcount += 1;
                 }

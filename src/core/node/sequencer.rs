@@ -509,9 +509,6 @@ impl Node {
         }
     }
 
-    /// A failure of a resource of a running group. Below the threshold it is
-    /// brought back here: started again, or, if it `still_runs` (a sick
-    /// service), stopped and started again.
     /// Resource `r` of group `gi` did not start (its job failed, or its
     /// check did not rise in time): the group is given up here.
     pub(super) fn fail_start(&mut self, gi: GroupIdx, r: usize, reason: String) {
@@ -535,6 +532,9 @@ impl Node {
         self.send_now = true;
     }
 
+    /// A failure of a resource of a running group. Below the threshold it is
+    /// brought back here: started again, or, if it `still_runs` (a sick
+    /// service), stopped and started again.
     pub(super) fn fail_resource(&mut self, group: &str, resource: usize, reason: String, still_runs: bool) {
         let Some(gi) = self.groups.position(|g| g.name == group) else { return };
         let threshold = self.cfg.cluster.migration_threshold;
