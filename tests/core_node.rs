@@ -901,6 +901,28 @@ fn an_adopted_units_check_counts_fall_from_the_first_probe() {
     assert!(!ev.iter().any(|e| matches!(e, Event::StartFailed { .. })), "{ev:?}");
 }
 
+/// The next resource of a group starts once the one before it is up, and
+/// a resource with a check is up once its check has risen: app.service
+/// waits for svc.service to answer.
+#[test]
+fn the_next_resource_starts_once_the_checked_one_has_risen() {
+    let text = cfg_text("n1").replace(
+        "{ unit = \"svc.service\" }",
+        "{ unit = \"svc.service\", check = { tcp = \"127.0.0.1:5432\", interval = \"1s\", timeout = \"500ms\" } },\n  { unit = \"app.service\" }",
+    );
+    let c = config::parse(&text, Path::new("/etc/hbd/hbd.toml")).expect("test config");
+    let mut s = Shell::new(c, 1);
+    s.run_until(INITDEAD + ms(500));
+    assert_eq!(s.ops(Op::Start), vec![0, 1], "app.service started before svc.service's check rose");
+    s.probe(&svc(), false);
+    s.probe(&svc(), true);
+    assert_eq!(s.ops(Op::Start), vec![0, 1], "one pass of rise 2");
+    s.probe(&svc(), true);
+    s.run_until(s.now + ms(500));
+    assert_eq!(s.ops(Op::Start), vec![0, 1, 2]);
+    assert_eq!(s.state(), Some(GroupState::Started));
+}
+
 /// A check that never rises fails the start at the resource's deadline
 /// (its own `timeout` here), and says what to set.
 #[test]

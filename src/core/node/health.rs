@@ -33,7 +33,7 @@ pub(super) struct CheckTrack {
     pub since: Time,
     /// A resource's check begun by a start of hbd's: its failures before
     /// the first rise are those of a service coming up.
-    pub coming_up: bool,
+    pub after_start: bool,
     /// By when such a check must have risen (the resource's start deadline,
     /// from the start's end); `None`: no deadline.
     pub rise_by: Option<Time>,
@@ -42,6 +42,11 @@ pub(super) struct CheckTrack {
 impl CheckTrack {
     pub fn running(&self) -> bool {
         self.session != 0
+    }
+    /// Begun by hbd's start of its resource and not yet risen: that start
+    /// is not over.
+    pub fn coming_up(&self) -> bool {
+        self.running() && self.after_start && self.healthy.is_none()
     }
     pub fn state(&self) -> CheckState {
         match (self.running(), self.healthy) {
@@ -122,7 +127,7 @@ impl Node {
             session,
             check: Some(check.clone()),
             since: now,
-            coming_up: started,
+            after_start: started,
             rise_by,
             ..CheckTrack::default()
         };
@@ -237,7 +242,7 @@ impl Node {
         }
         // A resource still coming up is not sick yet: its start's deadline
         // decides (`expire_rising`).
-        let coming_up = track.coming_up && track.healthy.is_none();
+        let coming_up = track.coming_up();
         let Some((rise, fall)) = track.check.as_ref().map(|c| (c.rise, c.fall)) else { return false };
         track.latency = Some(latency);
         let mut verdict = None;

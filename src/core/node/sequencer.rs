@@ -466,6 +466,16 @@ impl Node {
                         continue;
                     }
                     g.resume_start = false;
+                    // The next resource starts once those before it are up,
+                    // and one with a check is up once its check has risen
+                    // (an app after its database, a VIP after its service).
+                    if g.running < n && g.checks.iter().take(g.running).any(super::health::CheckTrack::coming_up) {
+                        // The wait may be long: a peer cut off meanwhile may
+                        // have announced the group's VIP since it was added
+                        // here, so it is announced again once started.
+                        g.vip_added = false;
+                        continue;
+                    }
                     if g.running < n {
                         let r = g.running;
                         self.begin_op(gi, r, Op::Start);
