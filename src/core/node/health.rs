@@ -314,7 +314,7 @@ impl Node {
         for gi in self.groups.indices() {
             for r in 0..self.groups[gi].checks.len() {
                 let t = &self.groups[gi].checks[r];
-                if !t.running() || t.healthy.is_some() || t.rise_by.is_none_or(|d| self.now < d) {
+                if !t.coming_up() || t.rise_by.is_none_or(|d| self.now < d) {
                     continue;
                 }
                 let rise = t.check.as_ref().map_or(1, |c| c.rise);
@@ -340,11 +340,7 @@ impl Node {
 
     /// When the next check must have risen, for `Node::deadline`.
     pub(super) fn rise_deadlines(&self) -> impl Iterator<Item = Time> + '_ {
-        self.groups
-            .iter()
-            .flat_map(|g| g.checks.iter())
-            .filter(|t| t.running() && t.healthy.is_none())
-            .filter_map(|t| t.rise_by)
+        self.groups.iter().flat_map(|g| g.checks.iter()).filter(|t| t.coming_up()).filter_map(|t| t.rise_by)
     }
 
     /// The checks of group `gi` that status shows: those of resources that
