@@ -752,6 +752,12 @@ fn cfg_checked(node_check: bool) -> Config {
     config::parse(&text, Path::new("/etc/hbd/hbd.toml")).expect("test config")
 }
 
+/// `cfg` with svc.service's entry in g1 replaced by `resources` (TOML).
+fn cfg_svc_as(resources: &str) -> Config {
+    let text = cfg_text("n1").replace("{ unit = \"svc.service\" }", resources);
+    config::parse(&text, Path::new("/etc/hbd/hbd.toml")).expect("test config")
+}
+
 impl Shell {
     /// The newest StartCheck for `target`: its session.
     fn check_session(&self, target: &hbd::core::CheckTarget) -> Option<u64> {
@@ -906,11 +912,9 @@ fn an_adopted_units_check_counts_fall_from_the_first_probe() {
 /// waits for svc.service to answer.
 #[test]
 fn the_next_resource_starts_once_the_checked_one_has_risen() {
-    let text = cfg_text("n1").replace(
-        "{ unit = \"svc.service\" }",
+    let c = cfg_svc_as(
         "{ unit = \"svc.service\", check = { tcp = \"127.0.0.1:5432\", interval = \"1s\", timeout = \"500ms\" } },\n  { unit = \"app.service\" }",
     );
-    let c = config::parse(&text, Path::new("/etc/hbd/hbd.toml")).expect("test config");
     let mut s = Shell::new(c, 1);
     s.run_until(INITDEAD + ms(500));
     assert_eq!(s.ops(Op::Start), vec![0, 1], "app.service started before svc.service's check rose");
@@ -927,11 +931,9 @@ fn the_next_resource_starts_once_the_checked_one_has_risen() {
 /// (its own `timeout` here), and says what to set.
 #[test]
 fn a_check_that_never_rises_fails_the_start_at_its_deadline() {
-    let text = cfg_text("n1").replace(
-        "{ unit = \"svc.service\" }",
+    let c = cfg_svc_as(
         "{ unit = \"svc.service\", timeout = \"20s\", check = { tcp = \"127.0.0.1:5432\", interval = \"1s\", timeout = \"500ms\" } }",
     );
-    let c = config::parse(&text, Path::new("/etc/hbd/hbd.toml")).expect("test config");
     let mut s = Shell::new(c, 1);
     s.run_until(INITDEAD + ms(500));
     let t = s.now;
